@@ -1,0 +1,102 @@
+/*
+ * fastdis C kernels: discretisation, factor encoding and joint histograms.
+ *
+ * The kernels know nothing of Python.  Arrays arrive as (pointer, strides in
+ * elements); every output is preallocated by the caller.  All functions return
+ * 0 on success or one of the FD_ERR_* codes, and report the offending column
+ * in *err_col so that the caller can name it in an error message.
+ */
+#ifndef FASTDIS_H
+#define FASTDIS_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum fd_dtype {
+    FD_INT8, FD_INT16, FD_INT32, FD_INT64,
+    FD_UINT8, FD_UINT16, FD_UINT32, FD_UINT64,
+    FD_FLOAT32, FD_FLOAT64
+};
+
+enum fd_error {
+    FD_OK = 0,
+    FD_ERR_NONFINITE = 1,    /* NaN or inf in a code column */
+    FD_ERR_OUT_OF_RANGE = 2, /* code value outside the caller's code_range */
+    FD_ERR_UNKNOWN_LEVEL = 3,/* factor value absent from the level table */
+    FD_ERR_NOMEM = 4,
+    FD_ERR_ARGUMENT = 5      /* inconsistent sizes: a bug in the caller */
+};
+
+/* A strided 2-D array; element (i, j) lives at
+ * data + (i * row_stride + j * col_stride) * itemsize(dtype). */
+typedef struct {
+    const void *data;
+    int64_t n_rows, n_cols;
+    int64_t row_stride, col_stride;
+    int dtype;
+} fd_array;
+
+/* How each code column is binned.  With t = x * scale[j] + offset[j]
+ * (IEEE, no fused multiply-add) the label is the number of interior edges
+ * edges[j][1 .. n_bins-1] that are <= t, i.e. np.digitize(t, edges[:-1]) - 1.
+ * `uniform` says the edges are equally spaced, so that a first guess can be
+ * computed arithmetically and corrected against the exact edges.
+ * With `check_range`, t outside [edges[0], edges[n_bins]] is an error;
+ * without, it is clamped into the first / last bin. */
+typedef struct {
+    int n_bins;
+    const double *edges;   /* [n_codes * (n_bins + 1)] */
+    const double *scale;   /* [n_codes] */
+    const double *offset;  /* [n_codes] */
+    int uniform;
+    int check_range;
+} fd_binning;
+
+/* Maps the value v of factor column k to its level
+ * lut[lut_offset[k] + (v - vmin[k])], for 0 <= v - vmin[k] < lut_len[k];
+ * -1 in the table marks a value that has no level. */
+typedef struct {
+    const int32_t *lut;
+    const int64_t *lut_offset;  /* [n_factors] */
+    const int64_t *lut_len;     /* [n_factors] */
+    const int64_t *vmin;        /* [n_factors] */
+    const int64_t *n_levels;    /* [n_factors] */
+} fd_levels;
+
+/* Resolve a thread count: <= 0 means "as many as OpenMP allows". */
+int fd_resolve_threads(int n_threads, int64_t n_rows);
+int fd_openmp_enabled(void);
+int fd_max_threads(void);
+
+/* discretize.c */
+int fd_code_minmax(const fd_array *codes,
+                   double *mins, double *maxs,   /* OUT [n_cols] */
+                   int64_t *err_col, int n_threads);
+int fd_discretize(const fd_array *codes, const fd_binning *bins,
+                  void *out, int out_itemsize,  /* OUT C-ordered [n_rows * n_cols], uint8 or uint16 */
+                  int64_t *err_col, int n_threads);
+
+/* encode.c: integer factor columns only */
+int fd_int_minmax(const fd_array *factors,
+                  int64_t *mins, int64_t *maxs,  /* OUT [n_cols] */
+                  int n_threads);
+int fd_mark_values(const fd_array *factors, const int64_t *vmin,
+                   const int64_t *mark_offset, const int64_t *mark_len,
+                   uint8_t *marks,               /* OUT, set to 1 where a value occurs */
+                   int n_threads);
+
+/* histogram.c */
+int fd_joint_histogram(const fd_array *factors, const fd_levels *levels,
+                       const fd_array *codes, const fd_binning *bins,
+                       int64_t *fc,   /* IN/OUT [L][n_codes][n_bins], L = sum of n_levels */
+                       int64_t *cc,   /* IN/OUT [n_codes][n_codes][n_bins][n_bins] (j < l filled) or NULL */
+                       int64_t *ff,   /* IN/OUT [L][L] (pairs of levels of factors k < l filled) or NULL */
+                       int64_t *err_col, int n_threads);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,20 @@
+"""fastdis: fast, reference-exact disentanglement metrics.
+
+Building blocks: :func:`discretize`, :func:`mutual_info_matrix`, :func:`entropy`,
+:class:`JointHistogram`. Information metrics: :func:`mig`, :func:`rmig`,
+:func:`mig_sup`, :func:`jemmig`, :func:`modularity`, :func:`dcimig`.
+"""
+__version__ = "0.1.0.dev0"
+
+from ._config import show_config
+from ._discretize import discretize
+from ._histogram import JointHistogram
+from ._information import entropy, mutual_info_matrix
+from ._warnings import DegenerateWarning
+from .metrics import dcimig, jemmig, mig, mig_sup, modularity, rmig
+
+__all__ = [
+    "__version__", "show_config", "discretize", "mutual_info_matrix", "entropy",
+    "JointHistogram", "DegenerateWarning",
+    "mig", "rmig", "mig_sup", "jemmig", "modularity", "dcimig",
+]

@@ -1,0 +1,172 @@
+"""Joint histograms: contingency tables of (factor, code) pairs, accumulated over chunks."""
+import numpy as np
+
+from . import _kernels
+from ._discretize import Binning, _check_code_range
+from ._encode import FactorLevels
+from ._validation import (check_codes, check_factors, check_n_bins, check_n_threads,
+                          raise_kernel_error)
+
+__all__ = ["JointHistogram"]
+
+# Guard against tables that would not fit in memory: int64 cells over all pairs.
+_MAX_CELLS = 1 << 28
+
+
+class JointHistogram:
+    """Contingency tables of every (factor, code) pair, built in one pass per chunk.
+
+    The tables only grow: :meth:`update` adds the counts of more rows, so data
+    that does not fit in memory (a memmap read block by block, a stream of
+    batches) gives exactly the tables of one call on all rows.  Bins and factor
+    levels are therefore fixed up front.
+
+    Parameters
+    ----------
+    factor_levels : list of array-like
+        The distinct values of each factor, e.g. ``[np.arange(3), np.arange(6)]``.
+        A row whose factor value is not listed is an error.
+    code_range : (low, high) or array-like of shape (n_codes, 2)
+        Range of every code; ``n_bins`` equal-width bins cover it, the upper
+        edge included.  A value outside it is an error.
+    n_bins : int, default=20
+        Bins per code.
+    code_pairs, factor_pairs : bool, default=False
+        Also count every (code, code) pair (``n_codes**2 * n_bins**2`` cells) or
+        every (factor, factor) pair of levels.
+    n_threads : int, optional
+        Threads for :meth:`update`; the counts never depend on it.
+
+    Attributes
+    ----------
+    n_samples : int
+        Rows counted so far.
+    counts : ndarray of shape (n_levels_total, n_codes, n_bins), int64
+        ``counts[offset_k + a, j, b]`` is the number of rows with factor ``k`` at
+        its level ``a`` and code ``j`` in bin ``b``; see :meth:`table`.
+
+    Examples
+    --------
+    >>> import numpy as np, fastdis
+    >>> h = fastdis.JointHistogram([np.arange(2)], code_range=(0.0, 1.0), n_bins=2)
+    >>> _ = h.update(np.array([[0], [1]]), np.array([[0.1], [0.9]]))
+    >>> h.table(0, 0).tolist()
+    [[1, 0], [0, 1]]
+    """
+
+    def __init__(self, factor_levels, code_range, n_bins=20, *, code_pairs=False,
+                 factor_pairs=False, n_threads=None):
+        levels = FactorLevels([np.unique(np.asarray(v)) for v in factor_levels])
+        n_bins = check_n_bins(n_bins)
+        rng = np.asarray(code_range, dtype=np.float64)
+        n_codes = rng.shape[0] if rng.ndim == 2 else None
+        if n_codes is None:
+            raise ValueError("code_range must have shape (n_codes, 2) here, so that the "
+                             "number of codes is known; got shape " + str(rng.shape))
+        rng = _check_code_range(rng, n_codes)
+        edges = np.stack([np.linspace(lo, hi, n_bins + 1) for lo, hi in rng])
+        self._init(levels, Binning(edges, 1.0, 0.0, uniform=True, check_range=True),
+                   code_pairs, factor_pairs, check_n_threads(n_threads))
+
+    @classmethod
+    def _from_parts(cls, levels, binning, code_pairs=False, factor_pairs=False, n_threads=0):
+        self = cls.__new__(cls)
+        self._init(levels, binning, code_pairs, factor_pairs, n_threads)
+        return self
+
+    def _init(self, levels, binning, code_pairs, factor_pairs, n_threads):
+        self.levels = levels
+        self.binning = binning
+        self.n_threads = n_threads
+        n_total = int(levels.n_levels.sum())
+        d, b = binning.n_codes, binning.n_bins
+        cells = n_total * d * b + (d * d * b * b if code_pairs else 0) + (
+            n_total * n_total if factor_pairs else 0)
+        if cells > _MAX_CELLS:
+            raise ValueError(
+                f"the contingency tables would need {cells} cells ({cells * 8 / 2**30:.1f} GiB): "
+                f"factors have {n_total} distinct values in all and codes {d} x {b} bins. "
+                "Factors with this many distinct values are probably continuous: bin them first "
+                "(factor_bins=..., or fastdis.discretize).")
+        self.level_offsets = np.concatenate([[0], np.cumsum(levels.n_levels)]).astype(np.int64)
+        self.counts = np.zeros((n_total, d, b), dtype=np.int64)
+        self.code_counts = np.zeros((d, d, b, b), dtype=np.int64) if code_pairs else None
+        self.factor_counts = np.zeros((n_total, n_total), dtype=np.int64) if factor_pairs else None
+        self.n_samples = 0
+
+    @property
+    def n_factors(self):
+        return self.levels.n_factors
+
+    @property
+    def n_codes(self):
+        return self.binning.n_codes
+
+    @property
+    def n_bins(self):
+        return self.binning.n_bins
+
+    def update(self, factors, codes):
+        """Add the counts of these rows.
+
+        Parameters
+        ----------
+        factors : array-like of shape (n_rows, n_factors)
+        codes : array-like of shape (n_rows, n_codes)
+
+        Returns
+        -------
+        self
+        """
+        factors = check_factors(factors, min_samples=1)
+        codes = check_codes(codes, min_samples=1)
+        if factors.shape[0] != codes.shape[0]:
+            raise ValueError(f"factors and codes must have the same number of rows: "
+                             f"{factors.shape[0]} != {codes.shape[0]}")
+        if factors.shape[1] != self.n_factors:
+            raise ValueError(f"factors must have {self.n_factors} columns, got {factors.shape[1]}")
+        if codes.shape[1] != self.n_codes:
+            raise ValueError(f"codes must have {self.n_codes} columns, got {codes.shape[1]}")
+        self._add(factors, codes)
+        return self
+
+    def _add(self, factors, codes):
+        matrix, lut, lut_offset, lut_len, vmin = self.levels.kernel_input(factors)
+        # count into fresh tables and add on success: a failed update changes nothing
+        fc = np.zeros_like(self.counts)
+        cc = None if self.code_counts is None else np.zeros_like(self.code_counts)
+        ff = None if self.factor_counts is None else np.zeros_like(self.factor_counts)
+        status, col = _kernels.joint_histogram(
+            matrix, lut, lut_offset, lut_len, vmin, self.levels.n_levels,
+            codes, *self.binning.kernel_args(), fc, cc, ff, self.n_threads)
+        raise_kernel_error(status, col, codes.shape[1])
+        self.counts += fc
+        if cc is not None:
+            self.code_counts += cc
+        if ff is not None:
+            self.factor_counts += ff
+        self.n_samples += codes.shape[0]
+
+    def table(self, factor, code):
+        """Contingency table of factor ``factor`` (rows: its levels) and code ``code`` (columns: bins)."""
+        lo, hi = self.level_offsets[factor], self.level_offsets[factor + 1]
+        return self.counts[lo:hi, code, :]
+
+    def code_table(self, j, k):
+        """Contingency table of codes ``j`` (rows) and ``k`` (columns); needs ``code_pairs=True``."""
+        if self.code_counts is None:
+            raise ValueError("code pairs were not counted: create the histogram with code_pairs=True")
+        if j == k:
+            return np.diag(self.counts[self.level_offsets[0]:self.level_offsets[1], j, :].sum(0))
+        return self.code_counts[j, k] if j < k else self.code_counts[k, j].T
+
+    def factor_table(self, k, m):
+        """Contingency table of factors ``k`` (rows) and ``m`` (columns); needs ``factor_pairs=True``."""
+        if self.factor_counts is None:
+            raise ValueError("factor pairs were not counted: create the histogram with factor_pairs=True")
+        if k == m:
+            return np.diag(self.table(k, 0).sum(1))
+        a, b = sorted((k, m))
+        t = self.factor_counts[self.level_offsets[a]:self.level_offsets[a + 1],
+                               self.level_offsets[b]:self.level_offsets[b + 1]]
+        return t if k < m else t.T

@@ -1,0 +1,176 @@
+# cython: language_level=3, boundscheck=False, wraparound=False
+"""Thin Cython bindings of the C kernels in csrc/.
+
+Python validates, Cython computes: every function here trusts its arguments
+(dtypes, shapes and contiguity are checked by the callers in fastdis/) and only
+turns numpy arrays into the kernels' strided descriptors, releases the GIL and
+returns the kernels' status codes.
+"""
+import numpy as np
+cimport numpy as cnp
+from libc.stdint cimport int32_t, int64_t, uint8_t
+
+cnp.import_array()
+
+cdef extern from "fastdis.h" nogil:
+    ctypedef struct fd_array:
+        const void *data
+        int64_t n_rows, n_cols, row_stride, col_stride
+        int dtype
+    ctypedef struct fd_binning:
+        int n_bins
+        const double *edges
+        const double *scale
+        const double *offset
+        int uniform
+        int check_range
+    ctypedef struct fd_levels:
+        const int32_t *lut
+        const int64_t *lut_offset
+        const int64_t *lut_len
+        const int64_t *vmin
+        const int64_t *n_levels
+    int fd_openmp_enabled()
+    int fd_max_threads()
+    int fd_code_minmax(const fd_array *codes, double *mins, double *maxs,
+                       int64_t *err_col, int n_threads)
+    int fd_discretize(const fd_array *codes, const fd_binning *bins, void *out,
+                      int out_itemsize, int64_t *err_col, int n_threads)
+    int fd_int_minmax(const fd_array *factors, int64_t *mins, int64_t *maxs, int n_threads)
+    int fd_mark_values(const fd_array *factors, const int64_t *vmin,
+                       const int64_t *mark_offset, const int64_t *mark_len,
+                       uint8_t *marks, int n_threads)
+    int fd_joint_histogram(const fd_array *factors, const fd_levels *levels,
+                           const fd_array *codes, const fd_binning *bins,
+                           int64_t *fc, int64_t *cc, int64_t *ff,
+                           int64_t *err_col, int n_threads)
+
+# Status codes of csrc/fastdis.h
+OK = 0
+ERR_NONFINITE = 1
+ERR_OUT_OF_RANGE = 2
+ERR_UNKNOWN_LEVEL = 3
+ERR_NOMEM = 4
+ERR_ARGUMENT = 5
+
+_DTYPES = {
+    np.dtype(np.int8): 0, np.dtype(np.int16): 1, np.dtype(np.int32): 2, np.dtype(np.int64): 3,
+    np.dtype(np.uint8): 4, np.dtype(np.uint16): 5, np.dtype(np.uint32): 6, np.dtype(np.uint64): 7,
+    np.dtype(np.float32): 8, np.dtype(np.float64): 9,
+}
+
+
+cdef fd_array _describe(cnp.ndarray a) except *:
+    """Strided view of a 2-D aligned array whose strides are whole elements."""
+    cdef fd_array out
+    cdef Py_ssize_t item = a.itemsize
+    out.data = cnp.PyArray_DATA(a)
+    out.n_rows = a.shape[0]
+    out.n_cols = a.shape[1]
+    out.row_stride = a.strides[0] // item
+    out.col_stride = a.strides[1] // item
+    out.dtype = _DTYPES[a.dtype.newbyteorder("=")]
+    return out
+
+
+cdef fd_binning _binning(cnp.ndarray edges, cnp.ndarray scale, cnp.ndarray offset,
+                         bint uniform, bint check_range):
+    cdef fd_binning b
+    b.n_bins = edges.shape[1] - 1
+    b.edges = <const double *>cnp.PyArray_DATA(edges)
+    b.scale = <const double *>cnp.PyArray_DATA(scale)
+    b.offset = <const double *>cnp.PyArray_DATA(offset)
+    b.uniform = uniform
+    b.check_range = check_range
+    return b
+
+
+def openmp_enabled():
+    return bool(fd_openmp_enabled())
+
+
+def max_threads():
+    return fd_max_threads()
+
+
+def code_minmax(cnp.ndarray codes, int n_threads):
+    """Per-column (mins, maxs, status, bad_column) of a float32/float64 matrix."""
+    cdef fd_array a = _describe(codes)
+    cdef cnp.ndarray mins = np.empty(codes.shape[1], dtype=np.float64)
+    cdef cnp.ndarray maxs = np.empty(codes.shape[1], dtype=np.float64)
+    cdef int64_t col = -1
+    cdef int status
+    with nogil:
+        status = fd_code_minmax(&a, <double *>cnp.PyArray_DATA(mins),
+                                <double *>cnp.PyArray_DATA(maxs), &col, n_threads)
+    return mins, maxs, status, col
+
+
+def discretize(cnp.ndarray codes, cnp.ndarray edges, cnp.ndarray scale, cnp.ndarray offset,
+               bint uniform, bint check_range, cnp.ndarray out, int n_threads):
+    """Bin codes into the C-ordered uint8/uint16 matrix `out`; returns (status, column)."""
+    cdef fd_array a = _describe(codes)
+    cdef fd_binning b = _binning(edges, scale, offset, uniform, check_range)
+    cdef int64_t col = -1
+    cdef int status
+    cdef int itemsize = out.itemsize
+    cdef void *o = cnp.PyArray_DATA(out)
+    with nogil:
+        status = fd_discretize(&a, &b, o, itemsize, &col, n_threads)
+    return status, col
+
+
+def int_minmax(cnp.ndarray factors, int n_threads):
+    """Per-column (mins, maxs) of an integer matrix."""
+    cdef fd_array a = _describe(factors)
+    cdef cnp.ndarray mins = np.empty(factors.shape[1], dtype=np.int64)
+    cdef cnp.ndarray maxs = np.empty(factors.shape[1], dtype=np.int64)
+    cdef int status
+    with nogil:
+        status = fd_int_minmax(&a, <int64_t *>cnp.PyArray_DATA(mins),
+                               <int64_t *>cnp.PyArray_DATA(maxs), n_threads)
+    if status != OK:
+        raise MemoryError("fastdis: out of memory in int_minmax")
+    return mins, maxs
+
+
+def mark_values(cnp.ndarray factors, cnp.ndarray vmin, cnp.ndarray mark_offset,
+                cnp.ndarray mark_len, cnp.ndarray marks, int n_threads):
+    """Set marks[mark_offset[c] + v - vmin[c]] = 1 for every value v of column c."""
+    cdef fd_array a = _describe(factors)
+    cdef int status
+    with nogil:
+        status = fd_mark_values(&a, <const int64_t *>cnp.PyArray_DATA(vmin),
+                                <const int64_t *>cnp.PyArray_DATA(mark_offset),
+                                <const int64_t *>cnp.PyArray_DATA(mark_len),
+                                <uint8_t *>cnp.PyArray_DATA(marks), n_threads)
+    return status
+
+
+def joint_histogram(cnp.ndarray factors, cnp.ndarray lut, cnp.ndarray lut_offset,
+                    cnp.ndarray lut_len, cnp.ndarray vmin, cnp.ndarray n_levels,
+                    cnp.ndarray codes, cnp.ndarray edges, cnp.ndarray scale,
+                    cnp.ndarray offset, bint uniform, bint check_range,
+                    cnp.ndarray fc, cnp.ndarray cc, cnp.ndarray ff, int n_threads):
+    """Add the joint counts of these rows into fc (and cc, ff unless None); returns (status, column)."""
+    cdef fd_array fa = _describe(factors)
+    cdef fd_array ca = _describe(codes)
+    cdef fd_binning b = _binning(edges, scale, offset, uniform, check_range)
+    cdef fd_levels lv
+    cdef int64_t col = -1
+    cdef int status
+    cdef int64_t *pfc = <int64_t *>cnp.PyArray_DATA(fc)
+    cdef int64_t *pcc = NULL
+    cdef int64_t *pff = NULL
+    if cc is not None:
+        pcc = <int64_t *>cnp.PyArray_DATA(cc)
+    if ff is not None:
+        pff = <int64_t *>cnp.PyArray_DATA(ff)
+    lv.lut = <const int32_t *>cnp.PyArray_DATA(lut)
+    lv.lut_offset = <const int64_t *>cnp.PyArray_DATA(lut_offset)
+    lv.lut_len = <const int64_t *>cnp.PyArray_DATA(lut_len)
+    lv.vmin = <const int64_t *>cnp.PyArray_DATA(vmin)
+    lv.n_levels = <const int64_t *>cnp.PyArray_DATA(n_levels)
+    with nogil:
+        status = fd_joint_histogram(&fa, &lv, &ca, &b, pfc, pcc, pff, &col, n_threads)
+    return status, col
