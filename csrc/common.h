@@ -1,4 +1,7 @@
-/* Private helpers shared by the kernels: element loads and the bin search. */
+/* Private helpers shared by the kernels: typed block loaders and the bin search.
+ *
+ * Loops over rows are written once per element type (macros below) so that the
+ * inner loops carry no dtype dispatch; the dispatch happens once per block. */
 #ifndef FASTDIS_COMMON_H
 #define FASTDIS_COMMON_H
 
@@ -22,78 +25,151 @@
 /* Rows handled per block: per-thread scratch stays in L1/L2. */
 #define FD_BLOCK 256
 
-static inline double fd_load_float(const void *base, int dtype, int64_t idx)
-{
-    return dtype == FD_FLOAT32 ? (double)((const float *)base)[idx]
-                               : ((const double *)base)[idx];
-}
+static inline int64_t fd_min64(int64_t a, int64_t b) { return a < b ? a : b; }
 
-static inline int64_t fd_load_int(const void *base, int dtype, int64_t idx)
+/* clamp(g, 0, top) without branches, NaN -> 0.  Compilers keep `a > b ? a : b` as
+ * a branch (they may not assume no NaN), so x86 uses maxsd/minsd directly: they
+ * return the second operand when the first is NaN. */
+#if defined(__SSE2__) || defined(_M_X64) || (defined(_M_IX86_FP) && _M_IX86_FP >= 2)
+#include <emmintrin.h>
+static inline double fd_clamp(double g, double top)
 {
-    switch (dtype) {
-    case FD_INT8: return ((const int8_t *)base)[idx];
-    case FD_INT16: return ((const int16_t *)base)[idx];
-    case FD_INT32: return ((const int32_t *)base)[idx];
-    case FD_INT64: return ((const int64_t *)base)[idx];
-    case FD_UINT8: return ((const uint8_t *)base)[idx];
-    case FD_UINT16: return ((const uint16_t *)base)[idx];
-    case FD_UINT32: return ((const uint32_t *)base)[idx];
-    default: return (int64_t)((const uint64_t *)base)[idx]; /* caller guarantees < 2^63 */
-    }
+    __m128d v = _mm_max_sd(_mm_set_sd(g), _mm_setzero_pd());
+    return _mm_cvtsd_f64(_mm_min_sd(v, _mm_set_sd(top)));
 }
-
-/* Label of t among edges e[0..nb] (np.digitize(t, e[:-1]) - 1, clamped to [0, nb-1]).
- * `inv_w` = nb / (e[nb] - e[0]) when the edges are uniform, else 0 (binary search). */
-static inline int fd_bin(double t, const double *e, int nb, double inv_w)
+#else
+static inline double fd_clamp(double g, double top)
 {
+    g = g > 0.0 ? g : 0.0;
+    return g < top ? g : top;
+}
+#endif
+
+/* Label of t among uniform edges e[0..nb]: np.digitize(t, e[:-1]) - 1, clamped to
+ * [0, nb-1].  The position g = (t - e[0]) * inv_w carries a rounding error far
+ * below `tol` (see fd_tolerance), so floor(g) is the label unless g lies within
+ * tol of an integer; only then are the exact edges compared.
+ * The clamp sends NaN to 0: (int)g is always defined and e[b] always in bounds. */
+static inline uint32_t fd_bin_uniform(double t, const double *e, int nb, double inv_w,
+                                      double top, double tol)
+{
+    double g = (t - e[0]) * inv_w;
     int b;
-    if (inv_w > 0.0) {
-        double g = (t - e[0]) * inv_w;
-        b = g <= 0.0 ? 0 : (g >= (double)(nb - 1) ? nb - 1 : (int)g);
-        /* the guess is off by at most one ulp-induced step: fix it on the exact edges */
-        while (b > 0 && t < e[b]) b--;
-        while (b < nb - 1 && t >= e[b + 1]) b++;
-        return b;
-    } else {
-        int lo = 0, hi = nb - 1; /* find the last b in [0, nb-1] with e[b] <= t (b = 0 if none) */
-        while (lo < hi) {
-            int mid = (lo + hi + 1) >> 1;
-            if (e[mid] <= t) lo = mid; else hi = mid - 1;
+    g = fd_clamp(g, top); /* top = nb - 0.5: the middle of the last bin */
+    b = (int)g;
+    if (fabs((g - (double)b) - 0.5) > 0.5 - tol) {
+        if (b > 0 && t < e[b]) {
+            do b--; while (b > 0 && t < e[b]);
+        } else if (b < nb - 1 && t >= e[b + 1]) {
+            do b++; while (b < nb - 1 && t >= e[b + 1]);
         }
-        return lo;
     }
+    return (uint32_t)b;
+}
+
+/* The same for any sorted edges: the last b in [0, nb-1] with e[b] <= t, 0 if none. */
+static inline uint32_t fd_bin_search(double t, const double *e, int nb)
+{
+    int lo = 0, hi = nb - 1;
+    while (lo < hi) {
+        int mid = (lo + hi + 1) >> 1;
+        if (e[mid] <= t) lo = mid; else hi = mid - 1;
+    }
+    return (uint32_t)lo;
 }
 
 static inline double fd_inv_width(const fd_binning *bins, int64_t j)
 {
     const double *e = bins->edges + j * (bins->n_bins + 1);
     double w = e[bins->n_bins] - e[0];
-    return (bins->uniform && w > 0.0) ? (double)bins->n_bins / w : 0.0;
+    return (bins->uniform && w > 0.0 && isfinite(w)) ? (double)bins->n_bins / w : 0.0;
 }
 
-/* Bin one block of rows of code column j into out[r * out_stride].
- * Returns FD_OK or the error found first. */
+/* Distance from a bin boundary (in bins) below which fd_bin checks the exact
+ * edges.  Edges carry an absolute rounding error of a few ulps of the largest
+ * |edge| (M), and g a relative one of a few ulps; 2^-40 leaves a margin of
+ * ~2^10 over both.  Wide tolerances (huge offsets, tiny ranges) mean "always
+ * check", which is merely slower. */
+static inline double fd_tolerance(const fd_binning *bins, int64_t j, double inv_w)
+{
+    const double *e = bins->edges + j * (bins->n_bins + 1);
+    double m = fabs(e[0]) > fabs(e[bins->n_bins]) ? fabs(e[0]) : fabs(e[bins->n_bins]);
+    double tol = ldexp(m * inv_w + (double)bins->n_bins, -40);
+    return tol < 0.25 ? tol : 0.5;
+}
+
+/* out[r * os] = add + label of rows r0 .. r0+nr-1 of code column j.
+ *
+ * Without CHECK the caller has already rejected NaN/inf (the min/max pass that
+ * made the edges did), so the loop only bins; a NaN that slips through still
+ * lands in a valid bin.  With CHECK (caller-given range), values outside the
+ * range -- NaN and inf included -- are reported, NaN/inf as FD_ERR_NONFINITE. */
+#define FD_DEFINE_BIN_BLOCK(NAME, T, CHECK, UNIFORM)                                   \
+    static int NAME(const T *x, int64_t rs, const double *e, int nb, double sc,        \
+                    double off, double inv_w, double tol, int64_t nr, uint32_t *out,   \
+                    int64_t os, uint32_t add)                                          \
+    {                                                                                  \
+        const double lo = e[0], hi = e[nb], top = (double)nb - 0.5;                    \
+        int outside = 0;                                                               \
+        for (int64_t r = 0; r < nr; r++) {                                             \
+            double t = (double)x[r * rs] * sc;                                         \
+            t = t + off;                                                               \
+            if (CHECK) outside |= !(t >= lo && t <= hi);                               \
+            out[r * os] = add + (UNIFORM ? fd_bin_uniform(t, e, nb, inv_w, top, tol)   \
+                                         : fd_bin_search(t, e, nb));                   \
+        }                                                                              \
+        if (outside) {                                                                 \
+            for (int64_t r = 0; r < nr; r++)                                           \
+                if (!isfinite((double)x[r * rs])) return FD_ERR_NONFINITE;             \
+            return FD_ERR_OUT_OF_RANGE;                                                \
+        }                                                                              \
+        return FD_OK;                                                                  \
+    }
+FD_DEFINE_BIN_BLOCK(fd_bin_f64, double, 0, 1)
+FD_DEFINE_BIN_BLOCK(fd_bin_f32, float, 0, 1)
+FD_DEFINE_BIN_BLOCK(fd_bin_f64_checked, double, 1, 1)
+FD_DEFINE_BIN_BLOCK(fd_bin_f32_checked, float, 1, 1)
+FD_DEFINE_BIN_BLOCK(fd_bin_f64_search, double, 0, 0)
+FD_DEFINE_BIN_BLOCK(fd_bin_f32_search, float, 0, 0)
+
 static inline int fd_bin_block(const fd_array *codes, const fd_binning *bins, int64_t j,
-                               int64_t r0, int64_t nr, uint16_t *out, int64_t out_stride,
-                               uint16_t add)
+                               int64_t r0, int64_t nr, uint32_t *out, int64_t os, uint32_t add)
 {
     const int nb = bins->n_bins;
+    const int64_t at = r0 * codes->row_stride + j * codes->col_stride;
+    const int64_t rs = codes->row_stride;
     const double *e = bins->edges + j * (nb + 1);
-    const double sc = bins->scale[j], off = bins->offset[j];
-    const double inv_w = fd_inv_width(bins, j);
-    const double lo = e[0], hi = e[nb];
-    int64_t base = r0 * codes->row_stride + j * codes->col_stride;
-    int err = FD_OK;
-    for (int64_t r = 0; r < nr; r++, base += codes->row_stride) {
-        double x = fd_load_float(codes->data, codes->dtype, base);
-        double t;
-        if (!isfinite(x)) { err = FD_ERR_NONFINITE; x = 0.0; }
-        t = x * sc;
-        t = t + off;
-        if (bins->check_range && !(t >= lo && t <= hi)) err = err ? err : FD_ERR_OUT_OF_RANGE;
-        out[r * out_stride] = (uint16_t)(add + fd_bin(t, e, nb, inv_w));
+    const double sc = bins->scale[j], off = bins->offset[j], iw = fd_inv_width(bins, j);
+    const double tol = fd_tolerance(bins, j, iw);
+    if (codes->dtype == FD_FLOAT32) {
+        const float *x = (const float *)codes->data + at;
+        if (iw == 0.0) return fd_bin_f32_search(x, rs, e, nb, sc, off, iw, tol, nr, out, os, add);
+        if (bins->check_range) return fd_bin_f32_checked(x, rs, e, nb, sc, off, iw, tol, nr, out, os, add);
+        return fd_bin_f32(x, rs, e, nb, sc, off, iw, tol, nr, out, os, add);
+    } else {
+        const double *x = (const double *)codes->data + at;
+        if (iw == 0.0) return fd_bin_f64_search(x, rs, e, nb, sc, off, iw, tol, nr, out, os, add);
+        if (bins->check_range) return fd_bin_f64_checked(x, rs, e, nb, sc, off, iw, tol, nr, out, os, add);
+        return fd_bin_f64(x, rs, e, nb, sc, off, iw, tol, nr, out, os, add);
     }
-    return err;
 }
+
+/* Expand MACRO(suffix, C type) for every integer element type. */
+#define FD_FOR_INT_TYPES(MACRO)                                                        \
+    MACRO(i8, int8_t) MACRO(i16, int16_t) MACRO(i32, int32_t) MACRO(i64, int64_t)      \
+    MACRO(u8, uint8_t) MACRO(u16, uint16_t) MACRO(u32, uint32_t) MACRO(u64, uint64_t)
+
+/* Call FN_<suffix>(args...) for the integer dtype of an fd_array. */
+#define FD_INT_DISPATCH(dtype, FN, ...)                                                \
+    switch (dtype) {                                                                   \
+    case FD_INT8: FN##_i8(__VA_ARGS__); break;                                         \
+    case FD_INT16: FN##_i16(__VA_ARGS__); break;                                       \
+    case FD_INT32: FN##_i32(__VA_ARGS__); break;                                       \
+    case FD_INT64: FN##_i64(__VA_ARGS__); break;                                       \
+    case FD_UINT8: FN##_u8(__VA_ARGS__); break;                                        \
+    case FD_UINT16: FN##_u16(__VA_ARGS__); break;                                      \
+    case FD_UINT32: FN##_u32(__VA_ARGS__); break;                                      \
+    default: FN##_u64(__VA_ARGS__); break;                                             \
+    }
 
 #endif

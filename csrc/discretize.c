@@ -4,12 +4,55 @@
 
 #include "common.h"
 
+/* Fold rows r0..r1-1 into lo/hi[d]; returns 1 if a value is NaN or inf.
+ * Row-major when columns are contiguous (the common C-ordered case). */
+#define FD_DEFINE_MINMAX_BLOCK(NAME, T)                                                \
+    static int NAME(const T *x, int64_t rs, int64_t cs, int64_t d, int64_t nr,         \
+                    double *lo, double *hi, int64_t *bad_col)                          \
+    {                                                                                  \
+        int bad = 0;                                                                   \
+        if (cs == 1) {                                                                 \
+            for (int64_t r = 0; r < nr; r++) {                                         \
+                const T *row = x + r * rs;                                             \
+                for (int64_t j = 0; j < d; j++) {                                      \
+                    double v = (double)row[j];                                         \
+                    lo[j] = v < lo[j] ? v : lo[j];                                     \
+                    hi[j] = v > hi[j] ? v : hi[j];                                     \
+                    bad |= !isfinite(v);                                               \
+                }                                                                      \
+            }                                                                          \
+        } else {                                                                       \
+            for (int64_t j = 0; j < d; j++) {                                          \
+                const T *col = x + j * cs;                                             \
+                double l = lo[j], h = hi[j];                                           \
+                int b = 0;                                                             \
+                for (int64_t r = 0; r < nr; r++) {                                     \
+                    double v = (double)col[r * rs];                                    \
+                    l = v < l ? v : l;                                                 \
+                    h = v > h ? v : h;                                                 \
+                    b |= !isfinite(v);                                                 \
+                }                                                                      \
+                lo[j] = l; hi[j] = h;                                                  \
+                bad |= b;                                                              \
+            }                                                                          \
+        }                                                                              \
+        if (bad) { /* rare: find the lowest offending column */                       \
+            for (int64_t j = 0; j < d && j < *bad_col; j++)                            \
+                for (int64_t r = 0; r < nr; r++)                                       \
+                    if (!isfinite((double)x[r * rs + j * cs])) { *bad_col = j; break; } \
+        }                                                                              \
+        return bad;                                                                    \
+    }
+FD_DEFINE_MINMAX_BLOCK(fd_minmax_block_f64, double)
+FD_DEFINE_MINMAX_BLOCK(fd_minmax_block_f32, float)
+
 int fd_code_minmax(const fd_array *codes, double *mins, double *maxs,
                    int64_t *err_col, int n_threads)
 {
     const int64_t n = codes->n_rows, d = codes->n_cols;
+    const int64_t n_blocks = (n + FD_BLOCK - 1) / FD_BLOCK;
     int64_t first_bad = d; /* lowest column holding a NaN/inf */
-    int64_t n_blocks = (n + FD_BLOCK - 1) / FD_BLOCK;
+    int nomem = 0;
     int nt = fd_resolve_threads(n_threads, n);
 
     for (int64_t j = 0; j < d; j++) { mins[j] = INFINITY; maxs[j] = -INFINITY; }
@@ -23,34 +66,28 @@ int fd_code_minmax(const fd_array *codes, double *mins, double *maxs,
         int64_t bad = d;
         if (lo) {
             for (int64_t j = 0; j < d; j++) { lo[j] = INFINITY; hi[j] = -INFINITY; }
+        }
 #ifdef _OPENMP
 #pragma omp for schedule(static)
 #endif
-            for (int64_t blk = 0; blk < n_blocks; blk++) {
-                int64_t r0 = blk * FD_BLOCK, r1 = r0 + FD_BLOCK < n ? r0 + FD_BLOCK : n;
-                for (int64_t j = 0; j < d; j++) {
-                    double l = lo[j], h = hi[j];
-                    int64_t idx = r0 * codes->row_stride + j * codes->col_stride;
-                    int finite = 1;
-                    for (int64_t r = r0; r < r1; r++, idx += codes->row_stride) {
-                        double x = fd_load_float(codes->data, codes->dtype, idx);
-                        finite &= isfinite(x) ? 1 : 0;
-                        l = x < l ? x : l;
-                        h = x > h ? x : h;
-                    }
-                    lo[j] = l; hi[j] = h;
-                    if (!finite && j < bad) bad = j;
-                }
-            }
-        } else {
-            bad = -1; /* out of memory */
+        for (int64_t blk = 0; blk < n_blocks; blk++) {
+            const int64_t r0 = blk * FD_BLOCK, nr = fd_min64(FD_BLOCK, n - r0);
+            const int64_t at = r0 * codes->row_stride;
+            if (!lo) continue;
+            if (codes->dtype == FD_FLOAT32)
+                fd_minmax_block_f32((const float *)codes->data + at, codes->row_stride,
+                                    codes->col_stride, d, nr, lo, hi, &bad);
+            else
+                fd_minmax_block_f64((const double *)codes->data + at, codes->row_stride,
+                                    codes->col_stride, d, nr, lo, hi, &bad);
         }
 #ifdef _OPENMP
 #pragma omp critical(fd_minmax_merge)
 #endif
         {
-            if (bad < first_bad) first_bad = bad;
-            if (lo) {
+            if (!lo) nomem = 1;
+            else {
+                if (bad < first_bad) first_bad = bad;
                 for (int64_t j = 0; j < d; j++) {
                     if (lo[j] < mins[j]) mins[j] = lo[j];
                     if (hi[j] > maxs[j]) maxs[j] = hi[j];
@@ -59,7 +96,7 @@ int fd_code_minmax(const fd_array *codes, double *mins, double *maxs,
         }
         free(lo);
     }
-    if (first_bad < 0) return FD_ERR_NOMEM;
+    if (nomem) return FD_ERR_NOMEM;
     if (first_bad < d) { *err_col = first_bad; return FD_ERR_NONFINITE; }
     return FD_OK;
 }
@@ -68,9 +105,9 @@ int fd_discretize(const fd_array *codes, const fd_binning *bins,
                   void *out, int out_itemsize, int64_t *err_col, int n_threads)
 {
     const int64_t n = codes->n_rows, d = codes->n_cols;
-    int64_t n_blocks = (n + FD_BLOCK - 1) / FD_BLOCK;
+    const int64_t n_blocks = (n + FD_BLOCK - 1) / FD_BLOCK;
     int nt = fd_resolve_threads(n_threads, n);
-    int first_err = 0;
+    int first_err = 0, nomem = 0;
     int64_t first_col = d;
 
     if (bins->n_bins < 1 || bins->n_bins > 65536 || (out_itemsize == 1 && bins->n_bins > 256))
@@ -80,25 +117,24 @@ int fd_discretize(const fd_array *codes, const fd_binning *bins,
 #pragma omp parallel num_threads(nt)
 #endif
     {
-        uint16_t *buf = (uint16_t *)malloc(sizeof(uint16_t) * FD_BLOCK);
-        int my_err = buf ? 0 : FD_ERR_NOMEM;
-        int64_t my_col = buf ? d : 0;
-        if (buf) {
+        uint32_t *buf = (uint32_t *)malloc(sizeof(uint32_t) * FD_BLOCK);
+        int my_err = 0;
+        int64_t my_col = d;
 #ifdef _OPENMP
 #pragma omp for schedule(static)
 #endif
-            for (int64_t blk = 0; blk < n_blocks; blk++) {
-                int64_t r0 = blk * FD_BLOCK, nr = (r0 + FD_BLOCK < n ? r0 + FD_BLOCK : n) - r0;
-                for (int64_t j = 0; j < d; j++) {
-                    int e = fd_bin_block(codes, bins, j, r0, nr, buf, 1, 0);
-                    if (e && (j < my_col || (j == my_col && e < my_err))) { my_err = e; my_col = j; }
-                    if (out_itemsize == 1) {
-                        uint8_t *o = (uint8_t *)out + r0 * d + j;
-                        for (int64_t r = 0; r < nr; r++) o[r * d] = (uint8_t)buf[r];
-                    } else {
-                        uint16_t *o = (uint16_t *)out + r0 * d + j;
-                        for (int64_t r = 0; r < nr; r++) o[r * d] = buf[r];
-                    }
+        for (int64_t blk = 0; blk < n_blocks; blk++) {
+            const int64_t r0 = blk * FD_BLOCK, nr = fd_min64(FD_BLOCK, n - r0);
+            if (!buf) continue;
+            for (int64_t j = 0; j < d; j++) {
+                int e = fd_bin_block(codes, bins, j, r0, nr, buf, 1, 0);
+                if (e && (j < my_col || (j == my_col && e < my_err))) { my_err = e; my_col = j; }
+                if (out_itemsize == 1) {
+                    uint8_t *o = (uint8_t *)out + r0 * d + j;
+                    for (int64_t r = 0; r < nr; r++) o[r * d] = (uint8_t)buf[r];
+                } else {
+                    uint16_t *o = (uint16_t *)out + r0 * d + j;
+                    for (int64_t r = 0; r < nr; r++) o[r * d] = (uint16_t)buf[r];
                 }
             }
         }
@@ -106,12 +142,14 @@ int fd_discretize(const fd_array *codes, const fd_binning *bins,
 #pragma omp critical(fd_discretize_merge)
 #endif
         {
+            if (!buf) nomem = 1;
             if (my_err && (my_col < first_col || (my_col == first_col && my_err < first_err))) {
                 first_err = my_err; first_col = my_col;
             }
         }
         free(buf);
     }
+    if (nomem) return FD_ERR_NOMEM;
     if (first_err) { *err_col = first_col; return first_err; }
     return FD_OK;
 }

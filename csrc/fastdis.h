@@ -44,8 +44,10 @@ typedef struct {
  * edges[j][1 .. n_bins-1] that are <= t, i.e. np.digitize(t, edges[:-1]) - 1.
  * `uniform` says the edges are equally spaced, so that a first guess can be
  * computed arithmetically and corrected against the exact edges.
- * With `check_range`, t outside [edges[0], edges[n_bins]] is an error;
- * without, it is clamped into the first / last bin. */
+ * With `check_range`, t outside [edges[0], edges[n_bins]] (NaN and inf
+ * included) is an error; without, it is clamped into the first / last bin,
+ * and the caller must have rejected NaN/inf already (fd_code_minmax does):
+ * a NaN is then binned somewhere, never out of bounds. */
 typedef struct {
     int n_bins;
     const double *edges;   /* [n_codes * (n_bins + 1)] */
@@ -80,9 +82,10 @@ int fd_discretize(const fd_array *codes, const fd_binning *bins,
                   int64_t *err_col, int n_threads);
 
 /* encode.c: integer factor columns only */
-int fd_int_minmax(const fd_array *factors,
-                  int64_t *mins, int64_t *maxs,  /* OUT [n_cols] */
-                  int n_threads);
+int fd_int_scan(const fd_array *factors,
+                int64_t *mins, int64_t *maxs,    /* OUT [n_cols] */
+                uint8_t *marks, int64_t window,  /* OUT [n_cols * window]: value v in [0, window) occurs */
+                int n_threads);
 int fd_mark_values(const fd_array *factors, const int64_t *vmin,
                    const int64_t *mark_offset, const int64_t *mark_len,
                    uint8_t *marks,               /* OUT, set to 1 where a value occurs */

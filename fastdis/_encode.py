@@ -11,6 +11,8 @@ from . import _kernels
 
 # Largest total lookup-table length (entries over all factors) kept for in-place reads.
 _MAX_LUT = 1 << 24
+# Values 0 <= v < _SCAN_WINDOW are marked during the min/max scan itself.
+_SCAN_WINDOW = 1024
 
 
 class FactorLevels:
@@ -31,7 +33,10 @@ class FactorLevels:
     def from_data(cls, factors, n_threads=0):
         """Levels of validated factors (see ``_validation.check_factors``)."""
         if factors.dtype.kind in "iu" and not _huge_uint(factors):
-            mins, maxs = _kernels.int_minmax(factors, n_threads)
+            mins, maxs, marks = _kernels.int_scan(factors, _SCAN_WINDOW, n_threads)
+            if (mins >= 0).all() and (maxs < _SCAN_WINDOW).all():
+                # the usual case, labels 0..n-1: the scan has seen every level
+                return cls([np.flatnonzero(m).astype(factors.dtype) for m in marks])
             spans = maxs - mins + 1
             if spans.sum() <= _MAX_LUT:
                 offsets = np.concatenate([[0], np.cumsum(spans)[:-1]]).astype(np.int64)

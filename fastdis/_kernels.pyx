@@ -36,7 +36,8 @@ cdef extern from "fastdis.h" nogil:
                        int64_t *err_col, int n_threads)
     int fd_discretize(const fd_array *codes, const fd_binning *bins, void *out,
                       int out_itemsize, int64_t *err_col, int n_threads)
-    int fd_int_minmax(const fd_array *factors, int64_t *mins, int64_t *maxs, int n_threads)
+    int fd_int_scan(const fd_array *factors, int64_t *mins, int64_t *maxs,
+                    uint8_t *marks, int64_t window, int n_threads)
     int fd_mark_values(const fd_array *factors, const int64_t *vmin,
                        const int64_t *mark_offset, const int64_t *mark_len,
                        uint8_t *marks, int n_threads)
@@ -120,18 +121,20 @@ def discretize(cnp.ndarray codes, cnp.ndarray edges, cnp.ndarray scale, cnp.ndar
     return status, col
 
 
-def int_minmax(cnp.ndarray factors, int n_threads):
-    """Per-column (mins, maxs) of an integer matrix."""
+def int_scan(cnp.ndarray factors, int64_t window, int n_threads):
+    """Per-column (mins, maxs, marks) of an integer matrix; marks[c, v] = 1 if v occurs, 0 <= v < window."""
     cdef fd_array a = _describe(factors)
     cdef cnp.ndarray mins = np.empty(factors.shape[1], dtype=np.int64)
     cdef cnp.ndarray maxs = np.empty(factors.shape[1], dtype=np.int64)
+    cdef cnp.ndarray marks = np.empty((factors.shape[1], window), dtype=np.uint8)
     cdef int status
     with nogil:
-        status = fd_int_minmax(&a, <int64_t *>cnp.PyArray_DATA(mins),
-                               <int64_t *>cnp.PyArray_DATA(maxs), n_threads)
+        status = fd_int_scan(&a, <int64_t *>cnp.PyArray_DATA(mins),
+                             <int64_t *>cnp.PyArray_DATA(maxs),
+                             <uint8_t *>cnp.PyArray_DATA(marks), window, n_threads)
     if status != OK:
-        raise MemoryError("fastdis: out of memory in int_minmax")
-    return mins, maxs
+        raise MemoryError("fastdis: a kernel could not allocate its scratch memory")
+    return mins, maxs, marks
 
 
 def mark_values(cnp.ndarray factors, cnp.ndarray vmin, cnp.ndarray mark_offset,
