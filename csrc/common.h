@@ -88,14 +88,14 @@ static inline double fd_inv_width(const fd_binning *bins, int64_t j)
 /* Distance from a bin boundary (in bins) below which fd_bin checks the exact
  * edges.  Edges carry an absolute rounding error of a few ulps of the largest
  * |edge| (M), and g a relative one of a few ulps; 2^-40 leaves a margin of
- * ~2^10 over both.  Wide tolerances (huge offsets, tiny ranges) mean "always
- * check", which is merely slower. */
+ * ~2^10 over both.  From 0.25 on (huge offsets, tiny ranges: edges closer than
+ * the rounding error, even duplicated) the guess is useless and fd_bin_block
+ * searches instead. */
 static inline double fd_tolerance(const fd_binning *bins, int64_t j, double inv_w)
 {
     const double *e = bins->edges + j * (bins->n_bins + 1);
     double m = fabs(e[0]) > fabs(e[bins->n_bins]) ? fabs(e[0]) : fabs(e[bins->n_bins]);
-    double tol = ldexp(m * inv_w + (double)bins->n_bins, -40);
-    return tol < 0.25 ? tol : 0.5;
+    return ldexp(m * inv_w + (double)bins->n_bins, -40);
 }
 
 /* out[r * os] = add + label of rows r0 .. r0+nr-1 of code column j.
@@ -105,10 +105,11 @@ static inline double fd_tolerance(const fd_binning *bins, int64_t j, double inv_
  * lands in a valid bin.  With CHECK (caller-given range), values outside the
  * range -- NaN and inf included -- are reported, NaN/inf as FD_ERR_NONFINITE. */
 #define FD_DEFINE_BIN_BLOCK(NAME, T, CHECK, UNIFORM)                                   \
-    static int NAME(const T *x, int64_t rs, const double *e, int nb, double sc,        \
+    static int NAME(const void *xv, int64_t rs, const double *e, int nb, double sc,    \
                     double off, double inv_w, double tol, int64_t nr, uint32_t *out,   \
                     int64_t os, uint32_t add)                                          \
     {                                                                                  \
+        const T *x = (const T *)xv;                                                    \
         const double lo = e[0], hi = e[nb], top = (double)nb - 0.5;                    \
         int outside = 0;                                                               \
         for (int64_t r = 0; r < nr; r++) {                                             \
@@ -125,33 +126,39 @@ static inline double fd_tolerance(const fd_binning *bins, int64_t j, double inv_
         }                                                                              \
         return FD_OK;                                                                  \
     }
-FD_DEFINE_BIN_BLOCK(fd_bin_f64, double, 0, 1)
-FD_DEFINE_BIN_BLOCK(fd_bin_f32, float, 0, 1)
-FD_DEFINE_BIN_BLOCK(fd_bin_f64_checked, double, 1, 1)
-FD_DEFINE_BIN_BLOCK(fd_bin_f32_checked, float, 1, 1)
-FD_DEFINE_BIN_BLOCK(fd_bin_f64_search, double, 0, 0)
-FD_DEFINE_BIN_BLOCK(fd_bin_f32_search, float, 0, 0)
+FD_DEFINE_BIN_BLOCK(fd_bin_f64_u, double, 0, 1)
+FD_DEFINE_BIN_BLOCK(fd_bin_f64_uc, double, 1, 1)
+FD_DEFINE_BIN_BLOCK(fd_bin_f64_s, double, 0, 0)
+FD_DEFINE_BIN_BLOCK(fd_bin_f64_sc, double, 1, 0)
+FD_DEFINE_BIN_BLOCK(fd_bin_f32_u, float, 0, 1)
+FD_DEFINE_BIN_BLOCK(fd_bin_f32_uc, float, 1, 1)
+FD_DEFINE_BIN_BLOCK(fd_bin_f32_s, float, 0, 0)
+FD_DEFINE_BIN_BLOCK(fd_bin_f32_sc, float, 1, 0)
+
+typedef int (*fd_bin_fn)(const void *, int64_t, const double *, int, double, double, double,
+                         double, int64_t, uint32_t *, int64_t, uint32_t);
 
 static inline int fd_bin_block(const fd_array *codes, const fd_binning *bins, int64_t j,
                                int64_t r0, int64_t nr, uint32_t *out, int64_t os, uint32_t add)
 {
+    /* [float32?][check?][uniform?] */
+    static const fd_bin_fn table[2][2][2] = {
+        {{fd_bin_f64_s, fd_bin_f64_u},
+         {fd_bin_f64_sc, fd_bin_f64_uc}},
+        {{fd_bin_f32_s, fd_bin_f32_u},
+         {fd_bin_f32_sc, fd_bin_f32_uc}},
+    };
     const int nb = bins->n_bins;
-    const int64_t at = r0 * codes->row_stride + j * codes->col_stride;
-    const int64_t rs = codes->row_stride;
-    const double *e = bins->edges + j * (nb + 1);
-    const double sc = bins->scale[j], off = bins->offset[j], iw = fd_inv_width(bins, j);
+    const int f32 = codes->dtype == FD_FLOAT32;
+    const size_t item = f32 ? sizeof(float) : sizeof(double);
+    const char *x = (const char *)codes->data +
+                    (r0 * codes->row_stride + j * codes->col_stride) * (int64_t)item;
+    const double iw = fd_inv_width(bins, j);
     const double tol = fd_tolerance(bins, j, iw);
-    if (codes->dtype == FD_FLOAT32) {
-        const float *x = (const float *)codes->data + at;
-        if (iw == 0.0) return fd_bin_f32_search(x, rs, e, nb, sc, off, iw, tol, nr, out, os, add);
-        if (bins->check_range) return fd_bin_f32_checked(x, rs, e, nb, sc, off, iw, tol, nr, out, os, add);
-        return fd_bin_f32(x, rs, e, nb, sc, off, iw, tol, nr, out, os, add);
-    } else {
-        const double *x = (const double *)codes->data + at;
-        if (iw == 0.0) return fd_bin_f64_search(x, rs, e, nb, sc, off, iw, tol, nr, out, os, add);
-        if (bins->check_range) return fd_bin_f64_checked(x, rs, e, nb, sc, off, iw, tol, nr, out, os, add);
-        return fd_bin_f64(x, rs, e, nb, sc, off, iw, tol, nr, out, os, add);
-    }
+    const int uniform = iw > 0.0 && tol < 0.25;
+    return table[f32][bins->check_range ? 1 : 0][uniform](
+        x, codes->row_stride, bins->edges + j * (nb + 1), nb, bins->scale[j], bins->offset[j],
+        iw, tol, nr, out, os, add);
 }
 
 /* Expand MACRO(suffix, C type) for every integer element type. */

@@ -1,0 +1,251 @@
+"""The compiled building blocks against plain numpy / scikit-learn references."""
+import numpy as np
+import pytest
+from sklearn.metrics import mutual_info_score
+from sklearn.preprocessing import minmax_scale
+
+import fastdis
+from fastdis._discretize import apply_binning, make_binning
+
+
+def naive_histogram_labels(codes, n_bins):
+    """disentanglement_lib's _histogram_discretize, minus one (labels 0..n_bins-1)."""
+    return np.stack([np.digitize(c, np.histogram(c, n_bins)[1][:-1]) - 1 for c in codes.T], axis=1)
+
+
+def naive_linspace_labels(codes, n_bins):
+    """The same edges as np.histogram's, also where numpy refuses ranges too small for n_bins."""
+    out = []
+    for c in codes.T:
+        lo, hi = c.min(), c.max()
+        if lo == hi:
+            lo, hi = lo - 0.5, hi + 0.5
+        edges = np.linspace(lo, hi, n_bins + 1, dtype=np.result_type(lo, hi, c))
+        out.append(np.digitize(c, edges[:-1]) - 1)
+    return np.stack(out, axis=1)
+
+
+def naive_ubisoft_labels(codes, n_bins):
+    """The survey code's minmax_scale + digitize on linspace(0, 1) edges, minus one."""
+    scaled = minmax_scale(codes)
+    return np.digitize(scaled, np.linspace(0, 1, n_bins + 1)[:-1]) - 1
+
+
+def naive_tables(factors, labels, n_bins):
+    """Contingency table of every (factor, code) pair with np.add.at."""
+    out = []
+    for k in range(factors.shape[1]):
+        _, f = np.unique(factors[:, k], return_inverse=True)
+        for j in range(labels.shape[1]):
+            t = np.zeros((f.max() + 1, n_bins), dtype=np.int64)
+            np.add.at(t, (f, labels[:, j]), 1)
+            out.append(t)
+    return out
+
+
+def random_codes(rng, n, d, dtype=np.float64, order="C"):
+    scales = 10.0 ** rng.uniform(-3, 3, d)
+    codes = rng.normal(size=(n, d)) * scales + rng.normal(size=d) * scales
+    codes[:, 0] = np.round(codes[:, 0])  # ties on bin edges
+    return np.asarray(codes, dtype=dtype, order=order)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("order", ["C", "F"])
+@pytest.mark.parametrize("n_bins", [2, 7, 20, 256, 300])
+def test_uniform_equals_numpy_histogram(dtype, order, n_bins):
+    rng = np.random.default_rng(n_bins)
+    codes = random_codes(rng, 3000, 5, dtype, order)
+    labels = fastdis.discretize(codes, n_bins)
+    assert labels.dtype == (np.uint8 if n_bins <= 256 else np.uint16)
+    np.testing.assert_array_equal(labels, naive_histogram_labels(codes, n_bins))
+
+
+def test_uniform_edges_hit_exactly():
+    """Values sitting exactly on numpy's edges go where np.digitize puts them."""
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        lo, hi = rng.normal(size=2) * 10.0 ** rng.integers(-5, 6)
+        lo, hi = min(lo, hi), max(lo, hi) + 1e-300
+        edges = np.histogram_bin_edges([lo, hi], 20)
+        col = np.concatenate([edges, np.nextafter(edges, np.inf), np.nextafter(edges, -np.inf)])
+        col = np.clip(col, lo, hi)[:, None]
+        np.testing.assert_array_equal(fastdis.discretize(col, 20), naive_histogram_labels(col, 20))
+
+
+def test_minmax_strategy_equals_survey_code():
+    rng = np.random.default_rng(1)
+    codes = random_codes(rng, 2000, 6)
+    binning = make_binning(codes, 10, "minmax")
+    np.testing.assert_array_equal(apply_binning(codes, binning), naive_ubisoft_labels(codes, 10))
+
+
+def test_quantile_strategy_balances_bins():
+    rng = np.random.default_rng(2)
+    codes = rng.standard_cauchy(size=(10000, 3))  # heavy tails: uniform bins collapse
+    labels = fastdis.discretize(codes, 10, strategy="quantile")
+    for j in range(3):
+        counts = np.bincount(labels[:, j], minlength=10)
+        assert counts.min() >= 900 and counts.max() <= 1100
+        expected = np.digitize(codes[:, j], np.quantile(codes[:, j], np.linspace(0, 1, 11))[1:-1])
+        np.testing.assert_array_equal(labels[:, j], expected)
+
+
+def test_code_range():
+    codes = np.array([[0.0, -1.0], [0.5, 0.0], [1.0, 1.0]])
+    labels = fastdis.discretize(codes, 4, code_range=[[0, 1], [-2, 2]])
+    np.testing.assert_array_equal(labels, [[0, 1], [2, 2], [3, 3]])
+    with pytest.raises(ValueError, match="column 1 has values outside code_range"):
+        fastdis.discretize(codes, 4, code_range=[[0, 1], [0, 2]])
+
+
+def test_strided_and_noncontiguous_views_are_read_in_place():
+    rng = np.random.default_rng(3)
+    base = rng.normal(size=(1000, 12))
+    view = base[::3, 1::2]
+    np.testing.assert_array_equal(fastdis.discretize(view), naive_histogram_labels(view, 20))
+    rev = base[::-1]
+    np.testing.assert_array_equal(fastdis.discretize(rev), naive_histogram_labels(rev, 20))
+
+
+@pytest.mark.parametrize("fdtype", [np.int8, np.uint8, np.int16, np.uint16, np.int32,
+                                    np.uint32, np.int64, np.uint64, np.float64, "U3"])
+def test_mutual_info_matrix_equals_sklearn(fdtype):
+    rng = np.random.default_rng(4)
+    factors = rng.integers(0, 7, size=(4000, 3))
+    factors[:, 1] *= 3  # sparse values
+    codes = random_codes(rng, 4000, 4)
+    codes[:, 1] += factors[:, 0]
+    f = factors.astype(fdtype)
+    mi = fastdis.mutual_info_matrix(f, codes)
+    labels = naive_histogram_labels(codes, 20)
+    expected = np.array([[mutual_info_score(f[:, k], labels[:, j]) for j in range(4)]
+                         for k in range(3)])
+    np.testing.assert_allclose(mi, expected, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(fastdis.mutual_info_matrix(f, codes, base=2), expected / np.log(2),
+                               atol=1e-12)
+
+
+def test_factor_values_far_apart_and_negative():
+    rng = np.random.default_rng(5)
+    values = np.array([-(2**62), -5, 0, 7, 2**61])
+    factors = values[rng.integers(0, 5, size=(2000, 1))]
+    codes = rng.normal(size=(2000, 2))
+    labels = naive_histogram_labels(codes, 20)
+    mi = fastdis.mutual_info_matrix(factors, codes)
+    np.testing.assert_allclose(mi[0], [mutual_info_score(factors[:, 0], labels[:, j]) for j in range(2)],
+                               atol=1e-12)
+
+
+def test_joint_histogram_tables_equal_naive():
+    rng = np.random.default_rng(6)
+    factors = rng.integers(0, 4, size=(5000, 3))
+    codes = rng.uniform(0, 1, size=(5000, 4))
+    h = fastdis.JointHistogram([np.arange(4)] * 3, code_range=[[0, 1]] * 4, n_bins=8,
+                               code_pairs=True, factor_pairs=True)
+    h.update(factors, codes)
+    labels = fastdis.discretize(codes, 8, code_range=(0, 1))
+    expected = naive_tables(factors, labels, 8)
+    got = [h.table(k, j) for k in range(3) for j in range(4)]
+    for e, g in zip(expected, got):
+        np.testing.assert_array_equal(g, e)
+    for j in range(4):
+        for m in range(4):
+            t = np.zeros((8, 8), dtype=np.int64)
+            np.add.at(t, (labels[:, j], labels[:, m]), 1)
+            np.testing.assert_array_equal(h.code_table(j, m), t)
+    for k in range(3):
+        for m in range(3):
+            t = np.zeros((4, 4), dtype=np.int64)
+            np.add.at(t, (factors[:, k], factors[:, m]), 1)
+            np.testing.assert_array_equal(h.factor_table(k, m), t)
+    assert h.n_samples == 5000 and h.counts.sum() == 5000 * 3 * 4
+
+
+def test_chunks_give_the_same_tables_as_one_call(tmp_path):
+    rng = np.random.default_rng(7)
+    factors = rng.integers(0, 5, size=(20000, 2))
+    codes = rng.uniform(-1, 1, size=(20000, 3))
+    path = tmp_path / "codes.npy"
+    np.save(path, codes)
+    mm = np.load(path, mmap_mode="r")  # read-only memmap, read block by block
+    one = fastdis.JointHistogram([range(5)] * 2, code_range=(-1, 1) and [[-1, 1]] * 3)
+    one.update(factors, codes)
+    chunked = fastdis.JointHistogram([range(5)] * 2, code_range=[[-1, 1]] * 3)
+    for start in range(0, 20000, 3001):
+        chunked.update(factors[start:start + 3001], mm[start:start + 3001])
+    np.testing.assert_array_equal(one.counts, chunked.counts)
+    assert chunked.n_samples == 20000
+
+
+def test_failed_update_leaves_tables_unchanged():
+    h = fastdis.JointHistogram([[0, 1]], code_range=[[0, 1]])
+    h.update([[0], [1]], [[0.2], [0.7]])
+    before = h.counts.copy()
+    with pytest.raises(ValueError, match="factors column 0 has a value that is not one of"):
+        h.update([[0], [2]], [[0.2], [0.7]])
+    with pytest.raises(ValueError, match="NaN or infinity in column 0"):
+        h.update([[0], [1]], [[np.nan], [0.7]])
+    np.testing.assert_array_equal(h.counts, before)
+    assert h.n_samples == 2
+
+
+@pytest.mark.parametrize("n_threads", [1, 2, 3])
+def test_results_do_not_depend_on_threads(n_threads):
+    rng = np.random.default_rng(8)
+    factors = rng.integers(0, 10, size=(200_000, 3))
+    codes = rng.normal(size=(200_000, 4))
+    reference = fastdis.mutual_info_matrix(factors, codes, n_threads=1)
+    np.testing.assert_array_equal(fastdis.mutual_info_matrix(factors, codes, n_threads=n_threads),
+                                  reference)
+    np.testing.assert_array_equal(fastdis.discretize(codes, n_threads=n_threads),
+                                  fastdis.discretize(codes, n_threads=1))
+
+
+def test_threadpoolctl_limit_is_honoured():
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    from fastdis._config import default_threads
+
+    with threadpoolctl.threadpool_limits(1, user_api="openmp"):
+        assert default_threads() == 1
+
+
+def test_entropy():
+    assert fastdis.entropy([0, 1, 0, 1], base=2) == pytest.approx(1.0)
+    assert fastdis.entropy(["a", "a", "a"]) == 0.0
+    h = fastdis.entropy(np.array([[0, 0], [1, 0], [2, 0], [3, 1]]))
+    np.testing.assert_allclose(h, [np.log(4), mutual_info_score([0, 0, 0, 1], [0, 0, 0, 1])])
+
+
+def test_fuzz_kernels_never_misbehave():
+    """Random shapes, dtypes, layouts, bins and values: results equal the naive references."""
+    rng = np.random.default_rng(9)
+    for trial in range(150):
+        n = int(rng.integers(2, 600))
+        d = int(rng.integers(1, 6))
+        k = int(rng.integers(1, 4))
+        n_bins = int(rng.choice([2, 3, 17, 255, 256, 257, 1000]))
+        dtype = rng.choice([np.float32, np.float64])
+        kind = rng.integers(0, 4)
+        if kind == 0:
+            codes = rng.normal(size=(n, d))
+        elif kind == 1:
+            codes = rng.integers(-3, 3, size=(n, d)).astype(float)  # many ties, constant columns
+        elif kind == 2:
+            codes = rng.standard_cauchy(size=(n, d)) * 1e30
+        else:
+            codes = 1e8 + rng.uniform(0, 1e-6, size=(n, d))  # huge offset, tiny range
+        codes = np.asarray(codes, dtype=dtype, order=rng.choice(["C", "F"]))
+        if not np.isfinite(codes).all():
+            continue
+        factors = rng.integers(-2, int(rng.integers(1, 40)), size=(n, k)).astype(
+            rng.choice([np.int8, np.int64, np.uint16]) if rng.random() < 0.5 else np.int32)
+        if factors.dtype.kind == "u":
+            factors = np.abs(factors.astype(np.int64)).astype(np.uint16)
+        labels = fastdis.discretize(codes, n_bins, n_threads=int(rng.integers(1, 3)))
+        np.testing.assert_array_equal(labels, naive_linspace_labels(codes, n_bins),
+                                      err_msg=f"trial {trial}")
+        mi = fastdis.mutual_info_matrix(factors, codes, n_bins=n_bins)
+        expected = [[mutual_info_score(factors[:, a], labels[:, b]) for b in range(d)]
+                    for a in range(k)]
+        np.testing.assert_allclose(mi, expected, atol=1e-12, err_msg=f"trial {trial}")
