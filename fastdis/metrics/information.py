@@ -252,7 +252,7 @@ def jemmig(factors, codes, *, convention=None, random_state=None, n_threads=None
     with :math:`z_{j^{(1)}}, z_{j^{(2)}}` the two codes most informative about
     :math:`v_k` and B the number of code bins. Unlike MIG it also penalises the
     best code for carrying anything besides its factor (the term
-    :math:`H(v_k, z_{j^{(1)}}) - I = H(z_{j^{(1)}} \\mid v_k) + H(v_k \mid z_{j^{(1)}})`): it
+    :math:`H(v_k, z_{j^{(1)}}) - I = H(z_{j^{(1)}} \\mid v_k) + H(v_k \\mid z_{j^{(1)}})`): it
     reaches 1 only when the binned best code takes exactly one value per factor value,
     and a code that varies within a factor value (noise spread over several bins)
     scores lower even if it determines the factor.
