@@ -11,10 +11,11 @@ from ._discretize import discretize
 from ._histogram import JointHistogram
 from ._information import entropy, mutual_info_matrix
 from ._warnings import DegenerateWarning
+from . import datasets
 from .metrics import dcimig, jemmig, mig, mig_sup, modularity, rmig
 
 __all__ = [
     "__version__", "show_config", "discretize", "mutual_info_matrix", "entropy",
-    "JointHistogram", "DegenerateWarning",
+    "JointHistogram", "DegenerateWarning", "datasets",
     "mig", "rmig", "mig_sup", "jemmig", "modularity", "dcimig",
 ]

@@ -26,9 +26,9 @@ class JointHistogram:
     factor_levels : list of array-like
         The distinct values of each factor, e.g. ``[np.arange(3), np.arange(6)]``.
         A row whose factor value is not listed is an error.
-    code_range : (low, high) or array-like of shape (n_codes, 2)
-        Range of every code; ``n_bins`` equal-width bins cover it, the upper
-        edge included.  A value outside it is an error.
+    code_range : array-like of shape (n_codes, 2)
+        (low, high) of every code; ``n_bins`` equal-width bins cover it, the
+        upper edge included.  A value outside it is an error.
     n_bins : int, default=20
         Bins per code.
     code_pairs, factor_pairs : bool, default=False
@@ -48,7 +48,7 @@ class JointHistogram:
     Examples
     --------
     >>> import numpy as np, fastdis
-    >>> h = fastdis.JointHistogram([np.arange(2)], code_range=(0.0, 1.0), n_bins=2)
+    >>> h = fastdis.JointHistogram([np.arange(2)], code_range=[(0.0, 1.0)], n_bins=2)
     >>> _ = h.update(np.array([[0], [1]]), np.array([[0.1], [0.9]]))
     >>> h.table(0, 0).tolist()
     [[1, 0], [0, 1]]

@@ -169,7 +169,7 @@ def test_chunks_give_the_same_tables_as_one_call(tmp_path):
     path = tmp_path / "codes.npy"
     np.save(path, codes)
     mm = np.load(path, mmap_mode="r")  # read-only memmap, read block by block
-    one = fastdis.JointHistogram([range(5)] * 2, code_range=(-1, 1) and [[-1, 1]] * 3)
+    one = fastdis.JointHistogram([range(5)] * 2, code_range=[[-1, 1]] * 3)
     one.update(factors, codes)
     chunked = fastdis.JointHistogram([range(5)] * 2, code_range=[[-1, 1]] * 3)
     for start in range(0, 20000, 3001):

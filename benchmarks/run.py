@@ -1,0 +1,67 @@
+"""Run every benchmark implementation in its own process and print the README table.
+
+    python benchmarks/run.py                 # run, save benchmarks/results/*.json, print table
+    python benchmarks/run.py --report-only   # print the table from the saved JSON
+"""
+import argparse
+import json
+import pathlib
+import platform
+import subprocess
+import sys
+
+HERE = pathlib.Path(__file__).parent
+RESULTS = HERE / "results"
+IMPLS = ["fastdis_2threads", "fastdis_1thread", "fast_histogram", "dlib"]
+
+
+def run():
+    RESULTS.mkdir(exist_ok=True)
+    for impl in IMPLS:
+        out = RESULTS / f"mutual_info_{impl}.json"
+        cmd = [sys.executable, "-m", "pytest", str(HERE / "bench_mutual_info.py"), "--benchmark-only",
+               "-q", "-p", "no:cacheprovider", "-k", impl, f"--benchmark-json={out}"]
+        print("$", " ".join(cmd), flush=True)
+        subprocess.run(cmd, check=True)
+
+
+def machine():
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    import os
+    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}"
+
+
+def report():
+    medians = {}
+    for path in sorted(RESULTS.glob("mutual_info_*.json")):
+        for b in json.loads(path.read_text())["benchmarks"]:
+            medians[(b["extra_info"]["impl"], b["extra_info"]["n"])] = b["stats"]["median"]
+    sizes = sorted({n for _, n in medians})
+    print(f"Machine: {machine()}\n")
+    print("| N | fastdis 2 threads | fastdis 1 thread | fast-histogram loop | dlib procedure "
+          "| rows/s (fastdis, 2 threads) | vs fast-histogram | vs dlib |")
+    print("|---|---|---|---|---|---|---|---|")
+    for n in sizes:
+        fd2 = medians.get(("fastdis_2threads", n))
+        cells = []
+        for impl in IMPLS:
+            t = medians.get((impl, n))
+            cells.append(f"{t:.3f} s" if t is not None else "not run")
+        fh, dl = medians.get(("fast_histogram", n)), medians.get(("dlib", n))
+        ratio = lambda t: f"{t / fd2:.0f}x" if t is not None and fd2 else "-"  # noqa: E731
+        rate = f"{n / fd2 / 1e6:.1f} M" if fd2 else "-"
+        print(f"| {n:.0e} | " + " | ".join(cells) + f" | {rate} | {ratio(fh)} | {ratio(dl)} |")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--report-only", action="store_true")
+    args = parser.parse_args()
+    if not args.report_only:
+        run()
+    report()
