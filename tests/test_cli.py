@@ -1,4 +1,5 @@
 """The fastdis command, run as a user would."""
+import pathlib
 import subprocess
 import sys
 
@@ -8,8 +9,9 @@ import fastdis
 
 
 def run(*args):
+    # outside the source tree, so that the installed package (with its extension) is used
     return subprocess.run([sys.executable, "-m", "fastdis", *args], capture_output=True,
-                          text=True, timeout=120)
+                          text=True, timeout=120, cwd=pathlib.Path(__file__).parent / "data")
 
 
 def test_version():
