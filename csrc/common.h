@@ -161,6 +161,15 @@ static inline int fd_bin_block(const fd_array *codes, const fd_binning *bins, in
         iw, tol, nr, out, os, add);
 }
 
+/* binning_avx2.c: row-wise binning of C-ordered blocks, when the CPU has AVX2 and every
+ * column's edges suit it; fd_rowbins_new returns NULL otherwise (use fd_bin_block). */
+typedef struct fd_rowbins fd_rowbins;
+fd_rowbins *fd_rowbins_new(const fd_array *codes, const fd_binning *bins);
+void fd_rowbins_free(fd_rowbins *rb);
+/* out[r * n_codes + j] = j * n_bins + label of row r0 + r, code j */
+void fd_bin_rows_avx2(const fd_array *codes, const fd_rowbins *rb, int64_t r0, int64_t nr,
+                      uint32_t *out);
+
 /* Expand MACRO(suffix, C type) for every integer element type. */
 #define FD_FOR_INT_TYPES(MACRO)                                                        \
     MACRO(i8, int8_t) MACRO(i16, int16_t) MACRO(i32, int32_t) MACRO(i64, int64_t)      \

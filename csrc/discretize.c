@@ -107,17 +107,20 @@ int fd_discretize(const fd_array *codes, const fd_binning *bins,
     const int64_t n = codes->n_rows, d = codes->n_cols;
     const int64_t n_blocks = (n + FD_BLOCK - 1) / FD_BLOCK;
     int nt = fd_resolve_threads(n_threads, n);
+    const int64_t nb = bins->n_bins;
     int first_err = 0, nomem = 0;
     int64_t first_col = d;
+    fd_rowbins *rowbins;
 
     if (bins->n_bins < 1 || bins->n_bins > 65536 || (out_itemsize == 1 && bins->n_bins > 256))
         return FD_ERR_ARGUMENT;
 
+    rowbins = fd_rowbins_new(codes, bins);
 #ifdef _OPENMP
 #pragma omp parallel num_threads(nt)
 #endif
     {
-        uint32_t *buf = (uint32_t *)malloc(sizeof(uint32_t) * FD_BLOCK);
+        uint32_t *buf = (uint32_t *)malloc(sizeof(uint32_t) * FD_BLOCK * (size_t)d);
         int my_err = 0;
         int64_t my_col = d;
 #ifdef _OPENMP
@@ -126,15 +129,22 @@ int fd_discretize(const fd_array *codes, const fd_binning *bins,
         for (int64_t blk = 0; blk < n_blocks; blk++) {
             const int64_t r0 = blk * FD_BLOCK, nr = fd_min64(FD_BLOCK, n - r0);
             if (!buf) continue;
-            for (int64_t j = 0; j < d; j++) {
-                int e = fd_bin_block(codes, bins, j, r0, nr, buf, 1, 0);
-                if (e && (j < my_col || (j == my_col && e < my_err))) { my_err = e; my_col = j; }
+            if (rowbins) {
+                fd_bin_rows_avx2(codes, rowbins, r0, nr, buf); /* buf[r * d + j] = j*nb + label */
+            } else {
+                for (int64_t j = 0; j < d; j++) {
+                    int e = fd_bin_block(codes, bins, j, r0, nr, buf + j, d, (uint32_t)(j * nb));
+                    if (e && (j < my_col || (j == my_col && e < my_err))) { my_err = e; my_col = j; }
+                }
+            }
+            for (int64_t r = 0; r < nr; r++) {
+                const uint32_t *b = buf + r * d;
                 if (out_itemsize == 1) {
-                    uint8_t *o = (uint8_t *)out + r0 * d + j;
-                    for (int64_t r = 0; r < nr; r++) o[r * d] = (uint8_t)buf[r];
+                    uint8_t *o = (uint8_t *)out + (r0 + r) * d;
+                    for (int64_t j = 0; j < d; j++) o[j] = (uint8_t)(b[j] - j * nb);
                 } else {
-                    uint16_t *o = (uint16_t *)out + r0 * d + j;
-                    for (int64_t r = 0; r < nr; r++) o[r * d] = (uint16_t)buf[r];
+                    uint16_t *o = (uint16_t *)out + (r0 + r) * d;
+                    for (int64_t j = 0; j < d; j++) o[j] = (uint16_t)(b[j] - j * nb);
                 }
             }
         }
@@ -149,6 +159,7 @@ int fd_discretize(const fd_array *codes, const fd_binning *bins,
         }
         free(buf);
     }
+    fd_rowbins_free(rowbins);
     if (nomem) return FD_ERR_NOMEM;
     if (first_err) { *err_col = first_col; return first_err; }
     return FD_OK;

@@ -72,6 +72,9 @@ typedef struct {
 int fd_resolve_threads(int n_threads, int64_t n_rows);
 int fd_openmp_enabled(void);
 int fd_max_threads(void);
+/* Whether the AVX2 binning path is compiled in and usable on this CPU; tests turn it off. */
+int fd_avx2_available(void);
+void fd_set_simd(int enabled);
 
 /* discretize.c */
 int fd_code_minmax(const fd_array *codes,

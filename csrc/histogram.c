@@ -105,6 +105,8 @@ int fd_joint_histogram(const fd_array *factors, const fd_levels *levels,
     /* table offsets are uint32: the caller keeps tables far below this */
     if (tab_size >= ((int64_t)1 << 32)) { free(level_off); return FD_ERR_ARGUMENT; }
 
+    fd_rowbins *rowbins = fd_rowbins_new(codes, bins); /* NULL: per-column scalar binning */
+
     for (int64_t pass0 = 0; pass0 < n && !first.err; pass0 += FD_MAX_PASS_ROWS) {
         const int64_t pass_n = fd_min64(n - pass0, FD_MAX_PASS_ROWS);
         const int64_t n_blocks = (pass_n + FD_BLOCK - 1) / FD_BLOCK;
@@ -115,7 +117,7 @@ int fd_joint_histogram(const fd_array *factors, const fd_levels *levels,
 
         while (nt > 1 && (double)nt * (double)tab_size * 4.0 > FD_MAX_PRIVATE_BYTES) nt--;
         priv = (uint32_t **)calloc((size_t)nt, sizeof(uint32_t *));
-        if (!priv) { free(level_off); return FD_ERR_NOMEM; }
+        if (!priv) { free(level_off); fd_rowbins_free(rowbins); return FD_ERR_NOMEM; }
 
 #ifdef _OPENMP
 #pragma omp parallel num_threads(nt)
@@ -140,9 +142,12 @@ int fd_joint_histogram(const fd_array *factors, const fd_levels *levels,
                 const int64_t r0 = pass0 + blk * FD_BLOCK;
                 const int64_t nr = fd_min64(FD_BLOCK, pass_n - blk * FD_BLOCK);
                 if (!ok) continue;
-                for (int64_t j = 0; j < d; j++)
-                    fd_err_keep_first(&my, fd_bin_block(codes, bins, j, r0, nr, co + j, d,
-                                                        (uint32_t)(j * nb)), j);
+                if (rowbins)
+                    fd_bin_rows_avx2(codes, rowbins, r0, nr, co);
+                else
+                    for (int64_t j = 0; j < d; j++)
+                        fd_err_keep_first(&my, fd_bin_block(codes, bins, j, r0, nr, co + j, d,
+                                                            (uint32_t)(j * nb)), j);
                 for (int64_t c = 0; c < k; c++)
                     fd_err_keep_first(&my, fd_level_block(factors, levels, c, r0, nr,
                                                           (uint32_t)level_off[c],
@@ -192,10 +197,11 @@ int fd_joint_histogram(const fd_array *factors, const fd_levels *levels,
         }
         for (int t = 0; t < nt; t++) free(priv[t]);
         free(priv);
-        if (nomem) { free(level_off); return FD_ERR_NOMEM; }
+        if (nomem) { free(level_off); fd_rowbins_free(rowbins); return FD_ERR_NOMEM; }
         first = pass_err;
     }
     free(level_off);
+    fd_rowbins_free(rowbins);
     if (first.err) { *err_col = first.col; return first.err; }
     return FD_OK;
 }

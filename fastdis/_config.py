@@ -35,8 +35,9 @@ def show_config(print_out=True):
     -------
     dict
         ``version``, ``openmp`` (whether the kernels were built with OpenMP),
-        ``max_threads`` (threads used when ``n_threads=None``) and
-        ``cores`` (cores available to this process).
+        ``max_threads`` (threads used when ``n_threads=None``),
+        ``cores`` (cores available to this process) and ``simd`` (the vector
+        binning path in use, ``"avx2"`` or ``"none"``).
     """
     from . import __version__
 
@@ -45,6 +46,7 @@ def show_config(print_out=True):
         "openmp": _kernels.openmp_enabled(),
         "max_threads": default_threads(),
         "cores": _available_cores(),
+        "simd": "avx2" if _kernels.simd_available() else "none",
     }
     if print_out:
         for key, value in info.items():

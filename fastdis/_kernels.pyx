@@ -32,6 +32,8 @@ cdef extern from "fastdis.h" nogil:
         const int64_t *n_levels
     int fd_openmp_enabled()
     int fd_max_threads()
+    int fd_avx2_available()
+    void fd_set_simd(int enabled)
     int fd_code_minmax(const fd_array *codes, double *mins, double *maxs,
                        int64_t *err_col, int n_threads)
     int fd_discretize(const fd_array *codes, const fd_binning *bins, void *out,
@@ -92,6 +94,16 @@ def openmp_enabled():
 
 def max_threads():
     return fd_max_threads()
+
+
+def simd_available():
+    """Whether the AVX2 binning path is compiled in, enabled and supported by this CPU."""
+    return bool(fd_avx2_available())
+
+
+def set_simd(bint enabled):
+    """Turn the SIMD binning path on or off (for tests and benchmarks)."""
+    fd_set_simd(enabled)
 
 
 def code_minmax(cnp.ndarray codes, int n_threads):
