@@ -55,7 +55,7 @@ fd_rowbins *fd_rowbins_new(const fd_array *codes, const fd_binning *bins)
         return NULL;
     for (int64_t j = 0; j < d; j++) {
         double iw = fd_inv_width(bins, j);
-        if (!(iw > 0.0) || fd_tolerance(bins, j, iw) >= 0.25) return NULL;
+        if (!(iw > 0.0) || fd_tolerance(bins, j) >= 0.25) return NULL;
     }
     rb = (fd_rowbins *)calloc(1, sizeof(fd_rowbins));
     if (!rb) return NULL;

@@ -46,9 +46,9 @@ static inline double fd_clamp(double g, double top)
 #endif
 
 /* Label of t among uniform edges e[0..nb]: np.digitize(t, e[:-1]) - 1, clamped to
- * [0, nb-1].  The position g = (t - e[0]) * inv_w carries a rounding error far
- * below `tol` (see fd_tolerance), so floor(g) is the label unless g lies within
- * tol of an integer; only then are the exact edges compared.
+ * [0, nb-1].  The position g = (t - e[0]) * inv_w is within `tol` bins of t's
+ * true position among the edges (fd_binning.tol), so floor(g) is the label unless
+ * g lies within tol of an integer; only then are the exact edges compared.
  * The clamp sends NaN to 0: (int)g is always defined and e[b] always in bounds. */
 static inline uint32_t fd_bin_uniform(double t, const double *e, int nb, double inv_w,
                                       double top, double tol)
@@ -85,17 +85,9 @@ static inline double fd_inv_width(const fd_binning *bins, int64_t j)
     return (bins->uniform && w > 0.0 && isfinite(w)) ? (double)bins->n_bins / w : 0.0;
 }
 
-/* Distance from a bin boundary (in bins) below which fd_bin checks the exact
- * edges.  Edges carry an absolute rounding error of a few ulps of the largest
- * |edge| (M), and g a relative one of a few ulps; 2^-40 leaves a margin of
- * ~2^10 over both.  From 0.25 on (huge offsets, tiny ranges: edges closer than
- * the rounding error, even duplicated) the guess is useless and fd_bin_block
- * searches instead. */
-static inline double fd_tolerance(const fd_binning *bins, int64_t j, double inv_w)
+static inline double fd_tolerance(const fd_binning *bins, int64_t j)
 {
-    const double *e = bins->edges + j * (bins->n_bins + 1);
-    double m = fabs(e[0]) > fabs(e[bins->n_bins]) ? fabs(e[0]) : fabs(e[bins->n_bins]);
-    return ldexp(m * inv_w + (double)bins->n_bins, -40);
+    return bins->uniform ? bins->tol[j] : 1.0;
 }
 
 /* out[r * os] = add + label of rows r0 .. r0+nr-1 of code column j.
@@ -154,7 +146,7 @@ static inline int fd_bin_block(const fd_array *codes, const fd_binning *bins, in
     const char *x = (const char *)codes->data +
                     (r0 * codes->row_stride + j * codes->col_stride) * (int64_t)item;
     const double iw = fd_inv_width(bins, j);
-    const double tol = fd_tolerance(bins, j, iw);
+    const double tol = fd_tolerance(bins, j);
     const int uniform = iw > 0.0 && tol < 0.25;
     return table[f32][bins->check_range ? 1 : 0][uniform](
         x, codes->row_stride, bins->edges + j * (nb + 1), nb, bins->scale[j], bins->offset[j],

@@ -42,8 +42,12 @@ typedef struct {
 /* How each code column is binned.  With t = x * scale[j] + offset[j]
  * (IEEE, no fused multiply-add) the label is the number of interior edges
  * edges[j][1 .. n_bins-1] that are <= t, i.e. np.digitize(t, edges[:-1]) - 1.
- * `uniform` says the edges are equally spaced, so that a first guess can be
- * computed arithmetically and corrected against the exact edges.
+ * `uniform` says the edges are nearly equally spaced, so that a first guess
+ * g = (t - edges[0]) * n_bins / (edges[n_bins] - edges[0]) can be computed
+ * arithmetically; tol[j] bounds |g - true position| in bins (rounding of g and
+ * the edges' own distance from an exact grid), and the kernels compare against
+ * the exact edges whenever g is within tol[j] of a boundary (binary search when
+ * tol[j] >= 0.25).
  * With `check_range`, t outside [edges[0], edges[n_bins]] (NaN and inf
  * included) is an error; without, it is clamped into the first / last bin,
  * and the caller must have rejected NaN/inf already (fd_code_minmax does):
@@ -53,6 +57,7 @@ typedef struct {
     const double *edges;   /* [n_codes * (n_bins + 1)] */
     const double *scale;   /* [n_codes] */
     const double *offset;  /* [n_codes] */
+    const double *tol;     /* [n_codes], used when uniform */
     int uniform;
     int check_range;
 } fd_binning;

@@ -31,6 +31,7 @@ class Binning:
         self.offset = np.ascontiguousarray(np.broadcast_to(offset, (n_codes,)), dtype=np.float64)
         self.uniform = bool(uniform)
         self.check_range = bool(check_range)
+        self.tol = self._tolerance() if self.uniform else np.ones(n_codes)
 
     @property
     def n_bins(self):
@@ -40,8 +41,28 @@ class Binning:
     def n_codes(self):
         return self.edges.shape[0]
 
+    def _tolerance(self):
+        """Per column, a bound (in bins) on how far the kernels' arithmetic guess of a
+        value's position can be from its true position among the edges.
+
+        Two parts: the rounding of the guess itself (a few ulps of the largest |edge|
+        and of n_bins; 2^-40 leaves a margin of ~2^10), and how far the actual edges
+        lie from an exact grid -- tiny for float64 ``np.linspace`` edges, much larger
+        for float32 ones.  The kernels check the exact edges whenever a guess is this
+        close to a boundary, and search outright when the bound reaches 1/4 bin.
+        """
+        nb = self.n_bins
+        e0, e_last = self.edges[:, 0], self.edges[:, -1]
+        with np.errstate(all="ignore"):
+            inv_w = nb / (e_last - e0)
+            grid = e0[:, None] + np.arange(nb + 1) * ((e_last - e0) / nb)[:, None]
+            off_grid = np.abs(self.edges - grid).max(axis=1) * inv_w
+            big = np.maximum(np.abs(e0), np.abs(e_last))
+            tol = np.ldexp(big * inv_w + nb, -40) + 2.0 * off_grid
+        return np.ascontiguousarray(np.where(np.isfinite(tol) & (inv_w > 0), tol, 1.0))
+
     def kernel_args(self):
-        return self.edges, self.scale, self.offset, self.uniform, self.check_range
+        return self.edges, self.scale, self.offset, self.tol, self.uniform, self.check_range
 
 
 def _histogram_edges(lo, hi, dtype, n_bins):

@@ -22,6 +22,7 @@ cdef extern from "fastdis.h" nogil:
         const double *edges
         const double *scale
         const double *offset
+        const double *tol
         int uniform
         int check_range
     ctypedef struct fd_levels:
@@ -77,12 +78,13 @@ cdef fd_array _describe(cnp.ndarray a) except *:
 
 
 cdef fd_binning _binning(cnp.ndarray edges, cnp.ndarray scale, cnp.ndarray offset,
-                         bint uniform, bint check_range):
+                         cnp.ndarray tol, bint uniform, bint check_range):
     cdef fd_binning b
     b.n_bins = edges.shape[1] - 1
     b.edges = <const double *>cnp.PyArray_DATA(edges)
     b.scale = <const double *>cnp.PyArray_DATA(scale)
     b.offset = <const double *>cnp.PyArray_DATA(offset)
+    b.tol = <const double *>cnp.PyArray_DATA(tol)
     b.uniform = uniform
     b.check_range = check_range
     return b
@@ -120,10 +122,10 @@ def code_minmax(cnp.ndarray codes, int n_threads):
 
 
 def discretize(cnp.ndarray codes, cnp.ndarray edges, cnp.ndarray scale, cnp.ndarray offset,
-               bint uniform, bint check_range, cnp.ndarray out, int n_threads):
+               cnp.ndarray tol, bint uniform, bint check_range, cnp.ndarray out, int n_threads):
     """Bin codes into the C-ordered uint8/uint16 matrix `out`; returns (status, column)."""
     cdef fd_array a = _describe(codes)
-    cdef fd_binning b = _binning(edges, scale, offset, uniform, check_range)
+    cdef fd_binning b = _binning(edges, scale, offset, tol, uniform, check_range)
     cdef int64_t col = -1
     cdef int status
     cdef int itemsize = out.itemsize
@@ -165,12 +167,12 @@ def mark_values(cnp.ndarray factors, cnp.ndarray vmin, cnp.ndarray mark_offset,
 def joint_histogram(cnp.ndarray factors, cnp.ndarray lut, cnp.ndarray lut_offset,
                     cnp.ndarray lut_len, cnp.ndarray vmin, cnp.ndarray n_levels,
                     cnp.ndarray codes, cnp.ndarray edges, cnp.ndarray scale,
-                    cnp.ndarray offset, bint uniform, bint check_range,
+                    cnp.ndarray offset, cnp.ndarray tol, bint uniform, bint check_range,
                     cnp.ndarray fc, cnp.ndarray cc, cnp.ndarray ff, int n_threads):
     """Add the joint counts of these rows into fc (and cc, ff unless None); returns (status, column)."""
     cdef fd_array fa = _describe(factors)
     cdef fd_array ca = _describe(codes)
-    cdef fd_binning b = _binning(edges, scale, offset, uniform, check_range)
+    cdef fd_binning b = _binning(edges, scale, offset, tol, uniform, check_range)
     cdef fd_levels lv
     cdef int64_t col = -1
     cdef int status

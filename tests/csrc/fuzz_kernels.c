@@ -88,6 +88,7 @@ int main(int argc, char **argv)
         int fdtype = (int)rint_(FD_INT8, FD_UINT32) == FD_UINT64 ? FD_INT64 : (int)rint_(FD_INT8, FD_UINT32);
         holder codes = make_matrix(n, d, cdtype, 1), factors = make_matrix(n, k, fdtype, 0);
         double *edges = malloc(sizeof(double) * d * (nb + 1)), *sc = malloc(sizeof(double) * d),
+               *tol = malloc(sizeof(double) * d),
                *off = malloc(sizeof(double) * d), *mins = malloc(sizeof(double) * d),
                *maxs = malloc(sizeof(double) * d);
         int64_t err = -1;
@@ -97,14 +98,23 @@ int main(int argc, char **argv)
             double lo = (runif() - 0.5) * pow(10, (double)rint_(-3, 9)), w = pow(10, (double)rint_(-12, 3));
             for (int i = 0; i <= nb; i++)
                 edges[j * (nb + 1) + i] = uniform ? lo + i * (w / nb) : lo + w * runif();
+            if (uniform && rint_(0, 2) == 0) /* float32 edges: off an exact grid by ~1e-7 */
+                for (int i = 0; i <= nb; i++) edges[j * (nb + 1) + i] = (float)edges[j * (nb + 1) + i];
             if (!uniform) { /* sort: random, possibly duplicated edges */
                 double *e = edges + j * (nb + 1);
                 for (int i = 1; i <= nb; i++) for (int m = i; m > 0 && e[m] < e[m - 1]; m--) { double t = e[m]; e[m] = e[m - 1]; e[m - 1] = t; }
             }
+            { /* the tolerance contract of fd_binning, computed as fastdis/_discretize.py does */
+                const double *e = edges + j * (nb + 1);
+                double w = e[nb] - e[0], iw = nb / w, dev = 0.0, big = fmax(fabs(e[0]), fabs(e[nb]));
+                for (int i = 0; i <= nb; i++) dev = fmax(dev, fabs(e[i] - (e[0] + i * (w / nb))) * iw);
+                tol[j] = ldexp(big * iw + nb, -40) + 2.0 * dev;
+                if (!isfinite(tol[j]) || !(iw > 0)) tol[j] = 1.0;
+            }
             sc[j] = rint_(0, 3) ? 1.0 : runif() * 3;
             off[j] = rint_(0, 3) ? 0.0 : runif() - 0.5;
         }
-        bins.n_bins = nb; bins.edges = edges; bins.scale = sc; bins.offset = off;
+        bins.n_bins = nb; bins.edges = edges; bins.scale = sc; bins.offset = off; bins.tol = tol;
         bins.uniform = uniform; bins.check_range = (int)rint_(0, 1);
 
         fd_code_minmax(&codes.a, mins, maxs, &err, nt);
@@ -174,7 +184,7 @@ int main(int argc, char **argv)
             }
             free(vmin); free(loff); free(llen); free(nlev); free(imin); free(imax); free(lut); free(marks);
         }
-        free(edges); free(sc); free(off); free(mins); free(maxs); free(codes.buf); free(factors.buf);
+        free(edges); free(tol); free(sc); free(off); free(mins); free(maxs); free(codes.buf); free(factors.buf);
     }
     printf("fuzz_kernels: %d iterations, %d successful calls checked against the naive reference\n", iters, checked);
     return 0;
