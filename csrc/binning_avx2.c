@@ -87,6 +87,9 @@ fd_rowbins *fd_rowbins_new(const fd_array *codes, const fd_binning *bins)
 }
 
 #ifdef FD_HAVE_AVX2_PATH
+/* fd_lane_mask32 + 4 - lanes: the first `lanes` of 4 int32 lanes set */
+static const int32_t fd_lane_mask32[8] = {-1, -1, -1, -1, 0, 0, 0, 0};
+
 __attribute__((target("avx2")))
 static void fd_bin_rows_avx2_impl(const fd_array *codes, const fd_rowbins *rb, int64_t r0,
                                   int64_t nr, uint32_t *out)
@@ -95,17 +98,16 @@ static void fd_bin_rows_avx2_impl(const fd_array *codes, const fd_rowbins *rb, i
     const __m256d zero = _mm256_setzero_pd(), one = _mm256_set1_pd(1.0);
     const __m256d top = _mm256_set1_pd((double)rb->nb - 0.5);
     const int f32 = codes->dtype == FD_FLOAT32;
-    for (int64_t j = 0; j < d; j += 4) {
-        const int64_t lanes = d - j < 4 ? d - j : 4;
-        const __m256d e0 = _mm256_loadu_pd(rb->e0 + j), iw = _mm256_loadu_pd(rb->inv_w + j);
-        const __m256d sc = _mm256_loadu_pd(rb->sc + j), off = _mm256_loadu_pd(rb->off + j);
-        const __m128i base = _mm_loadu_si128((const __m128i *)(rb->base + j));
-        const __m128i add = _mm_loadu_si128((const __m128i *)(rb->add + j));
-        const __m256i mask64 = _mm256_setr_epi64x(lanes > 0 ? -1 : 0, lanes > 1 ? -1 : 0,
-                                                  lanes > 2 ? -1 : 0, lanes > 3 ? -1 : 0);
-        const __m128i mask32 = _mm_setr_epi32(lanes > 0 ? -1 : 0, lanes > 1 ? -1 : 0,
-                                              lanes > 2 ? -1 : 0, lanes > 3 ? -1 : 0);
-        for (int64_t r = 0; r < nr; r++) {
+    /* rows outer: each row's codes are read once, in address order */
+    for (int64_t r = 0; r < nr; r++) {
+        for (int64_t j = 0; j < d; j += 4) {
+            const int64_t lanes = d - j < 4 ? d - j : 4;
+            const __m256d e0 = _mm256_loadu_pd(rb->e0 + j), iw = _mm256_loadu_pd(rb->inv_w + j);
+            const __m256d sc = _mm256_loadu_pd(rb->sc + j), off = _mm256_loadu_pd(rb->off + j);
+            const __m128i base = _mm_loadu_si128((const __m128i *)(rb->base + j));
+            const __m128i add = _mm_loadu_si128((const __m128i *)(rb->add + j));
+            const __m128i mask32 = _mm_loadu_si128((const __m128i *)(fd_lane_mask32 + 4 - lanes));
+            const __m256i mask64 = _mm256_cvtepi32_epi64(mask32);
             __m256d t, g, lo, hi, b;
             __m128i bi, idx;
             if (f32) {
