@@ -15,7 +15,8 @@ from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
 SOURCES = ["fastdis/_kernels.pyx", "csrc/threads.c", "csrc/discretize.c",
-           "csrc/encode.c", "csrc/histogram.c", "csrc/binning_avx2.c"]
+           "csrc/encode.c", "csrc/histogram.c", "csrc/binning_avx2.c",
+           "csrc/sampling.c"]
 
 PROBE = r"""
 #include <omp.h>

@@ -27,6 +27,13 @@
 
 static inline int64_t fd_min64(int64_t a, int64_t b) { return a < b ? a : b; }
 
+/* One element of a float32/float64 array, as double (for loops that are not hot enough
+ * to be written per type). */
+static inline double fd_load_float(const void *base, int dtype, int64_t idx)
+{
+    return dtype == FD_FLOAT32 ? (double)((const float *)base)[idx] : ((const double *)base)[idx];
+}
+
 /* clamp(g, 0, top) without branches, NaN -> 0.  Compilers keep `a > b ? a : b` as
  * a branch (they may not assume no NaN), so x86 uses maxsd/minsd directly: they
  * return the second operand when the first is NaN. */

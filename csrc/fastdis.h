@@ -107,6 +107,44 @@ int fd_joint_histogram(const fd_array *factors, const fd_levels *levels,
                        int64_t *ff,   /* IN/OUT [L][L] (pairs of levels of factors k < l filled) or NULL */
                        int64_t *err_col, int n_threads);
 
+/* sampling.c */
+enum fd_batch_mode {
+    FD_BATCH_PAIR_DIFF = 0, /* out[b][j] = mean over L pairs of |z_a - z_b| */
+    FD_BATCH_VARIANCE = 1   /* out[b][j] = variance (ddof = 1) over L rows */
+};
+
+/* Groups of rows after fd_group_rows, and which of them batches may be drawn from. */
+typedef struct {
+    const int64_t *offsets;  /* [n_keys + 1]: rows of group g are perm[offsets[g] .. offsets[g+1]) */
+    const int64_t *perm;     /* [n_rows] */
+    const int64_t *groups;   /* [n_groups]: eligible group ids (at least 2 rows each) */
+    const int64_t *cum;      /* [n_groups + 1]: cumulative sizes of the eligible groups */
+    int64_t n_groups;
+    int by_size;             /* 1: pick a group with probability proportional to its size */
+} fd_groups;
+
+int fd_factor_keys(const fd_array *factors, const fd_levels *levels,
+                   const int64_t *weight,        /* [n_factors]: mixed-radix weights, 0 = left out */
+                   int64_t *keys,                /* OUT [n_rows] */
+                   int64_t *err_col, int n_threads);
+int fd_group_rows(const int64_t *keys, int64_t n_rows, int64_t n_keys,
+                  int64_t *offsets,              /* OUT [n_keys + 1] */
+                  int64_t *perm);                /* OUT [n_rows] */
+/* Batch b is drawn with a generator keyed by (seed, batch_ids[b]): a group, then
+ * batch_size rows (2 * batch_size for pairs) without replacement when the group is
+ * large enough, with replacement otherwise (pairs always of two different rows). */
+int fd_sample_batches(const fd_array *codes, const fd_groups *groups, int mode,
+                      int64_t batch_size, uint64_t seed, const int64_t *batch_ids,
+                      int64_t n_batches,
+                      double *out,                 /* OUT [n_batches * n_codes] */
+                      int n_threads);
+/* Per group: mean of each code and the q-quantile (numpy's linear interpolation;
+ * q >= 1: the maximum) of |z - mean|. */
+int fd_group_deviation(const fd_array *codes, const int64_t *offsets, const int64_t *perm,
+                       int64_t n_groups, double q,
+                       double *mean, double *dev,  /* OUT [n_groups * n_codes] */
+                       int n_threads);
+
 #ifdef __cplusplus
 }
 #endif

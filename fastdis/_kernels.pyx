@@ -8,7 +8,7 @@ returns the kernels' status codes.
 """
 import numpy as np
 cimport numpy as cnp
-from libc.stdint cimport int32_t, int64_t, uint8_t
+from libc.stdint cimport int32_t, int64_t, uint8_t, uint64_t
 
 cnp.import_array()
 
@@ -31,6 +31,22 @@ cdef extern from "fastdis.h" nogil:
         const int64_t *lut_len
         const int64_t *vmin
         const int64_t *n_levels
+    ctypedef struct fd_groups:
+        const int64_t *offsets
+        const int64_t *perm
+        const int64_t *groups
+        const int64_t *cum
+        int64_t n_groups
+        int by_size
+    int fd_factor_keys(const fd_array *factors, const fd_levels *levels, const int64_t *weight,
+                       int64_t *keys, int64_t *err_col, int n_threads)
+    int fd_group_rows(const int64_t *keys, int64_t n_rows, int64_t n_keys, int64_t *offsets,
+                      int64_t *perm)
+    int fd_sample_batches(const fd_array *codes, const fd_groups *groups, int mode,
+                          int64_t batch_size, uint64_t seed, const int64_t *batch_ids,
+                          int64_t n_batches, double *out, int n_threads)
+    int fd_group_deviation(const fd_array *codes, const int64_t *offsets, const int64_t *perm,
+                           int64_t n_groups, double q, double *mean, double *dev, int n_threads)
     int fd_openmp_enabled()
     int fd_max_threads()
     int fd_avx2_available()
@@ -191,3 +207,94 @@ def joint_histogram(cnp.ndarray factors, cnp.ndarray lut, cnp.ndarray lut_offset
     with nogil:
         status = fd_joint_histogram(&fa, &lv, &ca, &b, pfc, pcc, pff, &col, n_threads)
     return status, col
+
+
+BATCH_PAIR_DIFF = 0
+BATCH_VARIANCE = 1
+
+
+cdef fd_levels _levels(cnp.ndarray lut, cnp.ndarray lut_offset, cnp.ndarray lut_len,
+                       cnp.ndarray vmin, cnp.ndarray n_levels):
+    cdef fd_levels lv
+    lv.lut = <const int32_t *>cnp.PyArray_DATA(lut)
+    lv.lut_offset = <const int64_t *>cnp.PyArray_DATA(lut_offset)
+    lv.lut_len = <const int64_t *>cnp.PyArray_DATA(lut_len)
+    lv.vmin = <const int64_t *>cnp.PyArray_DATA(vmin)
+    lv.n_levels = <const int64_t *>cnp.PyArray_DATA(n_levels)
+    return lv
+
+
+def factor_keys(cnp.ndarray factors, cnp.ndarray lut, cnp.ndarray lut_offset,
+                cnp.ndarray lut_len, cnp.ndarray vmin, cnp.ndarray n_levels,
+                cnp.ndarray weight, int n_threads):
+    """Mixed-radix keys of the factor levels weighted by `weight`; returns (keys, status, column)."""
+    cdef fd_array fa = _describe(factors)
+    cdef fd_levels lv = _levels(lut, lut_offset, lut_len, vmin, n_levels)
+    cdef cnp.ndarray keys = np.empty(factors.shape[0], dtype=np.int64)
+    cdef int64_t col = -1
+    cdef int status
+    with nogil:
+        status = fd_factor_keys(&fa, &lv, <const int64_t *>cnp.PyArray_DATA(weight),
+                                <int64_t *>cnp.PyArray_DATA(keys), &col, n_threads)
+    return keys, status, col
+
+
+def group_rows(cnp.ndarray keys, int64_t n_keys):
+    """Counting sort of rows by key: (offsets [n_keys + 1], perm [n_rows])."""
+    cdef cnp.ndarray offsets = np.empty(n_keys + 1, dtype=np.int64)
+    cdef cnp.ndarray perm = np.empty(keys.shape[0], dtype=np.int64)
+    cdef int status
+    cdef int64_t n = keys.shape[0]
+    with nogil:
+        status = fd_group_rows(<const int64_t *>cnp.PyArray_DATA(keys), n, n_keys,
+                               <int64_t *>cnp.PyArray_DATA(offsets),
+                               <int64_t *>cnp.PyArray_DATA(perm))
+    if status == ERR_NOMEM:
+        raise MemoryError("fastdis: out of memory while grouping rows")
+    if status != OK:
+        raise RuntimeError("fastdis: group key out of range; this is a bug")
+    return offsets, perm
+
+
+def sample_batches(cnp.ndarray codes, cnp.ndarray offsets, cnp.ndarray perm, cnp.ndarray groups,
+                   cnp.ndarray cum, bint by_size, int mode, int64_t batch_size, uint64_t seed,
+                   cnp.ndarray batch_ids, int n_threads):
+    """Draw and reduce one batch per id; returns the (n_batches, n_codes) reductions."""
+    cdef fd_array ca = _describe(codes)
+    cdef fd_groups g
+    cdef int64_t n_batches = batch_ids.shape[0]
+    cdef cnp.ndarray out = np.empty((n_batches, codes.shape[1]), dtype=np.float64)
+    cdef int status
+    g.offsets = <const int64_t *>cnp.PyArray_DATA(offsets)
+    g.perm = <const int64_t *>cnp.PyArray_DATA(perm)
+    g.groups = <const int64_t *>cnp.PyArray_DATA(groups)
+    g.cum = <const int64_t *>cnp.PyArray_DATA(cum)
+    g.n_groups = groups.shape[0]
+    g.by_size = by_size
+    with nogil:
+        status = fd_sample_batches(&ca, &g, mode, batch_size, seed,
+                                   <const int64_t *>cnp.PyArray_DATA(batch_ids), n_batches,
+                                   <double *>cnp.PyArray_DATA(out), n_threads)
+    if status == ERR_NOMEM:
+        raise MemoryError("fastdis: out of memory while sampling batches")
+    if status != OK:
+        raise RuntimeError("fastdis: sample_batches rejected its arguments; this is a bug")
+    return out
+
+
+def group_deviation(cnp.ndarray codes, cnp.ndarray offsets, cnp.ndarray perm, double q,
+                    int n_threads):
+    """Per group and code: (mean, q-quantile of |z - mean|)."""
+    cdef fd_array ca = _describe(codes)
+    cdef int64_t n_groups = offsets.shape[0] - 1
+    cdef cnp.ndarray mean = np.empty((n_groups, codes.shape[1]), dtype=np.float64)
+    cdef cnp.ndarray dev = np.empty((n_groups, codes.shape[1]), dtype=np.float64)
+    cdef int status
+    with nogil:
+        status = fd_group_deviation(&ca, <const int64_t *>cnp.PyArray_DATA(offsets),
+                                    <const int64_t *>cnp.PyArray_DATA(perm), n_groups, q,
+                                    <double *>cnp.PyArray_DATA(mean),
+                                    <double *>cnp.PyArray_DATA(dev), n_threads)
+    if status != OK:
+        raise MemoryError("fastdis: out of memory in group_deviation")
+    return mean, dev

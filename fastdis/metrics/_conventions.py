@@ -41,3 +41,41 @@ def resolve(metric, convention, table, **given):
     settings = dict(table[convention])
     settings.update({k: v for k, v in given.items() if v is not None})
     return settings
+
+# Intervention metrics.  None: the settings of the survey's paper (its config.py), factors
+# used as labels; "ubisoft": the survey code's signature defaults, which its reference
+# values use (factors min-max binned: continuous_factors=True); "dlib": disentanglement_lib.
+_SURVEY_BATCHES = dict(batch_size=200, n_variance_estimate=10000)
+INTERVENTION = {
+    "z_diff": {
+        None: dict(batch_size=200, n_train=10000, n_eval=5000, max_iter=10000, scale=True,
+                   factor_bins=None, by_size=False),
+        "ubisoft": dict(batch_size=200, n_train=10000, n_eval=5000, max_iter=10000, scale=True,
+                        factor_bins=10, by_size=False),
+    },
+    "z_min_var": {
+        None: dict(_SURVEY_BATCHES, n_train=800, n_eval=800, std_threshold=0.02, scale=True,
+                   factor_bins=None, by_size=False),
+        "ubisoft": dict(_SURVEY_BATCHES, n_train=800, n_eval=800, std_threshold=0.05, scale=True,
+                        factor_bins=10, by_size=False),
+    },
+    "z_max_var": {
+        None: dict(_SURVEY_BATCHES, n_train=800, n_eval=800, std_threshold=0.02, scale=True,
+                   factor_bins=None, by_size=False),
+        "ubisoft": dict(_SURVEY_BATCHES, n_train=800, n_eval=800, std_threshold=0.05, scale=True,
+                        factor_bins=3, by_size=False),
+    },
+    "irs": {
+        None: dict(diff_quantile=1.0, factor_bins=None, factor_strategy="uniform"),
+        "ubisoft": dict(diff_quantile=1.0, factor_bins=10, factor_strategy="minmax"),
+        # disentanglement_lib bins the factors with its code discretiser (20 histogram bins)
+        "dlib": dict(diff_quantile=0.99, factor_bins=20, factor_strategy="uniform"),
+    },
+}
+AVAILABLE["ubisoft"] |= {"z_diff", "z_min_var", "z_max_var", "irs"}
+AVAILABLE["dlib"] |= {"irs"}
+
+
+def resolve_metric(metric, convention, **given):
+    """Settings of an intervention metric under ``convention``, overridden by given values."""
+    return resolve(metric, convention, INTERVENTION[metric], **given)

@@ -1,0 +1,304 @@
+/* Grouping rows by factor values, and drawing + reducing batches of rows in C.
+ *
+ * Intervention metrics compare batches of rows that share the value of one factor
+ * (or of all factors but one).  Rows are grouped once with a counting sort
+ * (fd_factor_keys + fd_group_rows); then every batch is drawn from its group with
+ * a counter-based generator keyed by (seed, batch id) and reduced on the spot, so
+ * results do not depend on the number of threads and no batch x rows x codes array
+ * ever exists. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "common.h"
+
+/* ---- counter-based random numbers: splitmix64 ------------------------------------ */
+
+typedef struct { uint64_t s; } fd_rng;
+
+static inline uint64_t fd_mix64(uint64_t z)
+{
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+static inline fd_rng fd_rng_for(uint64_t seed, uint64_t stream)
+{
+    fd_rng r;
+    r.s = fd_mix64(seed ^ fd_mix64(stream + 0x9e3779b97f4a7c15ULL));
+    return r;
+}
+
+static inline uint64_t fd_next(fd_rng *r)
+{
+    r->s += 0x9e3779b97f4a7c15ULL;
+    return fd_mix64(r->s);
+}
+
+/* Uniform integer in [0, m), m >= 1, without modulo bias. */
+static inline int64_t fd_below(fd_rng *r, int64_t m)
+{
+    const uint64_t um = (uint64_t)m, threshold = (0 - um) % um;
+    uint64_t x;
+    do x = fd_next(r); while (x < threshold);
+    return (int64_t)(x % um);
+}
+
+/* ---- grouping --------------------------------------------------------------------- */
+
+/* keys[r] = sum over factors c of level_c(r) * weight[c]; weight 0 leaves a factor out. */
+#define FD_DEFINE_KEYS(SUF, T)                                                         \
+    static int64_t fd_keys_##SUF(const void *xv, int64_t rs, int64_t cs, int64_t nr,   \
+                                 int64_t k, const fd_levels *lv, const int64_t *weight,\
+                                 int64_t *keys)                                        \
+    {                                                                                  \
+        const T *x = (const T *)xv;                                                    \
+        int64_t bad = k;                                                               \
+        for (int64_t r = 0; r < nr; r++) {                                             \
+            int64_t key = 0;                                                           \
+            for (int64_t c = 0; c < k; c++) {                                          \
+                int64_t v;                                                             \
+                int32_t level;                                                         \
+                if (!weight[c]) continue;                                              \
+                v = (int64_t)x[r * rs + c * cs] - lv->vmin[c];                         \
+                level = (v >= 0 && v < lv->lut_len[c]) ? lv->lut[lv->lut_offset[c] + v] : -1; \
+                if (level < 0) { bad = c < bad ? c : bad; level = 0; }                 \
+                key += level * weight[c];                                              \
+            }                                                                          \
+            keys[r] = key;                                                             \
+        }                                                                              \
+        return bad;                                                                    \
+    }
+FD_FOR_INT_TYPES(FD_DEFINE_KEYS)
+
+int fd_factor_keys(const fd_array *f, const fd_levels *lv, const int64_t *weight,
+                   int64_t *keys, int64_t *err_col, int n_threads)
+{
+    static const int itemsize[] = {1, 2, 4, 8, 1, 2, 4, 8};
+    const int64_t n = f->n_rows, k = f->n_cols;
+    const int64_t n_blocks = (n + FD_BLOCK - 1) / FD_BLOCK;
+    int64_t first_bad = k;
+    int nt = fd_resolve_threads(n_threads, n);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) num_threads(nt) reduction(min:first_bad)
+#endif
+    for (int64_t blk = 0; blk < n_blocks; blk++) {
+        const int64_t r0 = blk * FD_BLOCK, nr = fd_min64(FD_BLOCK, n - r0);
+        const char *x = (const char *)f->data + r0 * f->row_stride * itemsize[f->dtype];
+        int64_t bad = k;
+        FD_INT_DISPATCH(f->dtype, bad = fd_keys, (const void *)x, f->row_stride, f->col_stride,
+                        nr, k, lv, weight, keys + r0)
+        if (bad < first_bad) first_bad = bad;
+    }
+    if (first_bad < k) { *err_col = first_bad; return FD_ERR_UNKNOWN_LEVEL; }
+    return FD_OK;
+}
+
+int fd_group_rows(const int64_t *keys, int64_t n, int64_t n_keys, int64_t *offsets,
+                  int64_t *perm)
+{
+    /* stable counting sort: rows of a group keep their order */
+    memset(offsets, 0, sizeof(int64_t) * (size_t)(n_keys + 1));
+    for (int64_t r = 0; r < n; r++) {
+        if (keys[r] < 0 || keys[r] >= n_keys) return FD_ERR_ARGUMENT;
+        offsets[keys[r] + 1]++;
+    }
+    for (int64_t g = 0; g < n_keys; g++) offsets[g + 1] += offsets[g];
+    {
+        int64_t *next = (int64_t *)malloc(sizeof(int64_t) * (size_t)(n_keys > 0 ? n_keys : 1));
+        if (!next) return FD_ERR_NOMEM;
+        memcpy(next, offsets, sizeof(int64_t) * (size_t)n_keys);
+        for (int64_t r = 0; r < n; r++) perm[next[keys[r]]++] = r;
+        free(next);
+    }
+    return FD_OK;
+}
+
+/* ---- batches ---------------------------------------------------------------------- */
+
+/* Draw `count` distinct positions in [0, m) (count <= m) into out.
+ * scratch holds 2 * count int64 (partial Fisher-Yates when m < 2 count) or a hash set
+ * of hsize >= 2 count slots (Floyd's algorithm otherwise). */
+static void fd_distinct(fd_rng *rng, int64_t m, int64_t count, int64_t *out,
+                        int64_t *scratch, int64_t *hash, int64_t hsize)
+{
+    if (m < 2 * count) {
+        for (int64_t i = 0; i < m; i++) scratch[i] = i;
+        for (int64_t i = 0; i < count; i++) {
+            int64_t j = i + fd_below(rng, m - i), t = scratch[i];
+            scratch[i] = scratch[j]; scratch[j] = t;
+            out[i] = scratch[i];
+        }
+        return;
+    }
+    for (int64_t i = 0; i < hsize; i++) hash[i] = -1;
+    for (int64_t i = 0, j = m - count; i < count; i++, j++) { /* Floyd */
+        int64_t t = fd_below(rng, j + 1), pick = t;
+        uint64_t h = fd_mix64((uint64_t)t) & (uint64_t)(hsize - 1);
+        int seen = 0;
+        while (hash[h] != -1) {
+            if (hash[h] == t) { seen = 1; break; }
+            h = (h + 1) & (uint64_t)(hsize - 1);
+        }
+        if (seen) {
+            pick = j;
+            h = fd_mix64((uint64_t)j) & (uint64_t)(hsize - 1);
+            while (hash[h] != -1) h = (h + 1) & (uint64_t)(hsize - 1);
+        }
+        hash[h] = pick;
+        out[i] = pick;
+    }
+}
+
+int fd_sample_batches(const fd_array *codes, const fd_groups *g, int mode, int64_t batch_size,
+                      uint64_t seed, const int64_t *batch_ids, int64_t n_batches, double *out,
+                      int n_threads)
+{
+    const int64_t d = codes->n_cols, L = batch_size;
+    const int64_t draws = mode == FD_BATCH_PAIR_DIFF ? 2 * L : L;
+    int64_t hsize = 1;
+    int nomem = 0;
+    int nt = fd_resolve_threads(n_threads, n_batches * L);
+    if (L < 1 || g->n_groups < 1 || d < 1) return FD_ERR_ARGUMENT;
+    while (hsize < 2 * draws) hsize <<= 1;
+
+#ifdef _OPENMP
+#pragma omp parallel num_threads(nt)
+#endif
+    {
+        int64_t *rows = (int64_t *)malloc(sizeof(int64_t) * (size_t)(draws + 4 * draws + hsize));
+        int64_t *scratch = rows ? rows + draws : NULL, *hash = rows ? scratch + 4 * draws : NULL;
+        double *acc = (double *)malloc(sizeof(double) * (size_t)(2 * d));
+        const int ok = rows && acc;
+#ifdef _OPENMP
+#pragma omp for schedule(dynamic, 16)
+#endif
+        for (int64_t b = 0; b < n_batches; b++) {
+            fd_rng rng = fd_rng_for(seed, (uint64_t)batch_ids[b]);
+            int64_t grp, lo, m;
+            double *o = out + b * d;
+            if (!ok) continue;
+            if (g->by_size) { /* a random row's group: probability proportional to size */
+                int64_t u = fd_below(&rng, g->cum[g->n_groups]), a = 0, z = g->n_groups - 1;
+                while (a < z) { int64_t mid = (a + z) >> 1; if (g->cum[mid + 1] <= u) a = mid + 1; else z = mid; }
+                grp = g->groups[a];
+            } else {
+                grp = g->groups[fd_below(&rng, g->n_groups)];
+            }
+            lo = g->offsets[grp];
+            m = g->offsets[grp + 1] - lo;
+            if (m >= draws) {
+                fd_distinct(&rng, m, draws, rows, scratch, hash, hsize);
+            } else if (mode == FD_BATCH_PAIR_DIFF) { /* small group: pairs of two different rows */
+                for (int64_t i = 0; i < L; i++) {
+                    int64_t a = fd_below(&rng, m), c = fd_below(&rng, m - 1);
+                    rows[i] = a; rows[L + i] = c >= a ? c + 1 : c;
+                }
+            } else { /* small group: with replacement */
+                for (int64_t i = 0; i < L; i++) rows[i] = fd_below(&rng, m);
+            }
+            for (int64_t i = 0; i < draws; i++) rows[i] = g->perm[lo + rows[i]];
+
+            for (int64_t j = 0; j < d; j++) acc[j] = 0.0;
+            if (mode == FD_BATCH_PAIR_DIFF) {
+                for (int64_t i = 0; i < L; i++) {
+                    const int64_t ra = rows[i] * codes->row_stride, rb = rows[L + i] * codes->row_stride;
+                    for (int64_t j = 0; j < d; j++) {
+                        const int64_t cj = j * codes->col_stride;
+                        acc[j] += fabs(fd_load_float(codes->data, codes->dtype, ra + cj) -
+                                       fd_load_float(codes->data, codes->dtype, rb + cj));
+                    }
+                }
+                for (int64_t j = 0; j < d; j++) o[j] = acc[j] / (double)L;
+            } else { /* unbiased variance (ddof = 1), two passes over the batch */
+                double *mean = acc + d;
+                for (int64_t j = 0; j < d; j++) mean[j] = 0.0;
+                for (int64_t i = 0; i < L; i++)
+                    for (int64_t j = 0; j < d; j++)
+                        mean[j] += fd_load_float(codes->data, codes->dtype,
+                                                 rows[i] * codes->row_stride + j * codes->col_stride);
+                for (int64_t j = 0; j < d; j++) mean[j] /= (double)L;
+                for (int64_t i = 0; i < L; i++)
+                    for (int64_t j = 0; j < d; j++) {
+                        double t = fd_load_float(codes->data, codes->dtype,
+                                                 rows[i] * codes->row_stride + j * codes->col_stride) - mean[j];
+                        acc[j] += t * t;
+                    }
+                for (int64_t j = 0; j < d; j++) o[j] = L > 1 ? acc[j] / (double)(L - 1) : 0.0;
+            }
+        }
+#ifdef _OPENMP
+#pragma omp critical(fd_sample_merge)
+#endif
+        if (!ok) nomem = 1;
+        free(rows); free(acc);
+    }
+    return nomem ? FD_ERR_NOMEM : FD_OK;
+}
+
+/* ---- per-group deviations (IRS) ----------------------------------------------------- */
+
+static int fd_cmp_double(const void *a, const void *b)
+{
+    const double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+int fd_group_deviation(const fd_array *codes, const int64_t *offsets, const int64_t *perm,
+                       int64_t n_groups, double q, double *mean, double *dev, int n_threads)
+{
+    const int64_t d = codes->n_cols;
+    int64_t biggest = 1;
+    int nomem = 0;
+    int nt = fd_resolve_threads(n_threads, codes->n_rows);
+    for (int64_t g = 0; g < n_groups; g++)
+        if (offsets[g + 1] - offsets[g] > biggest) biggest = offsets[g + 1] - offsets[g];
+#ifdef _OPENMP
+#pragma omp parallel num_threads(nt)
+#endif
+    {
+        double *vals = q < 1.0 ? (double *)malloc(sizeof(double) * (size_t)biggest) : NULL;
+        const int ok = q >= 1.0 || vals;
+#ifdef _OPENMP
+#pragma omp for schedule(dynamic, 1)
+#endif
+        for (int64_t g = 0; g < n_groups; g++) {
+            const int64_t lo = offsets[g], m = offsets[g + 1] - lo;
+            if (!ok) continue;
+            for (int64_t j = 0; j < d; j++) {
+                double s = 0.0, mu, worst = 0.0;
+                const int64_t cj = j * codes->col_stride;
+                if (m == 0) { mean[g * d + j] = NAN; dev[g * d + j] = NAN; continue; }
+                for (int64_t i = 0; i < m; i++)
+                    s += fd_load_float(codes->data, codes->dtype, perm[lo + i] * codes->row_stride + cj);
+                mu = s / (double)m;
+                mean[g * d + j] = mu;
+                if (q >= 1.0) {
+                    for (int64_t i = 0; i < m; i++) {
+                        double t = fabs(fd_load_float(codes->data, codes->dtype,
+                                                      perm[lo + i] * codes->row_stride + cj) - mu);
+                        worst = t > worst ? t : worst;
+                    }
+                    dev[g * d + j] = worst;
+                } else { /* numpy's default percentile: linear interpolation between order statistics */
+                    double pos = q * (double)(m - 1), frac;
+                    int64_t below;
+                    for (int64_t i = 0; i < m; i++)
+                        vals[i] = fabs(fd_load_float(codes->data, codes->dtype,
+                                                     perm[lo + i] * codes->row_stride + cj) - mu);
+                    qsort(vals, (size_t)m, sizeof(double), fd_cmp_double);
+                    below = (int64_t)pos;
+                    frac = pos - (double)below;
+                    dev[g * d + j] = below + 1 < m ? vals[below] + (vals[below + 1] - vals[below]) * frac
+                                                   : vals[below];
+                }
+            }
+        }
+#ifdef _OPENMP
+#pragma omp critical(fd_deviation_merge)
+#endif
+        if (!ok) nomem = 1;
+        free(vals);
+    }
+    return nomem ? FD_ERR_NOMEM : FD_OK;
+}
