@@ -14,7 +14,7 @@ def test_fuzz_kernels_under_asan_ubsan(tmp_path):
     if not CSRC.is_dir():
         pytest.skip("C sources not available (testing an installed wheel)")
     sources = [CSRC / f for f in ("threads.c", "discretize.c", "encode.c", "histogram.c",
-                                     "binning_avx2.c")]
+                                     "binning_avx2.c", "sampling.c")]
     exe = tmp_path / "fuzz"
     build = subprocess.run(
         ["gcc", "-O1", "-g", "-fno-omit-frame-pointer", "-fsanitize=address,undefined",

@@ -48,6 +48,7 @@ def _prepare(metric, factors, codes, convention, n_threads, settings_given):
     s = resolve_metric(metric, convention, **settings_given)
     factors, codes = check_pair(factors, codes)
     nt = check_n_threads(n_threads)
+    ranges = column_ranges(codes, nt)  # rejects NaN / inf, naming the column
     if s.get("factor_bins") not in (None, False):
         strategy = s.get("factor_strategy", "minmax" if convention == "ubisoft" else "uniform")
         factors = factor_labels(factors, check_int(s["factor_bins"], "factor_bins", 2, 65535),
@@ -57,7 +58,7 @@ def _prepare(metric, factors, codes, convention, n_threads, settings_given):
     if len(single):
         raise ValueError(f"factors column {int(single[0])} has a single value: it cannot be "
                          f"intervened on; drop it before calling {metric}")
-    return s, enc, codes, nt
+    return s, enc, codes, nt, ranges
 
 
 def _check_batches(s, n_rows):
@@ -161,7 +162,7 @@ def z_diff(factors, codes, *, convention=None, random_state=None, n_threads=None
     Default: factors used as labels. ``convention="ubisoft"`` reproduces the survey
     code's procedure (factors min-max scaled and binned into 10 bins) in distribution.
     """
-    s, enc, codes, nt = _prepare("z_diff", factors, codes, convention, n_threads, dict(
+    s, enc, codes, nt, _ = _prepare("z_diff", factors, codes, convention, n_threads, dict(
         batch_size=batch_size, n_train=n_train, n_eval=n_eval, max_iter=max_iter, scale=scale,
         factor_bins=factor_bins))
     L = _check_batches(s, codes.shape[0])
@@ -186,7 +187,7 @@ def z_diff(factors, codes, *, convention=None, random_state=None, n_threads=None
 
 def _variance_vote(metric, factors, codes, convention, random_state, n_threads, given, argmax,
                    return_details):
-    s, enc, codes, nt = _prepare(metric, factors, codes, convention, n_threads, given)
+    s, enc, codes, nt, _ = _prepare(metric, factors, codes, convention, n_threads, given)
     L = _check_batches(s, codes.shape[0])
     rng = np.random.default_rng(random_state)
     n_var = check_int(s["n_variance_estimate"], "n_variance_estimate", 2)
@@ -376,12 +377,11 @@ def irs(factors, codes, *, convention=None, random_state=None, n_threads=None,
     ``convention="dlib"`` bins them into 20 equal-width bins (merging values of factors
     with more than 20) and uses the 0.99 quantile.
     """
-    s, enc, codes, nt = _prepare("irs", factors, codes, convention, n_threads, dict(
+    s, enc, codes, nt, (mins, maxs) = _prepare("irs", factors, codes, convention, n_threads, dict(
         diff_quantile=diff_quantile, factor_bins=factor_bins))
     q = float(s["diff_quantile"])
     if not 0.0 < q <= 1.0:
         raise ValueError(f"diff_quantile must be in (0, 1], got {q}")
-    mins, maxs = column_ranges(codes, nt)
     mean = codes.mean(axis=0, dtype=np.float64)
     active = maxs > mins
     # max |z - mean| is reached at the smallest or the largest value

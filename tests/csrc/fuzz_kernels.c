@@ -184,6 +184,45 @@ int main(int argc, char **argv)
             }
             free(vmin); free(loff); free(llen); free(nlev); free(imin); free(imax); free(lut); free(marks);
         }
+        /* grouping, batch sampling and group deviations (intervention metrics) */
+        if (n > 0 && cdtype == FD_FLOAT64 && !bins.check_range) {
+            int64_t n_keys = rint_(1, 50), *keys = malloc(sizeof(int64_t) * n),
+                    *offsets = malloc(sizeof(int64_t) * (n_keys + 1)), *perm = malloc(sizeof(int64_t) * n);
+            int all_finite = 1;
+            for (int64_t i = 0; i < n; i++) keys[i] = rint_(0, n_keys - 1);
+            for (int64_t i = 0; i < n && all_finite; i++)
+                for (int64_t j = 0; j < d; j++) if (!isfinite(load_f(&codes.a, i, j))) { all_finite = 0; break; }
+            if (fd_group_rows(keys, n, n_keys, offsets, perm) != FD_OK) { fprintf(stderr, "group_rows\n"); return 1; }
+            for (int64_t gk = 0; gk < n_keys; gk++)
+                for (int64_t i = offsets[gk]; i < offsets[gk + 1]; i++)
+                    if (keys[perm[i]] != gk) { fprintf(stderr, "iter %d: perm\n", it); return 1; }
+            {
+                int64_t *groups = malloc(sizeof(int64_t) * n_keys), *cum = malloc(sizeof(int64_t) * (n_keys + 1));
+                int64_t ng = 0, nbatch = rint_(1, 40), L = rint_(1, 300);
+                int64_t *ids = malloc(sizeof(int64_t) * nbatch);
+                double *out = malloc(sizeof(double) * nbatch * d), *mean = malloc(sizeof(double) * n_keys * d),
+                       *dev = malloc(sizeof(double) * n_keys * d);
+                cum[0] = 0;
+                for (int64_t gk = 0; gk < n_keys; gk++)
+                    if (offsets[gk + 1] - offsets[gk] >= 2) { groups[ng] = gk; cum[ng + 1] = cum[ng] + offsets[gk + 1] - offsets[gk]; ng++; }
+                for (int64_t b = 0; b < nbatch; b++) ids[b] = rint_(0, 1000000);
+                if (ng > 0) {
+                    fd_groups gs = {offsets, perm, groups, cum, ng, (int)rint_(0, 1)};
+                    int mode = (int)rint_(0, 1);
+                    if (fd_sample_batches(&codes.a, &gs, mode, L, rnd(), ids, nbatch, out, nt) != FD_OK) {
+                        fprintf(stderr, "iter %d: sample_batches\n", it); return 1;
+                    }
+                    for (int64_t i = 0; i < nbatch * d && all_finite; i++)
+                        if (!(out[i] >= 0.0)) { fprintf(stderr, "iter %d: negative reduction\n", it); return 1; }
+                }
+                if (fd_group_deviation(&codes.a, offsets, perm, n_keys, runif() < 0.5 ? 1.0 : runif(), mean, dev, nt) != FD_OK) {
+                    fprintf(stderr, "iter %d: group_deviation\n", it); return 1;
+                }
+                checked++;
+                free(groups); free(cum); free(ids); free(out); free(mean); free(dev);
+            }
+            free(keys); free(offsets); free(perm);
+        }
         free(edges); free(tol); free(sc); free(off); free(mins); free(maxs); free(codes.buf); free(factors.buf);
     }
     printf("fuzz_kernels: %d iterations, %d successful calls checked against the naive reference\n", iters, checked);

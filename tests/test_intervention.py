@@ -1,0 +1,227 @@
+"""Intervention-based metrics: reference values, sampler properties, bad input."""
+import warnings
+
+import numpy as np
+import pytest
+
+import fastdis
+from conftest import CASES, grid, load_case
+from fastdis import _kernels
+from fastdis._grouping import EncodedFactors
+
+STOCHASTIC = ["z_diff", "z_min_var", "z_max_var"]
+
+
+# --- reference values ----------------------------------------------------------------
+
+@pytest.mark.parametrize("case", CASES)
+def test_irs_matches_references(reference, case):
+    factors, codes = load_case(case)
+    ubisoft = reference[case]["ubisoft"]["irs"]
+    assert ubisoft["call"] == "irs(factors, codes)"
+    assert fastdis.irs(factors, codes, convention="ubisoft") == pytest.approx(ubisoft["value"], abs=1e-9)
+    dlib = reference[case]["dlib"]
+    assert fastdis.irs(factors, codes, convention="dlib") == pytest.approx(
+        dlib["irs_array.IRS_dlib_pipeline"]["value"], abs=1e-9)
+    # disentanglement_lib's scalable_disentanglement_score on the raw factors
+    assert fastdis.irs(factors, codes, diff_quantile=0.99) == pytest.approx(
+        dlib["irs_array.IRS"]["value"], abs=1e-9)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", CASES)
+@pytest.mark.parametrize("metric", STOCHASTIC)
+def test_stochastic_metrics_match_survey_in_distribution(reference, case, metric):
+    """Mean over 5 seeds within 3 reference standard deviations + 0.02 of the reference mean."""
+    factors, codes = load_case(case)
+    expected = reference[case]["ubisoft"][metric]
+    mean, std = expected.get("mean", expected.get("value")), expected.get("std", 0.0)
+    values = [getattr(fastdis, metric)(factors, codes, convention="ubisoft", random_state=seed)
+              for seed in range(5)]
+    assert abs(np.mean(values) - mean) <= 3 * std + 0.02, (values, mean, std)
+
+
+# --- properties ------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def grid_data():
+    factors = grid((3, 4, 5), repeat=8)  # 480 rows, every combination 8 times
+    rng = np.random.default_rng(0)
+    perfect = factors + rng.uniform(0, 0.2, size=factors.shape)
+    noise = rng.normal(size=(len(factors), 4))
+    return factors, perfect, noise
+
+
+@pytest.mark.parametrize("metric", STOCHASTIC + ["irs"])
+def test_perfect_codes_score_one(metric, grid_data):
+    factors, perfect, _ = grid_data
+    kwargs = {} if metric == "irs" else dict(random_state=0, n_train=300, n_eval=300, batch_size=32)
+    value = getattr(fastdis, metric)(factors, perfect, **kwargs)
+    assert value == pytest.approx(1.0, abs=0.2 if metric == "irs" else 1e-12)
+
+
+@pytest.mark.parametrize("metric", STOCHASTIC)
+def test_noise_scores_chance(metric, grid_data):
+    factors, _, noise = grid_data
+    values = [getattr(fastdis, metric)(factors, noise, random_state=s, n_train=600, n_eval=600,
+                                       batch_size=32, std_threshold=0.0) if metric != "z_diff"
+              else fastdis.z_diff(factors, noise, random_state=s, n_train=600, n_eval=600,
+                                  batch_size=32)
+              for s in range(3)]
+    # rescaled accuracy: 0 is chance (1/K before rescaling)
+    assert abs(np.mean(values)) < 0.12
+
+
+@pytest.mark.parametrize("metric", STOCHASTIC)
+def test_same_seed_same_value_any_thread_count(metric):
+    factors = grid((4, 5, 6), repeat=40)
+    codes = factors + np.random.default_rng(1).normal(0, 0.8, size=factors.shape)
+    f = getattr(fastdis, metric)
+    a = f(factors, codes, random_state=7, n_threads=1, return_details=True)
+    b = f(factors, codes, random_state=7, n_threads=2, return_details=True)
+    assert a[0] == b[0] and a[1]["eval_accuracy"] == b[1]["eval_accuracy"]
+    assert f(factors, codes, random_state=np.random.default_rng(7)) == a[0]
+
+
+def test_irs_does_not_depend_on_row_order_or_threads():
+    factors, codes = load_case("partial")
+    base = fastdis.irs(factors, codes)
+    rows = np.random.default_rng(0).permutation(len(factors))
+    assert fastdis.irs(factors[rows], codes[rows]) == pytest.approx(base, abs=1e-12)
+    assert fastdis.irs(factors, codes, n_threads=1) == fastdis.irs(factors, codes, n_threads=2)
+
+
+def naive_irs(factors, codes, q):
+    """The formula of Suter et al. written plainly with numpy (the references' procedure)."""
+    codes = codes[:, codes.var(axis=0) > 0]
+    max_dev = np.abs(codes - codes.mean(axis=0)).max(axis=0)
+    cum = np.zeros((codes.shape[1], factors.shape[1]))
+    for k in range(factors.shape[1]):
+        values = np.unique(factors[:, k])
+        for a in values:
+            match = factors[:, k] == a
+            diffs = np.abs(codes[match] - codes[match].mean(axis=0))
+            cum[:, k] += np.percentile(diffs, q * 100, axis=0)
+        cum[:, k] /= len(values)
+    scores = (1 - cum / max_dev[:, None]).max(axis=1)
+    return np.average(scores, weights=max_dev)
+
+
+@pytest.mark.parametrize("q", [1.0, 0.99, 0.5, 0.1])
+def test_irs_equals_naive_formula(q):
+    rng = np.random.default_rng(2)
+    factors = rng.integers(0, 7, size=(3000, 3))
+    codes = np.column_stack([factors[:, 0] + rng.normal(0, 0.3, 3000), rng.normal(size=3000),
+                             factors[:, 1] * factors[:, 2] + rng.normal(0, 1, 3000),
+                             np.full(3000, 2.0)]).astype(np.float32)
+    assert fastdis.irs(factors, codes, diff_quantile=q) == pytest.approx(
+        naive_irs(factors, codes.astype(np.float64), q), abs=1e-6)
+
+
+def test_sampler_draws_without_replacement_and_fixes_the_factor():
+    factors = grid((3, 4), repeat=50)  # every value of factor 0 in 200 rows
+    codes = np.column_stack([factors[:, 0], np.arange(len(factors))]).astype(np.float64)
+    enc = EncodedFactors(factors)
+    grouping = enc.group_by([True, False])
+    groups, cum = grouping.eligible()
+    ids = np.arange(50, dtype=np.int64)
+    var = _kernels.sample_batches(codes, grouping.offsets, grouping.perm, groups, cum, False,
+                                  _kernels.BATCH_VARIANCE, 200, 123, ids, 2)
+    assert (var[:, 0] == 0).all()  # the fixed factor's code does not vary in a batch
+    # a batch as large as its group holds every row of it once: its variance is the group's
+    expected = [np.var(np.flatnonzero(factors[:, 0] == v), ddof=1) for v in range(3)]
+    assert all(np.isclose(v, expected).any() for v in var[:, 1])
+    diff = _kernels.sample_batches(codes, grouping.offsets, grouping.perm, groups, cum, False,
+                                   _kernels.BATCH_PAIR_DIFF, 100, 123, ids, 2)
+    assert (diff[:, 0] == 0).all() and (diff[:, 1] > 0).all()
+    again = _kernels.sample_batches(codes, grouping.offsets, grouping.perm, groups, cum, False,
+                                    _kernels.BATCH_PAIR_DIFF, 100, 123, ids[::-1].copy(), 1)
+    np.testing.assert_array_equal(again[::-1], diff)  # keyed by batch id, not by position
+
+
+def test_grouping_by_all_but_one_factor():
+    factors = grid((2, 3, 4))
+    enc = EncodedFactors(factors)
+    g = enc.group_by([True, False, True])
+    assert g.n_groups == 8 and (g.sizes == 3).all()
+    for start, stop in zip(g.offsets[:-1], g.offsets[1:]):
+        rows = factors[g.perm[start:stop]]
+        assert (rows[:, [0, 2]] == rows[0, [0, 2]]).all()
+        assert sorted(rows[:, 1]) == [0, 1, 2]
+
+
+# --- degenerate and bad input --------------------------------------------------------------
+
+def test_constant_code_never_wins_the_vote():
+    factors = grid((3, 4, 5), repeat=8)
+    codes = np.column_stack([factors + np.random.default_rng(0).uniform(0, 0.2, factors.shape),
+                             np.full(len(factors), 0.5)])
+    score, details = fastdis.z_min_var(factors, codes, std_threshold=0.0, random_state=0,
+                                       batch_size=32, return_details=True)
+    assert score == 1.0
+    assert details["num_active_dims"] == 3 and details["active_codes"].tolist() == [0, 1, 2]
+
+
+def test_all_codes_collapsed_scores_zero_with_warning():
+    factors = grid((3, 4), repeat=8)
+    codes = np.random.default_rng(0).normal(0, 1e-4, size=(len(factors), 3))
+    with pytest.warns(fastdis.DegenerateWarning, match="no code varies"):
+        assert fastdis.z_min_var(factors, codes, batch_size=16) == 0.0
+    with pytest.warns(fastdis.DegenerateWarning, match="every code is constant"):
+        assert fastdis.irs(factors, np.ones((len(factors), 2))) == 0.0
+
+
+@pytest.mark.parametrize("metric", STOCHASTIC + ["irs"])
+def test_single_valued_factor_is_refused(metric):
+    factors = grid((3, 4), repeat=8)
+    factors[:, 1] = 5
+    with pytest.raises(ValueError, match="factors column 1 has a single value"):
+        getattr(fastdis, metric)(factors, np.random.default_rng(0).normal(size=(96, 2)))
+
+
+@pytest.mark.parametrize("metric", STOCHASTIC)
+def test_continuous_factors_are_refused_with_advice(metric):
+    rng = np.random.default_rng(0)
+    factors = rng.normal(size=(500, 2))
+    with pytest.raises(ValueError, match="fastdis.discretize"):
+        getattr(fastdis, metric)(factors, rng.normal(size=(500, 3)), batch_size=10)
+    # binned, they work
+    value = getattr(fastdis, metric)(factors, rng.normal(size=(500, 3)), batch_size=10,
+                                     factor_bins=3, random_state=0, n_train=50, n_eval=50)
+    assert np.isfinite(value)
+
+
+def test_z_max_needs_repeated_combinations():
+    rng = np.random.default_rng(1)
+    factors = np.column_stack([rng.integers(0, 3, 400), np.arange(400) % 97, np.arange(400)])
+    with pytest.raises(ValueError, match="combination of the other factors"):
+        fastdis.z_max_var(factors, rng.normal(size=(400, 2)), batch_size=10)
+
+
+@pytest.mark.parametrize("metric", STOCHASTIC)
+@pytest.mark.parametrize("kwargs,match", [
+    (dict(batch_size=1), "batch_size must be >= 2"),
+    (dict(batch_size=10_000), r"batch_size=10000 exceeds the number of rows \(96\)"),
+    (dict(n_train=0, batch_size=8), "n_train must be >= 1"),
+    (dict(convention="dlib"), "disentanglement_lib has no"),
+])
+def test_bad_parameters(metric, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        getattr(fastdis, metric)(grid((3, 4), repeat=8), np.zeros((96, 2)) + np.arange(96)[:, None],
+                                 **kwargs)
+
+
+def test_bad_diff_quantile():
+    with pytest.raises(ValueError, match=r"diff_quantile must be in \(0, 1\]"):
+        fastdis.irs(grid((3, 4)), np.random.default_rng(0).normal(size=(12, 2)), diff_quantile=1.5)
+
+
+def test_nan_codes_are_refused():
+    codes = np.random.default_rng(0).normal(size=(96, 2))
+    codes[5, 1] = np.nan
+    for metric in STOCHASTIC + ["irs"]:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", fastdis.DegenerateWarning)
+            with pytest.raises(ValueError, match="NaN or infinity in column 1"):
+                kwargs = {} if metric == "irs" else dict(batch_size=8)
+                getattr(fastdis, metric)(grid((3, 4), repeat=8), codes, **kwargs)
