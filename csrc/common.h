@@ -22,6 +22,12 @@
 #pragma STDC FP_CONTRACT OFF
 #endif
 
+#if defined(_MSC_VER)
+#define FD_RESTRICT __restrict
+#else
+#define FD_RESTRICT restrict
+#endif
+
 /* Rows handled per block: per-thread scratch stays in L1/L2. */
 #define FD_BLOCK 256
 
@@ -186,5 +192,41 @@ void fd_bin_rows_avx2(const fd_array *codes, const fd_rowbins *rb, int64_t r0, i
     case FD_UINT32: FN##_u32(__VA_ARGS__); break;                                      \
     default: FN##_u64(__VA_ARGS__); break;                                             \
     }
+
+/* Row-wise variant for row-major factors: out[r * k + c] = (level_off[c] + level) * mult.
+ * Returns the lowest column holding an unknown value, or k. */
+#define FD_DEFINE_LEVEL_ROWS(SUF, T)                                                   \
+    static inline int64_t fd_level_rows_##SUF(const void *xv, int64_t rs, int64_t cs,  \
+                                       int64_t nr, int64_t k, const fd_levels *lv,     \
+                                       const int64_t *level_off, uint32_t mult,        \
+                                       uint32_t *out)                                  \
+    {                                                                                  \
+        const T *x = (const T *)xv;                                                    \
+        int64_t bad = k;                                                               \
+        for (int64_t r = 0; r < nr; r++) {                                             \
+            const T *row = x + r * rs;                                                 \
+            uint32_t *o = out + r * k;                                                 \
+            for (int64_t c = 0; c < k; c++) {                                          \
+                int64_t v = (int64_t)row[c * cs] - lv->vmin[c];                        \
+                int32_t level = (v >= 0 && v < lv->lut_len[c])                         \
+                                    ? lv->lut[lv->lut_offset[c] + v] : -1;             \
+                if (level < 0) { bad = c < bad ? c : bad; level = 0; }                 \
+                o[c] = (uint32_t)((level_off[c] + level) * (int64_t)mult);             \
+            }                                                                          \
+        }                                                                              \
+        return bad;                                                                    \
+    }
+FD_FOR_INT_TYPES(FD_DEFINE_LEVEL_ROWS)
+
+static inline int64_t fd_level_rows(const fd_array *f, const fd_levels *lv, int64_t r0, int64_t nr,
+                             const int64_t *level_off, uint32_t mult, uint32_t *out)
+{
+    static const int itemsize[] = {1, 2, 4, 8, 1, 2, 4, 8};
+    const char *x = (const char *)f->data + r0 * f->row_stride * itemsize[f->dtype];
+    int64_t bad = f->n_cols;
+    FD_INT_DISPATCH(f->dtype, bad = fd_level_rows, (const void *)x, f->row_stride,
+                    f->col_stride, nr, f->n_cols, lv, level_off, mult, out)
+    return bad;
+}
 
 #endif

@@ -145,6 +145,17 @@ int fd_group_deviation(const fd_array *codes, const int64_t *offsets, const int6
                        double *mean, double *dev,  /* OUT [n_groups * n_codes] */
                        int n_threads);
 
+/* moments.c: for every level of every factor (L = sum of n_levels), the mean, the
+ * smallest and largest value of each code over the rows at that level, and the largest
+ * |z - that mean|, in one pass.  NaN/inf are not checked: they make the means non-finite. */
+int fd_level_deviation(const fd_array *factors, const fd_levels *levels, const fd_array *codes,
+                       double *mean,    /* OUT [L * n_codes] */
+                       double *dev,     /* OUT [L * n_codes] */
+                       double *lo,      /* OUT [L * n_codes] */
+                       double *hi,      /* OUT [L * n_codes] */
+                       int64_t *count,  /* OUT [L] rows per level */
+                       int64_t *err_col, int n_threads);
+
 #ifdef __cplusplus
 }
 #endif

@@ -58,42 +58,6 @@ static int fd_level_block(const fd_array *f, const fd_levels *lv, int64_t c, int
     return bad ? FD_ERR_UNKNOWN_LEVEL : FD_OK;
 }
 
-/* Row-wise variant for row-major factors: out[r * k + c] = (level_off[c] + level) * mult.
- * Returns the lowest column holding an unknown value, or k. */
-#define FD_DEFINE_LEVEL_ROWS(SUF, T)                                                   \
-    static int64_t fd_level_rows_##SUF(const void *xv, int64_t rs, int64_t cs,         \
-                                       int64_t nr, int64_t k, const fd_levels *lv,     \
-                                       const int64_t *level_off, uint32_t mult,        \
-                                       uint32_t *out)                                  \
-    {                                                                                  \
-        const T *x = (const T *)xv;                                                    \
-        int64_t bad = k;                                                               \
-        for (int64_t r = 0; r < nr; r++) {                                             \
-            const T *row = x + r * rs;                                                 \
-            uint32_t *o = out + r * k;                                                 \
-            for (int64_t c = 0; c < k; c++) {                                          \
-                int64_t v = (int64_t)row[c * cs] - lv->vmin[c];                        \
-                int32_t level = (v >= 0 && v < lv->lut_len[c])                         \
-                                    ? lv->lut[lv->lut_offset[c] + v] : -1;             \
-                if (level < 0) { bad = c < bad ? c : bad; level = 0; }                 \
-                o[c] = (uint32_t)((level_off[c] + level) * (int64_t)mult);             \
-            }                                                                          \
-        }                                                                              \
-        return bad;                                                                    \
-    }
-FD_FOR_INT_TYPES(FD_DEFINE_LEVEL_ROWS)
-
-static int64_t fd_level_rows(const fd_array *f, const fd_levels *lv, int64_t r0, int64_t nr,
-                             const int64_t *level_off, uint32_t mult, uint32_t *out)
-{
-    static const int itemsize[] = {1, 2, 4, 8, 1, 2, 4, 8};
-    const char *x = (const char *)f->data + r0 * f->row_stride * itemsize[f->dtype];
-    int64_t bad = f->n_cols;
-    FD_INT_DISPATCH(f->dtype, bad = fd_level_rows, (const void *)x, f->row_stride,
-                    f->col_stride, nr, f->n_cols, lv, level_off, mult, out)
-    return bad;
-}
-
 static void fd_add_table(int64_t *dst, const uint32_t *src, int64_t n)
 {
     for (int64_t i = 0; i < n; i++) dst[i] += src[i];

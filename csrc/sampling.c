@@ -264,34 +264,45 @@ int fd_group_deviation(const fd_array *codes, const int64_t *offsets, const int6
 #endif
         for (int64_t g = 0; g < n_groups; g++) {
             const int64_t lo = offsets[g], m = offsets[g + 1] - lo;
+            double *mu = mean + g * d, *dv = dev + g * d;
             if (!ok) continue;
-            for (int64_t j = 0; j < d; j++) {
-                double s = 0.0, mu, worst = 0.0;
-                const int64_t cj = j * codes->col_stride;
-                if (m == 0) { mean[g * d + j] = NAN; dev[g * d + j] = NAN; continue; }
-                for (int64_t i = 0; i < m; i++)
-                    s += fd_load_float(codes->data, codes->dtype, perm[lo + i] * codes->row_stride + cj);
-                mu = s / (double)m;
-                mean[g * d + j] = mu;
-                if (q >= 1.0) {
-                    for (int64_t i = 0; i < m; i++) {
+            if (m == 0) {
+                for (int64_t j = 0; j < d; j++) mu[j] = dv[j] = NAN;
+                continue;
+            }
+            /* rows outer: each row of the group is read whole, once per pass */
+            for (int64_t j = 0; j < d; j++) mu[j] = 0.0;
+            for (int64_t i = 0; i < m; i++) {
+                const int64_t row = perm[lo + i] * codes->row_stride;
+                for (int64_t j = 0; j < d; j++)
+                    mu[j] += fd_load_float(codes->data, codes->dtype, row + j * codes->col_stride);
+            }
+            for (int64_t j = 0; j < d; j++) mu[j] /= (double)m;
+            if (q >= 1.0) {
+                for (int64_t j = 0; j < d; j++) dv[j] = 0.0;
+                for (int64_t i = 0; i < m; i++) {
+                    const int64_t row = perm[lo + i] * codes->row_stride;
+                    for (int64_t j = 0; j < d; j++) {
                         double t = fabs(fd_load_float(codes->data, codes->dtype,
-                                                      perm[lo + i] * codes->row_stride + cj) - mu);
-                        worst = t > worst ? t : worst;
+                                                      row + j * codes->col_stride) - mu[j]);
+                        dv[j] = t > dv[j] ? t : dv[j];
                     }
-                    dev[g * d + j] = worst;
-                } else { /* numpy's default percentile: linear interpolation between order statistics */
-                    double pos = q * (double)(m - 1), frac;
-                    int64_t below;
-                    for (int64_t i = 0; i < m; i++)
-                        vals[i] = fabs(fd_load_float(codes->data, codes->dtype,
-                                                     perm[lo + i] * codes->row_stride + cj) - mu);
-                    qsort(vals, (size_t)m, sizeof(double), fd_cmp_double);
-                    below = (int64_t)pos;
-                    frac = pos - (double)below;
-                    dev[g * d + j] = below + 1 < m ? vals[below] + (vals[below + 1] - vals[below]) * frac
-                                                   : vals[below];
                 }
+                continue;
+            }
+            /* numpy's default percentile: linear interpolation between order statistics */
+            for (int64_t j = 0; j < d; j++) {
+                const int64_t cj = j * codes->col_stride;
+                double pos = q * (double)(m - 1), frac;
+                int64_t below;
+                for (int64_t i = 0; i < m; i++)
+                    vals[i] = fabs(fd_load_float(codes->data, codes->dtype,
+                                                 perm[lo + i] * codes->row_stride + cj) - mu[j]);
+                qsort(vals, (size_t)m, sizeof(double), fd_cmp_double);
+                below = (int64_t)pos;
+                frac = pos - (double)below;
+                dv[j] = below + 1 < m ? vals[below] + (vals[below + 1] - vals[below]) * frac
+                                      : vals[below];
             }
         }
 #ifdef _OPENMP

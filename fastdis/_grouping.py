@@ -51,7 +51,7 @@ class EncodedFactors:
         self.factors = factors
         self.levels = FactorLevels.from_data(factors, n_threads)
         self.n_threads = n_threads
-        self._kernel = self.levels.kernel_input(factors)
+        self.kernel_input = self.levels.kernel_input(factors)
 
     @property
     def n_factors(self):
@@ -74,7 +74,7 @@ class EncodedFactors:
                                      "bin continuous factors first (fastdis.discretize)")
                 weight[c] = total
                 total *= int(sizes[c])
-        matrix, lut, lut_offset, lut_len, vmin = self._kernel
+        matrix, lut, lut_offset, lut_len, vmin = self.kernel_input
         keys, status, col = _kernels.factor_keys(matrix, lut, lut_offset, lut_len, vmin,
                                                  self.n_levels, weight, self.n_threads)
         raise_kernel_error(status, col, 0)

@@ -47,6 +47,9 @@ cdef extern from "fastdis.h" nogil:
                           int64_t n_batches, double *out, int n_threads)
     int fd_group_deviation(const fd_array *codes, const int64_t *offsets, const int64_t *perm,
                            int64_t n_groups, double q, double *mean, double *dev, int n_threads)
+    int fd_level_deviation(const fd_array *factors, const fd_levels *levels,
+                           const fd_array *codes, double *mean, double *dev, double *lo,
+                           double *hi, int64_t *count, int64_t *err_col, int n_threads)
     int fd_openmp_enabled()
     int fd_max_threads()
     int fd_avx2_available()
@@ -298,3 +301,26 @@ def group_deviation(cnp.ndarray codes, cnp.ndarray offsets, cnp.ndarray perm, do
     if status != OK:
         raise MemoryError("fastdis: out of memory in group_deviation")
     return mean, dev
+
+
+def level_deviation(cnp.ndarray factors, cnp.ndarray lut, cnp.ndarray lut_offset,
+                    cnp.ndarray lut_len, cnp.ndarray vmin, cnp.ndarray n_levels,
+                    cnp.ndarray codes, int n_threads):
+    """Per level of every factor: (mean, max |z - mean|, min, max, count, status, column)."""
+    cdef fd_array fa = _describe(factors)
+    cdef fd_array ca = _describe(codes)
+    cdef fd_levels lv = _levels(lut, lut_offset, lut_len, vmin, n_levels)
+    cdef int64_t total = int(n_levels.sum())
+    cdef cnp.ndarray mean = np.empty((total, codes.shape[1]), dtype=np.float64)
+    cdef cnp.ndarray dev = np.empty((total, codes.shape[1]), dtype=np.float64)
+    cdef cnp.ndarray lo = np.empty((total, codes.shape[1]), dtype=np.float64)
+    cdef cnp.ndarray hi = np.empty((total, codes.shape[1]), dtype=np.float64)
+    cdef cnp.ndarray count = np.empty(total, dtype=np.int64)
+    cdef int64_t col = -1
+    cdef int status
+    with nogil:
+        status = fd_level_deviation(&fa, &lv, &ca, <double *>cnp.PyArray_DATA(mean),
+                                    <double *>cnp.PyArray_DATA(dev),
+                                    <double *>cnp.PyArray_DATA(lo), <double *>cnp.PyArray_DATA(hi),
+                                    <int64_t *>cnp.PyArray_DATA(count), &col, n_threads)
+    return mean, dev, lo, hi, count, status, col

@@ -16,7 +16,7 @@ from .. import _kernels
 from .._discretize import column_ranges
 from .._grouping import EncodedFactors
 from .._information import factor_labels
-from .._validation import check_int, check_n_threads, check_pair
+from .._validation import check_int, check_n_threads, check_pair, raise_kernel_error
 from .._warnings import DegenerateWarning
 from ._conventions import resolve_metric
 
@@ -44,11 +44,12 @@ def _doc(func):
     return func
 
 
-def _prepare(metric, factors, codes, convention, n_threads, settings_given):
+def _prepare(metric, factors, codes, convention, n_threads, settings_given, check_finite=True):
     s = resolve_metric(metric, convention, **settings_given)
     factors, codes = check_pair(factors, codes)
     nt = check_n_threads(n_threads)
-    ranges = column_ranges(codes, nt)  # rejects NaN / inf, naming the column
+    if check_finite:
+        column_ranges(codes, nt)  # rejects NaN / inf, naming the column
     if s.get("factor_bins") not in (None, False):
         strategy = s.get("factor_strategy", "minmax" if convention == "ubisoft" else "uniform")
         factors = factor_labels(factors, check_int(s["factor_bins"], "factor_bins", 2, 65535),
@@ -58,7 +59,7 @@ def _prepare(metric, factors, codes, convention, n_threads, settings_given):
     if len(single):
         raise ValueError(f"factors column {int(single[0])} has a single value: it cannot be "
                          f"intervened on; drop it before calling {metric}")
-    return s, enc, codes, nt, ranges
+    return s, enc, codes, nt
 
 
 def _check_batches(s, n_rows):
@@ -162,7 +163,7 @@ def z_diff(factors, codes, *, convention=None, random_state=None, n_threads=None
     Default: factors used as labels. ``convention="ubisoft"`` reproduces the survey
     code's procedure (factors min-max scaled and binned into 10 bins) in distribution.
     """
-    s, enc, codes, nt, _ = _prepare("z_diff", factors, codes, convention, n_threads, dict(
+    s, enc, codes, nt = _prepare("z_diff", factors, codes, convention, n_threads, dict(
         batch_size=batch_size, n_train=n_train, n_eval=n_eval, max_iter=max_iter, scale=scale,
         factor_bins=factor_bins))
     L = _check_batches(s, codes.shape[0])
@@ -187,7 +188,7 @@ def z_diff(factors, codes, *, convention=None, random_state=None, n_threads=None
 
 def _variance_vote(metric, factors, codes, convention, random_state, n_threads, given, argmax,
                    return_details):
-    s, enc, codes, nt, _ = _prepare(metric, factors, codes, convention, n_threads, given)
+    s, enc, codes, nt = _prepare(metric, factors, codes, convention, n_threads, given)
     L = _check_batches(s, codes.shape[0])
     rng = np.random.default_rng(random_state)
     n_var = check_int(s["n_variance_estimate"], "n_variance_estimate", 2)
@@ -335,6 +336,31 @@ def z_max_var(factors, codes, *, convention=None, random_state=None, n_threads=N
         factor_bins=factor_bins), argmax=True, return_details=return_details)
 
 
+def _within_level_deviation(enc, codes, q, nt):
+    """For IRS: the (codes x factors) mean over each factor's values of the q-quantile of
+    |z - E[z | value]|, and each code's global mean, minimum and maximum."""
+    offsets = np.concatenate([[0], np.cumsum(enc.n_levels)])
+    cum = np.zeros((codes.shape[1], enc.n_factors))
+    # one pass: per level of every factor, means, minima, maxima and max deviations
+    mean, dev, lo, hi, count, status, col = _kernels.level_deviation(
+        *enc.kernel_input, enc.n_levels, codes, nt)
+    raise_kernel_error(status, col, 0)
+    first = slice(offsets[0], offsets[1])  # the levels of factor 0 cover every row once
+    global_mean = (mean[first] * count[first, None]).sum(axis=0) / count[first].sum()
+    if not np.isfinite(global_mean).all():  # NaN or inf anywhere in a column
+        raise_kernel_error(_kernels.ERR_NONFINITE, int(np.flatnonzero(~np.isfinite(global_mean))[0]),
+                           codes.shape[1])
+    if q >= 1.0:
+        for k in range(enc.n_factors):
+            cum[:, k] = dev[offsets[k]:offsets[k + 1]].mean(axis=0)
+    else:  # quantiles: order statistics within each group
+        for k in range(enc.n_factors):
+            grouping = enc.group_by(np.arange(enc.n_factors) == k).nonempty()
+            _, qdev = _kernels.group_deviation(codes, grouping.offsets, grouping.perm, q, nt)
+            cum[:, k] = qdev.mean(axis=0)
+    return cum, global_mean, lo[first].min(axis=0), hi[first].max(axis=0)
+
+
 @_doc
 def irs(factors, codes, *, convention=None, random_state=None, n_threads=None,
         diff_quantile=None, factor_bins=None, return_details=False):
@@ -377,25 +403,18 @@ def irs(factors, codes, *, convention=None, random_state=None, n_threads=None,
     ``convention="dlib"`` bins them into 20 equal-width bins (merging values of factors
     with more than 20) and uses the 0.99 quantile.
     """
-    s, enc, codes, nt, (mins, maxs) = _prepare("irs", factors, codes, convention, n_threads, dict(
-        diff_quantile=diff_quantile, factor_bins=factor_bins))
+    s, enc, codes, nt = _prepare("irs", factors, codes, convention, n_threads, dict(
+        diff_quantile=diff_quantile, factor_bins=factor_bins), check_finite=False)
     q = float(s["diff_quantile"])
     if not 0.0 < q <= 1.0:
         raise ValueError(f"diff_quantile must be in (0, 1], got {q}")
-    mean = codes.mean(axis=0, dtype=np.float64)
+    cum, mean, mins, maxs = _within_level_deviation(enc, codes, q, nt)
     active = maxs > mins
-    # max |z - mean| is reached at the smallest or the largest value
-    max_dev = np.maximum(maxs - mean, mean - mins)
     if not active.any():
         warnings.warn("irs: every code is constant: score 0", DegenerateWarning, stacklevel=2)
         return (0.0, dict(active_codes=np.flatnonzero(active))) if return_details else 0.0
-    cum = np.zeros((codes.shape[1], enc.n_factors))
-    for k in range(enc.n_factors):
-        include = np.zeros(enc.n_factors, dtype=bool)
-        include[k] = True
-        grouping = enc.group_by(include).nonempty()
-        _, dev = _kernels.group_deviation(codes, grouping.offsets, grouping.perm, q, nt)
-        cum[:, k] = dev.mean(axis=0)
+    # max |z - mean| is reached at the smallest or the largest value
+    max_dev = np.maximum(maxs - mean, mean - mins)
     irs_matrix = 1.0 - cum[active] / max_dev[active, None]
     per_code = irs_matrix.max(axis=1)
     weights = max_dev[active]

@@ -1,0 +1,119 @@
+"""Intervention metrics: fastdis beside the reference procedure written plainly with numpy.
+
+The baselines do what the reference implementations do per batch: a boolean mask over all
+rows (np.where) to find the rows with the fixed value(s), a random choice among them, and
+the reduction in numpy. Run with benchmarks/run.py, or:
+
+    pytest benchmarks/bench_intervention.py --benchmark-only
+"""
+import numpy as np
+import pytest
+
+import fastdis
+from fastdis import _kernels
+from fastdis._grouping import EncodedFactors
+
+SIZES = [10**6, 10**7]
+SETTINGS = dict(batch_size=200, n_train=800, n_eval=800)
+_CACHE = {}
+
+
+def data(n):
+    """K = 5 factors on a random grid of 10 values each (int64), d = 10 float64 codes."""
+    if n not in _CACHE:
+        rng = np.random.default_rng(54321)
+        factors = rng.integers(0, 10, size=(n, 5), dtype=np.int64)
+        codes = rng.normal(size=(n, 10))
+        codes[:, :5] += factors
+        _CACHE.clear()
+        _CACHE[n] = (factors, codes)
+    return _CACHE[n]
+
+
+def _votes_score(winners, targets, n_train, d, K):
+    votes = np.zeros((d, K), dtype=np.int64)
+    np.add.at(votes, (winners[:n_train], targets[:n_train]), 1)
+    classifier = votes.argmax(axis=1)
+    ok = classifier[winners[n_train:]] == targets[n_train:]
+    return (ok.mean() - 1 / K) / (1 - 1 / K)
+
+
+def numpy_variance_vote(factors, codes, vary_one, seed=0, batch_size=200, n_train=800,
+                        n_eval=800, threshold=0.02):
+    rng = np.random.default_rng(seed)
+    n, K = factors.shape
+    var = codes[rng.choice(n, 10000, replace=False)].var(axis=0, ddof=1)
+    active = np.sqrt(var) >= threshold
+    targets = rng.integers(0, K, n_train + n_eval)
+    winners = np.empty(len(targets), dtype=np.int64)
+    for b, k in enumerate(targets):
+        if vary_one:  # all factors but k fixed to those of a random row
+            others = np.delete(np.arange(K), k)
+            combo = factors[rng.integers(n), others]
+            idx = np.where((factors[:, others] == combo).all(axis=1))[0]
+        else:
+            idx = np.where(factors[:, k] == factors[rng.integers(n), k])[0]
+        rows = rng.choice(idx, batch_size, replace=len(idx) < batch_size)
+        ratio = np.where(active, codes[rows].var(axis=0, ddof=1) / var, np.nan)
+        winners[b] = np.nanargmax(ratio) if vary_one else np.nanargmin(ratio)
+    return _votes_score(winners, targets, n_train, codes.shape[1], K)
+
+
+def numpy_irs(factors, codes, q=1.0):
+    max_dev = np.abs(codes - codes.mean(axis=0)).max(axis=0)
+    cum = np.zeros((codes.shape[1], factors.shape[1]))
+    for k in range(factors.shape[1]):
+        values = np.unique(factors[:, k])
+        for a in values:
+            match = factors[:, k] == a
+            cum[:, k] += np.percentile(np.abs(codes[match] - codes[match].mean(axis=0)), q * 100, axis=0)
+        cum[:, k] /= len(values)
+    return np.average((1 - cum / max_dev[:, None]).max(axis=1), weights=max_dev)
+
+
+IMPLEMENTATIONS = {
+    ("fastdis", "z_min_var"): lambda f, z: fastdis.z_min_var(f, z, random_state=0, **SETTINGS),
+    ("fastdis", "z_max_var"): lambda f, z: fastdis.z_max_var(f, z, random_state=0, **SETTINGS),
+    ("fastdis", "irs"): lambda f, z: fastdis.irs(f, z),
+    ("numpy", "z_min_var"): lambda f, z: numpy_variance_vote(f, z, vary_one=False),
+    ("numpy", "z_max_var"): lambda f, z: numpy_variance_vote(f, z, vary_one=True),
+    ("numpy", "irs"): numpy_irs,
+}
+SKIP = {("numpy", "z_max_var", 10**7), ("numpy", "z_min_var", 10**7)}  # minutes per call
+
+
+@pytest.mark.parametrize("n", SIZES, ids=lambda n: f"N1e{len(str(n)) - 1}")
+@pytest.mark.parametrize("impl,metric", list(IMPLEMENTATIONS), ids=lambda x: str(x))
+def test_metric(benchmark, impl, metric, n):
+    if (impl, metric, n) in SKIP:
+        pytest.skip("too slow at this size")
+    factors, codes = data(n)
+    benchmark.extra_info.update(impl=impl, metric=metric, n=n)
+    value = benchmark.pedantic(IMPLEMENTATIONS[impl, metric], args=(factors, codes), rounds=3,
+                               iterations=1)
+    if metric == "irs":
+        assert value == pytest.approx(fastdis.irs(factors, codes), abs=1e-9)
+    else:  # different random streams: the same distribution
+        assert abs(value - IMPLEMENTATIONS["fastdis", metric](factors, codes)) < 0.1
+
+
+@pytest.mark.parametrize("n", SIZES, ids=lambda n: f"N1e{len(str(n)) - 1}")
+def test_sampler_10000_batches_of_64(benchmark, n):
+    """Group the rows by each factor, then draw and reduce 10,000 batches of 64 rows."""
+    factors, codes = data(n)
+    benchmark.extra_info.update(impl="fastdis", metric="sampler 10k x 64", n=n)
+
+    def run():
+        enc = EncodedFactors(factors)
+        ids = np.arange(10_000, dtype=np.int64)
+        out = []
+        for k, part in enumerate(np.array_split(ids, enc.n_factors)):
+            include = np.arange(enc.n_factors) == k
+            g = enc.group_by(include)
+            groups, cum = g.eligible()
+            out.append(_kernels.sample_batches(codes, g.offsets, g.perm, groups, cum, False,
+                                               _kernels.BATCH_VARIANCE, 64, 1, part, 0))
+        return np.concatenate(out)
+
+    result = benchmark.pedantic(run, rounds=3, iterations=1)
+    assert result.shape == (10_000, 10) and (result >= 0).all()

@@ -1,0 +1,122 @@
+/* Per factor level: the mean of every code and the largest |z - mean| over the rows at
+ * that level, for all factors at once in one sequential pass over the rows (IRS).
+ *
+ * The largest deviation from the mean is reached at the smallest or the largest value,
+ * and rounding is monotonic, so max |z - mean| = max(max z - mean, mean - min z) exactly:
+ * one pass collects sums, minima and maxima.  Sums are accumulated per chunk of rows
+ * whose size depends only on the data shape, and the chunks are added in order: the
+ * means do not depend on the number of threads; minima and maxima do not depend on
+ * order at all. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "common.h"
+
+/* t += z, a = min(a, z), b = max(a, z), elementwise: distinct arrays, so it vectorises */
+static inline void fd_accumulate(double *FD_RESTRICT t, double *FD_RESTRICT a,
+                                 double *FD_RESTRICT b, const double *FD_RESTRICT z, int64_t d)
+{
+    for (int64_t j = 0; j < d; j++) {
+        t[j] += z[j];
+        a[j] = z[j] < a[j] ? z[j] : a[j];
+        b[j] = z[j] > b[j] ? z[j] : b[j];
+    }
+}
+
+int fd_level_deviation(const fd_array *factors, const fd_levels *levels, const fd_array *codes,
+                       double *mean, double *dev, double *lo, double *hi, int64_t *count,
+                       int64_t *err_col, int n_threads)
+{
+    const int64_t n = codes->n_rows, d = codes->n_cols, k = factors->n_cols;
+    int64_t L = 0, *level_off, chunk, n_chunks, first_bad = k;
+    double *sums;
+    int64_t *counts;
+    int nomem = 0;
+    int nt = fd_resolve_threads(n_threads, n);
+
+    if (factors->n_rows != n || d < 1 || k < 1) return FD_ERR_ARGUMENT;
+    level_off = (int64_t *)malloc(sizeof(int64_t) * (size_t)(k + 1));
+    if (!level_off) return FD_ERR_NOMEM;
+    for (int64_t c = 0; c < k; c++) { level_off[c] = L; L += levels->n_levels[c]; }
+    level_off[k] = L;
+    /* chunk partial sums take at most ~2^25 doubles */
+    chunk = (int64_t)1 << 16;
+    while ((n + chunk - 1) / chunk * L * d > ((int64_t)1 << 25) && chunk < n) chunk <<= 1;
+    n_chunks = n > 0 ? (n + chunk - 1) / chunk : 0;
+    sums = (double *)calloc((size_t)(n_chunks * L * d + 1), sizeof(double));
+    counts = (int64_t *)calloc((size_t)(n_chunks * L + 1), sizeof(int64_t));
+    if (!sums || !counts) {
+        free(level_off); free(sums); free(counts);
+        return FD_ERR_NOMEM;
+    }
+    for (int64_t i = 0; i < L * d; i++) { lo[i] = INFINITY; hi[i] = -INFINITY; }
+
+#ifdef _OPENMP
+#pragma omp parallel num_threads(nt)
+#endif
+    {
+        uint32_t *fo = (uint32_t *)malloc(sizeof(uint32_t) * (size_t)(FD_BLOCK * k));
+        double *zr = (double *)malloc(sizeof(double) * (size_t)(d + 2 * L * d));
+        double *mn = zr ? zr + d : NULL, *mx = zr ? mn + L * d : NULL;
+        const int ok = fo && zr;
+        int64_t my_bad = k;
+        if (ok) for (int64_t i = 0; i < L * d; i++) { mn[i] = INFINITY; mx[i] = -INFINITY; }
+#ifdef _OPENMP
+#pragma omp for schedule(dynamic, 1)
+#endif
+        for (int64_t ch = 0; ch < n_chunks; ch++) {
+            double *s = sums + ch * L * d;
+            int64_t *cnt = counts + ch * L;
+            const int64_t stop = fd_min64(n, (ch + 1) * chunk);
+            if (!ok) continue;
+            for (int64_t r0 = ch * chunk; r0 < stop; r0 += FD_BLOCK) {
+                const int64_t nr = fd_min64(FD_BLOCK, stop - r0);
+                int64_t bad = fd_level_rows(factors, levels, r0, nr, level_off, 1, fo);
+                if (bad < my_bad) my_bad = bad;
+                for (int64_t r = 0; r < nr; r++) {
+                    const int64_t row = (r0 + r) * codes->row_stride;
+                    for (int64_t j = 0; j < d; j++) /* the row once, then contiguous updates */
+                        zr[j] = fd_load_float(codes->data, codes->dtype, row + j * codes->col_stride);
+                    for (int64_t c = 0; c < k; c++) {
+                        const int64_t base = (int64_t)fo[r * k + c] * d;
+                        cnt[fo[r * k + c]]++;
+                        fd_accumulate(s + base, mn + base, mx + base, zr, d);
+                    }
+                }
+            }
+        }
+#ifdef _OPENMP
+#pragma omp critical(fd_moments_merge)
+#endif
+        {
+            if (!ok) nomem = 1;
+            else {
+                if (my_bad < first_bad) first_bad = my_bad;
+                for (int64_t i = 0; i < L * d; i++) {
+                    lo[i] = mn[i] < lo[i] ? mn[i] : lo[i];
+                    hi[i] = mx[i] > hi[i] ? mx[i] : hi[i];
+                }
+            }
+        }
+        free(fo); free(zr);
+    }
+    if (!nomem && first_bad == k) {
+        for (int64_t i = 0; i < L * d; i++) mean[i] = 0.0;
+        for (int64_t i = 0; i < L; i++) count[i] = 0;
+        for (int64_t ch = 0; ch < n_chunks; ch++) { /* in chunk order */
+            for (int64_t i = 0; i < L * d; i++) mean[i] += sums[ch * L * d + i];
+            for (int64_t i = 0; i < L; i++) count[i] += counts[ch * L + i];
+        }
+        for (int64_t lv = 0; lv < L; lv++)
+            for (int64_t j = 0; j < d; j++) {
+                const int64_t i = lv * d + j;
+                if (!count[lv]) { mean[i] = dev[i] = NAN; continue; }
+                mean[i] /= (double)count[lv];
+                dev[i] = hi[i] - mean[i] > mean[i] - lo[i] ? hi[i] - mean[i] : mean[i] - lo[i];
+            }
+    }
+    free(level_off); free(sums); free(counts);
+    if (nomem) return FD_ERR_NOMEM;
+    if (first_bad < k) { *err_col = first_bad; return FD_ERR_UNKNOWN_LEVEL; }
+    return FD_OK;
+}
