@@ -17,10 +17,18 @@ IMPLS = ["fastdis_2threads", "fastdis_1thread", "fast_histogram", "dlib"]
 
 def run():
     RESULTS.mkdir(exist_ok=True)
+    for impl in ("fastdis", "numpy"):
+        out = RESULTS / f"intervention_{impl}.json"
+        cmd = [sys.executable, "-m", "pytest", str(HERE / "bench_intervention.py"), "--benchmark-only",
+               "-q", "-p", "no:cacheprovider", "-k", "fastdis or sampler" if impl == "fastdis" else impl,
+               f"--benchmark-json={out}"]
+        print("$", " ".join(cmd), flush=True)
+        subprocess.run(cmd, check=True)
     for impl in IMPLS:
         out = RESULTS / f"mutual_info_{impl}.json"
         cmd = [sys.executable, "-m", "pytest", str(HERE / "bench_mutual_info.py"), "--benchmark-only",
-               "-q", "-p", "no:cacheprovider", "-k", impl, f"--benchmark-json={out}"]
+               "-q", "-p", "no:cacheprovider", "-k", "fastdis or sampler" if impl == "fastdis" else impl,
+               f"--benchmark-json={out}"]
         print("$", " ".join(cmd), flush=True)
         subprocess.run(cmd, check=True)
 
@@ -58,6 +66,23 @@ def report():
         print(f"| {n:.0e} | " + " | ".join(cells) + f" | {rate} | {ratio(fh)} | {ratio(dl)} |")
 
 
+def report_intervention():
+    medians = {}
+    for path in sorted(RESULTS.glob("intervention_*.json")):
+        for b in json.loads(path.read_text())["benchmarks"]:
+            e = b["extra_info"]
+            medians[(e["impl"], e["metric"], e["n"])] = b["stats"]["median"]
+    if not medians:
+        return
+    print("\n| metric | N | fastdis | numpy procedure | ratio |")
+    print("|---|---|---|---|---|")
+    for metric, n in sorted({(m, n) for _, m, n in medians}):
+        fd, npy = medians.get(("fastdis", metric, n)), medians.get(("numpy", metric, n))
+        ratio = f"{npy / fd:.0f}x" if fd and npy else "-"
+        cell = lambda t: f"{t:.3f} s" if t is not None else "not run"  # noqa: E731
+        print(f"| {metric} | {n:.0e} | {cell(fd)} | {cell(npy)} | {ratio} |")
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--report-only", action="store_true")
@@ -65,3 +90,4 @@ if __name__ == "__main__":
     if not args.report_only:
         run()
     report()
+    report_intervention()

@@ -3,7 +3,8 @@ import argparse
 import sys
 import time
 
-METRICS = ("mig", "rmig", "mig_sup", "jemmig", "modularity", "dcimig")
+METRICS = ("mig", "rmig", "mig_sup", "jemmig", "modularity", "dcimig",
+           "z_diff", "z_min_var", "z_max_var", "irs")
 PAPERS = {
     "mig": "Chen et al. 2018, Isolating sources of disentanglement in VAEs (NeurIPS)",
     "rmig": "Do & Tran 2020, Theory and evaluation metrics for learning disentangled representations (ICLR)",
@@ -11,7 +12,13 @@ PAPERS = {
     "jemmig": "Do & Tran 2020, Theory and evaluation metrics for learning disentangled representations (ICLR)",
     "modularity": "Ridgeway & Mozer 2018, Learning deep disentangled embeddings with the F-statistic loss (NeurIPS)",
     "dcimig": "Sepliarskaia et al. 2019, Evaluating disentangled representations (arXiv:1910.05587)",
+    "z_diff": "Higgins et al. 2017, beta-VAE: learning basic visual concepts (ICLR)",
+    "z_min_var": "Kim & Mnih 2018, Disentangling by factorising (ICML)",
+    "z_max_var": "Kim et al. 2019, Relevance Factor VAE (arXiv:1902.01568)",
+    "irs": "Suter et al. 2019, Robustly disentangled causal mechanisms (ICML)",
 }
+# stochastic metrics get the demo's seed
+STOCHASTIC = {"z_diff", "z_min_var", "z_max_var"}
 
 
 def _demo(args):
@@ -27,7 +34,8 @@ def _demo(args):
     print(f"{'metric':12s} {'value':>8s} {'seconds':>8s}")
     for name in METRICS:
         t0 = time.perf_counter()
-        value = getattr(fastdis, name)(factors, codes, n_threads=args.threads)
+        extra = {"random_state": args.seed} if name in STOCHASTIC else {}
+        value = getattr(fastdis, name)(factors, codes, n_threads=args.threads, **extra)
         print(f"{name:12s} {value:8.4f} {time.perf_counter() - t0:8.3f}")
     return 0
 

@@ -22,7 +22,8 @@ def test_version():
 def test_list_names_every_metric():
     out = run("list")
     assert out.returncode == 0
-    for name in ("mig", "rmig", "mig_sup", "jemmig", "modularity", "dcimig"):
+    for name in ("mig", "rmig", "mig_sup", "jemmig", "modularity", "dcimig", "z_diff",
+                 "z_min_var", "z_max_var", "irs"):
         assert name in out.stdout
 
 
@@ -31,11 +32,12 @@ def test_demo_small(encoder):
     out = run("demo", "--small", "--encoder", encoder)
     assert out.returncode == 0, out.stderr
     rows = {line.split()[0]: float(line.split()[1]) for line in out.stdout.splitlines()[2:]}
-    assert set(rows) == {"mig", "rmig", "mig_sup", "jemmig", "modularity", "dcimig"}
+    assert set(rows) == {"mig", "rmig", "mig_sup", "jemmig", "modularity", "dcimig", "z_diff",
+                         "z_min_var", "z_max_var", "irs"}
     if encoder == "perfect":
-        assert rows["mig"] > 0.7
+        assert rows["mig"] > 0.7 and rows["z_min_var"] > 0.9
     else:
-        assert rows["mig"] < 0.05
+        assert rows["mig"] < 0.05 and abs(rows["z_min_var"]) < 0.3
 
 
 def test_bad_arguments_exit_2_without_traceback():

@@ -183,7 +183,7 @@ def test_single_valued_factor_is_refused(metric):
 def test_continuous_factors_are_refused_with_advice(metric):
     rng = np.random.default_rng(0)
     factors = rng.normal(size=(500, 2))
-    with pytest.raises(ValueError, match="fastdis.discretize"):
+    with pytest.raises(ValueError, match="500 distinct values in 500 rows: it looks continuous"):
         getattr(fastdis, metric)(factors, rng.normal(size=(500, 3)), batch_size=10)
     # binned, they work
     value = getattr(fastdis, metric)(factors, rng.normal(size=(500, 3)), batch_size=10,
@@ -193,7 +193,8 @@ def test_continuous_factors_are_refused_with_advice(metric):
 
 def test_z_max_needs_repeated_combinations():
     rng = np.random.default_rng(1)
-    factors = np.column_stack([rng.integers(0, 3, 400), np.arange(400) % 97, np.arange(400)])
+    # every pair (i % 150, i % 97) occurs once: no combination of the other factors repeats
+    factors = np.column_stack([rng.integers(0, 3, 400), np.arange(400) % 150, np.arange(400) % 97])
     with pytest.raises(ValueError, match="combination of the other factors"):
         fastdis.z_max_var(factors, rng.normal(size=(400, 2)), batch_size=10)
 

@@ -55,6 +55,13 @@ def _prepare(metric, factors, codes, convention, n_threads, settings_given, chec
         factors = factor_labels(factors, check_int(s["factor_bins"], "factor_bins", 2, 65535),
                                 strategy, nt)
     enc = EncodedFactors(factors, nt)
+    many = np.flatnonzero(enc.n_levels > codes.shape[0] // 2)
+    if len(many):
+        k = int(many[0])
+        raise ValueError(
+            f"{metric}: factors column {k} has {int(enc.n_levels[k])} distinct values in "
+            f"{codes.shape[0]} rows: it looks continuous, and the metric needs repeated factor "
+            f"values; bin it first (factor_bins=..., or fastdis.discretize)")
     single = np.flatnonzero(enc.n_levels < 2)
     if len(single):
         raise ValueError(f"factors column {int(single[0])} has a single value: it cannot be "
