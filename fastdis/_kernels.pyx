@@ -109,6 +109,17 @@ cdef fd_binning _binning(cnp.ndarray edges, cnp.ndarray scale, cnp.ndarray offse
     return b
 
 
+cdef fd_levels _levels(cnp.ndarray lut, cnp.ndarray lut_offset, cnp.ndarray lut_len,
+                       cnp.ndarray vmin, cnp.ndarray n_levels):
+    cdef fd_levels lv
+    lv.lut = <const int32_t *>cnp.PyArray_DATA(lut)
+    lv.lut_offset = <const int64_t *>cnp.PyArray_DATA(lut_offset)
+    lv.lut_len = <const int64_t *>cnp.PyArray_DATA(lut_len)
+    lv.vmin = <const int64_t *>cnp.PyArray_DATA(vmin)
+    lv.n_levels = <const int64_t *>cnp.PyArray_DATA(n_levels)
+    return lv
+
+
 def openmp_enabled():
     return bool(fd_openmp_enabled())
 
@@ -192,7 +203,7 @@ def joint_histogram(cnp.ndarray factors, cnp.ndarray lut, cnp.ndarray lut_offset
     cdef fd_array fa = _describe(factors)
     cdef fd_array ca = _describe(codes)
     cdef fd_binning b = _binning(edges, scale, offset, tol, uniform, check_range)
-    cdef fd_levels lv
+    cdef fd_levels lv = _levels(lut, lut_offset, lut_len, vmin, n_levels)
     cdef int64_t col = -1
     cdef int status
     cdef int64_t *pfc = <int64_t *>cnp.PyArray_DATA(fc)
@@ -202,11 +213,6 @@ def joint_histogram(cnp.ndarray factors, cnp.ndarray lut, cnp.ndarray lut_offset
         pcc = <int64_t *>cnp.PyArray_DATA(cc)
     if ff is not None:
         pff = <int64_t *>cnp.PyArray_DATA(ff)
-    lv.lut = <const int32_t *>cnp.PyArray_DATA(lut)
-    lv.lut_offset = <const int64_t *>cnp.PyArray_DATA(lut_offset)
-    lv.lut_len = <const int64_t *>cnp.PyArray_DATA(lut_len)
-    lv.vmin = <const int64_t *>cnp.PyArray_DATA(vmin)
-    lv.n_levels = <const int64_t *>cnp.PyArray_DATA(n_levels)
     with nogil:
         status = fd_joint_histogram(&fa, &lv, &ca, &b, pfc, pcc, pff, &col, n_threads)
     return status, col
@@ -214,17 +220,6 @@ def joint_histogram(cnp.ndarray factors, cnp.ndarray lut, cnp.ndarray lut_offset
 
 BATCH_PAIR_DIFF = 0
 BATCH_VARIANCE = 1
-
-
-cdef fd_levels _levels(cnp.ndarray lut, cnp.ndarray lut_offset, cnp.ndarray lut_len,
-                       cnp.ndarray vmin, cnp.ndarray n_levels):
-    cdef fd_levels lv
-    lv.lut = <const int32_t *>cnp.PyArray_DATA(lut)
-    lv.lut_offset = <const int64_t *>cnp.PyArray_DATA(lut_offset)
-    lv.lut_len = <const int64_t *>cnp.PyArray_DATA(lut_len)
-    lv.vmin = <const int64_t *>cnp.PyArray_DATA(vmin)
-    lv.n_levels = <const int64_t *>cnp.PyArray_DATA(n_levels)
-    return lv
 
 
 def factor_keys(cnp.ndarray factors, cnp.ndarray lut, cnp.ndarray lut_offset,
