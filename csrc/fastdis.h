@@ -121,6 +121,7 @@ typedef struct {
     const int64_t *cum;      /* [n_groups + 1]: cumulative sizes of the eligible groups */
     int64_t n_groups;
     int by_size;             /* 1: pick a group with probability proportional to its size */
+    int replace;             /* 1: rows with replacement always (disentanglement_lib's sampling) */
 } fd_groups;
 
 int fd_factor_keys(const fd_array *factors, const fd_levels *levels,
@@ -132,7 +133,8 @@ int fd_group_rows(const int64_t *keys, int64_t n_rows, int64_t n_keys,
                   int64_t *perm);                /* OUT [n_rows] */
 /* Batch b is drawn with a generator keyed by (seed, batch_ids[b]): a group, then
  * batch_size rows (2 * batch_size for pairs) without replacement when the group is
- * large enough, with replacement otherwise (pairs always of two different rows). */
+ * large enough, with replacement otherwise (pairs then of two different rows); with
+ * groups->replace, always with replacement (pairs may repeat a row). */
 int fd_sample_batches(const fd_array *codes, const fd_groups *groups, int mode,
                       int64_t batch_size, uint64_t seed, const int64_t *batch_ids,
                       int64_t n_batches,

@@ -187,7 +187,9 @@ int fd_sample_batches(const fd_array *codes, const fd_groups *g, int mode, int64
             }
             lo = g->offsets[grp];
             m = g->offsets[grp + 1] - lo;
-            if (m >= draws) {
+            if (g->replace) {
+                for (int64_t i = 0; i < draws; i++) rows[i] = fd_below(&rng, m);
+            } else if (m >= draws) {
                 fd_distinct(&rng, m, draws, rows, scratch, hash, hsize);
             } else if (mode == FD_BATCH_PAIR_DIFF) { /* small group: pairs of two different rows */
                 for (int64_t i = 0; i < L; i++) {

@@ -38,6 +38,7 @@ cdef extern from "fastdis.h" nogil:
         const int64_t *cum
         int64_t n_groups
         int by_size
+        int replace
     int fd_factor_keys(const fd_array *factors, const fd_levels *levels, const int64_t *weight,
                        int64_t *keys, int64_t *err_col, int n_threads)
     int fd_group_rows(const int64_t *keys, int64_t n_rows, int64_t n_keys, int64_t *offsets,
@@ -256,7 +257,7 @@ def group_rows(cnp.ndarray keys, int64_t n_keys):
 
 def sample_batches(cnp.ndarray codes, cnp.ndarray offsets, cnp.ndarray perm, cnp.ndarray groups,
                    cnp.ndarray cum, bint by_size, int mode, int64_t batch_size, uint64_t seed,
-                   cnp.ndarray batch_ids, int n_threads):
+                   cnp.ndarray batch_ids, int n_threads, bint replace=False):
     """Draw and reduce one batch per id; returns the (n_batches, n_codes) reductions."""
     cdef fd_array ca = _describe(codes)
     cdef fd_groups g
@@ -269,6 +270,7 @@ def sample_batches(cnp.ndarray codes, cnp.ndarray offsets, cnp.ndarray perm, cnp
     g.cum = <const int64_t *>cnp.PyArray_DATA(cum)
     g.n_groups = groups.shape[0]
     g.by_size = by_size
+    g.replace = replace
     with nogil:
         status = fd_sample_batches(&ca, &g, mode, batch_size, seed,
                                    <const int64_t *>cnp.PyArray_DATA(batch_ids), n_batches,

@@ -204,12 +204,35 @@ def test_z_max_needs_repeated_combinations():
     (dict(batch_size=1), "batch_size must be >= 2"),
     (dict(batch_size=10_000), r"batch_size=10000 exceeds the number of rows \(96\)"),
     (dict(n_train=0, batch_size=8), "n_train must be >= 1"),
-    (dict(convention="dlib"), "disentanglement_lib has no"),
+    (dict(convention="disent"), "convention must be None, 'dlib' or 'ubisoft'"),
 ])
 def test_bad_parameters(metric, kwargs, match):
     with pytest.raises(ValueError, match=match):
         getattr(fastdis, metric)(grid((3, 4), repeat=8), np.zeros((96, 2)) + np.arange(96)[:, None],
                                  **kwargs)
+
+
+def test_dlib_has_no_z_max_var():
+    with pytest.raises(ValueError, match="disentanglement_lib has no z_max_var"):
+        fastdis.z_max_var(grid((3, 4), repeat=8), np.arange(192.0).reshape(96, 2), convention="dlib")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", CASES)
+@pytest.mark.parametrize("metric,key", [("z_diff", "beta_vae.eval_accuracy"),
+                                        ("z_min_var", "factor_vae.eval_accuracy")])
+def test_dlib_convention_matches_in_distribution(reference, case, metric, key):
+    factors, codes = load_case(case)
+    expected = reference[case]["dlib"][key]
+    mean, std = expected.get("mean", expected.get("value")), expected.get("std", 0.0)
+    values = [getattr(fastdis, metric)(factors, codes, convention="dlib", random_state=seed)
+              for seed in range(5)]
+    assert abs(np.mean(values) - mean) <= 3 * std + 0.02, (values, mean, std)
+    if metric == "z_min_var":
+        _, details = fastdis.z_min_var(factors, codes, convention="dlib", random_state=0,
+                                       return_details=True)
+        # the count of active codes, not disentanglement_lib's len(mask) (5 for partial)
+        assert details["num_active_dims"] == np.sum(codes.std(axis=0, ddof=1) >= 0.05)
 
 
 def test_bad_diff_quantile():

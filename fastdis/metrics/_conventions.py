@@ -47,23 +47,31 @@ def resolve(metric, convention, table, **given):
 # values use (factors min-max binned: continuous_factors=True); "dlib": disentanglement_lib.
 _SURVEY_BATCHES = dict(batch_size=200, n_variance_estimate=10000)
 INTERVENTION = {
+    # by_size: a batch's fixed value is that of a random row (probability proportional to
+    # its frequency) rather than uniform over the values; replace: rows with replacement
     "z_diff": {
         None: dict(batch_size=200, n_train=10000, n_eval=5000, max_iter=10000, scale=True,
-                   factor_bins=None, by_size=False),
+                   factor_bins=None, by_size=False, replace=False),
         "ubisoft": dict(batch_size=200, n_train=10000, n_eval=5000, max_iter=10000, scale=True,
-                        factor_bins=10, by_size=False),
+                        factor_bins=10, by_size=False, replace=False),
+        # beta_vae.compute_beta_vae_sklearn: LogisticRegression() defaults, accuracy unscaled
+        "dlib": dict(batch_size=64, n_train=10000, n_eval=5000, max_iter=100, scale=False,
+                     factor_bins=None, by_size=True, replace=True),
     },
     "z_min_var": {
         None: dict(_SURVEY_BATCHES, n_train=800, n_eval=800, std_threshold=0.02, scale=True,
-                   factor_bins=None, by_size=False),
+                   factor_bins=None, by_size=False, replace=False),
         "ubisoft": dict(_SURVEY_BATCHES, n_train=800, n_eval=800, std_threshold=0.05, scale=True,
-                        factor_bins=10, by_size=False),
+                        factor_bins=10, by_size=False, replace=False),
+        # factor_vae.compute_factor_vae with the gin studies' prune_dims.threshold = 0.05
+        "dlib": dict(batch_size=64, n_variance_estimate=10000, n_train=10000, n_eval=5000,
+                     std_threshold=0.05, scale=False, factor_bins=None, by_size=True, replace=True),
     },
     "z_max_var": {
         None: dict(_SURVEY_BATCHES, n_train=800, n_eval=800, std_threshold=0.02, scale=True,
-                   factor_bins=None, by_size=False),
+                   factor_bins=None, by_size=False, replace=False),
         "ubisoft": dict(_SURVEY_BATCHES, n_train=800, n_eval=800, std_threshold=0.05, scale=True,
-                        factor_bins=3, by_size=False),
+                        factor_bins=3, by_size=False, replace=False),
     },
     "irs": {
         None: dict(diff_quantile=1.0, factor_bins=None, factor_strategy="uniform"),
@@ -73,7 +81,7 @@ INTERVENTION = {
     },
 }
 AVAILABLE["ubisoft"] |= {"z_diff", "z_min_var", "z_max_var", "irs"}
-AVAILABLE["dlib"] |= {"irs"}
+AVAILABLE["dlib"] |= {"irs", "z_diff", "z_min_var"}
 
 
 def resolve_metric(metric, convention, **given):

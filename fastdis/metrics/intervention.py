@@ -30,8 +30,9 @@ _COMMON = """\
         :func:`fastdis.discretize`).
     codes : array-like of shape (n_samples, n_codes)
         The representation, real values.
-    convention : {None, "ubisoft"}, optional
+    convention : {None, "ubisoft", "dlib"}, optional
         Reference implementation to reproduce; None is fastdis's default (see Notes).
+        ``"dlib"`` is available for ``z_diff``, ``z_min_var`` and ``irs``.
     random_state : int, numpy.random.Generator or None, default=None
         Seed of the batch sampler. The same seed gives the same value, whatever the
         number of threads.
@@ -95,7 +96,7 @@ def _groups_or_raise(grouping, what, k, metric):
     return groups, cum
 
 
-def _draw(codes, enc, targets, seed, mode, batch_size, by_size, nt, metric, vary_one):
+def _draw(codes, enc, targets, seed, mode, batch_size, settings, nt, metric, vary_one):
     """Reductions of every batch: (n_batches, n_codes), batch b intervening on targets[b]."""
     out = np.empty((len(targets), codes.shape[1]))
     for k in range(enc.n_factors):
@@ -112,7 +113,8 @@ def _draw(codes, enc, targets, seed, mode, batch_size, by_size, nt, metric, vary
         what = "combination of the other factors" if vary_one else "value"
         groups, cum = _groups_or_raise(grouping, what, k, metric)
         out[ids] = _kernels.sample_batches(codes, grouping.offsets, grouping.perm, groups, cum,
-                                           by_size, mode, batch_size, seed, ids, nt)
+                                           settings["by_size"], mode, batch_size, seed, ids, nt,
+                                           settings["replace"])
     return out
 
 
@@ -169,6 +171,10 @@ def z_diff(factors, codes, *, convention=None, random_state=None, n_threads=None
     saturates at 1 easily; after the chance correction it can be negative.
     Default: factors used as labels. ``convention="ubisoft"`` reproduces the survey
     code's procedure (factors min-max scaled and binned into 10 bins) in distribution.
+    ``convention="dlib"`` reproduces disentanglement_lib's ``compute_beta_vae_sklearn``:
+    batches of 64 pairs, the fixed value taken from a random row (so in proportion to its
+    frequency), rows drawn with replacement, ``LogisticRegression()`` with its defaults
+    (``max_iter=100``), and the accuracy reported unscaled.
     """
     s, enc, codes, nt = _prepare("z_diff", factors, codes, convention, n_threads, dict(
         batch_size=batch_size, n_train=n_train, n_eval=n_eval, max_iter=max_iter, scale=scale,
@@ -179,7 +185,7 @@ def z_diff(factors, codes, *, convention=None, random_state=None, n_threads=None
     rng = np.random.default_rng(random_state)
     n_train, n_eval = s["n_train"], s["n_eval"]
     targets, seed = _targets_and_seed(rng, enc.n_factors, n_train + n_eval)
-    features = _draw(codes, enc, targets, seed, _kernels.BATCH_PAIR_DIFF, L, s["by_size"], nt,
+    features = _draw(codes, enc, targets, seed, _kernels.BATCH_PAIR_DIFF, L, s, nt,
                      "z_diff", vary_one=False)
     model = LogisticRegression(max_iter=check_int(s["max_iter"], "max_iter", 1))
     y_train, y_eval = targets[:n_train], targets[n_train:]
@@ -199,7 +205,10 @@ def _variance_vote(metric, factors, codes, convention, random_state, n_threads, 
     L = _check_batches(s, codes.shape[0])
     rng = np.random.default_rng(random_state)
     n_var = check_int(s["n_variance_estimate"], "n_variance_estimate", 2)
-    rows = rng.choice(codes.shape[0], size=min(n_var, codes.shape[0]), replace=False)
+    if s["replace"]:  # disentanglement_lib: observations drawn with replacement
+        rows = rng.integers(0, codes.shape[0], size=n_var)
+    else:
+        rows = rng.choice(codes.shape[0], size=min(n_var, codes.shape[0]), replace=False)
     global_var = np.var(codes[np.sort(rows)], axis=0, ddof=1).astype(np.float64)
     threshold = float(s["std_threshold"])
     # a code with no variance at all is never active, whatever the threshold: a 0/0 NaN
@@ -213,7 +222,7 @@ def _variance_vote(metric, factors, codes, convention, random_state, n_threads, 
         return (0.0, details) if return_details else 0.0
     n_train, n_eval = s["n_train"], s["n_eval"]
     targets, seed = _targets_and_seed(rng, enc.n_factors, n_train + n_eval)
-    variances = _draw(codes, enc, targets, seed, _kernels.BATCH_VARIANCE, L, s["by_size"], nt,
+    variances = _draw(codes, enc, targets, seed, _kernels.BATCH_VARIANCE, L, s, nt,
                       metric, vary_one=argmax)
     normalized = np.where(active, variances / np.where(active, global_var, 1.0),
                           -np.inf if argmax else np.inf)
@@ -282,7 +291,12 @@ def z_min_var(factors, codes, *, convention=None, random_state=None, n_threads=N
     :class:`fastdis.DegenerateWarning` (the survey code crashes). The threshold applies
     to the raw scale of the codes, so the metric is not scale invariant.
     ``convention="ubisoft"``: the survey code's signature defaults (factors min-max
-    binned into 10 bins, ``std_threshold=0.05``).
+    binned into 10 bins, ``std_threshold=0.05``). ``convention="dlib"``:
+    disentanglement_lib's ``compute_factor_vae`` with the gin studies' threshold 0.05:
+    batches of 64, 10,000 training and 5,000 evaluation batches, the fixed value taken
+    from a random row, rows (and the variance-estimate rows) drawn with replacement,
+    accuracy unscaled -- without its two bugs (a zero-variance code winning the argmin
+    with threshold 0, and ``num_active_dims`` reporting every code).
     """
     return _variance_vote("z_min_var", factors, codes, convention, random_state, n_threads, dict(
         batch_size=batch_size, n_train=n_train, n_eval=n_eval,

@@ -207,7 +207,7 @@ int main(int argc, char **argv)
                     if (offsets[gk + 1] - offsets[gk] >= 2) { groups[ng] = gk; cum[ng + 1] = cum[ng] + offsets[gk + 1] - offsets[gk]; ng++; }
                 for (int64_t b = 0; b < nbatch; b++) ids[b] = rint_(0, 1000000);
                 if (ng > 0) {
-                    fd_groups gs = {offsets, perm, groups, cum, ng, (int)rint_(0, 1)};
+                    fd_groups gs = {offsets, perm, groups, cum, ng, (int)rint_(0, 1), (int)rint_(0, 1)};
                     int mode = (int)rint_(0, 1);
                     if (fd_sample_batches(&codes.a, &gs, mode, L, rnd(), ids, nbatch, out, nt) != FD_OK) {
                         fprintf(stderr, "iter %d: sample_batches\n", it); return 1;
