@@ -19,6 +19,8 @@ struct fd_rowbins {
     int nb;
     double *ep;         /* [dpad * (nb + 1)]: -inf, e[1], ..., e[nb-1], +inf */
     double *e0, *inv_w, *sc, *off;  /* [dpad] */
+    double *elast;      /* [dpad]: e[nb], the upper edge (range checks) */
+    int check;          /* values outside [e0, elast] are reported (bins->check_range) */
     int32_t *base;      /* [dpad]: j * (nb + 1), offset of column j in ep */
     int32_t *add;       /* [dpad]: j * nb, the label offset the histogram wants */
 };
@@ -50,7 +52,7 @@ fd_rowbins *fd_rowbins_new(const fd_array *codes, const fd_binning *bins)
     fd_rowbins *rb;
     const int64_t d = codes->n_cols;
     const int nb = bins->n_bins;
-    if (!fd_avx2_available() || codes->col_stride != 1 || bins->check_range || nb < 1 ||
+    if (!fd_avx2_available() || codes->col_stride != 1 || nb < 1 ||
         (codes->dtype != FD_FLOAT32 && codes->dtype != FD_FLOAT64))
         return NULL;
     for (int64_t j = 0; j < d; j++) {
@@ -61,13 +63,15 @@ fd_rowbins *fd_rowbins_new(const fd_array *codes, const fd_binning *bins)
     if (!rb) return NULL;
     rb->d = d; rb->dpad = (d + 3) & ~(int64_t)3; rb->nb = nb;
     rb->ep = (double *)malloc(sizeof(double) * (size_t)(rb->dpad * (nb + 1)));
-    rb->e0 = (double *)malloc(sizeof(double) * (size_t)(4 * rb->dpad));
+    rb->e0 = (double *)malloc(sizeof(double) * (size_t)(5 * rb->dpad));
     rb->base = (int32_t *)malloc(sizeof(int32_t) * (size_t)(2 * rb->dpad));
     if (!rb->ep || !rb->e0 || !rb->base || rb->dpad * (nb + 1) > INT32_MAX) {
         fd_rowbins_free(rb);
         return NULL;
     }
     rb->inv_w = rb->e0 + rb->dpad; rb->sc = rb->inv_w + rb->dpad; rb->off = rb->sc + rb->dpad;
+    rb->elast = rb->off + rb->dpad;
+    rb->check = bins->check_range;
     rb->add = rb->base + rb->dpad;
     for (int64_t j = 0; j < rb->dpad; j++) {
         const int64_t src = j < d ? j : 0; /* padding lanes repeat column 0 and are never stored */
@@ -77,6 +81,7 @@ fd_rowbins *fd_rowbins_new(const fd_array *codes, const fd_binning *bins)
         for (int i = 1; i < nb; i++) ep[i] = e[i];
         ep[nb] = INFINITY;
         rb->e0[j] = e[0];
+        rb->elast[j] = e[nb];
         rb->inv_w[j] = fd_inv_width(bins, src);
         rb->sc[j] = bins->scale[src];
         rb->off[j] = bins->offset[src];
@@ -91,9 +96,10 @@ fd_rowbins *fd_rowbins_new(const fd_array *codes, const fd_binning *bins)
 static const int32_t fd_lane_mask32[8] = {-1, -1, -1, -1, 0, 0, 0, 0};
 
 __attribute__((target("avx2")))
-static void fd_bin_rows_avx2_impl(const fd_array *codes, const fd_rowbins *rb, int64_t r0,
-                                  int64_t nr, uint32_t *out)
+static int fd_bin_rows_avx2_impl(const fd_array *codes, const fd_rowbins *rb, int64_t r0,
+                                 int64_t nr, uint32_t *out)
 {
+    __m256d inside = _mm256_castsi256_pd(_mm256_set1_epi64x(-1));
     const int64_t d = rb->d, rs = codes->row_stride;
     const __m256d zero = _mm256_setzero_pd(), one = _mm256_set1_pd(1.0);
     const __m256d top = _mm256_set1_pd((double)rb->nb - 0.5);
@@ -119,6 +125,12 @@ static void fd_bin_rows_avx2_impl(const fd_array *codes, const fd_rowbins *rb, i
             }
             t = _mm256_mul_pd(t, sc);
             t = _mm256_add_pd(t, off);
+            if (rb->check) { /* NaN fails both comparisons too */
+                const __m256d ok = _mm256_and_pd(_mm256_cmp_pd(t, e0, _CMP_GE_OQ),
+                                                 _mm256_cmp_pd(t, _mm256_loadu_pd(rb->elast + j), _CMP_LE_OQ));
+                inside = _mm256_and_pd(inside, _mm256_or_pd(ok, _mm256_castsi256_pd(
+                                                    _mm256_xor_si256(mask64, _mm256_set1_epi64x(-1)))));
+            }
             g = _mm256_mul_pd(_mm256_sub_pd(t, e0), iw);
             g = _mm256_max_pd(g, zero); /* NaN -> 0 */
             g = _mm256_min_pd(g, top);
@@ -133,15 +145,17 @@ static void fd_bin_rows_avx2_impl(const fd_array *codes, const fd_rowbins *rb, i
                                 _mm_add_epi32(_mm256_cvttpd_epi32(b), add));
         }
     }
+    return _mm256_movemask_pd(inside) != 0xF;
 }
 #endif
 
-void fd_bin_rows_avx2(const fd_array *codes, const fd_rowbins *rb, int64_t r0, int64_t nr,
-                      uint32_t *out)
+int fd_bin_rows_avx2(const fd_array *codes, const fd_rowbins *rb, int64_t r0, int64_t nr,
+                     uint32_t *out)
 {
 #ifdef FD_HAVE_AVX2_PATH
-    fd_bin_rows_avx2_impl(codes, rb, r0, nr, out);
+    return fd_bin_rows_avx2_impl(codes, rb, r0, nr, out);
 #else
     (void)codes; (void)rb; (void)r0; (void)nr; (void)out;
+    return 0;
 #endif
 }

@@ -171,9 +171,11 @@ static inline int fd_bin_block(const fd_array *codes, const fd_binning *bins, in
 typedef struct fd_rowbins fd_rowbins;
 fd_rowbins *fd_rowbins_new(const fd_array *codes, const fd_binning *bins);
 void fd_rowbins_free(fd_rowbins *rb);
-/* out[r * n_codes + j] = j * n_bins + label of row r0 + r, code j */
-void fd_bin_rows_avx2(const fd_array *codes, const fd_rowbins *rb, int64_t r0, int64_t nr,
-                      uint32_t *out);
+/* out[r * n_codes + j] = j * n_bins + label of row r0 + r, code j.  With a checked range,
+ * returns 1 when some value lies outside it (NaN included): the caller then re-bins the
+ * block with fd_bin_block to find which error and column. */
+int fd_bin_rows_avx2(const fd_array *codes, const fd_rowbins *rb, int64_t r0, int64_t nr,
+                     uint32_t *out);
 
 /* Expand MACRO(suffix, C type) for every integer element type. */
 #define FD_FOR_INT_TYPES(MACRO)                                                        \

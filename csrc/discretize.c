@@ -129,9 +129,8 @@ int fd_discretize(const fd_array *codes, const fd_binning *bins,
         for (int64_t blk = 0; blk < n_blocks; blk++) {
             const int64_t r0 = blk * FD_BLOCK, nr = fd_min64(FD_BLOCK, n - r0);
             if (!buf) continue;
-            if (rowbins) {
-                fd_bin_rows_avx2(codes, rowbins, r0, nr, buf); /* buf[r * d + j] = j*nb + label */
-            } else {
+            /* buf[r * d + j] = j*nb + label; scalar for a block with an out-of-range value */
+            if (!rowbins || fd_bin_rows_avx2(codes, rowbins, r0, nr, buf)) {
                 for (int64_t j = 0; j < d; j++) {
                     int e = fd_bin_block(codes, bins, j, r0, nr, buf + j, d, (uint32_t)(j * nb));
                     if (e && (j < my_col || (j == my_col && e < my_err))) { my_err = e; my_col = j; }

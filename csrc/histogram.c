@@ -142,10 +142,8 @@ int fd_joint_histogram(const fd_array *factors, const fd_levels *levels,
                 const int64_t r0 = pass0 + blk * FD_BLOCK;
                 const int64_t nr = fd_min64(FD_BLOCK, pass_n - blk * FD_BLOCK);
                 if (!ok) continue;
-                if (rowbins)
-                    fd_bin_rows_avx2(codes, rowbins, r0, nr, co);
-                else
-                    for (int64_t j = 0; j < d; j++)
+                if (!rowbins || fd_bin_rows_avx2(codes, rowbins, r0, nr, co))
+                    for (int64_t j = 0; j < d; j++) /* scalar, or the exact error of a bad block */
                         fd_err_keep_first(&my, fd_bin_block(codes, bins, j, r0, nr, co + j, d,
                                                             (uint32_t)(j * nb)), j);
                 if (factors->row_stride != 1) { /* row-major: read each row once */

@@ -272,5 +272,19 @@ def test_simd_and_scalar_paths_agree():
                 np.testing.assert_array_equal(fast[0], slow[0])
                 np.testing.assert_array_equal(fast[1], slow[1])
                 np.testing.assert_array_equal(fast[0], naive_linspace_labels(codes, n_bins))
+        # caller-given ranges: the checked path, and its errors
+        codes = rng.uniform(-1, 1, size=(3000, 6))
+        labels = []
+        for simd in (True, False):
+            _kernels.set_simd(simd)
+            labels.append(fastdis.discretize(codes, 37, code_range=(-1, 1)))
+            bad = codes.copy()
+            bad[2500, 4] = 1.5
+            with pytest.raises(ValueError, match="codes column 4 has values outside code_range"):
+                fastdis.discretize(bad, 37, code_range=(-1, 1))
+            bad[2000, 3] = np.nan
+            with pytest.raises(ValueError, match="NaN or infinity in column 3"):
+                fastdis.discretize(bad, 37, code_range=(-1, 1))
+        np.testing.assert_array_equal(labels[0], labels[1])
     finally:
         _kernels.set_simd(True)
