@@ -7,7 +7,6 @@ the peak resident set size (ru_maxrss) before and after the call: the difference
 fastdis adds on top of the input. The budget is N*d bytes + 64 MiB.
 """
 import os
-import resource
 import subprocess
 import sys
 import tempfile

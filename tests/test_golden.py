@@ -1,5 +1,4 @@
 """Every information metric reproduces the reference implementations on the golden cases."""
-import numpy as np
 import pytest
 
 import fastdis

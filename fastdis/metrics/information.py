@@ -11,7 +11,6 @@ import warnings
 import numpy as np
 
 from .._information import compute_information
-from .._validation import check_choice
 from .._warnings import DegenerateWarning
 from ._conventions import INFORMATION, resolve
 
