@@ -149,6 +149,53 @@ static int fd_bin_rows_avx2_impl(const fd_array *codes, const fd_rowbins *rb, in
 }
 #endif
 
+#ifdef FD_HAVE_AVX2_PATH
+/* Row-wise min/max of a C-ordered block, four codes at a time; lo/hi hold d values. */
+__attribute__((target("avx2")))
+static int fd_minmax_rows_avx2_impl(const fd_array *codes, int64_t r0, int64_t nr, double *lo,
+                                    double *hi)
+{
+    const int64_t d = codes->n_cols, rs = codes->row_stride;
+    const int f32 = codes->dtype == FD_FLOAT32;
+    __m256d bad = _mm256_setzero_pd();
+    for (int64_t j = 0; j < d; j += 4) {
+        const int64_t lanes = d - j < 4 ? d - j : 4;
+        const __m128i mask32 = _mm_loadu_si128((const __m128i *)(fd_lane_mask32 + 4 - lanes));
+        const __m256i mask64 = _mm256_cvtepi32_epi64(mask32);
+        /* masked-off lanes load 0.0: harmless for the min/max of the lanes that are stored */
+        __m256d l = _mm256_set1_pd(INFINITY), h = _mm256_set1_pd(-INFINITY);
+        for (int64_t r = 0; r < nr; r++) {
+            __m256d v;
+            if (f32) v = _mm256_cvtps_pd(_mm_maskload_ps((const float *)codes->data + (r0 + r) * rs + j, mask32));
+            else v = _mm256_maskload_pd((const double *)codes->data + (r0 + r) * rs + j, mask64);
+            l = _mm256_min_pd(v, l); /* NaN in v: keeps l (second operand) */
+            h = _mm256_max_pd(v, h);
+            bad = _mm256_or_pd(bad, _mm256_cmp_pd(_mm256_sub_pd(v, v), _mm256_setzero_pd(), _CMP_NEQ_UQ));
+        }
+        {
+            double lv[4], hv[4];
+            _mm256_storeu_pd(lv, l);
+            _mm256_storeu_pd(hv, h);
+            for (int64_t q = 0; q < lanes; q++) {
+                lo[j + q] = lv[q] < lo[j + q] ? lv[q] : lo[j + q];
+                hi[j + q] = hv[q] > hi[j + q] ? hv[q] : hi[j + q];
+            }
+        }
+    }
+    return _mm256_movemask_pd(bad) != 0;
+}
+#endif
+
+int fd_minmax_rows_avx2(const fd_array *codes, int64_t r0, int64_t nr, double *lo, double *hi)
+{
+#ifdef FD_HAVE_AVX2_PATH
+    return fd_minmax_rows_avx2_impl(codes, r0, nr, lo, hi);
+#else
+    (void)codes; (void)r0; (void)nr; (void)lo; (void)hi;
+    return 0;
+#endif
+}
+
 int fd_bin_rows_avx2(const fd_array *codes, const fd_rowbins *rb, int64_t r0, int64_t nr,
                      uint32_t *out)
 {

@@ -176,6 +176,9 @@ void fd_rowbins_free(fd_rowbins *rb);
  * block with fd_bin_block to find which error and column. */
 int fd_bin_rows_avx2(const fd_array *codes, const fd_rowbins *rb, int64_t r0, int64_t nr,
                      uint32_t *out);
+/* Fold rows r0 .. r0+nr-1 of a C-ordered block into lo/hi[n_codes] with AVX2 (the caller
+ * checks fd_avx2_available); returns 1 if a value is NaN or inf. */
+int fd_minmax_rows_avx2(const fd_array *codes, int64_t r0, int64_t nr, double *lo, double *hi);
 
 /* Expand MACRO(suffix, C type) for every integer element type. */
 #define FD_FOR_INT_TYPES(MACRO)                                                        \

@@ -54,6 +54,7 @@ int fd_code_minmax(const fd_array *codes, double *mins, double *maxs,
     int64_t first_bad = d; /* lowest column holding a NaN/inf */
     int nomem = 0;
     int nt = fd_resolve_threads(n_threads, n);
+    const int simd = codes->col_stride == 1 && fd_avx2_available();
 
     for (int64_t j = 0; j < d; j++) { mins[j] = INFINITY; maxs[j] = -INFINITY; }
 
@@ -74,7 +75,16 @@ int fd_code_minmax(const fd_array *codes, double *mins, double *maxs,
             const int64_t r0 = blk * FD_BLOCK, nr = fd_min64(FD_BLOCK, n - r0);
             const int64_t at = r0 * codes->row_stride;
             if (!lo) continue;
-            if (codes->dtype == FD_FLOAT32)
+            if (simd) {
+                if (fd_minmax_rows_avx2(codes, r0, nr, lo, hi)) /* rare: name the column */
+                    for (int64_t j = 0; j < d && j < bad; j++)
+                        for (int64_t r = 0; r < nr; r++)
+                            if (!isfinite(fd_load_float(codes->data, codes->dtype,
+                                                        (r0 + r) * codes->row_stride + j))) {
+                                bad = j;
+                                break;
+                            }
+            } else if (codes->dtype == FD_FLOAT32)
                 fd_minmax_block_f32((const float *)codes->data + at, codes->row_stride,
                                     codes->col_stride, d, nr, lo, hi, &bad);
             else

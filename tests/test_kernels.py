@@ -272,6 +272,17 @@ def test_simd_and_scalar_paths_agree():
                 np.testing.assert_array_equal(fast[0], slow[0])
                 np.testing.assert_array_equal(fast[1], slow[1])
                 np.testing.assert_array_equal(fast[0], naive_linspace_labels(codes, n_bins))
+        # the min/max pass
+        for codes in cases:
+            codes = np.ascontiguousarray(codes)
+            _kernels.set_simd(True)
+            fast = _kernels.code_minmax(codes, 2)
+            _kernels.set_simd(False)
+            slow = _kernels.code_minmax(codes, 2)
+            np.testing.assert_array_equal(fast[0], codes.min(axis=0))
+            np.testing.assert_array_equal(fast[1], codes.max(axis=0))
+            np.testing.assert_array_equal(fast[0], slow[0])
+            np.testing.assert_array_equal(fast[1], slow[1])
         # caller-given ranges: the checked path, and its errors
         codes = rng.uniform(-1, 1, size=(3000, 6))
         labels = []
