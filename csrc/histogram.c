@@ -64,20 +64,47 @@ static void fd_add_table(int64_t *dst, const uint32_t *src, int64_t n)
 }
 
 /* The hot loop: for each row, for each factor, d increments in that factor's table.
- * fo[r*k + c] is the row's offset of factor c's level; co[r*d + j] = j*nb + label. */
+ * fo[r*k + c] is the row's offset of factor c's level; co[r*d + j] = j*nb + label.
+ * Written once per small d so that the row's d code offsets stay in registers across
+ * the k factors (a run-time d reloads them for every factor). */
+#define FD_DEFINE_COUNT(D)                                                             \
+    static void fd_count_fc_##D(uint32_t *tab, const uint32_t *fo, const uint32_t *co,   \
+                                int64_t nr, int64_t k)                                 \
+    {                                                                                  \
+        for (int64_t r = 0; r < nr; r++) {                                             \
+            uint32_t cr[D];                                                            \
+            const uint32_t *fr = fo + r * k;                                           \
+            for (int j = 0; j < D; j++) cr[j] = co[r * D + j];                         \
+            for (int64_t c = 0; c < k; c++) {                                          \
+                uint32_t *t = tab + fr[c];                                             \
+                for (int j = 0; j < D; j++) t[cr[j]]++;                                \
+            }                                                                          \
+        }                                                                              \
+    }
+FD_DEFINE_COUNT(1) FD_DEFINE_COUNT(2) FD_DEFINE_COUNT(3) FD_DEFINE_COUNT(4)
+FD_DEFINE_COUNT(5) FD_DEFINE_COUNT(6) FD_DEFINE_COUNT(7) FD_DEFINE_COUNT(8)
+FD_DEFINE_COUNT(9) FD_DEFINE_COUNT(10) FD_DEFINE_COUNT(11) FD_DEFINE_COUNT(12)
+FD_DEFINE_COUNT(13) FD_DEFINE_COUNT(14) FD_DEFINE_COUNT(15) FD_DEFINE_COUNT(16)
+
 static void fd_count_fc(uint32_t *tab, const uint32_t *fo, const uint32_t *co,
                         int64_t nr, int64_t k, int64_t d)
 {
+    typedef void (*count_fn)(uint32_t *, const uint32_t *, const uint32_t *, int64_t, int64_t);
+    static const count_fn fixed[17] = {
+        NULL, fd_count_fc_1, fd_count_fc_2, fd_count_fc_3, fd_count_fc_4, fd_count_fc_5,
+        fd_count_fc_6, fd_count_fc_7, fd_count_fc_8, fd_count_fc_9, fd_count_fc_10,
+        fd_count_fc_11, fd_count_fc_12, fd_count_fc_13, fd_count_fc_14, fd_count_fc_15,
+        fd_count_fc_16};
+    if (d <= 16) {
+        fixed[d](tab, fo, co, nr, k);
+        return;
+    }
     for (int64_t r = 0; r < nr; r++) {
         const uint32_t *cr = co + r * d;
         const uint32_t *fr = fo + r * k;
         for (int64_t c = 0; c < k; c++) {
             uint32_t *t = tab + fr[c];
-            int64_t j = 0;
-            for (; j + 4 <= d; j += 4) {
-                t[cr[j]]++; t[cr[j + 1]]++; t[cr[j + 2]]++; t[cr[j + 3]]++;
-            }
-            for (; j < d; j++) t[cr[j]]++;
+            for (int64_t j = 0; j < d; j++) t[cr[j]]++;
         }
     }
 }
