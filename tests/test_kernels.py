@@ -299,3 +299,14 @@ def test_simd_and_scalar_paths_agree():
         np.testing.assert_array_equal(labels[0], labels[1])
     finally:
         _kernels.set_simd(True)
+
+
+@pytest.mark.parametrize("d", [1, 7, 16, 17, 40])
+def test_any_number_of_codes(d):
+    """The counting loop is specialised for up to 16 codes and generic beyond."""
+    rng = np.random.default_rng(d)
+    factors = rng.integers(0, 5, size=(3000, 2))
+    codes = rng.normal(size=(3000, d)) + factors[:, :1]
+    labels = naive_histogram_labels(codes, 20)
+    expected = [[mutual_info_score(factors[:, k], labels[:, j]) for j in range(d)] for k in range(2)]
+    np.testing.assert_allclose(fastdis.mutual_info_matrix(factors, codes), expected, atol=1e-12)
