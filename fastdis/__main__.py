@@ -4,7 +4,7 @@ import sys
 import time
 
 METRICS = ("mig", "rmig", "mig_sup", "jemmig", "modularity", "dcimig",
-           "z_diff", "z_min_var", "z_max_var", "irs")
+           "z_diff", "z_min_var", "z_max_var", "irs", "sap")
 PAPERS = {
     "mig": "Chen et al. 2018, Isolating sources of disentanglement in VAEs (NeurIPS)",
     "rmig": "Do & Tran 2020, Theory and evaluation metrics for learning disentangled representations (ICLR)",
@@ -16,6 +16,7 @@ PAPERS = {
     "z_min_var": "Kim & Mnih 2018, Disentangling by factorising (ICML)",
     "z_max_var": "Kim et al. 2019, Relevance Factor VAE (arXiv:1902.01568)",
     "irs": "Suter et al. 2019, Robustly disentangled causal mechanisms (ICML)",
+    "sap": "Kumar et al. 2018, Variational inference of disentangled latent concepts (ICLR)",
 }
 # stochastic metrics get the demo's seed
 STOCHASTIC = {"z_diff", "z_min_var", "z_max_var"}

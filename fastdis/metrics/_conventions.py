@@ -81,7 +81,8 @@ INTERVENTION = {
     },
 }
 AVAILABLE["ubisoft"] |= {"z_diff", "z_min_var", "z_max_var", "irs"}
-AVAILABLE["dlib"] |= {"irs", "z_diff", "z_min_var"}
+AVAILABLE["dlib"] |= {"irs", "z_diff", "z_min_var", "sap"}
+AVAILABLE["ubisoft"] |= {"sap"}
 
 
 def resolve_metric(metric, convention, **given):

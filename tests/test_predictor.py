@@ -1,0 +1,71 @@
+"""Predictor-based metrics (so far SAP): reference values, closed form, bad input."""
+import numpy as np
+import pytest
+from sklearn.linear_model import LinearRegression
+from sklearn.metrics import r2_score
+
+import fastdis
+from conftest import CASES, grid, load_case
+from fastdis.metrics.predictor import squared_correlation
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_sap_matches_survey_code(reference, case):
+    factors, codes = load_case(case)
+    expected = reference[case]["ubisoft"]["sap"]
+    assert expected["call"] == "sap(factors, codes)"
+    assert fastdis.sap(factors, codes, convention="ubisoft") == pytest.approx(expected["value"], abs=1e-9)
+    assert fastdis.sap(factors, codes) == fastdis.sap(factors, codes, convention="ubisoft")
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_sap_matches_dlib_seed_by_seed(reference, case):
+    """Same seeded split as disentanglement_lib: the same value for every seed."""
+    factors, codes = load_case(case)
+    expected = reference[case]["dlib"]["sap_array.SAP_score"]["values"]
+    got = [fastdis.sap(factors, codes, convention="dlib", random_state=seed) for seed in range(5)]
+    np.testing.assert_allclose(got, expected, atol=1e-9)
+
+
+def test_closed_form_equals_the_estimator():
+    """r^2 from moment sums == LinearRegression + r2_score, the survey code's procedure."""
+    rng = np.random.default_rng(0)
+    factors = rng.integers(0, 6, size=(5000, 3)).astype(float) + 1e6  # large offset
+    codes = np.column_stack([factors[:, 0] * 0.3 + rng.normal(size=5000), rng.normal(size=5000),
+                             np.tanh(factors[:, 2] - 1e6), np.full(5000, 2.0)])
+    r2 = squared_correlation(factors, codes)
+    for k in range(3):
+        for j in range(4):
+            x = codes[:, j:j + 1]
+            pred = LinearRegression().fit(x, factors[:, k]).predict(x)
+            assert r2[k, j] == pytest.approx(max(0.0, r2_score(factors[:, k], pred)), abs=1e-9)
+
+
+def test_sap_properties():
+    factors = grid((3, 4, 5), repeat=4)
+    rng = np.random.default_rng(1)
+    assert fastdis.sap(factors, factors.astype(float)) == pytest.approx(1.0)
+    codes = factors + rng.normal(0, 0.5, size=factors.shape)
+    base = fastdis.sap(factors, codes)
+    assert fastdis.sap(factors, codes * [1e-3, 10.0, 7.0] + 5) == pytest.approx(base, abs=1e-12)
+    assert fastdis.sap(factors[:, ::-1], codes[:, ::-1]) == pytest.approx(base, abs=1e-12)
+    noise = rng.normal(size=(len(factors), 3))
+    assert fastdis.sap(factors, noise) < 0.05
+    a = fastdis.sap(factors, codes, convention="dlib", random_state=3, n_threads=1)
+    assert fastdis.sap(factors, codes, convention="dlib", random_state=3, n_threads=2) == a
+
+
+def test_sap_bad_input():
+    factors, codes = grid((3, 4), repeat=5), np.random.default_rng(0).normal(size=(60, 2))
+    with pytest.raises(ValueError, match="mode must be one of 'regression', 'classification'"):
+        fastdis.sap(factors, codes, mode="trees")
+    with pytest.raises(ValueError, match=r"train_fraction must be in \(0, 1\)"):
+        fastdis.sap(factors, codes, mode="classification", train_fraction=1.0)
+    with pytest.raises(TypeError, match="needs numeric factors"):
+        fastdis.sap(factors.astype(str), codes)
+    assert 0 <= fastdis.sap(factors.astype(str), codes, mode="classification", random_state=0) <= 1
+    codes[3, 1] = np.inf
+    with pytest.raises(ValueError, match="NaN or infinity in column 1"):
+        fastdis.sap(factors, codes)
+    with pytest.raises(ValueError, match="disent"):
+        fastdis.sap(factors, codes, convention="disent")
