@@ -4,7 +4,7 @@ import sys
 import time
 
 METRICS = ("mig", "rmig", "mig_sup", "jemmig", "modularity", "dcimig",
-           "z_diff", "z_min_var", "z_max_var", "irs", "sap")
+           "z_diff", "z_min_var", "z_max_var", "irs", "sap", "explicitness")
 PAPERS = {
     "mig": "Chen et al. 2018, Isolating sources of disentanglement in VAEs (NeurIPS)",
     "rmig": "Do & Tran 2020, Theory and evaluation metrics for learning disentangled representations (ICLR)",
@@ -17,9 +17,10 @@ PAPERS = {
     "z_max_var": "Kim et al. 2019, Relevance Factor VAE (arXiv:1902.01568)",
     "irs": "Suter et al. 2019, Robustly disentangled causal mechanisms (ICML)",
     "sap": "Kumar et al. 2018, Variational inference of disentangled latent concepts (ICLR)",
+    "explicitness": "Ridgeway & Mozer 2018, Learning deep disentangled embeddings with the F-statistic loss (NeurIPS)",
 }
 # stochastic metrics get the demo's seed
-STOCHASTIC = {"z_diff", "z_min_var", "z_max_var"}
+STOCHASTIC = {"z_diff", "z_min_var", "z_max_var", "explicitness"}
 
 
 def _demo(args):

@@ -23,7 +23,7 @@ def test_list_names_every_metric():
     out = run("list")
     assert out.returncode == 0
     for name in ("mig", "rmig", "mig_sup", "jemmig", "modularity", "dcimig", "z_diff",
-                 "z_min_var", "z_max_var", "irs", "sap"):
+                 "z_min_var", "z_max_var", "irs", "sap", "explicitness"):
         assert name in out.stdout
 
 
@@ -33,7 +33,7 @@ def test_demo_small(encoder):
     assert out.returncode == 0, out.stderr
     rows = {line.split()[0]: float(line.split()[1]) for line in out.stdout.splitlines()[2:]}
     assert set(rows) == {"mig", "rmig", "mig_sup", "jemmig", "modularity", "dcimig", "z_diff",
-                         "z_min_var", "z_max_var", "irs", "sap"}
+                         "z_min_var", "z_max_var", "irs", "sap", "explicitness"}
     if encoder == "perfect":
         assert rows["mig"] > 0.7 and rows["z_min_var"] > 0.9
     else:

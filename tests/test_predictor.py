@@ -69,3 +69,60 @@ def test_sap_bad_input():
         fastdis.sap(factors, codes)
     with pytest.raises(ValueError, match="disent"):
         fastdis.sap(factors, codes, convention="disent")
+
+
+# --- explicitness ----------------------------------------------------------------------
+
+@pytest.mark.parametrize("case", CASES)
+def test_explicitness_matches_survey_code(reference, case):
+    factors, codes = load_case(case)
+    expected = reference[case]["ubisoft"]["explicitness"]
+    assert expected["call"] == "explicitness(factors, codes)"
+    assert fastdis.explicitness(factors, codes, convention="ubisoft") == pytest.approx(
+        expected["value"], abs=1e-4)
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_explicitness_matches_dlib_seed_by_seed(reference, case):
+    factors, codes = load_case(case)
+    entry = reference[case]["dlib"]["explicitness_array.explicitness_score_test"]
+    expected = entry.get("values", [entry.get("value")] * 5)
+    got = [fastdis.explicitness(factors, codes, convention="dlib", random_state=s) for s in range(5)]
+    np.testing.assert_allclose(got, expected, atol=1e-4)
+
+
+def test_explicitness_properties():
+    factors = grid((3, 4, 5), repeat=6)
+    rng = np.random.default_rng(2)
+    # one-hot codes make every value linearly separable from the others: AUC 1
+    one_hot = np.column_stack([factors[:, k] == v for k in range(3) for v in range(factors[:, k].max() + 1)])
+    assert fastdis.explicitness(factors, one_hot + rng.uniform(0, 0.1, size=one_hot.shape),
+                                random_state=0) == pytest.approx(1.0, abs=1e-9)
+    # a value per code is explicit too, but a linear one-vs-rest model cannot isolate the
+    # middle values of a code: high, not 1
+    perfect = factors + rng.uniform(0, 0.1, size=factors.shape)
+    assert 0.85 < fastdis.explicitness(factors, perfect, random_state=0) < 1
+    noise = rng.normal(size=(len(factors), 3))
+    assert abs(fastdis.explicitness(factors, noise, random_state=0)) < 0.15
+    base = fastdis.explicitness(factors, perfect, random_state=1)
+    assert fastdis.explicitness(factors, perfect[:, ::-1], random_state=1) == pytest.approx(base, abs=1e-6)
+    assert fastdis.explicitness(factors, perfect, random_state=1) == base  # reproducible
+
+
+def test_explicitness_survives_values_missing_from_the_test_rows():
+    """disentanglement_lib crashes when a factor value is absent from its test split."""
+    rng = np.random.default_rng(3)
+    factors = np.column_stack([np.r_[np.zeros(300, int), np.ones(300, int), [2, 2]],
+                               rng.integers(0, 3, 602)])
+    codes = factors + rng.normal(0, 0.3, size=factors.shape)
+    value, details = fastdis.explicitness(factors, codes, random_state=0, return_details=True)
+    assert np.isfinite(value) and np.isfinite(details["per_factor"]).all()
+
+
+def test_explicitness_bad_input():
+    factors, codes = grid((3, 4), repeat=5), np.random.default_rng(0).normal(size=(60, 2))
+    with pytest.raises(ValueError, match=r"train_fraction must be in \(0, 1\) or False"):
+        fastdis.explicitness(factors, codes, train_fraction=1.5)
+    factors[:, 1] = 7
+    with pytest.raises(ValueError, match="factors column 1 has a single value"):
+        fastdis.explicitness(factors, codes)

@@ -82,7 +82,8 @@ INTERVENTION = {
 }
 AVAILABLE["ubisoft"] |= {"z_diff", "z_min_var", "z_max_var", "irs"}
 AVAILABLE["dlib"] |= {"irs", "z_diff", "z_min_var", "sap"}
-AVAILABLE["ubisoft"] |= {"sap"}
+AVAILABLE["ubisoft"] |= {"sap", "explicitness"}
+AVAILABLE["dlib"] |= {"explicitness"}
 
 
 def resolve_metric(metric, convention, **given):

@@ -1,6 +1,6 @@
 """Predictor-based disentanglement metrics (Carbonneau et al. 2023, section 4.2).
 
-So far: SAP. DCI and Explicitness are still to come (issue #4).
+So far: SAP and Explicitness. DCI is still to come (issue #4).
 """
 import numpy as np
 
@@ -8,7 +8,7 @@ from .._validation import check_choice, check_n_threads, check_pair
 from .._discretize import column_ranges
 from ._conventions import resolve
 
-__all__ = ["sap"]
+__all__ = ["sap", "explicitness"]
 
 # Chunk of rows for the moment sums: bounded temporaries whatever N.
 _CHUNK = 1 << 16
@@ -152,3 +152,149 @@ def sap(factors, codes, *, convention=None, random_state=None, n_threads=None, m
     per_factor = top[:, -1] - second
     value = float(per_factor.mean())
     return (value, dict(scores=scores, per_factor=per_factor)) if return_details else value
+
+
+EXPLICITNESS = {
+    # held-out AUC with factors as labels; otherwise the survey's procedure
+    None: dict(train_fraction=0.8, factor_bins=None, procedure="ovr", scale=True),
+    # explicitness(impl=1): OvR logistic regressions, AUC on the fitting rows, factors binned
+    "ubisoft": dict(train_fraction=None, factor_bins=10, procedure="ovr", scale=True),
+    # explicitness_per_factor on standardised codes, multinomial LogisticRegression()
+    "dlib": dict(train_fraction=0.9, factor_bins=None, procedure="multinomial", scale=False),
+}
+
+
+def _macro_auc(y_true, proba, classes):
+    """Mean one-vs-rest ROC-AUC over the classes that have positives and negatives in y_true."""
+    from sklearn.metrics import roc_auc_score
+
+    aucs = [roc_auc_score(y_true == c, proba[:, i]) for i, c in enumerate(classes)
+            if 0 < np.sum(y_true == c) < len(y_true)]
+    return float(np.mean(aucs)) if aucs else float("nan")
+
+
+def _ovr_proba(x_fit, y_fit, x_eval, classes):
+    """LogisticRegression(class_weight="balanced", multi_class="ovr").predict_proba, rebuilt
+    from binary fits (scikit-learn >= 1.8 has no multi_class=): each class is fitted
+    against the rest with 'balanced' weights of the binary labels, and the sigmoids are
+    normalised to sum to 1 (for two classes: [1 - p, p]).
+
+    scikit-learn 0.23 (the survey's) stopped lbfgs on the gradient of the summed loss;
+    since 1.1 the loss is averaged over the rows, so the same tol=1e-4 stops n times
+    earlier: tol = 1e-4 / n restores the old stopping rule (and the survey's values).
+    """
+    from scipy.special import expit
+    from sklearn.linear_model import LogisticRegression
+
+    def model():
+        return LogisticRegression(class_weight="balanced", tol=1e-4 / len(y_fit))
+
+    if len(classes) == 2:
+        p = expit(model().fit(x_fit, y_fit == classes[1]).decision_function(x_eval))
+        return np.column_stack([1 - p, p])
+    scores = np.column_stack([model().fit(x_fit, y_fit == c).decision_function(x_eval)
+                              for c in classes])
+    prob = expit(scores)
+    return prob / prob.sum(axis=1, keepdims=True)
+
+
+def explicitness(factors, codes, *, convention=None, random_state=None, n_threads=None,
+                 train_fraction=None, factor_bins=None, scale=None, return_details=False):
+    """Explicitness (Ridgeway & Mozer, NeurIPS 2018).
+
+    For each factor, a logistic regression predicts its value from all the codes; its
+    one-vs-rest ROC-AUC, averaged over the factor's values, says how explicitly the
+    representation encodes the factor. The score is the mean over factors, rescaled from
+    [0.5, 1] to [0, 1] as the survey does:
+
+    .. math:: \\mathrm{Explicitness} = \\frac{1}{K} \\sum_k 2\\,(\\mathrm{AUC}_k - 0.5)
+
+    Parameters
+    ----------
+    factors : array-like of shape (n_samples, n_factors)
+        Ground-truth factors, discrete labels.
+    codes : array-like of shape (n_samples, n_codes)
+        The representation, real values.
+    convention : {None, "ubisoft", "dlib"}, optional
+        Reference implementation to reproduce; None is fastdis's default (see Notes).
+    random_state : int or None, default=None
+        Seed of the train/test split.
+    n_threads : int, optional
+        Threads for the input checks; the fits are scikit-learn's.
+    train_fraction : float or False, optional
+        Share of rows the classifiers are fitted on; the AUC is measured on the others.
+        False fits and scores on all rows (the survey code). Default 0.8.
+    factor_bins : int or False, optional
+        Bin numeric factors into this many equal-width bins first (the survey code's
+        default, 10).
+    scale : bool, optional
+        Rescale the AUC from [0.5, 1] to [0, 1]; default True.
+    return_details : bool, default=False
+        Also return a dict with the ``per_factor`` AUCs (unscaled).
+
+    Returns
+    -------
+    score : float
+    details : dict, only with ``return_details=True``
+
+    Notes
+    -----
+    Default: codes min-max scaled, one-vs-rest logistic regressions with balanced class
+    weights (as the survey code), fitted on a seeded 80 % of the rows and scored on the
+    other 20 % (the survey code scores on the rows it fitted). Values absent from the
+    held-out rows are left out of that factor's average (disentanglement_lib crashes).
+    ``convention="ubisoft"``: the survey code exactly -- factors min-max binned into 10
+    bins, AUC on the fitting rows; its ``multi_class="ovr"`` classifier, which current
+    scikit-learn rejects, is rebuilt from binary fits. ``convention="dlib"``:
+    ``explicitness_per_factor`` -- codes standardised with the training rows' mean and
+    standard deviation, a multinomial ``LogisticRegression()``, the test AUC unscaled, on
+    ``RandomState(random_state)``'s permutation split (first ceil(0.9 N) rows train).
+    """
+    s = resolve("explicitness", convention, EXPLICITNESS, train_fraction=train_fraction,
+                factor_bins=factor_bins, scale=scale)
+    factors, codes = check_pair(factors, codes)
+    nt = check_n_threads(n_threads)
+    mins, maxs = column_ranges(codes, nt)
+    if s["factor_bins"] not in (None, False):
+        from .._information import factor_labels
+        from .._validation import check_int
+
+        factors = factor_labels(factors, check_int(s["factor_bins"], "factor_bins", 2, 65535),
+                                "minmax", nt)
+    n = codes.shape[0]
+    fraction = s["train_fraction"]
+    if fraction in (None, False):
+        fit_rows = eval_rows = np.arange(n)
+    else:
+        fraction = float(fraction)
+        if not 0.0 < fraction < 1.0:
+            raise ValueError(f"train_fraction must be in (0, 1) or False, got {fraction}")
+        rows = np.random.RandomState(random_state).permutation(n)
+        n_fit = int(np.ceil(fraction * n))
+        fit_rows, eval_rows = rows[:n_fit], rows[n_fit:]
+        if len(eval_rows) == 0:
+            raise ValueError(f"explicitness: {n} rows are too few to hold out {1 - fraction:.0%}")
+    if s["procedure"] == "multinomial":  # standardised with the training rows' statistics
+        mean = codes[fit_rows].mean(axis=0)
+        std = codes[fit_rows].std(axis=0)
+        x = (codes - mean) / np.where(std > 0, std, 1.0)
+    else:  # sklearn's minmax_scale, x * scale + min_
+        rng = np.where(maxs > mins, maxs - mins, 1.0)
+        x = codes * (1.0 / rng) + (0.0 - mins * (1.0 / rng))
+    per_factor = np.empty(factors.shape[1])
+    for k in range(factors.shape[1]):
+        y = factors[:, k]
+        classes = np.unique(y[fit_rows])
+        if len(classes) < 2:
+            raise ValueError(f"explicitness: factors column {k} has a single value on the "
+                             "fitting rows; drop it")
+        if s["procedure"] == "multinomial":
+            from sklearn.linear_model import LogisticRegression
+
+            proba = LogisticRegression().fit(x[fit_rows], y[fit_rows]).predict_proba(x[eval_rows])
+        else:
+            proba = _ovr_proba(x[fit_rows], y[fit_rows], x[eval_rows], classes)
+        per_factor[k] = _macro_auc(y[eval_rows], proba, classes)
+    auc = float(np.nanmean(per_factor))
+    value = (auc - 0.5) * 2 if s["scale"] else auc
+    return (value, dict(per_factor=per_factor)) if return_details else value
