@@ -126,3 +126,14 @@ def test_explicitness_bad_input():
     factors[:, 1] = 7
     with pytest.raises(ValueError, match="factors column 1 has a single value"):
         fastdis.explicitness(factors, codes)
+
+
+def test_explicitness_subsamples_large_inputs():
+    factors = grid((3, 4), repeat=100)
+    codes = factors + np.random.default_rng(4).normal(0, 0.3, size=factors.shape)
+    value, details = fastdis.explicitness(factors, codes, random_state=0, max_train=200,
+                                          max_test=100, return_details=True)
+    assert (details["n_train"], details["n_test"]) == (200, 100) and 0 < value <= 1
+    _, full = fastdis.explicitness(factors, codes, random_state=0, max_train=False,
+                                   max_test=False, return_details=True)
+    assert (full["n_train"], full["n_test"]) == (960, 240)
