@@ -80,6 +80,8 @@ int fd_max_threads(void);
 /* Whether the AVX2 binning path is compiled in and usable on this CPU; tests turn it off. */
 int fd_avx2_available(void);
 void fd_set_simd(int enabled);
+/* Whether fd_joint_histogram counts pairs of small factors jointly (default on). */
+void fd_set_pairing(int enabled);
 
 /* discretize.c */
 int fd_code_minmax(const fd_array *codes,

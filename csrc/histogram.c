@@ -15,6 +15,15 @@
 /* Private tables of all threads together stay below this many bytes. */
 #define FD_MAX_PRIVATE_BYTES (512.0 * 1024 * 1024)
 
+/* Tests switch factor pairing off to compare both ways of counting. */
+static int fd_pairing_enabled = 1;
+
+void fd_set_pairing(int enabled) { fd_pairing_enabled = enabled ? 1 : 0; }
+
+/* Largest joint level count of two factors counted as a pair: the pair's table
+ * (joint levels x codes x bins) stays near L2-sized. */
+#define FD_MAX_PAIR_LEVELS 128
+
 typedef struct {
     int err;
     int64_t col; /* code column for code errors; n_codes + factor column for factor errors */
@@ -134,6 +143,32 @@ int fd_joint_histogram(const fd_array *factors, const fd_levels *levels,
 
     fd_rowbins *rowbins = fd_rowbins_new(codes, bins); /* NULL: per-column scalar binning */
 
+    /* Factors are counted in pairs when their joint levels are few: one increment then
+     * serves two factors, and the pair's table is summed into both at the end. */
+    int64_t G = 0, Lg = 0;
+    int64_t *g_a = (int64_t *)malloc(sizeof(int64_t) * (size_t)(5 * k + 1));
+    int64_t *g_b = g_a ? g_a + k : NULL, *g_nb = g_a ? g_b + k : NULL;
+    int64_t *g_off = g_a ? g_nb + k : NULL, *zero = g_a ? g_off + k : NULL;
+    const int pairs = fd_pairing_enabled;
+    if (!g_a) { free(level_off); fd_rowbins_free(rowbins); return FD_ERR_NOMEM; }
+    for (int64_t c = 0; c < k; c++) zero[c] = 0;
+    for (int64_t c = 0; c < k; c++) {
+        const int64_t na = levels->n_levels[c];
+        g_a[G] = c; g_off[G] = Lg;
+        if (pairs && c + 1 < k && na * levels->n_levels[c + 1] <= FD_MAX_PAIR_LEVELS) {
+            g_b[G] = c + 1; g_nb[G] = levels->n_levels[c + 1];
+            Lg += na * g_nb[G];
+            c++;
+        } else {
+            g_b[G] = -1; g_nb[G] = 1;
+            Lg += na;
+        }
+        G++;
+    }
+    const int64_t gc_size = Lg * d * nb; /* private tables: pairs instead of fc */
+    const int64_t ptab_size = gc_size + cc_size + ff_size;
+    if (ptab_size >= ((int64_t)1 << 32)) { free(level_off); free(g_a); fd_rowbins_free(rowbins); return FD_ERR_ARGUMENT; }
+
     for (int64_t pass0 = 0; pass0 < n && !first.err; pass0 += FD_MAX_PASS_ROWS) {
         const int64_t pass_n = fd_min64(n - pass0, FD_MAX_PASS_ROWS);
         const int64_t n_blocks = (pass_n + FD_BLOCK - 1) / FD_BLOCK;
@@ -142,9 +177,9 @@ int fd_joint_histogram(const fd_array *factors, const fd_levels *levels,
         fd_err pass_err = {0, 0};
         int nomem = 0;
 
-        while (nt > 1 && (double)nt * (double)tab_size * 4.0 > FD_MAX_PRIVATE_BYTES) nt--;
+        while (nt > 1 && (double)nt * (double)ptab_size * 4.0 > FD_MAX_PRIVATE_BYTES) nt--;
         priv = (uint32_t **)calloc((size_t)nt, sizeof(uint32_t *));
-        if (!priv) { free(level_off); fd_rowbins_free(rowbins); return FD_ERR_NOMEM; }
+        if (!priv) { free(level_off); free(g_a); fd_rowbins_free(rowbins); return FD_ERR_NOMEM; }
 
 #ifdef _OPENMP
 #pragma omp parallel num_threads(nt)
@@ -155,8 +190,8 @@ int fd_joint_histogram(const fd_array *factors, const fd_levels *levels,
 #else
             const int tid = 0;
 #endif
-            uint32_t *tab = (uint32_t *)calloc((size_t)tab_size + 1, sizeof(uint32_t));
-            uint32_t *fo = (uint32_t *)malloc(sizeof(uint32_t) * (size_t)(FD_BLOCK * k));
+            uint32_t *tab = (uint32_t *)calloc((size_t)ptab_size + 1, sizeof(uint32_t));
+            uint32_t *fo = (uint32_t *)malloc(sizeof(uint32_t) * (size_t)(FD_BLOCK * 2 * k));
             uint32_t *co = (uint32_t *)malloc(sizeof(uint32_t) * (size_t)(FD_BLOCK * d));
             uint32_t *lv = ff ? (uint32_t *)malloc(sizeof(uint32_t) * (size_t)(FD_BLOCK * k)) : NULL;
             const int ok = tab && fo && co && (!ff || lv);
@@ -173,19 +208,28 @@ int fd_joint_histogram(const fd_array *factors, const fd_levels *levels,
                     for (int64_t j = 0; j < d; j++) /* scalar, or the exact error of a bad block */
                         fd_err_keep_first(&my, fd_bin_block(codes, bins, j, r0, nr, co + j, d,
                                                             (uint32_t)(j * nb)), j);
-                if (factors->row_stride != 1) { /* row-major: read each row once */
-                    int64_t bad = fd_level_rows(factors, levels, r0, nr, level_off,
-                                                (uint32_t)(d * nb), fo);
+                {   /* raw levels of every factor, then the offset of each group's joint level */
+                    uint32_t *raw = fo + FD_BLOCK * k;
+                    int64_t bad = k;
+                    if (factors->row_stride != 1) {
+                        bad = fd_level_rows(factors, levels, r0, nr, zero, 1, raw);
+                    } else {
+                        for (int64_t c = 0; c < k; c++)
+                            if (fd_level_block(factors, levels, c, r0, nr, 0, 1, raw + c, k) && c < bad)
+                                bad = c;
+                    }
                     if (bad < k) fd_err_keep_first(&my, FD_ERR_UNKNOWN_LEVEL, d + bad);
-                } else {
-                    for (int64_t c = 0; c < k; c++)
-                        fd_err_keep_first(&my, fd_level_block(factors, levels, c, r0, nr,
-                                                              (uint32_t)level_off[c],
-                                                              (uint32_t)(d * nb), fo + c, k), d + c);
+                    for (int64_t r = 0; r < nr; r++) {
+                        const uint32_t *lr = raw + r * k;
+                        for (int64_t g = 0; g < G; g++) {
+                            int64_t lvl = (int64_t)lr[g_a[g]] * g_nb[g] + (g_b[g] >= 0 ? lr[g_b[g]] : 0);
+                            fo[r * G + g] = (uint32_t)((g_off[g] + lvl) * d * nb);
+                        }
+                    }
                 }
-                fd_count_fc(tab, fo, co, nr, k, d);
+                fd_count_fc(tab, fo, co, nr, G, d);
                 if (cc) {
-                    uint32_t *tcc = tab + fc_size;
+                    uint32_t *tcc = tab + gc_size;
                     for (int64_t r = 0; r < nr; r++) {
                         const uint32_t *cr = co + r * d; /* j*nb + label */
                         for (int64_t j = 0; j < d; j++) {
@@ -196,7 +240,7 @@ int fd_joint_histogram(const fd_array *factors, const fd_levels *levels,
                     }
                 }
                 if (ff) {
-                    uint32_t *tff = tab + fc_size + cc_size;
+                    uint32_t *tff = tab + gc_size + cc_size;
                     for (int64_t c = 0; c < k; c++)
                         fd_level_block(factors, levels, c, r0, nr, (uint32_t)level_off[c], 1,
                                        lv + c, k);
@@ -220,18 +264,28 @@ int fd_joint_histogram(const fd_array *factors, const fd_levels *levels,
         }
         if (!nomem && !pass_err.err) {
             /* thread order is fixed, and integer sums are exact anyway */
+            const int64_t row = d * nb;
             for (int t = 0; t < nt; t++) {
-                fd_add_table(fc, priv[t], fc_size);
-                if (cc) fd_add_table(cc, priv[t] + fc_size, cc_size);
-                if (ff) fd_add_table(ff, priv[t] + fc_size + cc_size, ff_size);
+                for (int64_t g = 0; g < G; g++) { /* marginals of each pair into fc */
+                    const int64_t a = g_a[g], b = g_b[g], na = levels->n_levels[a];
+                    for (int64_t la = 0; la < na; la++)
+                        for (int64_t lb = 0; lb < g_nb[g]; lb++) {
+                            const uint32_t *src = priv[t] + (g_off[g] + la * g_nb[g] + lb) * row;
+                            fd_add_table(fc + (level_off[a] + la) * row, src, row);
+                            if (b >= 0) fd_add_table(fc + (level_off[b] + lb) * row, src, row);
+                        }
+                }
+                if (cc) fd_add_table(cc, priv[t] + gc_size, cc_size);
+                if (ff) fd_add_table(ff, priv[t] + gc_size + cc_size, ff_size);
             }
         }
         for (int t = 0; t < nt; t++) free(priv[t]);
         free(priv);
-        if (nomem) { free(level_off); fd_rowbins_free(rowbins); return FD_ERR_NOMEM; }
+        if (nomem) { free(level_off); free(g_a); fd_rowbins_free(rowbins); return FD_ERR_NOMEM; }
         first = pass_err;
     }
     free(level_off);
+    free(g_a);
     fd_rowbins_free(rowbins);
     if (first.err) { *err_col = first.col; return first.err; }
     return FD_OK;

@@ -55,6 +55,7 @@ cdef extern from "fastdis.h" nogil:
     int fd_max_threads()
     int fd_avx2_available()
     void fd_set_simd(int enabled)
+    void fd_set_pairing(int enabled)
     int fd_code_minmax(const fd_array *codes, double *mins, double *maxs,
                        int64_t *err_col, int n_threads)
     int fd_discretize(const fd_array *codes, const fd_binning *bins, void *out,
@@ -137,6 +138,11 @@ def simd_available():
 def set_simd(bint enabled):
     """Turn the SIMD binning path on or off (for tests and benchmarks)."""
     fd_set_simd(enabled)
+
+
+def set_pairing(bint enabled):
+    """Count pairs of small factors jointly in the histogram kernel (for tests)."""
+    fd_set_pairing(enabled)
 
 
 def code_minmax(cnp.ndarray codes, int n_threads):

@@ -310,3 +310,28 @@ def test_any_number_of_codes(d):
     labels = naive_histogram_labels(codes, 20)
     expected = [[mutual_info_score(factors[:, k], labels[:, j]) for j in range(d)] for k in range(2)]
     np.testing.assert_allclose(fastdis.mutual_info_matrix(factors, codes), expected, atol=1e-12)
+
+
+def test_pairing_factors_changes_no_count():
+    """Small factors are counted in pairs (one increment serves two): same tables."""
+    from fastdis import _kernels
+
+    rng = np.random.default_rng(11)
+    factors = np.column_stack([rng.integers(0, 3, 20000), rng.integers(0, 6, 20000),
+                               rng.integers(0, 40, 20000), rng.integers(0, 5, 20000),
+                               rng.integers(0, 2, 20000)])
+    codes = rng.uniform(0, 1, size=(20000, 4))
+    tables = []
+    try:
+        for pairing in (True, False):
+            _kernels.set_pairing(pairing)
+            h = fastdis.JointHistogram([np.arange(m) for m in (3, 6, 40, 5, 2)],
+                                       code_range=[[0, 1]] * 4, n_bins=9, code_pairs=True,
+                                       factor_pairs=True, n_threads=2)
+            h.update(factors, codes)
+            h.update(np.asfortranarray(factors), codes)  # column-wise level reads too
+            tables.append((h.counts, h.code_counts, h.factor_counts))
+    finally:
+        _kernels.set_pairing(True)
+    for a, b in zip(*tables):
+        np.testing.assert_array_equal(a, b)
