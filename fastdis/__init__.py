@@ -4,7 +4,7 @@ Building blocks: :func:`discretize`, :func:`mutual_info_matrix`, :func:`entropy`
 :class:`JointHistogram`. Information metrics: :func:`mig`, :func:`rmig`,
 :func:`mig_sup`, :func:`jemmig`, :func:`modularity`, :func:`dcimig`. Intervention
 metrics: :func:`z_diff`, :func:`z_min_var`, :func:`z_max_var`, :func:`irs`. Predictor
-metrics: :func:`sap`, :func:`explicitness`.
+metrics: :func:`sap`, :func:`explicitness`, :func:`dci`.
 """
 __version__ = "0.1.0.dev0"
 
@@ -14,12 +14,12 @@ from ._histogram import JointHistogram
 from ._information import entropy, mutual_info_matrix
 from ._warnings import DegenerateWarning
 from . import datasets
-from .metrics import (dcimig, explicitness, irs, jemmig, mig, mig_sup, modularity, rmig, sap,
-                      z_diff, z_max_var, z_min_var)
+from .metrics import (DCIResult, dci, dcimig, explicitness, irs, jemmig, mig, mig_sup,
+                      modularity, rmig, sap, z_diff, z_max_var, z_min_var)
 
 __all__ = [
     "__version__", "show_config", "discretize", "mutual_info_matrix", "entropy",
     "JointHistogram", "DegenerateWarning", "datasets",
     "mig", "rmig", "mig_sup", "jemmig", "modularity", "dcimig",
-    "z_diff", "z_min_var", "z_max_var", "irs", "sap", "explicitness",
+    "z_diff", "z_min_var", "z_max_var", "irs", "sap", "explicitness", "dci", "DCIResult",
 ]

@@ -137,3 +137,51 @@ def test_explicitness_subsamples_large_inputs():
     _, full = fastdis.explicitness(factors, codes, random_state=0, max_train=False,
                                    max_test=False, return_details=True)
     assert (full["n_train"], full["n_test"]) == (960, 240)
+
+
+# --- DCI -----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("case", CASES)
+def test_dci_lasso_matches_survey_code(reference, case):
+    factors, codes = load_case(case)
+    result = fastdis.dci(factors, codes, convention="ubisoft")
+    for part in ("disentanglement", "completeness", "informativeness"):
+        expected = reference[case]["ubisoft"][f"dci_lasso.{part}"]
+        assert expected["call"] == "dci(factors, codes, model='lasso')"
+        assert getattr(result, part) == pytest.approx(expected["value"], abs=1e-6), part
+    assert result.importance.shape == (codes.shape[1], factors.shape[1])
+
+
+def test_dci_default_drops_the_break_bug():
+    factors, codes = load_case("partial")  # Lasso zeroes a code there
+    default, survey = fastdis.dci(factors, codes), fastdis.dci(factors, codes, convention="ubisoft")
+    assert (default.importance.sum(axis=1) == 0).any()
+    assert default.disentanglement != survey.disentanglement
+    assert default.completeness == survey.completeness
+    assert default.informativeness == survey.informativeness
+
+
+def test_dci_properties():
+    factors = grid((4, 5, 6), repeat=2)
+    axis = factors.astype(float)
+    r = fastdis.dci(factors, axis)
+    assert r.disentanglement == pytest.approx(1.0, abs=1e-6) and r.completeness == pytest.approx(1.0, abs=1e-6)
+    assert r.informativeness > 0.9
+    q, _ = np.linalg.qr(np.random.default_rng(0).normal(size=(3, 3)))
+    rotated = fastdis.dci(factors, (axis / axis.max(axis=0)) @ q)
+    assert rotated.disentanglement < 0.6 and rotated.completeness < 0.6
+    assert rotated.informativeness > 0.8
+    perm = fastdis.dci(factors, axis[:, [2, 0, 1]])
+    assert perm.disentanglement == pytest.approx(r.disentanglement, abs=1e-9)
+    np.testing.assert_allclose(perm.importance, r.importance[[2, 0, 1]], atol=1e-12)
+    assert "DCIResult(disentanglement=" in repr(r)
+
+
+def test_dci_bad_input():
+    factors, codes = grid((3, 4), repeat=5), np.random.default_rng(0).normal(size=(60, 2))
+    with pytest.raises(ValueError, match="estimator must be one of 'lasso'"):
+        fastdis.dci(factors, codes, estimator="svm")
+    with pytest.raises(ValueError, match="at least 2 factors and 2 codes"):
+        fastdis.dci(factors[:, :1], codes)
+    with pytest.raises(TypeError, match="dci needs numeric factors"):
+        fastdis.dci(factors.astype(str), codes)

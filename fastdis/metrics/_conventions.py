@@ -84,6 +84,7 @@ AVAILABLE["ubisoft"] |= {"z_diff", "z_min_var", "z_max_var", "irs"}
 AVAILABLE["dlib"] |= {"irs", "z_diff", "z_min_var", "sap"}
 AVAILABLE["ubisoft"] |= {"sap", "explicitness"}
 AVAILABLE["dlib"] |= {"explicitness"}
+AVAILABLE["ubisoft"] |= {"dci"}
 
 
 def resolve_metric(metric, convention, **given):

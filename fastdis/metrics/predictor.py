@@ -1,6 +1,7 @@
 """Predictor-based disentanglement metrics (Carbonneau et al. 2023, section 4.2).
 
-So far: SAP and Explicitness. DCI is still to come (issue #4).
+So far: SAP, Explicitness and DCI with the Lasso (random forests and gradient boosting are
+still to come, issue #4).
 """
 import numpy as np
 
@@ -8,7 +9,7 @@ from .._validation import check_choice, check_n_threads, check_pair
 from .._discretize import column_ranges
 from ._conventions import resolve
 
-__all__ = ["sap", "explicitness"]
+__all__ = ["sap", "explicitness", "dci", "DCIResult"]
 
 # Chunk of rows for the moment sums: bounded temporaries whatever N.
 _CHUNK = 1 << 16
@@ -320,3 +321,154 @@ def explicitness(factors, codes, *, convention=None, random_state=None, n_thread
     value = (auc - 0.5) * 2 if s["scale"] else auc
     details = dict(per_factor=per_factor, n_train=len(fit_rows), n_test=len(eval_rows))
     return (value, details) if return_details else value
+
+
+class DCIResult:
+    """Result of :func:`dci`.
+
+    Attributes
+    ----------
+    disentanglement, completeness, informativeness : float
+    importance : ndarray of shape (n_codes, n_factors)
+        :math:`R_{jk}`, the importance of code j for predicting factor k.
+    per_factor_informativeness : ndarray of shape (n_factors,)
+    """
+
+    def __init__(self, disentanglement, completeness, informativeness, importance,
+                 per_factor_informativeness):
+        self.disentanglement = float(disentanglement)
+        self.completeness = float(completeness)
+        self.informativeness = float(informativeness)
+        self.importance = importance
+        self.per_factor_informativeness = per_factor_informativeness
+
+    def __repr__(self):
+        return (f"DCIResult(disentanglement={self.disentanglement:.4f}, "
+                f"completeness={self.completeness:.4f}, informativeness={self.informativeness:.4f})")
+
+
+DCI = {
+    None: dict(estimator="lasso", reference_break=False),
+    # dci(model=...): min-max scaled factors and codes, 10-fold unshuffled CV, fit and score on
+    # all rows, and its `break` on an all-zero code
+    "ubisoft": dict(estimator="lasso", reference_break=True),
+}
+_LASSO_ALPHAS = (0.0001, 0.001, 0.01, 0.1, 0.2, 0.4, 0.8, 1.0)
+
+
+def _minmax(x, mins, maxs):
+    rng = np.where(maxs > mins, maxs - mins, 1.0)
+    return x * (1.0 / rng) + (0.0 - mins * (1.0 / rng))
+
+
+def _fit_lasso_cv(x, y):
+    """The survey's model selection: 10-fold unshuffled CV over fixed alphas (max_iter 5000),
+    then a refit with the best alpha and Lasso's default max_iter (1000)."""
+    from sklearn.linear_model import Lasso
+    from sklearn.model_selection import cross_val_score
+
+    best_alpha, best_mse = 0.0, np.inf
+    for alpha in _LASSO_ALPHAS:
+        mse = -cross_val_score(Lasso(alpha=alpha, max_iter=5000), x, y, cv=10,
+                               scoring="neg_mean_squared_error").mean()
+        if mse < best_mse:
+            best_alpha, best_mse = alpha, mse
+    model = Lasso(alpha=best_alpha).fit(x, y)
+    return model, np.abs(np.ravel(model.coef_))
+
+
+def _normalized_entropy(p, base):
+    p = p[p > 0]
+    return float(-(p * np.log(p)).sum() / np.log(base)) if base > 1 else 0.0
+
+
+def dci(factors, codes, *, convention=None, random_state=None, n_threads=None, estimator=None,
+        return_details=False):
+    """Disentanglement, Completeness and Informativeness (Eastwood & Williams, ICLR 2018).
+
+    One regressor per factor predicts it from all the codes; their importances form the
+    matrix :math:`R` (codes x factors). With :math:`P_{jk} = R_{jk} / \\sum_k R_{jk}` and
+    :math:`\\tilde P_{jk} = R_{jk} / \\sum_j R_{jk}`:
+
+    .. math:: D = \\sum_j \\rho_j (1 - H_K(P_{j\\cdot})), \\quad
+              \\rho_j = \\frac{\\sum_k R_{jk}}{\\sum_{jk} R_{jk}}, \\qquad
+              C = \\frac{1}{K} \\sum_k (1 - H_J(\\tilde P_{\\cdot k}))
+
+    (entropies in base K and J), and informativeness is the regressors' accuracy,
+    :math:`\\max(0, 1 - 12\\,\\mathrm{MSE})` on factors scaled to [0, 1] (12 MSE = 1 for a
+    uniform guess).
+
+    Parameters
+    ----------
+    factors : array-like of shape (n_samples, n_factors)
+        Ground-truth factors, numeric.
+    codes : array-like of shape (n_samples, n_codes)
+        The representation, real values.
+    convention : {None, "ubisoft"}, optional
+        Reference implementation to reproduce; None is fastdis's default (see Notes).
+    random_state : ignored
+        The Lasso procedure is deterministic; accepted for a uniform signature.
+    n_threads : int, optional
+        Threads for the input checks.
+    estimator : {"lasso"}, optional
+        The regressor: ``"lasso"`` (importance ``|coef|``, alpha chosen by 10-fold CV as
+        the survey code does). Random forests and gradient boosting are still to come.
+    return_details : bool, default=False
+        Accepted for a uniform signature; the result object carries every part.
+
+    Returns
+    -------
+    DCIResult
+        ``disentanglement``, ``completeness``, ``informativeness`` (floats) and
+        ``importance`` (n_codes x n_factors).
+
+    Notes
+    -----
+    Factors and codes are min-max scaled (sklearn's ``minmax_scale``), as in the survey
+    code; its cross-validation folds are unshuffled, so on row-sorted data (grids) they are
+    blocks of the leading factor, and it scores on the rows it fitted (no held-out set).
+    Default: the survey's procedure, except that a code with zero importance for every
+    factor is simply given weight 0. ``convention="ubisoft"`` reproduces the survey code
+    exactly, including its ``break``: the first all-zero code ends the disentanglement loop,
+    so every later code gets neither a score nor a weight (on the golden "partial" case
+    D = 0.6835 with it, 0.6839 without).
+    """
+    s = resolve("dci", convention, DCI, estimator=estimator)
+    check_choice(s["estimator"], "estimator", ("lasso",))
+    factors, codes = check_pair(factors, codes)
+    if factors.dtype.kind not in "iubf":
+        raise TypeError(f"dci needs numeric factors, got dtype {factors.dtype}")
+    nt = check_n_threads(n_threads)
+    mins, maxs = column_ranges(codes, nt)
+    K, J = factors.shape[1], codes.shape[1]
+    if K < 2 or J < 2:
+        raise ValueError(f"dci needs at least 2 factors and 2 codes (entropies in base K and J), "
+                         f"got {K} and {J}")
+    f = np.asarray(factors, dtype=np.float64)
+    f = _minmax(f, f.min(axis=0), f.max(axis=0))
+    x = _minmax(codes, mins, maxs)
+    importance = np.zeros((J, K))
+    informativeness = np.zeros(K)
+    for k in range(K):
+        y = f[:, k:k + 1]
+        model, importance[:, k] = _fit_lasso_cv(x, y)
+        mse = float(np.mean((model.predict(x).reshape(-1) - y[:, 0]) ** 2))
+        informativeness[k] = max(1.0 - 12.0 * mse, 0.0)
+    rho = importance.sum(axis=1)
+    per_code = np.zeros(J)
+    for j in range(J):
+        if rho[j] == 0:
+            if s["reference_break"]:
+                rho[j + 1:] = 0.0  # the survey code's bug: later codes get neither D_j nor rho_j
+                break
+            continue
+        per_code[j] = 1.0 - _normalized_entropy(importance[j] / rho[j], K)
+    weights = rho / rho.sum() if rho.sum() else rho * 0
+    disentanglement = float(per_code @ weights)
+    completeness = np.empty(K)
+    for k in range(K):
+        total = importance[:, k].sum()
+        p = importance[:, k] / total if total else np.full(J, 1.0 / J)
+        completeness[k] = 1.0 - _normalized_entropy(p, J)
+    return DCIResult(disentanglement, completeness.mean(), informativeness.mean(), importance,
+                     informativeness)
