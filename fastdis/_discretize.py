@@ -73,6 +73,14 @@ def _histogram_edges(lo, hi, dtype, n_bins):
     return np.linspace(lo, hi, n_bins + 1, endpoint=True, dtype=np.result_type(lo, hi, dtype))
 
 
+def minmax_affine(mins, maxs):
+    """sklearn's MinMaxScaler to [0, 1]: x * scale + offset with scale = 1 / range (a zero
+    range counts as 1) and offset = -min * scale, in that floating-point form."""
+    data_range = np.where(maxs > mins, maxs - mins, 1.0)
+    scale = 1.0 / data_range
+    return scale, 0.0 - mins * scale
+
+
 def column_ranges(codes, n_threads):
     """Per-column (min, max) of validated codes, rejecting NaN/inf in the same pass."""
     mins, maxs, status, col = _kernels.code_minmax(codes, n_threads)
@@ -111,11 +119,7 @@ def make_binning(codes, n_bins, strategy, code_range=None, n_threads=0):
         edges = np.stack([np.quantile(codes[:, j], qs) for j in range(n_codes)])
         return Binning(edges, 1.0, 0.0, uniform=False, check_range=False)
     if strategy == "minmax":
-        # sklearn's MinMaxScaler: scale = 1 / range (a zero range counts as 1), min_ = -min * scale
-        data_range = maxs - mins
-        data_range[data_range == 0.0] = 1.0
-        scale = 1.0 / data_range
-        offset = 0.0 - mins * scale
+        scale, offset = minmax_affine(mins, maxs)
         edges = np.tile(np.linspace(0.0, 1.0, n_bins + 1), (n_codes, 1))
         return Binning(edges, scale, offset, uniform=True, check_range=False)
     raise ValueError(f"unknown strategy {strategy!r}")

@@ -60,9 +60,11 @@ def information_from_histogram(hist):
 
 
 def factor_labels(factors, factor_bins, strategy, n_threads):
-    """Factors as labels: as given, or binned like codes when factor_bins is an int."""
-    if factor_bins is None:
+    """Factors as labels: as given (factor_bins None or False), or binned like codes into
+    factor_bins equal-width bins (the survey code's continuous_factors=True)."""
+    if factor_bins is None or factor_bins is False:
         return factors
+    factor_bins = check_int(factor_bins, "factor_bins", 2, 65535)
     if factors.dtype.kind not in "iuf":
         raise TypeError(f"factor_bins needs numeric factors, got dtype {factors.dtype}")
     as_codes = np.asarray(factors, dtype=np.float64)
@@ -77,8 +79,6 @@ def compute_information(factors, codes, *, n_bins=20, strategy="uniform", code_r
     n_bins = check_n_bins(n_bins)
     if strategy not in STRATEGIES + ("minmax",):
         check_choice(strategy, "strategy", STRATEGIES)
-    if factor_bins is not None:
-        factor_bins = check_int(factor_bins, "factor_bins", 2, 65535)
     nt = check_n_threads(n_threads)
     factors = factor_labels(factors, factor_bins, strategy, nt)
     binning = make_binning(codes, n_bins, strategy, code_range, nt)

@@ -53,9 +53,8 @@ def _doc(func):
 
 def _information(metric, factors, codes, convention, n_threads, **given):
     s = resolve(metric, convention, INFORMATION, **given)
-    factor_bins = s["factor_bins"] if s["factor_bins"] is not False else None
     info = compute_information(factors, codes, n_bins=s["n_bins"], strategy=s["strategy"],
-                               code_range=s.get("code_range"), factor_bins=factor_bins,
+                               code_range=s.get("code_range"), factor_bins=s["factor_bins"],
                                n_threads=n_threads)
     return info, s
 

@@ -51,10 +51,8 @@ def _prepare(metric, factors, codes, convention, n_threads, settings_given, chec
     nt = check_n_threads(n_threads)
     if check_finite:
         column_ranges(codes, nt)  # rejects NaN / inf, naming the column
-    if s.get("factor_bins") not in (None, False):
-        strategy = s.get("factor_strategy", "minmax" if convention == "ubisoft" else "uniform")
-        factors = factor_labels(factors, check_int(s["factor_bins"], "factor_bins", 2, 65535),
-                                strategy, nt)
+    strategy = s.get("factor_strategy", "minmax" if convention == "ubisoft" else "uniform")
+    factors = factor_labels(factors, s.get("factor_bins"), strategy, nt)
     enc = EncodedFactors(factors, nt)
     many = np.flatnonzero(enc.n_levels > codes.shape[0] // 2)
     if len(many):

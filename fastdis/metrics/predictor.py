@@ -6,8 +6,10 @@ still to come, issue #4).
 import numpy as np
 
 from .._validation import check_choice, check_n_threads, check_pair
-from .._discretize import column_ranges
+from .._discretize import column_ranges, minmax_affine
+from .._information import factor_labels
 from ._conventions import resolve
+from .information import _top_two
 
 __all__ = ["sap", "explicitness", "dci", "DCIResult"]
 
@@ -148,9 +150,8 @@ def sap(factors, codes, *, convention=None, random_state=None, n_threads=None, m
         if not 0.0 < fraction < 1.0:
             raise ValueError(f"train_fraction must be in (0, 1), got {fraction}")
         scores = _classification_scores(factors, codes, fraction, random_state, nt)
-    top = np.sort(scores, axis=1)
-    second = top[:, -2] if scores.shape[1] > 1 else np.zeros(scores.shape[0])
-    per_factor = top[:, -1] - second
+    top, second = _top_two(scores, axis=1)
+    per_factor = top - second
     value = float(per_factor.mean())
     return (value, dict(scores=scores, per_factor=per_factor)) if return_details else value
 
@@ -266,12 +267,7 @@ def explicitness(factors, codes, *, convention=None, random_state=None, n_thread
     factors, codes = check_pair(factors, codes)
     nt = check_n_threads(n_threads)
     mins, maxs = column_ranges(codes, nt)
-    if s["factor_bins"] not in (None, False):
-        from .._information import factor_labels
-        from .._validation import check_int
-
-        factors = factor_labels(factors, check_int(s["factor_bins"], "factor_bins", 2, 65535),
-                                "minmax", nt)
+    factors = factor_labels(factors, s["factor_bins"], "minmax", nt)
     n = codes.shape[0]
     fraction = s["train_fraction"]
     if fraction in (None, False):
@@ -300,9 +296,8 @@ def explicitness(factors, codes, *, convention=None, random_state=None, n_thread
         mean = codes[fit_rows].mean(axis=0)
         std = codes[fit_rows].std(axis=0)
         x = (codes - mean) / np.where(std > 0, std, 1.0)
-    else:  # sklearn's minmax_scale, x * scale + min_
-        rng = np.where(maxs > mins, maxs - mins, 1.0)
-        x = codes * (1.0 / rng) + (0.0 - mins * (1.0 / rng))
+    else:
+        x = _minmax(codes, mins, maxs)
     per_factor = np.empty(factors.shape[1])
     for k in range(factors.shape[1]):
         y = factors[:, k]
@@ -357,8 +352,9 @@ _LASSO_ALPHAS = (0.0001, 0.001, 0.01, 0.1, 0.2, 0.4, 0.8, 1.0)
 
 
 def _minmax(x, mins, maxs):
-    rng = np.where(maxs > mins, maxs - mins, 1.0)
-    return x * (1.0 / rng) + (0.0 - mins * (1.0 / rng))
+    """sklearn's minmax_scale of x, bit for bit."""
+    scale, offset = minmax_affine(mins, maxs)
+    return x * scale + offset
 
 
 def _fit_lasso_cv(x, y):
