@@ -79,16 +79,28 @@ int fd_factor_keys(const fd_array *f, const fd_levels *lv, const int64_t *weight
     const int64_t n_blocks = (n + FD_BLOCK - 1) / FD_BLOCK;
     int64_t first_bad = k;
     int nt = fd_resolve_threads(n_threads, n);
+    /* a private minimum merged under a critical section: MSVC's OpenMP 2.0 has no
+       reduction(min:) */
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) num_threads(nt) reduction(min:first_bad)
+#pragma omp parallel num_threads(nt)
 #endif
-    for (int64_t blk = 0; blk < n_blocks; blk++) {
-        const int64_t r0 = blk * FD_BLOCK, nr = fd_min64(FD_BLOCK, n - r0);
-        const char *x = (const char *)f->data + r0 * f->row_stride * itemsize[f->dtype];
-        int64_t bad = k;
-        FD_INT_DISPATCH(f->dtype, bad = fd_keys, (const void *)x, f->row_stride, f->col_stride,
-                        nr, k, lv, weight, keys + r0)
-        if (bad < first_bad) first_bad = bad;
+    {
+        int64_t my_bad = k;
+#ifdef _OPENMP
+#pragma omp for schedule(static)
+#endif
+        for (int64_t blk = 0; blk < n_blocks; blk++) {
+            const int64_t r0 = blk * FD_BLOCK, nr = fd_min64(FD_BLOCK, n - r0);
+            const char *x = (const char *)f->data + r0 * f->row_stride * itemsize[f->dtype];
+            int64_t bad = k;
+            FD_INT_DISPATCH(f->dtype, bad = fd_keys, (const void *)x, f->row_stride,
+                            f->col_stride, nr, k, lv, weight, keys + r0)
+            if (bad < my_bad) my_bad = bad;
+        }
+#ifdef _OPENMP
+#pragma omp critical(fd_keys_bad)
+#endif
+        if (my_bad < first_bad) first_bad = my_bad;
     }
     if (first_bad < k) { *err_col = first_bad; return FD_ERR_UNKNOWN_LEVEL; }
     return FD_OK;
