@@ -10,24 +10,16 @@ import numpy as np
 import pytest
 
 import fastdis
+from conftest import benchmark_data
 from fastdis import _kernels
 from fastdis._grouping import EncodedFactors
 
 SIZES = [10**6, 10**7]
 SETTINGS = dict(batch_size=200, n_train=800, n_eval=800)
-_CACHE = {}
 
 
 def data(n):
-    """K = 5 factors on a random grid of 10 values each (int64), d = 10 float64 codes."""
-    if n not in _CACHE:
-        rng = np.random.default_rng(54321)
-        factors = rng.integers(0, 10, size=(n, 5), dtype=np.int64)
-        codes = rng.normal(size=(n, 10))
-        codes[:, :5] += factors
-        _CACHE.clear()
-        _CACHE[n] = (factors, codes)
-    return _CACHE[n]
+    return benchmark_data(n, 54321)
 
 
 def _votes_score(winners, targets, n_train, d, K):

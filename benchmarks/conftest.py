@@ -14,16 +14,21 @@ import pytest
 _CACHE = {}
 
 
-def mi_data(n):
-    """K = 5 factors of 10 values (int64), d = 10 float64 codes: the issue's benchmark case."""
-    if n not in _CACHE:
-        rng = np.random.default_rng(12345)
+def benchmark_data(n, seed=12345):
+    """K = 5 factors of 10 values (int64), d = 10 float64 codes, the first 5 codes
+    = factor + N(0, 1): the issues' benchmark case. One size kept in memory at a time."""
+    if (n, seed) not in _CACHE:
+        rng = np.random.default_rng(seed)
         factors = rng.integers(0, 10, size=(n, 5), dtype=np.int64)
         codes = rng.normal(size=(n, 10))
         codes[:, :5] += factors  # some structure, so that MI is not ~0 everywhere
-        _CACHE.clear()  # keep one size in memory at a time
-        _CACHE[n] = (factors, codes)
-    return _CACHE[n]
+        _CACHE.clear()
+        _CACHE[n, seed] = (factors, codes)
+    return _CACHE[n, seed]
+
+
+def mi_data(n):
+    return benchmark_data(n, 12345)
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 
     python benchmarks/run.py                 # run, save benchmarks/results/*.json, print table
     python benchmarks/run.py --report-only   # print the table from the saved JSON
+    python benchmarks/run.py --only predictor  # one benchmark file
 """
 import argparse
 import json
@@ -22,13 +23,18 @@ def _pytest(bench, selection, out):
     subprocess.run(cmd, check=True)
 
 
-def run():
+def run(only=None):
     """Each implementation in its own process, so that none inherits another's caches."""
     RESULTS.mkdir(exist_ok=True)
-    _pytest("bench_intervention.py", "fastdis or sampler", RESULTS / "intervention_fastdis.json")
-    _pytest("bench_intervention.py", "numpy", RESULTS / "intervention_numpy.json")
-    for impl in IMPLS:
-        _pytest("bench_mutual_info.py", impl, RESULTS / f"mutual_info_{impl}.json")
+    if only in (None, "intervention"):
+        _pytest("bench_intervention.py", "fastdis or sampler", RESULTS / "intervention_fastdis.json")
+        _pytest("bench_intervention.py", "numpy", RESULTS / "intervention_numpy.json")
+    if only in (None, "mutual_info"):
+        for impl in IMPLS:
+            _pytest("bench_mutual_info.py", impl, RESULTS / f"mutual_info_{impl}.json")
+    if only in (None, "predictor"):
+        _pytest("bench_predictor.py", "fastdis", RESULTS / "predictor_fastdis.json")
+        _pytest("bench_predictor.py", "reference", RESULTS / "predictor_reference.json")
 
 
 def machine():
@@ -84,11 +90,36 @@ def report_intervention():
         print(f"| {metric} | {n:.0e} | {cell(fd)} | {cell(npy)} | {ratio} |")
 
 
+def report_predictor():
+    rows = {}
+    for path in sorted(RESULTS.glob("predictor_*.json")):
+        for b in json.loads(path.read_text())["benchmarks"]:
+            e = b["extra_info"]
+            rows[(e["impl"], e["metric"], e["n"])] = (b["stats"]["median"], e.get("value"))
+    if not rows:
+        return
+    print("\n| metric | N | fastdis | reference procedure | ratio | score: fastdis | score: reference |")
+    print("|---|---|---|---|---|---|---|")
+    # the fast DCI option is timed against disentanglement_lib's gradient boosting
+    base = {"dci (hist_gradient_boosting)": "dci (dlib GBT)"}
+    for impl, metric, n in sorted(rows, key=lambda r: (r[2], r[1])):
+        if impl != "fastdis":
+            continue
+        t, v = rows[impl, metric, n]
+        ref = rows.get(("reference", base.get(metric, metric), n))
+        ratio = "-" if not ref else f"{ref[0] / t:.1f}x" if ref[0] < 10 * t else f"{ref[0] / t:.0f}x"
+        ref_time, ref_score = (f"{ref[0]:.2f} s", f"{ref[1]:.3f}") if ref else ("-", "-")
+        print(f"| {metric} | {n:.0e} | {t:.2f} s | {ref_time} | {ratio} | {v:.3f} | {ref_score} |")
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--report-only", action="store_true")
+    parser.add_argument("--only", choices=["mutual_info", "intervention", "predictor"],
+                        help="run one benchmark file (the others' saved results are reported)")
     args = parser.parse_args()
     if not args.report_only:
-        run()
+        run(args.only)
     report()
     report_intervention()
+    report_predictor()
