@@ -4,7 +4,8 @@ Building blocks: :func:`discretize`, :func:`mutual_info_matrix`, :func:`entropy`
 :class:`JointHistogram`. Information metrics: :func:`mig`, :func:`rmig`,
 :func:`mig_sup`, :func:`jemmig`, :func:`modularity`, :func:`dcimig`. Intervention
 metrics: :func:`z_diff`, :func:`z_min_var`, :func:`z_max_var`, :func:`irs`. Predictor
-metrics: :func:`sap`, :func:`explicitness`, :func:`dci`.
+metrics: :func:`sap`, :func:`explicitness`, :func:`dci`. All of them at once, sharing
+their work: :func:`evaluate` -> :class:`Report`.
 """
 __version__ = "0.1.0.dev0"
 
@@ -16,10 +17,13 @@ from ._warnings import DegenerateWarning
 from . import datasets
 from .metrics import (DCIResult, dci, dcimig, explicitness, irs, jemmig, mig, mig_sup,
                       modularity, rmig, sap, z_diff, z_max_var, z_min_var)
+from ._evaluate import available_metrics, evaluate
+from ._report import Report
 
 __all__ = [
     "__version__", "show_config", "discretize", "mutual_info_matrix", "entropy",
     "JointHistogram", "DegenerateWarning", "datasets",
     "mig", "rmig", "mig_sup", "jemmig", "modularity", "dcimig",
     "z_diff", "z_min_var", "z_max_var", "irs", "sap", "explicitness", "dci", "DCIResult",
+    "evaluate", "available_metrics", "Report",
 ]

@@ -1,51 +1,175 @@
-"""The ``fastdis`` command: ``fastdis demo``, ``fastdis list``, ``fastdis --version``."""
+"""The ``fastdis`` command: ``evaluate``, ``demo``, ``list``, ``--version``.
+
+Errors in the user's files or arrays end with exit status 2 and one line on stderr.
+"""
 import argparse
+import csv
+import os
 import sys
 import time
+import warnings
 
-METRICS = ("mig", "rmig", "mig_sup", "jemmig", "modularity", "dcimig",
-           "z_diff", "z_min_var", "z_max_var", "irs", "sap", "explicitness")
-PAPERS = {
-    "mig": "Chen et al. 2018, Isolating sources of disentanglement in VAEs (NeurIPS)",
-    "rmig": "Do & Tran 2020, Theory and evaluation metrics for learning disentangled representations (ICLR)",
-    "mig_sup": "Li et al. 2020, Progressive learning and disentanglement of hierarchical representations (ICLR)",
-    "jemmig": "Do & Tran 2020, Theory and evaluation metrics for learning disentangled representations (ICLR)",
-    "modularity": "Ridgeway & Mozer 2018, Learning deep disentangled embeddings with the F-statistic loss (NeurIPS)",
-    "dcimig": "Sepliarskaia et al. 2019, Evaluating disentangled representations (arXiv:1910.05587)",
-    "z_diff": "Higgins et al. 2017, beta-VAE: learning basic visual concepts (ICLR)",
-    "z_min_var": "Kim & Mnih 2018, Disentangling by factorising (ICML)",
-    "z_max_var": "Kim et al. 2019, Relevance Factor VAE (arXiv:1902.01568)",
-    "irs": "Suter et al. 2019, Robustly disentangled causal mechanisms (ICML)",
-    "sap": "Kumar et al. 2018, Variational inference of disentangled latent concepts (ICLR)",
-    "explicitness": "Ridgeway & Mozer 2018, Learning deep disentangled embeddings with the F-statistic loss (NeurIPS)",
-}
-# stochastic metrics get the demo's seed
-STOCHASTIC = {"z_diff", "z_min_var", "z_max_var", "explicitness"}
+
+class UsageError(Exception):
+    """A problem with the user's files or arguments: one line, exit status 2."""
+
+
+# --- reading arrays -------------------------------------------------------------------------
+def _parse_column(values):
+    """int64 if every value is an integer, else float64, else the strings as given."""
+    import numpy as np
+
+    for dtype in (np.int64, np.float64):
+        try:
+            return np.array(values, dtype=dtype)
+        except ValueError:
+            continue
+    return np.array(values, dtype=str)
+
+
+def _read_delimited(path, delimiter):
+    import numpy as np
+
+    with open(path, newline="", encoding="utf-8") as f:
+        rows = [row for row in csv.reader(f, delimiter=delimiter) if row]
+    if not rows:
+        raise UsageError(f"{path}: empty file")
+
+    def numeric(cell):
+        try:
+            float(cell)
+            return True
+        except ValueError:
+            return False
+
+    names = None
+    if not all(numeric(c) for c in rows[0]) and len(rows) > 1 and all(numeric(c) for c in rows[1]):
+        names, rows = rows[0], rows[1:]
+    width = len(rows[0])
+    for i, row in enumerate(rows):
+        if len(row) != width:
+            raise UsageError(f"{path}: row {i + 1} has {len(row)} fields, expected {width}")
+    columns = [_parse_column([row[j] for row in rows]) for j in range(width)]
+    kinds = {c.dtype.kind for c in columns}
+    if kinds <= {"i"}:
+        array = np.column_stack(columns)
+    elif kinds <= {"i", "f"}:
+        array = np.column_stack(columns).astype(np.float64)
+    else:
+        array = np.column_stack([c.astype(str) for c in columns])
+    return array, names
+
+
+def read_array(path, key=None):
+    """(array, column names or None) from .npy, .npz, .csv, .tsv or .parquet."""
+    import numpy as np
+
+    if not os.path.exists(path):
+        raise UsageError(f"{path}: no such file")
+    ext = os.path.splitext(path)[1].lower()
+    try:
+        if ext == ".npy":
+            return np.load(path, mmap_mode="r", allow_pickle=False), None
+        if ext == ".npz":
+            with np.load(path, allow_pickle=False) as z:
+                if key is None:
+                    if len(z.files) != 1:
+                        raise UsageError(f"{path} holds {len(z.files)} arrays "
+                                         f"({', '.join(z.files)}): name one with --factors-key / --codes-key")
+                    key = z.files[0]
+                if key not in z.files:
+                    raise UsageError(f"{path} has no array {key!r} (it has {', '.join(z.files)})")
+                return z[key], None
+        if ext in (".csv", ".tsv", ".txt"):
+            return _read_delimited(path, "\t" if ext == ".tsv" else ",")
+        if ext == ".parquet":
+            try:
+                import pyarrow.parquet as pq
+            except ImportError:
+                raise UsageError(f"{path}: reading .parquet needs pyarrow (pip install pyarrow)") from None
+            table = pq.read_table(path)
+            columns = [np.asarray(table.column(i)) for i in range(table.num_columns)]
+            return np.column_stack(columns), [str(n) for n in table.column_names]
+    except UsageError:
+        raise
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"{path}: cannot read it: {exc}") from None
+    raise UsageError(f"{path}: unknown format {ext!r} (use .npy, .npz, .csv, .tsv or .parquet)")
+
+
+# --- commands -------------------------------------------------------------------------------
+def _show(report, args):
+    if args.json:
+        report.to_json(args.json)
+    print(report.to_markdown() if args.markdown else report)
+    if args.plot:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        report.plot(args.plot)
+        print(f"plots written to {args.plot}")
+
+
+def _metrics_arg(text):
+    return [m.strip() for m in (text or "all").split(",") if m.strip()]
+
+
+def _evaluate(args):
+    import fastdis
+
+    fkey, ckey = args.factors_key, args.codes_key
+    if args.factors == args.codes and args.factors.lower().endswith(".npz"):
+        fkey, ckey = fkey or "factors", ckey or "codes"  # one file holding both
+    factors, factor_names = read_array(args.factors, fkey)
+    codes, code_names = read_array(args.codes, ckey)
+    options = {"dci": {"estimator": args.dci_estimator}} if args.dci_estimator else {}
+    try:
+        with warnings.catch_warnings():
+            # a metric that cannot be computed is shown in the table with its reason
+            warnings.simplefilter("ignore", RuntimeWarning)
+            report = fastdis.evaluate(factors, codes, _metrics_arg(args.metrics),
+                                      random_state=args.seed, n_threads=args.threads,
+                                      factor_names=factor_names, code_names=code_names, **options)
+    except (ValueError, TypeError) as exc:
+        raise UsageError(str(exc)) from None
+    _show(report, args)
+    return 0
 
 
 def _demo(args):
     import fastdis
-    from fastdis.datasets import make_dsprites_like
+    from fastdis.datasets import DSPRITES_FACTORS, make_dsprites_like
 
     t0 = time.perf_counter()
     factors, codes = make_dsprites_like(args.encoder, small=args.small, random_state=args.seed)
-    t_data = time.perf_counter() - t0
-    print(f"fastdis {fastdis.__version__}: demo on dSprites-like data, encoder={args.encoder!r}, "
+    print(f"fastdis {fastdis.__version__} demo: dSprites-like data, encoder={args.encoder!r}, "
           f"{factors.shape[0]:,} rows, {factors.shape[1]} factors, {codes.shape[1]} codes "
-          f"(made in {t_data:.2f} s)")
-    print(f"{'metric':12s} {'value':>8s} {'seconds':>8s}")
-    for name in METRICS:
-        t0 = time.perf_counter()
-        extra = {"random_state": args.seed} if name in STOCHASTIC else {}
-        value = getattr(fastdis, name)(factors, codes, n_threads=args.threads, **extra)
-        print(f"{name:12s} {value:8.4f} {time.perf_counter() - t0:8.3f}")
+          f"(made in {time.perf_counter() - t0:.2f} s)")
+    t0 = time.perf_counter()
+    report = fastdis.evaluate(factors, codes, _metrics_arg(args.metrics), random_state=args.seed,
+                              n_threads=args.threads, factor_names=list(DSPRITES_FACTORS))
+    _show(report, args)
+    print(f"total {time.perf_counter() - t0:.2f} s")
     return 0
 
 
 def _list(args):
-    for name in METRICS:
-        print(f"{name:12s} {PAPERS[name]}")
+    import fastdis
+
+    for name, paper in fastdis.available_metrics().items():
+        print(f"{name:12s} {paper}")
     return 0
+
+
+def _add_output(parser):
+    parser.add_argument("--metrics", default="all",
+                        help="comma-separated metric names (see `fastdis list`), or a family: "
+                             "information, intervention, predictor; default all")
+    parser.add_argument("--json", metavar="OUT", help="also write the full report as JSON")
+    parser.add_argument("--markdown", action="store_true", help="print a Markdown table")
+    parser.add_argument("--plot", metavar="OUT.png", help="save the MI and DCI plots (matplotlib)")
+    parser.add_argument("--seed", type=int, default=0, help="random_state of every metric")
+    parser.add_argument("--threads", type=int, default=None)
 
 
 def main(argv=None):
@@ -54,17 +178,30 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="fastdis", description="Fast disentanglement metrics.")
     parser.add_argument("--version", action="version", version=f"fastdis {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
-    demo = sub.add_parser("demo", help="run every metric on built-in dSprites-like data")
+    ev = sub.add_parser("evaluate", help="every metric on your factors and codes")
+    ev.add_argument("factors", help=".npy, .npz, .csv, .tsv or .parquet (rows = samples)")
+    ev.add_argument("codes", help="same formats; the same number of rows")
+    ev.add_argument("--factors-key", help="array name inside a .npz (default: its only array, "
+                                          "or 'factors' when one .npz holds both)")
+    ev.add_argument("--codes-key", help="array name inside a .npz")
+    ev.add_argument("--dci-estimator", choices=("lasso", "random_forest", "gradient_boosting",
+                                                "hist_gradient_boosting"))
+    _add_output(ev)
+    ev.set_defaults(func=_evaluate)
+    demo = sub.add_parser("demo", help="every metric on built-in dSprites-like data")
     demo.add_argument("--encoder", default="partial",
                       choices=("perfect", "partial", "entangled", "noise"))
     demo.add_argument("--small", action="store_true", help="11,520-row grid instead of 737,280")
-    demo.add_argument("--seed", type=int, default=0)
-    demo.add_argument("--threads", type=int, default=None)
+    _add_output(demo)
     demo.set_defaults(func=_demo)
     lst = sub.add_parser("list", help="list the metrics and their papers")
     lst.set_defaults(func=_list)
     args = parser.parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except UsageError as exc:
+        print(f"fastdis: error: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ pre-transform; the C kernels apply it.  Three ways to build one:
 import numpy as np
 
 from . import _kernels
+from ._shared import shared
 from ._validation import (check_choice, check_codes, check_n_bins, check_n_threads,
                           raise_kernel_error)
 
@@ -83,9 +84,12 @@ def minmax_affine(mins, maxs):
 
 def column_ranges(codes, n_threads):
     """Per-column (min, max) of validated codes, rejecting NaN/inf in the same pass."""
-    mins, maxs, status, col = _kernels.code_minmax(codes, n_threads)
-    raise_kernel_error(status, col, codes.shape[1])
-    return mins, maxs
+    def compute():
+        mins, maxs, status, col = _kernels.code_minmax(codes, n_threads)
+        raise_kernel_error(status, col, codes.shape[1])
+        return mins, maxs
+
+    return shared("ranges", (codes,), (), compute)
 
 
 def _check_code_range(code_range, n_codes):

@@ -7,6 +7,7 @@ import numpy as np
 
 from . import _kernels
 from ._encode import FactorLevels
+from ._shared import shared
 from ._validation import raise_kernel_error
 
 # Key spaces up to this size are counting-sorted directly; larger ones are compacted first.
@@ -64,6 +65,10 @@ class EncodedFactors:
     def group_by(self, include):
         """Group rows by the joint value of the factors where ``include`` is True."""
         include = np.asarray(include, dtype=bool)
+        return shared("grouping", (self.factors,), (include.tobytes(),),
+                      lambda: self._group_by(include))
+
+    def _group_by(self, include):
         sizes = self.n_levels.astype(object)  # exact products, no overflow
         total = 1
         weight = np.zeros(self.n_factors, dtype=np.int64)

@@ -11,6 +11,7 @@ import numpy as np
 from ._discretize import STRATEGIES, apply_binning, make_binning
 from ._encode import FactorLevels
 from ._histogram import JointHistogram
+from ._shared import shared
 from ._validation import (check_base, check_choice, check_factors, check_int, check_n_bins,
                           check_n_threads, check_pair)
 
@@ -80,12 +81,17 @@ def compute_information(factors, codes, *, n_bins=20, strategy="uniform", code_r
     if strategy not in STRATEGIES + ("minmax",):
         check_choice(strategy, "strategy", STRATEGIES)
     nt = check_n_threads(n_threads)
-    factors = factor_labels(factors, factor_bins, strategy, nt)
-    binning = make_binning(codes, n_bins, strategy, code_range, nt)
-    levels = FactorLevels.from_data(factors, nt)
-    hist = JointHistogram._from_parts(levels, binning, n_threads=nt)
-    hist._add(factors, codes)
-    return information_from_histogram(hist)
+
+    def compute():
+        labels = factor_labels(factors, factor_bins, strategy, nt)
+        binning = make_binning(codes, n_bins, strategy, code_range, nt)
+        levels = FactorLevels.from_data(labels, nt)
+        hist = JointHistogram._from_parts(levels, binning, n_threads=nt)
+        hist._add(labels, codes)
+        return information_from_histogram(hist)
+
+    rng = None if code_range is None else np.asarray(code_range, dtype=np.float64).tobytes()
+    return shared("information", (factors, codes), (n_bins, strategy, rng, factor_bins), compute)
 
 
 def _in_base(values, base):

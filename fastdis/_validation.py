@@ -17,7 +17,10 @@ def _as_2d(x, name):
     if isinstance(x, (str, bytes)):
         raise TypeError(f"{name} must be a 2-D array-like, got {type(x).__name__}")
     try:
-        arr = np.asarray(x)
+        if not hasattr(x, "__array__") and hasattr(x, "__dlpack__"):
+            arr = np.from_dlpack(x)  # zero-copy view of a CPU tensor
+        else:
+            arr = np.asarray(x)
     except Exception as exc:  # noqa: BLE001 - numpy raises many types here
         raise TypeError(f"{name} could not be converted to a numpy array: {exc}") from exc
     if arr.ndim != 2:

@@ -1,8 +1,11 @@
 """The fastdis command, run as a user would."""
+import json
 import pathlib
+import re
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 import fastdis
@@ -19,24 +22,34 @@ def test_version():
     assert out.returncode == 0 and out.stdout.strip() == f"fastdis {fastdis.__version__}"
 
 
+ALL = ["mig", "rmig", "mig_sup", "jemmig", "modularity", "dcimig", "z_diff", "z_min_var",
+       "z_max_var", "irs", "sap", "explicitness", "dci.disentanglement", "dci.completeness",
+       "dci.informativeness"]
+ROW = re.compile(r"^\s+(\S+)\s+(-?\d+\.\d+|NaN)\s+(\d+\.\d+)")
+
+
+def table(stdout):
+    return {m.group(1): float(m.group(2)) for m in map(ROW.match, stdout.splitlines()) if m}
+
+
 def test_list_names_every_metric():
     out = run("list")
     assert out.returncode == 0
-    for name in ("mig", "rmig", "mig_sup", "jemmig", "modularity", "dcimig", "z_diff",
-                 "z_min_var", "z_max_var", "irs", "sap", "explicitness"):
+    for name in fastdis.available_metrics():
         assert name in out.stdout
 
 
-@pytest.mark.parametrize("encoder", ["perfect", "noise"])
-def test_demo_small(encoder):
-    out = run("demo", "--small", "--encoder", encoder)
+@pytest.mark.parametrize("encoder, metrics", [("perfect", "all"), ("noise", "information,z_min_var")])
+def test_demo_small(encoder, metrics):
+    out = run("demo", "--small", "--encoder", encoder, "--metrics", metrics)
     assert out.returncode == 0, out.stderr
-    rows = {line.split()[0]: float(line.split()[1]) for line in out.stdout.splitlines()[2:]}
-    assert set(rows) == {"mig", "rmig", "mig_sup", "jemmig", "modularity", "dcimig", "z_diff",
-                         "z_min_var", "z_max_var", "irs", "sap", "explicitness"}
+    rows = table(out.stdout)
     if encoder == "perfect":
-        assert rows["mig"] > 0.7 and rows["z_min_var"] > 0.9
+        assert list(rows) == ALL
+        assert rows["mig"] > 0.7 and rows["z_min_var"] > 0.9 and rows["dci.disentanglement"] > 0.8
     else:
+        assert list(rows) == ["mig", "rmig", "mig_sup", "jemmig", "modularity", "dcimig",
+                              "z_min_var"]
         assert rows["mig"] < 0.05 and abs(rows["z_min_var"]) < 0.3
 
 
@@ -44,3 +57,94 @@ def test_bad_arguments_exit_2_without_traceback():
     out = run("demo", "--encoder", "bogus")
     assert out.returncode == 2
     assert "Traceback" not in out.stderr and "invalid choice" in out.stderr
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    d = tmp_path_factory.mktemp("cli")
+    factors, codes = fastdis.datasets.make_dsprites_like("perfect", small=True)
+    factors, codes = factors[::4], codes[::4]
+    np.save(d / "f.npy", factors)
+    np.save(d / "c.npy", codes)
+    np.savez(d / "both.npz", factors=factors, codes=codes)
+    np.savez(d / "c_only.npz", latents=codes)
+    names = ",".join(fastdis.datasets.DSPRITES_FACTORS)
+    np.savetxt(d / "f.csv", factors, fmt="%d", delimiter=",", header=names, comments="")
+    np.savetxt(d / "c.tsv", codes, delimiter="\t")
+    bad = codes.astype(np.float64)
+    bad[7, 2] = np.inf
+    np.save(d / "c_inf.npy", bad)
+    np.save(d / "c_short.npy", codes[:-3])
+    (d / "ragged.csv").write_text("1,2\n3\n")
+    (d / "f.xlsx").write_text("not a spreadsheet")
+    return d, fastdis.evaluate(factors, codes, ["mig", "sap"])
+
+
+@pytest.mark.parametrize("factors, codes, extra", [
+    ("f.npy", "c.npy", []),
+    ("both.npz", "both.npz", []),
+    ("f.csv", "c.tsv", []),
+    ("f.npy", "c_only.npz", ["--codes-key", "latents"]),
+    ("f.npy", "c_only.npz", []),  # the only array in the file
+])
+def test_evaluate_reads_every_format(files, factors, codes, extra):
+    d, expected = files
+    out = run("evaluate", str(d / factors), str(d / codes), "--metrics", "mig,sap", *extra)
+    assert out.returncode == 0, out.stderr
+    rows = table(out.stdout)
+    assert rows["mig"] == pytest.approx(expected["mig"], abs=5e-5)
+    assert rows["sap"] == pytest.approx(expected["sap"], abs=5e-5)
+
+
+def test_evaluate_parquet(files, tmp_path):
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+
+    d, expected = files
+    factors = np.load(d / "f.npy")
+    pq.write_table(pa.table({n: factors[:, i] for i, n in enumerate(fastdis.datasets.DSPRITES_FACTORS)}),
+                   tmp_path / "f.parquet")
+    out = run("evaluate", str(tmp_path / "f.parquet"), str(d / "c.npy"), "--metrics", "mig")
+    assert out.returncode == 0, out.stderr
+    assert table(out.stdout)["mig"] == pytest.approx(expected["mig"], abs=5e-5)
+
+
+def test_evaluate_outputs(files, tmp_path):
+    d, expected = files
+    out = run("evaluate", str(d / "f.csv"), str(d / "c.npy"), "--metrics", "mig,dci",
+              "--json", str(tmp_path / "r.json"), "--markdown")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("| metric | value | seconds |")
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["factor_names"] == list(fastdis.datasets.DSPRITES_FACTORS)
+    assert report["scores"]["mig"] == pytest.approx(expected["mig"])
+    assert set(report["scores"]) == {"mig", "dci.disentanglement", "dci.completeness",
+                                     "dci.informativeness"}
+
+
+def test_evaluate_plot(files, tmp_path):
+    pytest.importorskip("matplotlib")
+    d, _ = files
+    out = run("evaluate", str(d / "f.npy"), str(d / "c.npy"), "--metrics", "mig,dci",
+              "--plot", str(tmp_path / "r.png"))
+    assert out.returncode == 0, out.stderr
+    assert (tmp_path / "r.png").read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.parametrize("factors, codes, extra, message", [
+    ("missing.npy", "c.npy", [], "missing.npy: no such file"),
+    ("f.npy", "c_only.npz", ["--codes-key", "codes"], "has no array 'codes' (it has latents)"),
+    ("both.npz", "c.npy", [], "holds 2 arrays (factors, codes): name one"),
+    ("f.npy", "c_inf.npy", [], "codes contains NaN or infinity in column 2"),
+    ("f.npy", "c_short.npy", [], "same number of samples"),
+    ("ragged.csv", "c.npy", [], "row 2 has 1 fields, expected 2"),
+    ("f.xlsx", "c.npy", [], "unknown format '.xlsx'"),
+    ("f.npy", "c.npy", ["--metrics", "mig,bogus"], "unknown metric 'bogus'"),
+])
+def test_evaluate_errors_exit_2_with_one_line(files, factors, codes, extra, message):
+    d, _ = files
+    out = run("evaluate", str(d / factors), str(d / codes), *extra)
+    assert out.returncode == 2
+    assert "Traceback" not in out.stderr
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("fastdis: error: ") and message in lines[0], out.stderr

@@ -8,6 +8,7 @@ import pytest
 
 import fastdis
 import fastdis._discretize
+import fastdis._evaluate
 import fastdis._histogram
 import fastdis._information
 import fastdis.datasets
@@ -16,25 +17,27 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 PUBLIC = [getattr(fastdis, name) for name in fastdis.__all__
           if callable(getattr(fastdis, name)) and not isinstance(getattr(fastdis, name), type)]
 METRICS = [fastdis.mig, fastdis.rmig, fastdis.mig_sup, fastdis.jemmig, fastdis.modularity,
-           fastdis.dcimig]
+           fastdis.dcimig, fastdis.dci, fastdis.sap, fastdis.explicitness]
+REPORT_METHODS = [fastdis.Report.plot_mi, fastdis.Report.plot_dci]
 
 
 def documented_parameters(doc):
-    section = doc.split("Parameters\n    ----------\n", 1)[1].split("\n    Returns", 1)[0]
+    """Names in the Parameters section of a dedented numpydoc docstring."""
+    section = doc.split("Parameters\n----------\n", 1)[1].split("\nReturns", 1)[0]
     names = set()
     for line in section.splitlines():
-        m = re.match(r"^    (\w+(?:, \w+)*) :", line)
+        m = re.match(r"^(?:\*\*)?(\w+(?:, \w+)*) :", line)
         if m:
             names.update(n.strip() for n in m.group(1).split(","))
     return names
 
 
-@pytest.mark.parametrize("func", PUBLIC + [fastdis.datasets.make_dsprites_like],
+@pytest.mark.parametrize("func", PUBLIC + [fastdis.datasets.make_dsprites_like] + REPORT_METHODS,
                          ids=lambda f: f.__name__)
 def test_numpydoc_sections_and_every_parameter(func):
-    doc = inspect.getdoc(func) and func.__doc__
+    doc = inspect.getdoc(func)
     assert doc, f"{func.__name__} has no docstring"
-    for section in ("Parameters\n    ----------", "Returns\n    -------"):
+    for section in ("Parameters\n----------", "Returns\n-------"):
         assert section in doc, f"{func.__name__}: missing {section.split()[0]}"
     params = set(inspect.signature(func).parameters) - {"self"}
     missing = params - documented_parameters(doc)
@@ -50,7 +53,7 @@ def test_metric_docstrings_cite_paper_and_conventions(func):
 
 
 @pytest.mark.parametrize("module", [fastdis._discretize, fastdis._histogram,
-                                    fastdis._information, fastdis.datasets])
+                                    fastdis._information, fastdis.datasets, fastdis._evaluate])
 def test_docstring_examples(module):
     result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0 and result.failed == 0

@@ -16,6 +16,7 @@ from .. import _kernels
 from .._discretize import column_ranges
 from .._grouping import EncodedFactors
 from .._information import factor_labels
+from .._shared import shared
 from .._validation import check_int, check_n_threads, check_pair, raise_kernel_error
 from .._warnings import DegenerateWarning
 from ._conventions import resolve_metric
@@ -52,8 +53,8 @@ def _prepare(metric, factors, codes, convention, n_threads, settings_given, chec
     if check_finite:
         column_ranges(codes, nt)  # rejects NaN / inf, naming the column
     strategy = s.get("factor_strategy", "minmax" if convention == "ubisoft" else "uniform")
-    factors = factor_labels(factors, s.get("factor_bins"), strategy, nt)
-    enc = EncodedFactors(factors, nt)
+    enc = shared("encoded factors", (factors,), (s.get("factor_bins"), strategy),
+                 lambda: EncodedFactors(factor_labels(factors, s.get("factor_bins"), strategy, nt), nt))
     many = np.flatnonzero(enc.n_levels > codes.shape[0] // 2)
     if len(many):
         k = int(many[0])

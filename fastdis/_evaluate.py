@@ -1,0 +1,208 @@
+"""``evaluate``: every metric in one call, sharing the work they have in common."""
+import inspect
+import time
+import warnings
+
+from . import metrics as _metrics
+from ._progress import progress_bar
+from ._shared import sharing
+from ._validation import check_n_threads, check_pair
+
+# name -> (family, paper)
+_REGISTRY = {
+    "mig": ("information", "Chen et al. 2018, Isolating sources of disentanglement in VAEs (NeurIPS)"),
+    "rmig": ("information", "Do & Tran 2020, Theory and evaluation metrics for learning "
+             "disentangled representations (ICLR)"),
+    "mig_sup": ("information", "Li et al. 2020, Progressive learning and disentanglement of "
+                "hierarchical representations (ICLR)"),
+    "jemmig": ("information", "Do & Tran 2020, Theory and evaluation metrics for learning "
+               "disentangled representations (ICLR)"),
+    "modularity": ("information", "Ridgeway & Mozer 2018, Learning deep disentangled embeddings "
+                   "with the F-statistic loss (NeurIPS)"),
+    "dcimig": ("information", "Sepliarskaia et al. 2019, Evaluating disentangled representations "
+               "(arXiv:1910.05587)"),
+    "z_diff": ("intervention", "Higgins et al. 2017, beta-VAE: learning basic visual concepts "
+               "with a constrained variational framework (ICLR)"),
+    "z_min_var": ("intervention", "Kim & Mnih 2018, Disentangling by factorising (ICML)"),
+    "z_max_var": ("intervention", "Kim et al. 2019, Relevance factor VAE (arXiv:1902.01568)"),
+    "irs": ("intervention", "Suter et al. 2019, Robustly disentangled causal mechanisms (ICML)"),
+    "sap": ("predictor", "Kumar et al. 2018, Variational inference of disentangled latent "
+            "concepts from unlabeled observations (ICLR)"),
+    "explicitness": ("predictor", "Ridgeway & Mozer 2018, Learning deep disentangled embeddings "
+                     "with the F-statistic loss (NeurIPS)"),
+    "dci": ("predictor", "Eastwood & Williams 2018, A framework for the quantitative evaluation "
+            "of disentangled representations (ICLR)"),
+}
+
+
+def available_metrics(family=None):
+    """The metric names :func:`evaluate` knows, with the paper of each.
+
+    Parameters
+    ----------
+    family : {"information", "intervention", "predictor"}, optional
+        Only the metrics of this family (Carbonneau et al. 2023's taxonomy).
+
+    Returns
+    -------
+    dict
+        Metric name -> paper, in a stable order (information, intervention, predictor).
+
+    Examples
+    --------
+    >>> import fastdis
+    >>> list(fastdis.available_metrics("predictor"))
+    ['sap', 'explicitness', 'dci']
+    """
+    if family not in (None, "information", "intervention", "predictor"):
+        raise ValueError(f"family must be None, 'information', 'intervention' or 'predictor', "
+                         f"got {family!r}")
+    return {name: paper for name, (fam, paper) in _REGISTRY.items()
+            if family is None or fam == family}
+
+
+def metric_family(name):
+    return _REGISTRY[name][0]
+
+
+def _names(metrics):
+    """Metric names from "all", a family name, or a list of names and family names."""
+    items = [metrics] if isinstance(metrics, str) else metrics
+    try:
+        items = list(items)
+    except TypeError:
+        raise TypeError(f"metrics must be 'all', a family name or a list of metric names, "
+                        f"got {type(metrics).__name__}") from None
+    names = []
+    for item in items:
+        if item == "all":
+            names += list(_REGISTRY)
+        elif item in ("information", "intervention", "predictor"):
+            names += list(available_metrics(item))
+        elif item in _REGISTRY:
+            names.append(item)
+        else:
+            raise ValueError(f"unknown metric {item!r}; available: {', '.join(_REGISTRY)} "
+                             "(or a family: information, intervention, predictor)")
+    if not names:
+        raise ValueError("metrics is empty: name at least one metric")
+    return list(dict.fromkeys(names))
+
+
+def _column_names(x, given, n, what):
+    if given is not None:
+        names = [str(v) for v in given]
+        if len(names) != n:
+            raise ValueError(f"{what}_names has {len(names)} names for {n} {what} columns")
+        return names
+    columns = getattr(x, "columns", None)  # pandas / polars data frames
+    if columns is not None and len(columns) == n:
+        return [str(c) for c in columns]
+    return [f"{what}{i}" for i in range(n)]
+
+
+def evaluate(factors, codes, metrics="all", *, random_state=0, n_threads=None, progress=None,
+             factor_names=None, code_names=None, on_error="record", **options):
+    """Compute several metrics at once, sharing the work they have in common.
+
+    One validation of the inputs, one min/max pass over the codes, one discretisation and
+    joint-histogram pass for all information metrics with the same binning, one encoding
+    of the factors and one grouping of rows per factor for all intervention metrics; the
+    predictor metrics use the same seeded split. Values equal those of the individual
+    metric functions called with the same arguments.
+
+    Parameters
+    ----------
+    factors : array-like of shape (n_samples, n_factors)
+        Ground-truth factors: numpy arrays of any dtype and layout, memmaps, pandas data
+        frames (their column names name the factors), torch tensors on the CPU (no copy)
+        or anything with ``__array__`` or ``__dlpack__``.
+    codes : array-like of shape (n_samples, n_codes)
+        The representation, as above.
+    metrics : str or list of str, default="all"
+        Names from :func:`available_metrics`, family names (``"information"``,
+        ``"intervention"``, ``"predictor"``) or ``"all"``, alone or in a list.
+    random_state : int or None, default=0
+        Seed passed to every metric (the stochastic ones use it); the same seed gives the
+        same report.
+    n_threads : int, optional
+        Threads for every metric; default all available.
+    progress : bool, optional
+        A progress bar over metrics on stderr (needs tqdm); default: when stderr is a
+        terminal.
+    factor_names, code_names : list of str, optional
+        Names for the report and plots; default the data frame's columns, else
+        ``factor0, ...`` / ``code0, ...``.
+    on_error : {"record", "raise"}, default="record"
+        What to do when one metric cannot be computed on these data (a ``ValueError``, e.g.
+        Z-max on factors that never repeat a combination): record NaN and the message in
+        ``Report.errors`` (with a ``RuntimeWarning``), or raise. Bad input always raises.
+    **options : dict
+        Per-metric keyword arguments, keyed by metric name, e.g.
+        ``dci={"estimator": "hist_gradient_boosting"}`` or ``mig={"convention": "dlib"}``.
+
+    Returns
+    -------
+    Report
+        Mapping of metric name -> value (``Report["dci"]`` is a :class:`DCIResult`;
+        ``Report["dci.disentanglement"]`` etc. are floats), with details, settings, times.
+
+    Examples
+    --------
+    >>> import fastdis
+    >>> factors, codes = fastdis.datasets.make_dsprites_like("perfect", small=True)
+    >>> report = fastdis.evaluate(factors, codes, metrics=["mig", "modularity"])
+    >>> list(report), report["mig"] > 0.8
+    (['mig', 'modularity'], True)
+    """
+    if on_error not in ("record", "raise"):
+        raise ValueError(f"on_error must be 'record' or 'raise', got {on_error!r}")
+    names = _names(metrics)
+    for key, value in options.items():
+        if key not in _REGISTRY:
+            raise TypeError(f"evaluate() got an unexpected keyword argument {key!r} (per-metric "
+                            f"options are keyed by metric name: {', '.join(_REGISTRY)})")
+        if not isinstance(value, dict):
+            raise TypeError(f"options for {key} must be a dict of keyword arguments, "
+                            f"got {type(value).__name__}")
+    raw_factors, raw_codes = factors, codes
+    factors, codes = check_pair(factors, codes)
+    check_n_threads(n_threads)
+    from ._report import Report
+
+    report = Report(
+        n_samples=factors.shape[0],
+        factor_names=_column_names(raw_factors, factor_names, factors.shape[1], "factor"),
+        code_names=_column_names(raw_codes, code_names, codes.shape[1], "code"),
+        settings=dict(random_state=random_state, n_threads=n_threads,
+                      options={k: dict(v) for k, v in options.items()}))
+    with sharing(), progress_bar(len(names), "fastdis", progress) as bar:
+        if codes.dtype.kind == "f":
+            from ._discretize import column_ranges
+
+            column_ranges(codes, check_n_threads(n_threads))  # NaN / inf: bad input, raise now
+        for name in names:
+            func = getattr(_metrics, name)
+            kwargs = dict(random_state=random_state, n_threads=n_threads)
+            if "return_details" in inspect.signature(func).parameters and name != "dci":
+                kwargs["return_details"] = True
+            if name == "dci":
+                kwargs["progress"] = False
+            kwargs.update(options.get(name, {}))
+            bar.set_postfix_str(name)
+            t0 = time.perf_counter()
+            try:
+                result = func(factors, codes, **kwargs)
+            except ValueError as exc:
+                if on_error == "raise":
+                    raise
+                warnings.warn(f"evaluate: {name} could not be computed: {exc}", RuntimeWarning,
+                              stacklevel=2)
+                report._add(name, float("nan"), None, time.perf_counter() - t0, error=str(exc))
+            else:
+                details = None
+                if isinstance(result, tuple):
+                    result, details = result
+                report._add(name, result, details, time.perf_counter() - t0)
+            bar.update()
+    return report

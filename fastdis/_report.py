@@ -1,0 +1,262 @@
+"""``Report``: the result of :func:`fastdis.evaluate`, and its plots."""
+import json
+import math
+from collections.abc import Mapping
+
+import numpy as np
+
+_DCI_PARTS = ("disentanglement", "completeness", "informativeness")
+
+
+def _jsonable(value):
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return _jsonable(value.tolist())
+    if isinstance(value, (np.floating, float)):
+        return None if not math.isfinite(value) else float(value)
+    if isinstance(value, (np.integer, np.bool_)):
+        return value.item()
+    if hasattr(value, "to_dict"):
+        return _jsonable(value.to_dict())
+    if value is None or isinstance(value, (str, int, bool)):
+        return value
+    return repr(value)
+
+
+class Report(Mapping):
+    """Metric values from :func:`fastdis.evaluate`, with details, settings and times.
+
+    A read-only mapping: ``report["mig"]`` is a float, ``report["dci"]`` a
+    :class:`DCIResult` and ``report["dci.disentanglement"]`` (``.completeness``,
+    ``.informativeness``) floats. Iterating gives the metric names in the order computed.
+
+    Attributes
+    ----------
+    details : dict
+        Metric name -> its ``return_details`` dict (per-factor / per-code parts), or None.
+    times : dict
+        Metric name -> wall-clock seconds (work shared with an earlier metric is counted
+        where it was first done).
+    errors : dict
+        Metric name -> message, for metrics that could not be computed (value NaN).
+    mutual_info : ndarray of shape (n_factors, n_codes) or None
+        :math:`I(v_k; z_j)` in nats, from the first information metric computed.
+    factor_entropy : ndarray of shape (n_factors,) or None
+    factor_names, code_names : list of str
+    settings : dict
+        ``random_state``, ``n_threads`` and the per-metric options given.
+    version : str
+        The fastdis version that computed the report.
+    n_samples : int
+    """
+
+    def __init__(self, n_samples, factor_names, code_names, settings):
+        from . import __version__
+
+        self._values = {}
+        self.details, self.times, self.errors = {}, {}, {}
+        self.mutual_info = self.factor_entropy = None
+        self.n_samples = int(n_samples)
+        self.factor_names, self.code_names = list(factor_names), list(code_names)
+        self.settings = settings
+        self.version = __version__
+
+    def _add(self, name, value, details, seconds, error=None):
+        self._values[name] = value
+        self.details[name] = details
+        self.times[name] = seconds
+        if error is not None:
+            self.errors[name] = error
+        if (self.mutual_info is None and isinstance(details, dict)
+                and "mutual_info" in details and "factor_entropy" in details):
+            self.mutual_info = np.asarray(details["mutual_info"])
+            self.factor_entropy = np.asarray(details["factor_entropy"])
+
+    # --- mapping --------------------------------------------------------------------------
+    def __getitem__(self, key):
+        if key in self._values:
+            return self._values[key]
+        name, _, part = key.partition(".")
+        if name == "dci" and part in _DCI_PARTS + ("informativeness_train",) and "dci" in self._values:
+            value = self._values["dci"]
+            return float("nan") if isinstance(value, float) else getattr(value, part)
+        raise KeyError(key)
+
+    def __iter__(self):
+        return iter(self._values)
+
+    def __len__(self):
+        return len(self._values)
+
+    def scores(self):
+        """Flat dict of every float: metric values, DCI split into its three parts."""
+        out = {}
+        for name, value in self._values.items():
+            if name == "dci":
+                for part in _DCI_PARTS:
+                    out[f"dci.{part}"] = self[f"dci.{part}"]
+            else:
+                out[name] = float(value)
+        return out
+
+    # --- export ---------------------------------------------------------------------------
+    def to_dict(self):
+        """Everything as plain Python types (NaN -> None): scores, times, errors, details,
+        the MI matrix, the DCI importance matrix, names, settings, version."""
+        dci = self._values.get("dci")
+        return _jsonable(dict(
+            scores=self.scores(), seconds=self.times, errors=self.errors,
+            details={k: v for k, v in self.details.items() if v is not None},
+            mutual_info=self.mutual_info, factor_entropy=self.factor_entropy,
+            dci=None if dci is None or isinstance(dci, float) else dict(
+                dci.to_dict(), importance=dci.importance),
+            factor_names=self.factor_names, code_names=self.code_names,
+            n_samples=self.n_samples, settings=self.settings, version=self.version))
+
+    def to_json(self, path=None, indent=2):
+        """The :meth:`to_dict` content as JSON text; also written to ``path`` if given."""
+        text = json.dumps(self.to_dict(), indent=indent)
+        if path is not None:
+            with open(path, "w", encoding="utf-8") as f:
+                f.write(text + "\n")
+        return text
+
+    def _rows(self):
+        for name, value in self.scores().items():
+            metric = name.partition(".")[0]
+            yield name, value, self.times.get(metric, float("nan")), self.errors.get(metric, "")
+
+    def to_markdown(self):
+        """A Markdown table: metric, value, seconds (and the error where there is one)."""
+        lines = ["| metric | value | seconds |", "|---|---:|---:|"]
+        for name, value, seconds, error in self._rows():
+            shown = f"{value:.4f}" if math.isfinite(value) else f"NaN ({error})" if error else "NaN"
+            lines.append(f"| {name} | {shown} | {seconds:.3f} |")
+        return "\n".join(lines)
+
+    def to_frame(self):
+        """A pandas DataFrame indexed by metric, columns ``value`` and ``seconds``."""
+        try:
+            import pandas as pd
+        except ImportError:
+            raise ImportError("Report.to_frame needs pandas: pip install pandas") from None
+        rows = list(self._rows())
+        return pd.DataFrame({"value": [r[1] for r in rows], "seconds": [r[2] for r in rows]},
+                            index=pd.Index([r[0] for r in rows], name="metric"))
+
+    def __repr__(self):
+        head = (f"fastdis {self.version} report: {self.n_samples:,} samples, "
+                f"{len(self.factor_names)} factors, {len(self.code_names)} codes")
+        width = max([len(n) for n, *_ in self._rows()] + [6])
+        lines = [head, f"  {'metric':<{width}}  {'value':>8}  {'seconds':>8}"]
+        for name, value, seconds, error in self._rows():
+            shown = f"{value:8.4f}" if math.isfinite(value) else f"{'NaN':>8}"
+            note = f"  ({error})" if error else ""
+            lines.append(f"  {name:<{width}}  {shown}  {seconds:8.3f}{note}")
+        return "\n".join(lines)
+
+    # --- plots ----------------------------------------------------------------------------
+    def plot_mi(self, ax=None, normalize=True):
+        """Heatmap of the factor x code mutual information.
+
+        Parameters
+        ----------
+        ax : matplotlib Axes, optional
+            Where to draw; default a new figure.
+        normalize : bool, default=True
+            Divide each factor's row by its entropy :math:`H(v_k)` (the MIG normaliser),
+            so cells are in [0, 1].
+
+        Returns
+        -------
+        matplotlib.axes.Axes
+        """
+        if self.mutual_info is None:
+            raise ValueError("this report has no mutual information matrix: evaluate an "
+                             "information metric (e.g. metrics=['mig', ...]) to plot it")
+        plt = _pyplot()
+        mi = self.mutual_info
+        if normalize:
+            h = self.factor_entropy
+            mi = mi / np.where(h > 0, h, 1.0)[:, None]
+        if ax is None:
+            _, ax = plt.subplots(figsize=(1.0 + 0.55 * mi.shape[1], 1.0 + 0.5 * mi.shape[0]))
+        image = ax.imshow(mi, cmap="viridis", vmin=0.0, vmax=1.0 if normalize else None,
+                          aspect="auto")
+        ax.figure.colorbar(image, ax=ax, label="I(v; z) / H(v)" if normalize else "I(v; z) [nats]")
+        _label(ax, self.code_names, self.factor_names, "code", "factor")
+        for (k, j), value in np.ndenumerate(mi):
+            ax.text(j, k, f"{value:.2f}", ha="center", va="center", fontsize=7,
+                    color="white" if value < 0.6 * (mi.max() or 1.0) else "black")
+        ax.set_title("Mutual information")
+        return ax
+
+    def plot_dci(self, ax=None):
+        """Hinton diagram of the DCI importance matrix (square area = importance).
+
+        Parameters
+        ----------
+        ax : matplotlib Axes, optional
+            Where to draw; default a new figure.
+
+        Returns
+        -------
+        matplotlib.axes.Axes
+        """
+        dci = self._values.get("dci")
+        if dci is None or isinstance(dci, float):
+            raise ValueError("this report has no DCI importance matrix: evaluate 'dci' to plot it")
+        plt = _pyplot()
+        r = dci.importance.T  # factors x codes, like plot_mi
+        if ax is None:
+            _, ax = plt.subplots(figsize=(1.0 + 0.55 * r.shape[1], 1.0 + 0.5 * r.shape[0]))
+        ax.set_facecolor("0.92")
+        top = r.max() if r.max() > 0 else 1.0
+        for (k, j), value in np.ndenumerate(r):
+            side = 0.95 * np.sqrt(value / top)
+            ax.add_patch(plt.Rectangle((j - side / 2, k - side / 2), side, side,
+                                       facecolor="0.15", edgecolor="0.15"))
+        ax.set_xlim(-0.5, r.shape[1] - 0.5)
+        ax.set_ylim(r.shape[0] - 0.5, -0.5)
+        ax.set_aspect("equal")
+        _label(ax, self.code_names, self.factor_names, "code", "factor")
+        ax.set_title(f"DCI importance (D={dci.disentanglement:.2f}, C={dci.completeness:.2f}, "
+                     f"I={dci.informativeness:.2f})", fontsize=9)
+        return ax
+
+    def plot(self, path=None):
+        """The MI heatmap and, when DCI was computed, its Hinton diagram side by side;
+        saved to ``path`` (e.g. ``report.png``) if given. Returns the figure."""
+        plt = _pyplot()
+        panels = [p for p, ok in (("mi", self.mutual_info is not None),
+                                  ("dci", not isinstance(self._values.get("dci", 0.0), float)))
+                  if ok]
+        if not panels:
+            raise ValueError("nothing to plot: evaluate an information metric or 'dci'")
+        n_f, n_c = len(self.factor_names), len(self.code_names)
+        fig, axes = plt.subplots(1, len(panels), squeeze=False,
+                                 figsize=(len(panels) * (2.0 + 0.6 * n_c), 1.5 + 0.5 * n_f))
+        for ax, panel in zip(axes[0], panels):
+            self.plot_mi(ax) if panel == "mi" else self.plot_dci(ax)
+        fig.tight_layout()
+        if path is not None:
+            fig.savefig(path, dpi=120)
+        return fig
+
+
+def _pyplot():
+    try:
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise ImportError("plots need matplotlib: pip install matplotlib") from None
+    return plt
+
+
+def _label(ax, xnames, ynames, xlabel, ylabel):
+    ax.set_xticks(range(len(xnames)), xnames, rotation=45, ha="right", fontsize=8)
+    ax.set_yticks(range(len(ynames)), ynames, fontsize=8)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)

@@ -1,0 +1,194 @@
+"""evaluate() and Report: values equal the metric functions, shared work, exports, plots."""
+import json
+import math
+
+import numpy as np
+import pytest
+
+import fastdis
+from fastdis._shared import sharing
+
+SMALL = dict(metrics=["mig", "modularity", "jemmig", "z_min_var", "z_diff", "irs", "sap"])
+
+
+@pytest.fixture(scope="module")
+def demo():
+    return fastdis.datasets.make_dsprites_like("partial", small=True)
+
+
+@pytest.fixture(scope="module")
+def full_report(demo):
+    factors, codes = demo
+    return fastdis.evaluate(factors, codes, random_state=3,
+                            factor_names=list(fastdis.datasets.DSPRITES_FACTORS))
+
+
+def test_available_metrics():
+    names = fastdis.available_metrics()
+    assert list(names)[:2] == ["mig", "rmig"] and len(names) == 13
+    assert "Chen et al. 2018" in names["mig"] and "Eastwood & Williams 2018" in names["dci"]
+    assert set(fastdis.available_metrics("intervention")) == {"z_diff", "z_min_var", "z_max_var", "irs"}
+    with pytest.raises(ValueError, match="family must be"):
+        fastdis.available_metrics("bogus")
+
+
+def test_every_value_equals_the_metric_function(demo, full_report):
+    factors, codes = demo
+    assert list(full_report) == list(fastdis.available_metrics())
+    for name in fastdis.available_metrics():
+        direct = getattr(fastdis, name)(factors, codes, random_state=3)
+        if name == "dci":
+            got = full_report["dci"]
+            np.testing.assert_array_equal(got.importance, direct.importance)
+            assert full_report["dci.disentanglement"] == direct.disentanglement
+            assert full_report["dci.informativeness"] == direct.informativeness
+        else:
+            assert full_report[name] == direct, name
+    assert not full_report.errors
+
+
+def test_shared_work_is_done_once(demo):
+    factors, codes = demo
+    names = ["mig", "rmig", "mig_sup", "jemmig", "modularity", "dcimig", "z_diff", "z_min_var"]
+    with sharing() as scope:
+        for name in names:
+            getattr(fastdis, name)(factors, codes, random_state=0)
+    # one min/max pass, one histogram pass, one factor encoding, one grouping per factor
+    assert scope.computed == {"ranges": 1, "information": 1, "encoded factors": 1, "grouping": 5}
+    with sharing() as scope:
+        fastdis.mig(factors, codes)
+        fastdis.mig(factors, codes, n_bins=10)  # another binning: another pass
+    assert scope.computed["information"] == 2
+
+
+def test_report_exports(full_report):
+    r = full_report
+    assert r.factor_names == ["shape", "scale", "orientation", "posX", "posY"]
+    assert r.code_names[0] == "code0" and r.n_samples == 11520
+    scores = r.scores()
+    assert "dci.completeness" in scores and "dci" not in scores
+    d = json.loads(r.to_json())
+    assert d["version"] == fastdis.__version__ and d["settings"]["random_state"] == 3
+    assert np.array(d["dci"]["importance"]).shape == (10, 5)
+    assert np.array(d["mutual_info"]).shape == (5, 10)
+    assert d["scores"]["mig"] == pytest.approx(r["mig"])
+    assert set(d["seconds"]) == set(r)
+    md = r.to_markdown().splitlines()
+    assert md[0] == "| metric | value | seconds |" and len(md) == 2 + len(scores)
+    text = repr(r)
+    assert text.startswith(f"fastdis {fastdis.__version__} report: 11,520 samples")
+    assert all(name in text for name in scores)
+    with pytest.raises(KeyError):
+        r["bogus"]
+
+
+def test_to_frame(full_report):
+    pd = pytest.importorskip("pandas")
+    frame = full_report.to_frame()
+    assert isinstance(frame, pd.DataFrame) and list(frame.columns) == ["value", "seconds"]
+    assert frame.loc["mig", "value"] == full_report["mig"]
+
+
+def test_plots_render(full_report, tmp_path):
+    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ax = full_report.plot_mi()
+    assert [t.get_text() for t in ax.get_yticklabels()] == full_report.factor_names
+    ax = full_report.plot_dci()
+    assert "DCI importance" in ax.get_title()
+    path = tmp_path / "report.png"
+    fig = full_report.plot(path)
+    assert path.stat().st_size > 10_000 and len(fig.axes) >= 2
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    plt.close("all")
+    only_mig = fastdis.evaluate(*fastdis.datasets.make_dsprites_like(small=True), metrics=["mig"])
+    with pytest.raises(ValueError, match="no DCI importance matrix"):
+        only_mig.plot_dci()
+    only_sap = fastdis.evaluate(*fastdis.datasets.make_dsprites_like(small=True), metrics="sap")
+    with pytest.raises(ValueError, match="no mutual information matrix"):
+        only_sap.plot_mi()
+
+
+def test_families_options_and_reproducibility(demo):
+    factors, codes = demo
+    a = fastdis.evaluate(factors, codes, "intervention", random_state=1)
+    assert list(a) == ["z_diff", "z_min_var", "z_max_var", "irs"]
+    b = fastdis.evaluate(factors, codes, "intervention", random_state=1, n_threads=1)
+    assert a.scores() == b.scores()
+    r = fastdis.evaluate(factors, codes, ["mig"], mig={"convention": "dlib"})
+    assert r["mig"] == fastdis.mig(factors, codes, convention="dlib")
+    assert r.settings["options"] == {"mig": {"convention": "dlib"}}
+
+
+def test_a_failing_metric_is_recorded_or_raised():
+    rng = np.random.default_rng(0)
+    factors = np.column_stack([np.arange(300), rng.integers(0, 3, 300)])  # a continuous factor
+    codes = rng.normal(size=(300, 3))
+    with pytest.warns(RuntimeWarning, match="z_max_var could not be computed: .* looks continuous"):
+        r = fastdis.evaluate(factors, codes, ["mig", "z_max_var"])
+    assert math.isnan(r["z_max_var"]) and "z_max_var" in r.errors
+    assert "NaN (" in r.to_markdown() and math.isfinite(r["mig"])
+    assert json.loads(r.to_json())["scores"]["z_max_var"] is None
+    with pytest.raises(ValueError):
+        fastdis.evaluate(factors, codes, ["z_max_var"], on_error="raise")
+
+
+def test_bad_input():
+    f, z = np.zeros((10, 2), dtype=int), np.zeros((10, 2))
+    with pytest.raises(ValueError, match="unknown metric 'bogus'"):
+        fastdis.evaluate(f, z, ["bogus"])
+    with pytest.raises(ValueError, match="metrics is empty"):
+        fastdis.evaluate(f, z, [])
+    with pytest.raises(TypeError, match="unexpected keyword argument 'n_bins'"):
+        fastdis.evaluate(f, z, n_bins=3)
+    with pytest.raises(TypeError, match="options for mig must be a dict"):
+        fastdis.evaluate(f, z, mig=3)
+    with pytest.raises(ValueError, match="on_error must be"):
+        fastdis.evaluate(f, z, on_error="ignore")
+    with pytest.raises(ValueError, match="factor_names has 3 names for 2 factor columns"):
+        fastdis.evaluate(f, z, ["mig"], factor_names=["a", "b", "c"])
+    bad = z.copy()
+    bad[3, 1] = np.nan
+    with pytest.raises(ValueError, match="NaN or infinity in column 1"):
+        fastdis.evaluate(f, bad)
+    with pytest.raises(ValueError, match="same number of samples"):
+        fastdis.evaluate(f, z[:5])
+
+
+def test_array_likes(demo, tmp_path):
+    factors, codes = demo
+    expected = fastdis.mig(factors, codes)
+    np.save(tmp_path / "c.npy", codes)
+    memmap = np.load(tmp_path / "c.npy", mmap_mode="r")
+    assert fastdis.evaluate(factors, memmap, ["mig"])["mig"] == expected
+
+    class OnlyDLPack:  # a tensor from another library, seen through DLPack only
+        def __init__(self, a):
+            self.a = a
+
+        def __dlpack__(self, **kw):
+            return self.a.__dlpack__(**kw)
+
+        def __dlpack_device__(self):
+            return self.a.__dlpack_device__()
+
+    assert fastdis.evaluate(factors, OnlyDLPack(codes), ["mig"])["mig"] == expected
+
+
+def test_pandas_names():
+    pd = pytest.importorskip("pandas")
+    factors, codes = fastdis.datasets.make_dsprites_like(small=True)
+    f = pd.DataFrame(factors, columns=list(fastdis.datasets.DSPRITES_FACTORS))
+    z = pd.DataFrame(codes, columns=[f"z{i}" for i in range(codes.shape[1])])
+    r = fastdis.evaluate(f, z, ["mig"])
+    assert r.factor_names[0] == "shape" and r.code_names[-1] == "z9"
+    assert r["mig"] == fastdis.mig(factors, codes)
+
+
+def test_torch_tensors():
+    torch = pytest.importorskip("torch")
+    factors, codes = fastdis.datasets.make_dsprites_like(small=True)
+    r = fastdis.evaluate(torch.from_numpy(factors), torch.from_numpy(codes), ["mig"])
+    assert r["mig"] == fastdis.mig(factors, codes)
