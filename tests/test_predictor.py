@@ -356,3 +356,26 @@ def test_sap_classification_caps_rows():
     _, details = fastdis.sap(factors, codes, convention="dlib", random_state=0, max_train=300,
                              max_test=100, return_details=True)
     assert (details["n_train"], details["n_test"]) == (300, 100)
+
+
+def test_stage_parallel_gradient_boosting_is_sklearns_model():
+    """dci's gradient boosting fits the trees of a stage in parallel: the same model, bit
+    for bit, as scikit-learn's sequential GradientBoostingClassifier."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from sklearn.ensemble import GradientBoostingClassifier
+
+    from fastdis.metrics._boosting import StageParallelGBC, _self_check, gradient_boosting
+
+    factors, codes = _aligned(500, seed=4)
+    x, y = codes + np.random.default_rng(5).normal(size=codes.shape), factors[:, 0]
+    with ThreadPoolExecutor(2) as pool:
+        assert _self_check(pool)
+        model = gradient_boosting(11, pool)
+        assert isinstance(model, StageParallelGBC)
+        model.set_params(n_estimators=20).fit(x, y)
+    reference = GradientBoostingClassifier(n_estimators=20, random_state=11).fit(x, y)
+    np.testing.assert_array_equal(model.feature_importances_, reference.feature_importances_)
+    np.testing.assert_array_equal(model.decision_function(x), reference.decision_function(x))
+    binary = gradient_boosting(3, None).set_params(n_estimators=5).fit(x, y > 2)
+    assert type(binary) is GradientBoostingClassifier  # no pool: scikit-learn's own

@@ -466,8 +466,9 @@ def _hist_gain(model, n_codes):
     return gain / total if total > 0 else gain
 
 
-def _fit_factor(name, x, y, s, seed):
-    """Fit the predictor of one factor; returns (fitted model, importance of each code)."""
+def _fit_factor(name, x, y, s, seed, tree_pool=None):
+    """Fit the predictor of one factor; returns (fitted model, importance of each code).
+    ``tree_pool``: where gradient boosting fits the trees of a stage (None: in turn)."""
     from sklearn.base import clone
 
     if name == "lasso":
@@ -490,9 +491,9 @@ def _fit_factor(name, x, y, s, seed):
         model = forest(_cv_select(forest, _FOREST_GRID, x, y, folds)).fit(x, y)
         return model, model.feature_importances_
     if name == "gradient_boosting":
-        from sklearn.ensemble import GradientBoostingClassifier
+        from ._boosting import gradient_boosting
 
-        model = GradientBoostingClassifier(random_state=seed).fit(x, y)
+        model = gradient_boosting(seed, tree_pool).fit(x, y)
         return model, model.feature_importances_
     if name == "hist_gradient_boosting":
         from sklearn.ensemble import HistGradientBoostingClassifier
@@ -577,8 +578,10 @@ def dci(factors, codes, *, convention=None, random_state=None, n_threads=None, e
         estimator (one derived seed per factor, so the result does not depend on
         ``n_threads``). None draws fresh entropy.
     n_threads : int, optional
-        Factors fitted in parallel (histogram gradient boosting instead uses the threads
-        inside each fit); default all available.
+        Factors fitted in parallel; gradient boosting fits the trees of each boosting stage
+        of every factor on these threads (the same model as scikit-learn's sequential fit,
+        bit for bit), histogram gradient boosting uses them inside each fit. Default all
+        available.
     estimator : str or scikit-learn estimator, optional
         ``"lasso"`` (default): importance :math:`|w|`, alpha among (1e-4, ..., 1) by 10-fold
         CV, as the survey code. ``"random_forest"``: ``RandomForestRegressor`` with 10
@@ -694,13 +697,17 @@ def dci(factors, codes, *, convention=None, random_state=None, n_threads=None, e
         return max(1.0 - 12.0 * float(np.mean((np.ravel(pred) - y) ** 2)), 0.0)
 
     def fit(k):
-        model, weights = _fit_factor(name, x_fit, targets(k, fit_rows), s, int(seeds[k]))
+        model, weights = _fit_factor(name, x_fit, targets(k, fit_rows), s, int(seeds[k]),
+                                     tree_pool)
         train = score(model, k, x_fit, fit_rows)
         test = train if same_rows else score(model, k, x_eval, eval_rows)
         return k, weights, train, test
 
     importance = np.zeros((J, K))
     informativeness, informativeness_train = np.zeros(K), np.zeros(K)
+    from concurrent.futures import ThreadPoolExecutor  # the fits release the GIL
+
+    tree_pool = None
     with progress_bar(K, "dci", progress) as bar:
         if name == "hist_gradient_boosting" or workers == 1:
             from threadpoolctl import threadpool_limits
@@ -711,13 +718,19 @@ def dci(factors, codes, *, convention=None, random_state=None, n_threads=None, e
                     results.append(fit(k))
                     bar.update()
         else:
-            from concurrent.futures import ThreadPoolExecutor  # the fits release the GIL
-
-            with ThreadPoolExecutor(max_workers=min(workers, K)) as pool:
-                results = []
-                for result in pool.map(fit, range(K)):
-                    results.append(result)
-                    bar.update()
+            factor_threads = min(workers, K)
+            if name == "gradient_boosting":
+                # every factor at once; their stages' trees share `workers` threads
+                tree_pool, factor_threads = ThreadPoolExecutor(max_workers=workers), K
+            try:
+                with ThreadPoolExecutor(max_workers=factor_threads) as pool:
+                    results = []
+                    for result in pool.map(fit, range(K)):
+                        results.append(result)
+                        bar.update()
+            finally:
+                if tree_pool is not None:
+                    tree_pool.shutdown()
     for k, weights, train, test in results:
         importance[:, k] = weights
         informativeness_train[k], informativeness[k] = train, test
