@@ -62,9 +62,14 @@ class EncodedFactors:
     def n_levels(self):
         return self.levels.n_levels
 
-    def group_by(self, include):
-        """Group rows by the joint value of the factors where ``include`` is True."""
+    def group_by(self, include, share=True):
+        """Group rows by the joint value of the factors where ``include`` is True.
+
+        ``share``: keep the grouping for the other metrics of an ``evaluate()`` call (N
+        int64 each: only worth it for groupings that another metric asks for too)."""
         include = np.asarray(include, dtype=bool)
+        if not share:
+            return self._group_by(include)
         return shared("grouping", (self.factors,), (include.tobytes(),),
                       lambda: self._group_by(include))
 

@@ -108,7 +108,9 @@ def _draw(codes, enc, targets, seed, mode, batch_size, settings, nt, metric, var
         else:          # factor k fixed
             include[:] = False
             include[k] = True
-        grouping = enc.group_by(include)
+        # grouping by one factor is shared with the other metrics of evaluate() (Z-diff,
+        # Z-min); by all factors but one (Z-max only) it is not kept
+        grouping = enc.group_by(include, share=not vary_one)
         what = "combination of the other factors" if vary_one else "value"
         groups, cum = _groups_or_raise(grouping, what, k, metric)
         out[ids] = _kernels.sample_batches(codes, grouping.offsets, grouping.perm, groups, cum,

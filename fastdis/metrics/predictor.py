@@ -676,9 +676,9 @@ def dci(factors, codes, *, convention=None, random_state=None, n_threads=None, e
         lambda rows: np.asarray(codes[rows], dtype=np.float64))
     x_fit = prepare(fit_rows)
     x_eval = x_fit if same_rows else prepare(eval_rows)
-    if not classify:
-        f = np.asarray(factors, dtype=np.float64)
-        fmin, fmax = f.min(axis=0), f.max(axis=0)
+    if not classify:  # min-max scaling of the factors, applied to the selected rows only
+        fmin = factors.min(axis=0).astype(np.float64)
+        fmax = factors.max(axis=0).astype(np.float64)
     for k in range(K):
         if len(np.unique(factors[fit_rows, k])) < 2:
             raise ValueError(f"dci: factors column {k} has a single value on the fitting rows; "
@@ -688,7 +688,7 @@ def dci(factors, codes, *, convention=None, random_state=None, n_threads=None, e
     def targets(k, rows):
         if classify:
             return factors[rows, k]
-        return _minmax(f[rows, k], fmin[k:k + 1], fmax[k:k + 1])
+        return _minmax(factors[rows, k].astype(np.float64), fmin[k:k + 1], fmax[k:k + 1])
 
     def score(model, k, x, rows):
         y, pred = targets(k, rows), model.predict(x)
