@@ -192,3 +192,12 @@ def test_torch_tensors():
     factors, codes = fastdis.datasets.make_dsprites_like(small=True)
     r = fastdis.evaluate(torch.from_numpy(factors), torch.from_numpy(codes), ["mig"])
     assert r["mig"] == fastdis.mig(factors, codes)
+
+
+def test_progress_bar_on_stderr(capsys):
+    pytest.importorskip("tqdm")
+    factors, codes = fastdis.datasets.make_dsprites_like(small=True)
+    r = fastdis.evaluate(factors, codes, ["mig", "sap"], progress=True)
+    captured = capsys.readouterr()
+    assert captured.out == "" and "fastdis:" in captured.err and "0/2" in captured.err
+    assert list(r) == ["mig", "sap"]
