@@ -99,15 +99,20 @@ def read_array(path, key=None):
 
 # --- commands -------------------------------------------------------------------------------
 def _show(report, args):
-    if args.json:
-        report.to_json(args.json)
     print(report.to_markdown() if args.markdown else report)
-    if args.plot:
-        import matplotlib
+    try:
+        if args.json:
+            report.to_json(args.json)
+        if args.plot:
+            import matplotlib
 
-        matplotlib.use("Agg")
-        report.plot(args.plot)
-        print(f"plots written to {args.plot}")
+            matplotlib.use("Agg")
+            report.plot(args.plot)
+            print(f"plots written to {args.plot}")
+    except ImportError:
+        raise UsageError("--plot needs matplotlib (pip install matplotlib)") from None
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"{exc}") from None
 
 
 def _metrics_arg(text):

@@ -140,6 +140,9 @@ def test_evaluate_plot(files, tmp_path):
     ("ragged.csv", "c.npy", [], "row 2 has 1 fields, expected 2"),
     ("f.xlsx", "c.npy", [], "unknown format '.xlsx'"),
     ("f.npy", "c.npy", ["--metrics", "mig,bogus"], "unknown metric 'bogus'"),
+    ("f.npy", "c.npy", ["--metrics", "sap", "--plot", "x.png"], "nothing to plot"),
+    ("f.npy", "c.npy", ["--metrics", "mig", "--json", "/nonexistent/dir/r.json"], "No such file"),
+    ("f.npy", "c.npy", ["--threads", "0"], "n_threads must be"),
 ])
 def test_evaluate_errors_exit_2_with_one_line(files, factors, codes, extra, message):
     d, _ = files
