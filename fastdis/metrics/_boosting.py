@@ -85,11 +85,13 @@ def gradient_boosting(random_state, executor):
     ``executor`` when that gives the same model as scikit-learn's sequential fit."""
     import sklearn
 
-    with _LOCK:
+    if executor is None:
+        return GradientBoostingClassifier(random_state=random_state)
+    with _LOCK:  # the check must run with a real pool: without one it proves nothing
         if sklearn.__version__ not in _CHECKED:
             _CHECKED[sklearn.__version__] = _self_check(executor)
         parallel = _CHECKED[sklearn.__version__]
-    if not parallel or executor is None:
+    if not parallel:
         return GradientBoostingClassifier(random_state=random_state)
     model = StageParallelGBC(random_state=random_state)
     model.executor = executor
