@@ -379,3 +379,22 @@ def test_stage_parallel_gradient_boosting_is_sklearns_model():
     np.testing.assert_array_equal(model.decision_function(x), reference.decision_function(x))
     binary = gradient_boosting(3, None).set_params(n_estimators=5).fit(x, y > 2)
     assert type(binary) is GradientBoostingClassifier  # no pool: scikit-learn's own
+
+
+def test_stage_parallel_boosting_falls_back_when_the_check_fails(monkeypatch):
+    """If scikit-learn's trees stop drawing exactly one integer each, the self-check sees a
+    different model and dci uses scikit-learn's own sequential classifier."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import sklearn
+    from sklearn.ensemble import GradientBoostingClassifier
+
+    from fastdis.metrics import _boosting
+
+    monkeypatch.setattr(_boosting, "_RAND_R_MAX", 2**40)  # two words drawn: another stream
+    monkeypatch.setattr(_boosting, "_CHECKED", {})
+    with ThreadPoolExecutor(2) as pool:
+        assert not _boosting._self_check(pool)
+        model = _boosting.gradient_boosting(0, pool)
+    assert type(model) is GradientBoostingClassifier
+    assert _boosting._CHECKED == {sklearn.__version__: False}
