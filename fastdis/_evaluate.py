@@ -134,9 +134,10 @@ def evaluate(factors, codes, metrics="all", *, random_state=0, n_threads=None, p
         Names for the report and plots; default the data frame's columns, else
         ``factor0, ...`` / ``code0, ...``.
     on_error : {"record", "raise"}, default="record"
-        What to do when one metric cannot be computed on these data (a ``ValueError``, e.g.
-        Z-max on factors that never repeat a combination): record NaN and the message in
-        ``Report.errors`` (with a ``RuntimeWarning``), or raise. Bad input always raises.
+        What to do when one metric cannot be computed on these data (e.g. Z-max on factors
+        that never repeat a combination, SAP's regression on string labels): record NaN and
+        the message in ``Report.errors`` (with a ``RuntimeWarning``), or raise. Bad input
+        (shapes, NaN, dtypes no metric accepts) always raises.
     **options : dict
         Per-metric keyword arguments, keyed by metric name, e.g.
         ``dci={"estimator": "hist_gradient_boosting"}`` or ``mig={"convention": "dlib"}``.
@@ -193,8 +194,8 @@ def evaluate(factors, codes, metrics="all", *, random_state=0, n_threads=None, p
             t0 = time.perf_counter()
             try:
                 result = func(factors, codes, **kwargs)
-            except ValueError as exc:
-                if on_error == "raise":
+            except (ValueError, TypeError) as exc:  # the inputs passed check_pair above:
+                if on_error == "raise":              # this metric cannot use these data
                     raise
                 warnings.warn(f"evaluate: {name} could not be computed: {exc}", RuntimeWarning,
                               stacklevel=2)

@@ -201,3 +201,16 @@ def test_progress_bar_on_stderr(capsys):
     captured = capsys.readouterr()
     assert captured.out == "" and "fastdis:" in captured.err and "0/2" in captured.err
     assert list(r) == ["mig", "sap"]
+
+
+def test_string_factors_skip_the_metrics_that_need_numbers(demo):
+    factors, codes = demo
+    labels = np.array(list("abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGH"))[factors]
+    with pytest.warns(RuntimeWarning) as caught:
+        r = fastdis.evaluate(labels, codes, ["mig", "z_min_var", "sap", "dci", "explicitness"])
+    assert set(r.errors) == {"sap", "dci"} and len(caught) == 2
+    assert "needs numeric factors" in r.errors["sap"]
+    assert r["mig"] == fastdis.mig(factors, codes)
+    assert math.isfinite(r["explicitness"]) and math.isnan(r["dci.disentanglement"])
+    classifier = fastdis.evaluate(labels, codes, ["dci"], dci={"estimator": "hist_gradient_boosting"})
+    assert not classifier.errors and classifier["dci.informativeness"] > 0.5
