@@ -4,6 +4,7 @@ Every information metric goes through :func:`information_from_histogram`, which
 reads the joint histogram of all (factor, code) pairs once and returns
 I(v_k; z_j), H(v_k), H(z_j) and H(v_k, z_j) in nats.
 """
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -12,6 +13,7 @@ from ._discretize import STRATEGIES, apply_binning, make_binning
 from ._encode import FactorLevels
 from ._histogram import JointHistogram
 from ._shared import shared
+from ._warnings import DegenerateWarning
 from ._validation import (check_base, check_choice, check_factors, check_int, check_n_bins,
                           check_n_threads, check_pair)
 
@@ -73,6 +75,30 @@ def factor_labels(factors, factor_bins, strategy, n_threads):
     return apply_binning(as_codes, binning, n_threads)
 
 
+def _check_level_counts(n_levels, n_rows):
+    """Warn about factors that look continuous (the histogram refuses tables too large)."""
+    many = np.flatnonzero(n_levels > n_rows // 2)
+    if len(many):
+        k = int(many[0])
+        warnings.warn(
+            f"factors column {k} has {int(n_levels[k])} distinct values in {n_rows} rows: it "
+            f"looks continuous, and plug-in mutual information with mostly unique values says "
+            f"little; bin it first (factor_bins=..., or fastdis.discretize)", DegenerateWarning,
+            stacklevel=_caller_outside_fastdis())
+
+
+def _caller_outside_fastdis():
+    """stacklevel (for a warning raised by our caller) of the first frame outside fastdis."""
+    import os
+    import sys
+
+    package = os.path.dirname(os.path.abspath(__file__))
+    level, frame = 2, sys._getframe(2)
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
 def compute_information(factors, codes, *, n_bins=20, strategy="uniform", code_range=None,
                         factor_bins=None, n_threads=None):
     """Validate, discretise and histogram once; return :class:`Information` (nats)."""
@@ -86,6 +112,7 @@ def compute_information(factors, codes, *, n_bins=20, strategy="uniform", code_r
         labels = factor_labels(factors, factor_bins, strategy, nt)
         binning = make_binning(codes, n_bins, strategy, code_range, nt)
         levels = FactorLevels.from_data(labels, nt)
+        _check_level_counts(levels.n_levels, codes.shape[0])
         hist = JointHistogram._from_parts(levels, binning, n_threads=nt)
         hist._add(labels, codes)
         return information_from_histogram(hist)

@@ -126,7 +126,8 @@ def test_a_failing_metric_is_recorded_or_raised():
     rng = np.random.default_rng(0)
     factors = np.column_stack([np.arange(300), rng.integers(0, 3, 300)])  # a continuous factor
     codes = rng.normal(size=(300, 3))
-    with pytest.warns(RuntimeWarning, match="z_max_var could not be computed: .* looks continuous"):
+    with pytest.warns(RuntimeWarning, match="z_max_var could not be computed: .* looks continuous"), \
+            pytest.warns(fastdis.DegenerateWarning, match="column 0 has 300 distinct values"):
         r = fastdis.evaluate(factors, codes, ["mig", "z_max_var"])
     assert math.isnan(r["z_max_var"]) and "z_max_var" in r.errors
     assert "NaN (" in r.to_markdown() and math.isfinite(r["mig"])

@@ -81,8 +81,17 @@ def test_bad_base():
 def test_high_cardinality_factor_is_refused_with_advice():
     f = np.arange(2_000_000)[:, None]
     z = np.zeros((2_000_000, 1)) + np.arange(2_000_000)[:, None] * 1e-6
-    with pytest.raises(ValueError, match="probably continuous: bin them first"):
+    with pytest.raises(ValueError, match="probably continuous: bin them first"), \
+            pytest.warns(fastdis.DegenerateWarning, match="looks continuous"):
         fastdis.mutual_info_matrix(f, z, n_bins=300)
+
+
+def test_continuous_looking_factor_warns_where_the_user_called():
+    rng = np.random.default_rng(0)
+    with pytest.warns(fastdis.DegenerateWarning, match="column 1 has 3000 distinct values") as w:
+        fastdis.mig(np.column_stack([rng.integers(0, 3, 3000), rng.random(3000)]),
+                    rng.normal(size=(3000, 2)))
+    assert w[0].filename == __file__
 
 
 def test_factor_bins_needs_numeric_factors():
