@@ -4,6 +4,7 @@ import time
 import warnings
 
 from . import metrics as _metrics
+from ._discretize import column_ranges
 from ._progress import progress_bar
 from ._shared import sharing
 from ._validation import check_n_threads, check_pair
@@ -59,10 +60,6 @@ def available_metrics(family=None):
                          f"got {family!r}")
     return {name: paper for name, (fam, paper) in _REGISTRY.items()
             if family is None or fam == family}
-
-
-def metric_family(name):
-    return _REGISTRY[name][0]
 
 
 def _names(metrics):
@@ -168,7 +165,7 @@ def evaluate(factors, codes, metrics="all", *, random_state=0, n_threads=None, p
                             f"got {type(value).__name__}")
     raw_factors, raw_codes = factors, codes
     factors, codes = check_pair(factors, codes)
-    check_n_threads(n_threads)
+    nt = check_n_threads(n_threads)
     from ._report import Report
 
     report = Report(
@@ -178,10 +175,7 @@ def evaluate(factors, codes, metrics="all", *, random_state=0, n_threads=None, p
         settings=dict(random_state=random_state, n_threads=n_threads,
                       options={k: dict(v) for k, v in options.items()}))
     with sharing(), progress_bar(len(names), "fastdis", progress) as bar:
-        if codes.dtype.kind == "f":
-            from ._discretize import column_ranges
-
-            column_ranges(codes, check_n_threads(n_threads))  # NaN / inf: bad input, raise now
+        column_ranges(codes, nt)  # NaN / inf: bad input, raise now (and shared)
         for name in names:
             func = getattr(_metrics, name)
             kwargs = dict(random_state=random_state, n_threads=n_threads)

@@ -14,8 +14,8 @@ from ._encode import FactorLevels
 from ._histogram import JointHistogram
 from ._shared import shared
 from ._warnings import DegenerateWarning
-from ._validation import (check_base, check_choice, check_factors, check_int, check_n_bins,
-                          check_n_threads, check_pair)
+from ._validation import (BIN_HINT, check_base, check_choice, check_factors, check_int,
+                          check_n_bins, check_n_threads, check_pair, continuous_looking)
 
 __all__ = ["entropy", "mutual_info_matrix"]
 
@@ -77,14 +77,11 @@ def factor_labels(factors, factor_bins, strategy, n_threads):
 
 def _check_level_counts(n_levels, n_rows):
     """Warn about factors that look continuous (the histogram refuses tables too large)."""
-    many = np.flatnonzero(n_levels > n_rows // 2)
-    if len(many):
-        k = int(many[0])
-        warnings.warn(
-            f"factors column {k} has {int(n_levels[k])} distinct values in {n_rows} rows: it "
-            f"looks continuous, and plug-in mutual information with mostly unique values says "
-            f"little; bin it first (factor_bins=..., or fastdis.discretize)", DegenerateWarning,
-            stacklevel=_caller_outside_fastdis())
+    looks = continuous_looking(n_levels, n_rows)
+    if looks:
+        warnings.warn(f"{looks}, and plug-in mutual information with mostly unique values says "
+                      f"little; {BIN_HINT}", DegenerateWarning,
+                      stacklevel=_caller_outside_fastdis())
 
 
 def _caller_outside_fastdis():

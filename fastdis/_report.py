@@ -75,14 +75,19 @@ class Report(Mapping):
             self.mutual_info = np.asarray(details["mutual_info"])
             self.factor_entropy = np.asarray(details["factor_entropy"])
 
+    def _dci(self):
+        """The DCIResult, or None when dci was not evaluated or could not be computed."""
+        dci = self._values.get("dci")
+        return None if dci is None or isinstance(dci, float) else dci
+
     # --- mapping --------------------------------------------------------------------------
     def __getitem__(self, key):
         if key in self._values:
             return self._values[key]
         name, _, part = key.partition(".")
         if name == "dci" and part in _DCI_PARTS + ("informativeness_train",) and "dci" in self._values:
-            value = self._values["dci"]
-            return float("nan") if isinstance(value, float) else getattr(value, part)
+            dci = self._dci()  # None: dci could not be computed
+            return float("nan") if dci is None else getattr(dci, part)
         raise KeyError(key)
 
     def __iter__(self):
@@ -106,13 +111,12 @@ class Report(Mapping):
     def to_dict(self):
         """Everything as plain Python types (NaN -> None): scores, times, errors, details,
         the MI matrix, the DCI importance matrix, names, settings, version."""
-        dci = self._values.get("dci")
+        dci = self._dci()
         return _jsonable(dict(
             scores=self.scores(), seconds=self.times, errors=self.errors,
             details={k: v for k, v in self.details.items() if v is not None},
             mutual_info=self.mutual_info, factor_entropy=self.factor_entropy,
-            dci=None if dci is None or isinstance(dci, float) else dict(
-                dci.to_dict(), importance=dci.importance),
+            dci=None if dci is None else dict(dci.to_dict(), importance=dci.importance),
             factor_names=self.factor_names, code_names=self.code_names,
             n_samples=self.n_samples, settings=self.settings, version=self.version))
 
@@ -206,8 +210,8 @@ class Report(Mapping):
         -------
         matplotlib.axes.Axes
         """
-        dci = self._values.get("dci")
-        if dci is None or isinstance(dci, float):
+        dci = self._dci()
+        if dci is None:
             raise ValueError("this report has no DCI importance matrix: evaluate 'dci' to plot it")
         plt = _pyplot()
         r = dci.importance.T  # factors x codes, like plot_mi
@@ -232,7 +236,7 @@ class Report(Mapping):
         saved to ``path`` (e.g. ``report.png``) if given. Returns the figure."""
         plt = _pyplot()
         panels = [p for p, ok in (("mi", self.mutual_info is not None),
-                                  ("dci", not isinstance(self._values.get("dci", 0.0), float)))
+                                  ("dci", self._dci() is not None))
                   if ok]
         if not panels:
             raise ValueError("nothing to plot: evaluate an information metric or 'dci'")

@@ -17,9 +17,6 @@ class _Scope:
         self.store = {}
         self.computed = {}  # kind -> how many times it was computed
 
-    def count(self, kind):
-        return self.computed.get(kind, 0)
-
 
 @contextlib.contextmanager
 def sharing():

@@ -97,6 +97,20 @@ def check_pair(factors, codes, min_samples=2):
     return f, c
 
 
+BIN_HINT = "bin it first (factor_bins=..., or fastdis.discretize)"
+
+
+def continuous_looking(n_levels, n_rows):
+    """The start of a message about the first factor with more distinct values than half
+    the rows (it looks continuous: its values hardly repeat), or None."""
+    many = np.flatnonzero(np.asarray(n_levels) > n_rows // 2)
+    if not len(many):
+        return None
+    k = int(many[0])
+    return (f"factors column {k} has {int(n_levels[k])} distinct values in {n_rows} rows: it "
+            "looks continuous")
+
+
 def check_int(value, name, minimum, maximum=None):
     """An integer parameter within [minimum, maximum]."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):

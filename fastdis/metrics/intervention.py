@@ -17,7 +17,8 @@ from .._discretize import column_ranges
 from .._grouping import EncodedFactors
 from .._information import factor_labels
 from .._shared import shared
-from .._validation import check_int, check_n_threads, check_pair, raise_kernel_error
+from .._validation import (BIN_HINT, check_int, check_n_threads, check_pair, continuous_looking,
+                           raise_kernel_error)
 from .._warnings import DegenerateWarning
 from ._conventions import resolve_metric
 
@@ -55,13 +56,10 @@ def _prepare(metric, factors, codes, convention, n_threads, settings_given, chec
     strategy = s.get("factor_strategy", "minmax" if convention == "ubisoft" else "uniform")
     enc = shared("encoded factors", (factors,), (s.get("factor_bins"), strategy),
                  lambda: EncodedFactors(factor_labels(factors, s.get("factor_bins"), strategy, nt), nt))
-    many = np.flatnonzero(enc.n_levels > codes.shape[0] // 2)
-    if len(many):
-        k = int(many[0])
-        raise ValueError(
-            f"{metric}: factors column {k} has {int(enc.n_levels[k])} distinct values in "
-            f"{codes.shape[0]} rows: it looks continuous, and the metric needs repeated factor "
-            f"values; bin it first (factor_bins=..., or fastdis.discretize)")
+    looks = continuous_looking(enc.n_levels, codes.shape[0])
+    if looks:
+        raise ValueError(f"{metric}: {looks}, and the metric needs repeated factor values; "
+                         f"{BIN_HINT}")
     single = np.flatnonzero(enc.n_levels < 2)
     if len(single):
         raise ValueError(f"factors column {int(single[0])} has a single value: it cannot be "

@@ -4,9 +4,12 @@ SAP, Explicitness and DCI on scikit-learn estimators. The estimators are scikit-
 fastdis adds closed forms where they exist (SAP's regression scores), seeded splits and
 subsamples, parallel per-factor fits, and the conventions of the reference codes.
 """
+from concurrent.futures import ThreadPoolExecutor  # the fits below release the GIL
+from contextlib import ExitStack
+
 import numpy as np
 
-from .._validation import check_choice, check_n_threads, check_pair
+from .._validation import check_choice, check_int, check_n_threads, check_pair
 from .._discretize import column_ranges, minmax_affine
 from .._information import factor_labels
 from .._config import default_threads
@@ -18,6 +21,26 @@ __all__ = ["sap", "explicitness", "dci", "DCIResult"]
 
 # Chunk of rows for the moment sums: bounded temporaries whatever N.
 _CHUNK = 1 << 16
+
+
+def _workers(nt):
+    """Threads for parallel fits: n_threads as checked (0 = OpenMP's default)."""
+    return nt if nt > 0 else default_threads()
+
+
+def _thread_map(func, items, nt):
+    """[func(item) for item in items], on up to n_threads threads, in order."""
+    items = list(items)
+    with ThreadPoolExecutor(max_workers=max(1, min(_workers(nt), len(items)))) as pool:
+        return list(pool.map(func, items))
+
+
+def _check_factors_vary(factors, rows, metric):
+    """Every factor needs two values on the fitting rows: there is nothing to predict else."""
+    for k in range(factors.shape[1]):
+        if len(np.unique(factors[rows, k])) < 2:
+            raise ValueError(f"{metric}: factors column {k} has a single value on the fitting "
+                             "rows; drop it (there is nothing to predict)")
 
 SAP = {
     # the survey code's default: the regression variant for every factor
@@ -75,12 +98,8 @@ def _classification_scores(factors, codes, train, test, n_threads):
         clf.fit(codes[train, j][:, None], y)
         return pair, float(np.mean(clf.predict(codes[test, j][:, None]) == factors[test, k]))
 
-    workers = n_threads if n_threads > 0 else None
-    from concurrent.futures import ThreadPoolExecutor  # liblinear releases the GIL
-
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        for (k, j), value in pool.map(fit, pairs):
-            scores[k, j] = value
+    for (k, j), value in _thread_map(fit, pairs, n_threads):  # liblinear releases the GIL
+        scores[k, j] = value
     return scores
 
 
@@ -172,8 +191,6 @@ def _split_rows(n, train_fraction, max_train, max_test, random_state, metric):
     fit (disentanglement_lib's split), then random subsets of at most ``max_train`` /
     ``max_test`` rows (None/False: no cap), drawn by a second ``RandomState(random_state)``.
     """
-    from .._validation import check_int
-
     def unset(value):  # identity: 0 is a (bad) value, not False
         return value is None or value is False
 
@@ -331,10 +348,7 @@ def explicitness(factors, codes, *, convention=None, random_state=None, n_thread
         x_fit, x_eval = (x_fit - mean) / std, (x_eval - mean) / std
     else:
         x_fit, x_eval = _minmax(x_fit, mins, maxs), _minmax(x_eval, mins, maxs)
-    for k in range(factors.shape[1]):
-        if len(np.unique(factors[fit_rows, k])) < 2:
-            raise ValueError(f"explicitness: factors column {k} has a single value on the "
-                             "fitting rows; drop it")
+    _check_factors_vary(factors, fit_rows, "explicitness")
 
     def factor_auc(k):
         y_fit, y_eval = factors[fit_rows, k], factors[eval_rows, k]
@@ -347,11 +361,7 @@ def explicitness(factors, codes, *, convention=None, random_state=None, n_thread
             proba = _ovr_proba(x_fit, y_fit, x_eval, classes, s["survey_tol"])
         return _macro_auc(y_eval, proba, classes)
 
-    workers = nt if nt > 0 else default_threads()
-    from concurrent.futures import ThreadPoolExecutor  # lbfgs spends its time in numpy
-
-    with ThreadPoolExecutor(max_workers=max(1, min(workers, factors.shape[1]))) as pool:
-        per_factor = np.array(list(pool.map(factor_auc, range(factors.shape[1]))))
+    per_factor = np.array(_thread_map(factor_auc, range(factors.shape[1]), nt))
     auc = float(np.nanmean(per_factor))
     value = (auc - 0.5) * 2 if s["scale"] else auc
     details = dict(per_factor=per_factor, n_train=len(fit_rows), n_test=len(eval_rows))
@@ -466,6 +476,13 @@ def _hist_gain(model, n_codes):
     return gain / total if total > 0 else gain
 
 
+def _cv_folds(s, seed):
+    """The survey's 10 unshuffled folds, or 10 shuffled by ``seed`` (fastdis's default)."""
+    from sklearn.model_selection import KFold
+
+    return KFold(10, shuffle=True, random_state=seed) if s["shuffle_cv"] else 10
+
+
 def _fit_factor(name, x, y, s, seed, tree_pool=None):
     """Fit the predictor of one factor; returns (fitted model, importance of each code).
     ``tree_pool``: where gradient boosting fits the trees of a stage (None: in turn)."""
@@ -473,22 +490,19 @@ def _fit_factor(name, x, y, s, seed, tree_pool=None):
 
     if name == "lasso":
         from sklearn.linear_model import Lasso
-        from sklearn.model_selection import KFold
 
-        folds = KFold(10, shuffle=True, random_state=seed) if s["shuffle_cv"] else 10
-        alpha = _cv_select(lambda a: Lasso(alpha=a, max_iter=5000), _LASSO_ALPHAS, x, y, folds)
+        alpha = _cv_select(lambda a: Lasso(alpha=a, max_iter=5000), _LASSO_ALPHAS, x, y,
+                           _cv_folds(s, seed))
         model = Lasso(alpha=alpha, max_iter=s["refit_max_iter"]).fit(x, y)
         return model, np.abs(np.ravel(model.coef_))
     if name == "random_forest":
         from sklearn.ensemble import RandomForestRegressor
-        from sklearn.model_selection import KFold
 
         def forest(shape):
             return RandomForestRegressor(n_estimators=10, max_depth=shape[0],
                                          max_features=shape[1], random_state=seed)
 
-        folds = KFold(10, shuffle=True, random_state=seed) if s["shuffle_cv"] else 10
-        model = forest(_cv_select(forest, _FOREST_GRID, x, y, folds)).fit(x, y)
+        model = forest(_cv_select(forest, _FOREST_GRID, x, y, _cv_folds(s, seed))).fit(x, y)
         return model, model.feature_importances_
     if name == "gradient_boosting":
         from ._boosting import gradient_boosting
@@ -660,7 +674,7 @@ def dci(factors, codes, *, convention=None, random_state=None, n_threads=None, e
         raise TypeError(f"dci with a regressor needs numeric factors, got dtype {factors.dtype}")
     nt = check_n_threads(n_threads)
     mins, maxs = column_ranges(codes, nt)
-    workers = nt if nt > 0 else default_threads()
+    workers = _workers(nt)
     K, J = factors.shape[1], codes.shape[1]
     if K < 2 or J < 2:
         raise ValueError(f"dci needs at least 2 factors and 2 codes (entropies in base K and J), "
@@ -679,10 +693,7 @@ def dci(factors, codes, *, convention=None, random_state=None, n_threads=None, e
     if not classify:  # min-max scaling of the factors, applied to the selected rows only
         fmin = factors.min(axis=0).astype(np.float64)
         fmax = factors.max(axis=0).astype(np.float64)
-    for k in range(K):
-        if len(np.unique(factors[fit_rows, k])) < 2:
-            raise ValueError(f"dci: factors column {k} has a single value on the fitting rows; "
-                             "drop it (there is nothing to predict)")
+    _check_factors_vary(factors, fit_rows, "dci")
     seeds = np.random.RandomState(random_state).randint(np.iinfo(np.int32).max, size=K)
 
     def targets(k, rows):
@@ -705,32 +716,24 @@ def dci(factors, codes, *, convention=None, random_state=None, n_threads=None, e
 
     importance = np.zeros((J, K))
     informativeness, informativeness_train = np.zeros(K), np.zeros(K)
-    from concurrent.futures import ThreadPoolExecutor  # the fits release the GIL
-
     tree_pool = None
-    with progress_bar(K, "dci", progress) as bar:
+    with progress_bar(K, "dci", progress) as bar, ExitStack() as stack:
         if name == "hist_gradient_boosting" or workers == 1:
             from threadpoolctl import threadpool_limits
 
-            with threadpool_limits(limits=workers, user_api="openmp"):
-                results = []
-                for k in range(K):
-                    results.append(fit(k))
-                    bar.update()
+            stack.enter_context(threadpool_limits(limits=workers, user_api="openmp"))
+            mapper = map  # one factor after the other (HGB has its own threads)
         else:
             factor_threads = min(workers, K)
             if name == "gradient_boosting":
                 # every factor at once; their stages' trees share `workers` threads
-                tree_pool, factor_threads = ThreadPoolExecutor(max_workers=workers), K
-            try:
-                with ThreadPoolExecutor(max_workers=factor_threads) as pool:
-                    results = []
-                    for result in pool.map(fit, range(K)):
-                        results.append(result)
-                        bar.update()
-            finally:
-                if tree_pool is not None:
-                    tree_pool.shutdown()
+                tree_pool = stack.enter_context(ThreadPoolExecutor(max_workers=workers))
+                factor_threads = K
+            mapper = stack.enter_context(ThreadPoolExecutor(max_workers=factor_threads)).map
+        results = []
+        for result in mapper(fit, range(K)):
+            results.append(result)
+            bar.update()
     for k, weights, train, test in results:
         importance[:, k] = weights
         informativeness_train[k], informativeness[k] = train, test
