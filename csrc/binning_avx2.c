@@ -1,8 +1,9 @@
 /* Row-wise binning of C-ordered code blocks with AVX2, four codes of a row at a time.
  *
- * Same labels as fd_bin_uniform: the guess floor((t - e0) * inv_w), clamped, is
- * corrected by one step against the exact edges (gathered), which is exact because
- * the guess is off by less than one bin (the caller checks fd_tolerance < 0.25).
+ * Same labels as fd_bin_uniform: the guess floor((t - e0) * inv_w), clamped, is the
+ * label unless it lies within fd_tolerance of a bin boundary; only such (rare) groups
+ * of four are corrected by one step against the exact edges (gathered), which is exact
+ * because the guess is off by less than one bin (the caller checks tolerance < 0.25).
  * Compiled for AVX2 through a function attribute and used only when the CPU has it,
  * so the rest of the library keeps the baseline instruction set. */
 #include <stdlib.h>
@@ -20,6 +21,7 @@ struct fd_rowbins {
     double *ep;         /* [dpad * (nb + 1)]: -inf, e[1], ..., e[nb-1], +inf */
     double *e0, *inv_w, *sc, *off;  /* [dpad] */
     double *elast;      /* [dpad]: e[nb], the upper edge (range checks) */
+    double *near;       /* [dpad]: 0.5 - tol: a guess this far from a bin's middle is checked */
     int check;          /* values outside [e0, elast] are reported (bins->check_range) */
     int32_t *base;      /* [dpad]: j * (nb + 1), offset of column j in ep */
     int32_t *add;       /* [dpad]: j * nb, the label offset the histogram wants */
@@ -63,7 +65,7 @@ fd_rowbins *fd_rowbins_new(const fd_array *codes, const fd_binning *bins)
     if (!rb) return NULL;
     rb->d = d; rb->dpad = (d + 3) & ~(int64_t)3; rb->nb = nb;
     rb->ep = (double *)malloc(sizeof(double) * (size_t)(rb->dpad * (nb + 1)));
-    rb->e0 = (double *)malloc(sizeof(double) * (size_t)(5 * rb->dpad));
+    rb->e0 = (double *)malloc(sizeof(double) * (size_t)(6 * rb->dpad));
     rb->base = (int32_t *)malloc(sizeof(int32_t) * (size_t)(2 * rb->dpad));
     if (!rb->ep || !rb->e0 || !rb->base || rb->dpad * (nb + 1) > INT32_MAX) {
         fd_rowbins_free(rb);
@@ -71,6 +73,7 @@ fd_rowbins *fd_rowbins_new(const fd_array *codes, const fd_binning *bins)
     }
     rb->inv_w = rb->e0 + rb->dpad; rb->sc = rb->inv_w + rb->dpad; rb->off = rb->sc + rb->dpad;
     rb->elast = rb->off + rb->dpad;
+    rb->near = rb->elast + rb->dpad;
     rb->check = bins->check_range;
     rb->add = rb->base + rb->dpad;
     for (int64_t j = 0; j < rb->dpad; j++) {
@@ -85,6 +88,7 @@ fd_rowbins *fd_rowbins_new(const fd_array *codes, const fd_binning *bins)
         rb->inv_w[j] = fd_inv_width(bins, src);
         rb->sc[j] = bins->scale[src];
         rb->off[j] = bins->offset[src];
+        rb->near[j] = 0.5 - fd_tolerance(bins, src);
         rb->base[j] = (int32_t)(j * (nb + 1));
         rb->add[j] = (int32_t)(j * nb);
     }
@@ -101,21 +105,24 @@ static int fd_bin_rows_avx2_impl(const fd_array *codes, const fd_rowbins *rb, in
 {
     __m256d inside = _mm256_castsi256_pd(_mm256_set1_epi64x(-1));
     const int64_t d = rb->d, rs = codes->row_stride;
-    const __m256d zero = _mm256_setzero_pd(), one = _mm256_set1_pd(1.0);
+    const __m256d zero = _mm256_setzero_pd(), one = _mm256_set1_pd(1.0), half = _mm256_set1_pd(0.5);
     const __m256d top = _mm256_set1_pd((double)rb->nb - 0.5);
+    const __m256d abs_mask = _mm256_castsi256_pd(_mm256_set1_epi64x(INT64_MAX));
     const int f32 = codes->dtype == FD_FLOAT32;
-    /* rows outer: each row's codes are read once, in address order */
-    for (int64_t r = 0; r < nr; r++) {
-        for (int64_t j = 0; j < d; j += 4) {
-            const int64_t lanes = d - j < 4 ? d - j : 4;
-            const __m256d e0 = _mm256_loadu_pd(rb->e0 + j), iw = _mm256_loadu_pd(rb->inv_w + j);
-            const __m256d sc = _mm256_loadu_pd(rb->sc + j), off = _mm256_loadu_pd(rb->off + j);
-            const __m128i base = _mm_loadu_si128((const __m128i *)(rb->base + j));
-            const __m128i add = _mm_loadu_si128((const __m128i *)(rb->add + j));
-            const __m128i mask32 = _mm_loadu_si128((const __m128i *)(fd_lane_mask32 + 4 - lanes));
-            const __m256i mask64 = _mm256_cvtepi32_epi64(mask32);
-            __m256d t, g, lo, hi, b;
-            __m128i bi, idx;
+    /* four codes outer, rows inner: the block is in cache, the column constants in registers */
+    for (int64_t j = 0; j < d; j += 4) {
+        const int64_t lanes = d - j < 4 ? d - j : 4;
+        const __m256d e0 = _mm256_loadu_pd(rb->e0 + j), iw = _mm256_loadu_pd(rb->inv_w + j);
+        const __m256d sc = _mm256_loadu_pd(rb->sc + j), off = _mm256_loadu_pd(rb->off + j);
+        const __m256d elast = _mm256_loadu_pd(rb->elast + j), near = _mm256_loadu_pd(rb->near + j);
+        const __m128i base = _mm_loadu_si128((const __m128i *)(rb->base + j));
+        const __m128i add = _mm_loadu_si128((const __m128i *)(rb->add + j));
+        const __m128i mask32 = _mm_loadu_si128((const __m128i *)(fd_lane_mask32 + 4 - lanes));
+        const __m256i mask64 = _mm256_cvtepi32_epi64(mask32);
+        const __m256d unused = _mm256_castsi256_pd(_mm256_xor_si256(mask64, _mm256_set1_epi64x(-1)));
+        for (int64_t r = 0; r < nr; r++) {
+            __m256d t, g, dev;
+            __m128i bi;
             if (f32) {
                 const float *x = (const float *)codes->data + (r0 + r) * rs + j;
                 t = _mm256_cvtps_pd(_mm_maskload_ps(x, mask32));
@@ -127,22 +134,26 @@ static int fd_bin_rows_avx2_impl(const fd_array *codes, const fd_rowbins *rb, in
             t = _mm256_add_pd(t, off);
             if (rb->check) { /* NaN fails both comparisons too */
                 const __m256d ok = _mm256_and_pd(_mm256_cmp_pd(t, e0, _CMP_GE_OQ),
-                                                 _mm256_cmp_pd(t, _mm256_loadu_pd(rb->elast + j), _CMP_LE_OQ));
-                inside = _mm256_and_pd(inside, _mm256_or_pd(ok, _mm256_castsi256_pd(
-                                                    _mm256_xor_si256(mask64, _mm256_set1_epi64x(-1)))));
+                                                 _mm256_cmp_pd(t, elast, _CMP_LE_OQ));
+                inside = _mm256_and_pd(inside, _mm256_or_pd(ok, unused));
             }
             g = _mm256_mul_pd(_mm256_sub_pd(t, e0), iw);
             g = _mm256_max_pd(g, zero); /* NaN -> 0 */
             g = _mm256_min_pd(g, top);
             bi = _mm256_cvttpd_epi32(g);
-            idx = _mm_add_epi32(base, bi);
-            lo = _mm256_i32gather_pd(rb->ep, idx, 8);
-            hi = _mm256_i32gather_pd(rb->ep + 1, idx, 8);
-            b = _mm256_cvtepi32_pd(bi);
-            b = _mm256_add_pd(b, _mm256_and_pd(_mm256_cmp_pd(t, hi, _CMP_GE_OQ), one));
-            b = _mm256_sub_pd(b, _mm256_and_pd(_mm256_cmp_pd(t, lo, _CMP_LT_OQ), one));
-            _mm_maskstore_epi32((int *)(out + r * d + j), mask32,
-                                _mm_add_epi32(_mm256_cvttpd_epi32(b), add));
+            /* floor(g) is the label unless g lies within tol of a bin boundary (rare):
+             * only then compare t with the exact edges */
+            dev = _mm256_and_pd(_mm256_sub_pd(_mm256_sub_pd(g, _mm256_cvtepi32_pd(bi)), half), abs_mask);
+            if (_mm256_movemask_pd(_mm256_andnot_pd(unused, _mm256_cmp_pd(dev, near, _CMP_GT_OQ)))) {
+                const __m128i idx = _mm_add_epi32(base, bi);
+                const __m256d lo = _mm256_i32gather_pd(rb->ep, idx, 8);
+                const __m256d hi = _mm256_i32gather_pd(rb->ep + 1, idx, 8);
+                __m256d b = _mm256_cvtepi32_pd(bi);
+                b = _mm256_add_pd(b, _mm256_and_pd(_mm256_cmp_pd(t, hi, _CMP_GE_OQ), one));
+                b = _mm256_sub_pd(b, _mm256_and_pd(_mm256_cmp_pd(t, lo, _CMP_LT_OQ), one));
+                bi = _mm256_cvttpd_epi32(b);
+            }
+            _mm_maskstore_epi32((int *)(out + r * d + j), mask32, _mm_add_epi32(bi, add));
         }
     }
     return _mm256_movemask_pd(inside) != 0xF;

@@ -67,6 +67,71 @@ static int fd_level_block(const fd_array *f, const fd_levels *lv, int64_t c, int
     return bad ? FD_ERR_UNKNOWN_LEVEL : FD_OK;
 }
 
+/* Factors counted together: group g holds factor a[g] and, for a pair, b[g] (-1 if none);
+ * a row's offset in the private tables is base[g] + level_a * ma[g] + level_b * mb. */
+typedef struct {
+    int64_t n, *a, *b;
+    uint32_t *base, *ma, mb;
+} fd_pairing;
+
+/* fo[r * G + g] = the table offset of row r0 + r in group g, for one block of rows.
+ * Returns the lowest factor column holding a value without a level, or k. */
+#define FD_DEFINE_GROUP_OFFSETS(SUF, T)                                                \
+    static int64_t fd_group_offsets_##SUF(const void *xv, int64_t rs, int64_t cs,      \
+                                          int64_t nr, int64_t k, const fd_levels *lv,  \
+                                          const fd_pairing *gr, uint32_t *FD_RESTRICT fo) \
+    {                                                                                  \
+        const int64_t G = gr->n;                                                       \
+        int64_t bad = k;                                                               \
+        for (int64_t g = 0; g < G; g++) {                                              \
+            const int64_t a = gr->a[g], b = gr->b[g];                                  \
+            const T *xa = (const T *)xv + a * cs;                                      \
+            const int32_t *luta = lv->lut + lv->lut_offset[a];                         \
+            const uint64_t lena = (uint64_t)lv->lut_len[a];                            \
+            const int64_t mina = lv->vmin[a];                                          \
+            const uint32_t base = gr->base[g], ma = gr->ma[g], mb = gr->mb;            \
+            int bad_a = 0, bad_b = 0;                                                  \
+            if (b < 0) {                                                               \
+                for (int64_t r = 0; r < nr; r++) {                                     \
+                    const uint64_t va = (uint64_t)((int64_t)xa[r * rs] - mina);        \
+                    const int32_t la = va < lena ? luta[va] : -1;                      \
+                    bad_a |= la < 0;                                                   \
+                    fo[r * G + g] = base + (uint32_t)(la < 0 ? 0 : la) * ma;           \
+                }                                                                      \
+            } else {                                                                   \
+                const T *xb = (const T *)xv + b * cs;                                  \
+                const int32_t *lutb = lv->lut + lv->lut_offset[b];                     \
+                const uint64_t lenb = (uint64_t)lv->lut_len[b];                        \
+                const int64_t minb = lv->vmin[b];                                      \
+                for (int64_t r = 0; r < nr; r++) {                                     \
+                    const uint64_t va = (uint64_t)((int64_t)xa[r * rs] - mina);        \
+                    const uint64_t vb = (uint64_t)((int64_t)xb[r * rs] - minb);        \
+                    const int32_t la = va < lena ? luta[va] : -1;                      \
+                    const int32_t lb = vb < lenb ? lutb[vb] : -1;                      \
+                    bad_a |= la < 0;                                                   \
+                    bad_b |= lb < 0;                                                   \
+                    fo[r * G + g] = base + (uint32_t)(la < 0 ? 0 : la) * ma +          \
+                                    (uint32_t)(lb < 0 ? 0 : lb) * mb;                  \
+                }                                                                      \
+            }                                                                          \
+            if (bad_a && a < bad) bad = a;                                             \
+            if (bad_b && b < bad) bad = b;                                             \
+        }                                                                              \
+        return bad;                                                                    \
+    }
+FD_FOR_INT_TYPES(FD_DEFINE_GROUP_OFFSETS)
+
+static int64_t fd_group_offsets(const fd_array *f, const fd_levels *lv, const fd_pairing *gr,
+                                int64_t r0, int64_t nr, uint32_t *fo)
+{
+    static const int itemsize[] = {1, 2, 4, 8, 1, 2, 4, 8};
+    const char *x = (const char *)f->data + r0 * f->row_stride * itemsize[f->dtype];
+    int64_t bad = f->n_cols;
+    FD_INT_DISPATCH(f->dtype, bad = fd_group_offsets, (const void *)x, f->row_stride,
+                    f->col_stride, nr, f->n_cols, lv, gr, fo)
+    return bad;
+}
+
 static void fd_add_table(int64_t *dst, const uint32_t *src, int64_t n)
 {
     for (int64_t i = 0; i < n; i++) dst[i] += src[i];
@@ -80,13 +145,10 @@ static void fd_add_table(int64_t *dst, const uint32_t *src, int64_t n)
     static void fd_count_fc_##D(uint32_t *tab, const uint32_t *fo, const uint32_t *co,   \
                                 int64_t nr, int64_t k)                                 \
     {                                                                                  \
-        for (int64_t r = 0; r < nr; r++) {                                             \
-            uint32_t cr[D];                                                            \
-            const uint32_t *fr = fo + r * k;                                           \
-            for (int j = 0; j < D; j++) cr[j] = co[r * D + j];                         \
-            for (int64_t c = 0; c < k; c++) {                                          \
-                uint32_t *t = tab + fr[c];                                             \
-                for (int j = 0; j < D; j++) t[cr[j]]++;                                \
+        for (int64_t c = 0; c < k; c++) {                                              \
+            for (int64_t r = 0; r < nr; r++) {                                         \
+                uint32_t *t = tab + fo[r * k + c];                                     \
+                for (int j = 0; j < D; j++) t[co[r * D + j]]++;                        \
             }                                                                          \
         }                                                                              \
     }
@@ -146,12 +208,13 @@ int fd_joint_histogram(const fd_array *factors, const fd_levels *levels,
     /* Factors are counted in pairs when their joint levels are few: one increment then
      * serves two factors, and the pair's table is summed into both at the end. */
     int64_t G = 0, Lg = 0;
-    int64_t *g_a = (int64_t *)malloc(sizeof(int64_t) * (size_t)(5 * k + 1));
+    int64_t *g_a = (int64_t *)malloc(sizeof(int64_t) * (size_t)(4 * k + 1));
     int64_t *g_b = g_a ? g_a + k : NULL, *g_nb = g_a ? g_b + k : NULL;
-    int64_t *g_off = g_a ? g_nb + k : NULL, *zero = g_a ? g_off + k : NULL;
+    int64_t *g_off = g_a ? g_nb + k : NULL;
+    uint32_t *g_u32 = (uint32_t *)malloc(sizeof(uint32_t) * (size_t)(2 * k + 1));
     const int pairs = fd_pairing_enabled;
-    if (!g_a) { free(level_off); fd_rowbins_free(rowbins); return FD_ERR_NOMEM; }
-    for (int64_t c = 0; c < k; c++) zero[c] = 0;
+    fd_pairing groups;
+    if (!g_a || !g_u32) { free(level_off); free(g_a); free(g_u32); fd_rowbins_free(rowbins); return FD_ERR_NOMEM; }
     for (int64_t c = 0; c < k; c++) {
         const int64_t na = levels->n_levels[c];
         g_a[G] = c; g_off[G] = Lg;
@@ -165,9 +228,15 @@ int fd_joint_histogram(const fd_array *factors, const fd_levels *levels,
         }
         G++;
     }
+    groups.n = G; groups.a = g_a; groups.b = g_b;
+    groups.base = g_u32; groups.ma = g_u32 + k; groups.mb = (uint32_t)(d * nb);
+    for (int64_t g = 0; g < G; g++) { /* below 2^32: checked with ptab_size next */
+        groups.base[g] = (uint32_t)(g_off[g] * d * nb);
+        groups.ma[g] = (uint32_t)(g_nb[g] * d * nb);
+    }
     const int64_t gc_size = Lg * d * nb; /* private tables: pairs instead of fc */
     const int64_t ptab_size = gc_size + cc_size + ff_size;
-    if (ptab_size >= ((int64_t)1 << 32)) { free(level_off); free(g_a); fd_rowbins_free(rowbins); return FD_ERR_ARGUMENT; }
+    if (ptab_size >= ((int64_t)1 << 32)) { free(level_off); free(g_a); free(g_u32); fd_rowbins_free(rowbins); return FD_ERR_ARGUMENT; }
 
     for (int64_t pass0 = 0; pass0 < n && !first.err; pass0 += FD_MAX_PASS_ROWS) {
         const int64_t pass_n = fd_min64(n - pass0, FD_MAX_PASS_ROWS);
@@ -179,7 +248,7 @@ int fd_joint_histogram(const fd_array *factors, const fd_levels *levels,
 
         while (nt > 1 && (double)nt * (double)ptab_size * 4.0 > FD_MAX_PRIVATE_BYTES) nt--;
         priv = (uint32_t **)calloc((size_t)nt, sizeof(uint32_t *));
-        if (!priv) { free(level_off); free(g_a); fd_rowbins_free(rowbins); return FD_ERR_NOMEM; }
+        if (!priv) { free(level_off); free(g_a); free(g_u32); fd_rowbins_free(rowbins); return FD_ERR_NOMEM; }
 
 #ifdef _OPENMP
 #pragma omp parallel num_threads(nt)
@@ -191,7 +260,7 @@ int fd_joint_histogram(const fd_array *factors, const fd_levels *levels,
             const int tid = 0;
 #endif
             uint32_t *tab = (uint32_t *)calloc((size_t)ptab_size + 1, sizeof(uint32_t));
-            uint32_t *fo = (uint32_t *)malloc(sizeof(uint32_t) * (size_t)(FD_BLOCK * 2 * k));
+            uint32_t *fo = (uint32_t *)malloc(sizeof(uint32_t) * (size_t)(FD_BLOCK * G));
             uint32_t *co = (uint32_t *)malloc(sizeof(uint32_t) * (size_t)(FD_BLOCK * d));
             uint32_t *lv = ff ? (uint32_t *)malloc(sizeof(uint32_t) * (size_t)(FD_BLOCK * k)) : NULL;
             const int ok = tab && fo && co && (!ff || lv);
@@ -208,24 +277,9 @@ int fd_joint_histogram(const fd_array *factors, const fd_levels *levels,
                     for (int64_t j = 0; j < d; j++) /* scalar, or the exact error of a bad block */
                         fd_err_keep_first(&my, fd_bin_block(codes, bins, j, r0, nr, co + j, d,
                                                             (uint32_t)(j * nb)), j);
-                {   /* raw levels of every factor, then the offset of each group's joint level */
-                    uint32_t *raw = fo + FD_BLOCK * k;
-                    int64_t bad = k;
-                    if (factors->row_stride != 1) {
-                        bad = fd_level_rows(factors, levels, r0, nr, zero, 1, raw);
-                    } else {
-                        for (int64_t c = 0; c < k; c++)
-                            if (fd_level_block(factors, levels, c, r0, nr, 0, 1, raw + c, k) && c < bad)
-                                bad = c;
-                    }
+                {
+                    const int64_t bad = fd_group_offsets(factors, levels, &groups, r0, nr, fo);
                     if (bad < k) fd_err_keep_first(&my, FD_ERR_UNKNOWN_LEVEL, d + bad);
-                    for (int64_t r = 0; r < nr; r++) {
-                        const uint32_t *lr = raw + r * k;
-                        for (int64_t g = 0; g < G; g++) {
-                            int64_t lvl = (int64_t)lr[g_a[g]] * g_nb[g] + (g_b[g] >= 0 ? lr[g_b[g]] : 0);
-                            fo[r * G + g] = (uint32_t)((g_off[g] + lvl) * d * nb);
-                        }
-                    }
                 }
                 fd_count_fc(tab, fo, co, nr, G, d);
                 if (cc) {
@@ -281,11 +335,12 @@ int fd_joint_histogram(const fd_array *factors, const fd_levels *levels,
         }
         for (int t = 0; t < nt; t++) free(priv[t]);
         free(priv);
-        if (nomem) { free(level_off); free(g_a); fd_rowbins_free(rowbins); return FD_ERR_NOMEM; }
+        if (nomem) { free(level_off); free(g_a); free(g_u32); fd_rowbins_free(rowbins); return FD_ERR_NOMEM; }
         first = pass_err;
     }
     free(level_off);
     free(g_a);
+    free(g_u32);
     fd_rowbins_free(rowbins);
     if (first.err) { *err_col = first.col; return first.err; }
     return FD_OK;

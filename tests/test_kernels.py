@@ -302,6 +302,46 @@ def test_simd_and_scalar_paths_agree():
         _kernels.set_simd(True)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_simd_counts_values_on_and_beside_every_edge(dtype):
+    """The AVX2 path checks the exact edges only for values its arithmetic guess puts near
+    a bin boundary: values exactly on an edge, and one ulp either side, must still land
+    in np.digitize's bin, with free and with caller-given ranges."""
+    from fastdis import _kernels
+
+    rng = np.random.default_rng(11)
+    n_bins, d, lo, hi = 20, 6, -1.7, 2.3
+    edges = np.linspace(lo, hi, n_bins + 1).astype(dtype)
+    near = np.concatenate([edges, np.nextafter(edges, np.inf), np.nextafter(edges, -np.inf)])
+    near = near[(near >= edges[0]) & (near <= edges[-1])]
+    codes = rng.choice(near, size=(4000, d)).astype(dtype)
+    codes[0], codes[1] = edges[0], edges[-1]  # every column spans [lo, hi] exactly
+    factors = rng.integers(0, 4, size=(4000, 2))
+    labels = naive_linspace_labels(codes, n_bins)
+    # JointHistogram bins on float64 edges over its given range, whatever the codes' dtype
+    ranges = np.stack([codes.min(0), codes.max(0)], 1).astype(np.float64)
+    labels64 = np.stack([np.digitize(c, np.linspace(a, b, n_bins + 1)[:-1]) - 1
+                         for c, (a, b) in zip(codes.astype(np.float64).T, ranges)], 1)
+    expected = np.zeros((8, d, n_bins), np.int64)
+    for k in range(2):
+        for j in range(d):
+            np.add.at(expected, (4 * k + factors[:, k], j, labels64[:, j]), 1)
+    try:
+        for simd in (True, False):
+            _kernels.set_simd(simd)
+            for code_range in (None, ranges):
+                h = fastdis.JointHistogram([range(4)] * 2, code_range=ranges, n_bins=n_bins)
+                h.update(factors, codes)
+                np.testing.assert_array_equal(h.counts, expected, err_msg=f"simd={simd}")
+                # free ranges: np.histogram's edges in the codes' dtype; given: float64
+                mi = fastdis.mutual_info_matrix(factors, codes, n_bins, code_range=code_range)
+                want = labels if code_range is None else labels64
+                np.testing.assert_allclose(mi, [[mutual_info_score(f, z) for z in want.T]
+                                                for f in factors.T], atol=1e-12)
+    finally:
+        _kernels.set_simd(True)
+
+
 @pytest.mark.parametrize("d", [1, 7, 16, 17, 40])
 def test_any_number_of_codes(d):
     """The counting loop is specialised for up to 16 codes and generic beyond."""
