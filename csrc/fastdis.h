@@ -160,6 +160,30 @@ int fd_level_deviation(const fd_array *factors, const fd_levels *levels, const f
                        int64_t *count,  /* OUT [L] rows per level */
                        int64_t *err_col, int n_threads);
 
+/* boosting.c: scikit-learn's GradientBoostingClassifier (log loss, squared-error trees of
+ * depth max_depth on the negative gradient, Newton leaf values) from presorted columns.
+ * T = n_classes trees per stage (1 for two classes); S = 2^(max_depth+1) - 1 node slots
+ * per tree, heap order (children of s: 2s+1, 2s+2). */
+int fd_gbt_fit(const float *x,           /* IN [n][d] */
+               const float *xs,          /* IN [d][n]: each column sorted ascending */
+               const int32_t *order,     /* IN [d][n]: the rows in that order */
+               const int32_t *y,         /* IN [n] labels 0 .. n_classes-1 */
+               int64_t n, int64_t d, int n_classes, int n_stages, double learning_rate,
+               int max_depth,
+               uint64_t seed,            /* order in which features are tried (ties) */
+               double *raw,              /* IN/OUT [n][T]: initial raw predictions in, final out */
+               int32_t *feature,         /* OUT [n_stages * T][S]: split feature, -1 leaf, -2 none */
+               double *threshold,        /* OUT [n_stages * T][S] */
+               double *value,            /* OUT [n_stages * T][S]: leaf values */
+               double *importance,       /* OUT [n_stages * T][d]: impurity decrease / n */
+               int n_threads);
+int fd_gbt_predict(const float *x,       /* IN [m][d] */
+                   int64_t m, int64_t d, int n_trees, int T, int max_depth,
+                   const int32_t *feature, const double *threshold, const double *value,
+                   double learning_rate,
+                   double *raw,          /* IN/OUT [m][T]: initial raw predictions in */
+                   int n_threads);
+
 #ifdef __cplusplus
 }
 #endif

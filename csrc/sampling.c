@@ -11,39 +11,6 @@
 
 #include "common.h"
 
-/* ---- counter-based random numbers: splitmix64 ------------------------------------ */
-
-typedef struct { uint64_t s; } fd_rng;
-
-static inline uint64_t fd_mix64(uint64_t z)
-{
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
-static inline fd_rng fd_rng_for(uint64_t seed, uint64_t stream)
-{
-    fd_rng r;
-    r.s = fd_mix64(seed ^ fd_mix64(stream + 0x9e3779b97f4a7c15ULL));
-    return r;
-}
-
-static inline uint64_t fd_next(fd_rng *r)
-{
-    r->s += 0x9e3779b97f4a7c15ULL;
-    return fd_mix64(r->s);
-}
-
-/* Uniform integer in [0, m), m >= 1, without modulo bias. */
-static inline int64_t fd_below(fd_rng *r, int64_t m)
-{
-    const uint64_t um = (uint64_t)m, threshold = (0 - um) % um;
-    uint64_t x;
-    do x = fd_next(r); while (x < threshold);
-    return (int64_t)(x % um);
-}
-
 /* ---- grouping --------------------------------------------------------------------- */
 
 /* keys[r] = sum over factors c of level_c(r) * weight[c]; weight 0 leaves a factor out. */

@@ -69,6 +69,13 @@ cdef extern from "fastdis.h" nogil:
                            const fd_array *codes, const fd_binning *bins,
                            int64_t *fc, int64_t *cc, int64_t *ff,
                            int64_t *err_col, int n_threads)
+    int fd_gbt_fit(const float *x, const float *xs, const int32_t *order, const int32_t *y,
+                   int64_t n, int64_t d, int n_classes, int n_stages, double learning_rate,
+                   int max_depth, uint64_t seed, double *raw, int32_t *feature,
+                   double *threshold, double *value, double *importance, int n_threads)
+    int fd_gbt_predict(const float *x, int64_t m, int64_t d, int n_trees, int T, int max_depth,
+                       const int32_t *feature, const double *threshold, const double *value,
+                       double learning_rate, double *raw, int n_threads)
 
 # Status codes of csrc/fastdis.h
 OK = 0
@@ -327,3 +334,47 @@ def level_deviation(cnp.ndarray factors, cnp.ndarray lut, cnp.ndarray lut_offset
                                     <double *>cnp.PyArray_DATA(lo), <double *>cnp.PyArray_DATA(hi),
                                     <int64_t *>cnp.PyArray_DATA(count), &col, n_threads)
     return mean, dev, lo, hi, count, status, col
+
+
+def gbt_fit(cnp.ndarray x, cnp.ndarray xs, cnp.ndarray order, cnp.ndarray y, int n_classes,
+            int n_stages, double learning_rate, int max_depth, uint64_t seed, cnp.ndarray raw,
+            int n_threads):
+    """Boost n_stages stages (raw is updated in place); returns (feature, threshold, value,
+    importance) of the n_stages * T trees."""
+    cdef int64_t n = x.shape[0], d = x.shape[1]
+    cdef int T = n_classes if n_classes > 2 else 1
+    cdef int64_t S = (2 << max_depth) - 1
+    cdef cnp.ndarray feature = np.empty((n_stages * T, S), dtype=np.int32)
+    cdef cnp.ndarray threshold = np.zeros((n_stages * T, S), dtype=np.float64)
+    cdef cnp.ndarray value = np.zeros((n_stages * T, S), dtype=np.float64)
+    cdef cnp.ndarray importance = np.empty((n_stages * T, d), dtype=np.float64)
+    cdef int status
+    with nogil:
+        status = fd_gbt_fit(<const float *>cnp.PyArray_DATA(x), <const float *>cnp.PyArray_DATA(xs),
+                            <const int32_t *>cnp.PyArray_DATA(order),
+                            <const int32_t *>cnp.PyArray_DATA(y), n, d, n_classes, n_stages,
+                            learning_rate, max_depth, seed, <double *>cnp.PyArray_DATA(raw),
+                            <int32_t *>cnp.PyArray_DATA(feature),
+                            <double *>cnp.PyArray_DATA(threshold),
+                            <double *>cnp.PyArray_DATA(value),
+                            <double *>cnp.PyArray_DATA(importance), n_threads)
+    if status == ERR_NOMEM:
+        raise MemoryError("fastdis: out of memory in gbt_fit")
+    if status != OK:
+        raise ValueError("fastdis: invalid arguments to gbt_fit")
+    return feature, threshold, value, importance
+
+
+def gbt_predict(cnp.ndarray x, cnp.ndarray feature, cnp.ndarray threshold, cnp.ndarray value,
+                int T, int max_depth, double learning_rate, cnp.ndarray raw, int n_threads):
+    """Add learning_rate * (the trees' leaf values) to raw [m][T] in place."""
+    cdef int status
+    with nogil:
+        status = fd_gbt_predict(<const float *>cnp.PyArray_DATA(x), x.shape[0], x.shape[1],
+                                feature.shape[0], T, max_depth,
+                                <const int32_t *>cnp.PyArray_DATA(feature),
+                                <const double *>cnp.PyArray_DATA(threshold),
+                                <const double *>cnp.PyArray_DATA(value), learning_rate,
+                                <double *>cnp.PyArray_DATA(raw), n_threads)
+    if status != OK:
+        raise ValueError("fastdis: invalid arguments to gbt_predict")

@@ -358,43 +358,75 @@ def test_sap_classification_caps_rows():
     assert (details["n_train"], details["n_test"]) == (300, 100)
 
 
-def test_stage_parallel_gradient_boosting_is_sklearns_model():
-    """dci's gradient boosting fits the trees of a stage in parallel: the same model, bit
-    for bit, as scikit-learn's sequential GradientBoostingClassifier."""
-    from concurrent.futures import ThreadPoolExecutor
+def _boosting_case(seed, n_classes, n=400, d=5):
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, n_classes, n)
+    x = rng.normal(size=(n, d)) + 0.8 * y[:, None] * rng.normal(size=d)
+    x_test = rng.normal(size=(100, d)) + 0.8 * rng.integers(0, n_classes, 100)[:, None]
+    return x, y, x_test
 
+
+# Data seeds whose trees have no tied splits: when several codes cut a node's rows equally
+# well (or two cuts tie exactly, as boosting's few distinct gradient values allow),
+# scikit-learn keeps the first in its random feature order, fastdis in its own, and the
+# models differ as scikit-learn's own fits with two random_states do.
+@pytest.mark.parametrize("seed, n_classes", [(0, 2), (4, 2), (5, 3), (2, 5), (6, 5), (3, 10)])
+def test_boosted_trees_are_sklearns_gradient_boosting(seed, n_classes):
+    """fastdis's presorted boosting fits scikit-learn's GradientBoostingClassifier model:
+    the same trees (predictions on new rows) and importances, to rounding."""
     from sklearn.ensemble import GradientBoostingClassifier
 
-    from fastdis.metrics._boosting import StageParallelGBC, _self_check, gradient_boosting
+    from fastdis.metrics._boosting import BoostedTrees
 
-    factors, codes = _aligned(500, seed=4)
-    x, y = codes + np.random.default_rng(5).normal(size=codes.shape), factors[:, 0]
-    with ThreadPoolExecutor(2) as pool:
-        assert _self_check(pool)
-        model = gradient_boosting(11, pool)
-        assert isinstance(model, StageParallelGBC)
-        model.set_params(n_estimators=20).fit(x, y)
-    reference = GradientBoostingClassifier(n_estimators=20, random_state=11).fit(x, y)
-    np.testing.assert_array_equal(model.feature_importances_, reference.feature_importances_)
-    np.testing.assert_array_equal(model.decision_function(x), reference.decision_function(x))
-    binary = gradient_boosting(3, None).set_params(n_estimators=5).fit(x, y > 2)
-    assert type(binary) is GradientBoostingClassifier  # no pool: scikit-learn's own
+    x, y, x_test = _boosting_case(seed, n_classes)
+    ref = GradientBoostingClassifier(n_estimators=15, max_depth=2, random_state=0).fit(x, y)
+    ours = BoostedTrees(n_estimators=15, max_depth=2).fit(x, y)
+    for rows in (x, x_test):
+        np.testing.assert_allclose(ours.decision_function(rows), ref.decision_function(rows),
+                                   rtol=0, atol=1e-12)
+        np.testing.assert_array_equal(ours.predict(rows), ref.predict(rows))
+    np.testing.assert_allclose(ours.feature_importances_, ref.feature_importances_, atol=1e-12)
 
 
-def test_stage_parallel_boosting_falls_back_when_the_check_fails(monkeypatch):
-    """If scikit-learn's trees stop drawing exactly one integer each, the self-check sees a
-    different model and dci uses scikit-learn's own sequential classifier."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    import sklearn
+def test_boosted_trees_depth_3_on_dlib_sized_data():
+    """disentanglement_lib's setting (depth 3, 10 classes, 10 codes): the trees cut the
+    training rows as scikit-learn's do, stage after stage."""
     from sklearn.ensemble import GradientBoostingClassifier
 
-    from fastdis.metrics import _boosting
+    from fastdis.metrics._boosting import BoostedTrees
 
-    monkeypatch.setattr(_boosting, "_RAND_R_MAX", 2**40)  # two words drawn: another stream
-    monkeypatch.setattr(_boosting, "_CHECKED", {})
-    with ThreadPoolExecutor(2) as pool:
-        assert not _boosting._self_check(pool)
-        model = _boosting.gradient_boosting(0, pool)
-    assert type(model) is GradientBoostingClassifier
-    assert _boosting._CHECKED == {sklearn.__version__: False}
+    x, y, _ = _boosting_case(1, 10, n=2000, d=10)
+    ref = GradientBoostingClassifier(n_estimators=8, random_state=0).fit(x, y)
+    ours = BoostedTrees(n_estimators=8).fit(x, y)
+    np.testing.assert_allclose(ours.decision_function(x), ref.decision_function(x), atol=1e-12)
+    np.testing.assert_allclose(ours.feature_importances_, ref.feature_importances_, atol=1e-3)
+
+
+def test_boosted_trees_threads_and_consistency():
+    """The same trees whatever the thread count; the raw predictions kept while fitting equal
+    those of the stored trees; labels of any type; clear errors."""
+    from fastdis import _kernels
+    from fastdis.metrics._boosting import BoostedTrees
+
+    x, y, x_test = _boosting_case(7, 4, n=300)
+    labels = np.array(["a", "b", "c", "d"])[y]
+    fits = [BoostedTrees(n_estimators=12, random_state=3, n_threads=t).fit(x, labels)
+            for t in (1, 2, 3)]
+    for other in fits[1:]:
+        np.testing.assert_array_equal(other.value_, fits[0].value_)
+        np.testing.assert_array_equal(other.feature_importances_, fits[0].feature_importances_)
+        np.testing.assert_array_equal(other.decision_function(x_test),
+                                      fits[0].decision_function(x_test))
+    assert set(fits[0].predict(x_test)) <= set(labels)
+    # the kernel's own running raw predictions == replaying the stored trees
+    model = fits[0]
+    x32 = np.ascontiguousarray(x, dtype=np.float32)
+    order = np.ascontiguousarray(np.argsort(x32, axis=0, kind="stable").T, dtype=np.int32)
+    raw = model._init_raw(len(x))
+    _kernels.gbt_fit(x32, np.ascontiguousarray(np.take_along_axis(x32, order.T, 0).T), order,
+                     y.astype(np.int32), 4, 12, 0.1, 3, 3, raw, 1)
+    np.testing.assert_array_equal(raw, model.decision_function(x))
+    with pytest.raises(ValueError, match="two classes"):
+        BoostedTrees().fit(x, np.zeros(len(x)))
+    with pytest.raises(ValueError, match="max_depth"):
+        BoostedTrees(max_depth=0).fit(x, y)

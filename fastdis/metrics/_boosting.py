@@ -1,99 +1,101 @@
-"""scikit-learn's GradientBoostingClassifier, with the trees of each stage fitted in parallel.
+"""scikit-learn's GradientBoostingClassifier() model, fitted by fastdis's C kernel.
 
-Within one boosting stage the trees of the classes are independent: each fits its
-class's column of the stage's negative gradient and then updates only that column of the
-raw predictions. scikit-learn fits them one after the other; here they go to a shared
-thread pool (tree building releases the GIL), so the trees of several factors and classes
-keep every core busy. Each tree draws exactly one integer from the estimator's
-RandomState when it is built; giving tree k a copy of that RandomState advanced by k
-draws reproduces the sequential fit bit for bit. A self-check against scikit-learn's own
-fit, run once, guards that assumption: if it fails (a future scikit-learn), the plain
-sequential classifier is used.
+disentanglement_lib's DCI fits ``GradientBoostingClassifier()`` per factor: 100 stages of
+depth-3 squared-error trees on the log loss's negative gradient, learning rate 0.1, every
+feature searched at every node, one Newton step per leaf. :class:`BoostedTrees` fits that
+same model (csrc/boosting.c): the codes' sort order is computed once instead of at every
+node of every tree, and the trees of one stage (one per class) grow in parallel. Tests
+check it against scikit-learn's fit (same trees, importances and predictions to rounding).
+
+Where several codes offer splits of equal quality (often in small nodes, where several
+codes cut off the same rows), both take the first in a random order of the codes:
+scikit-learn's drawn from its ``random_state`` (disentanglement_lib leaves it unseeded),
+fastdis's from ``random_state``; the two streams differ, so such ties can go to different
+codes (the rows each tree separates, and so the predictions, stay the same).
 """
-import threading
-
 import numpy as np
-from sklearn.ensemble import GradientBoostingClassifier
 
-_RAND_R_MAX = 0x7FFFFFFF  # the tree splitter's randint(0, RAND_R_MAX)
-_CHECKED = {}
-_LOCK = threading.Lock()
+from .. import _kernels
 
 
-class StageParallelGBC(GradientBoostingClassifier):
-    """GradientBoostingClassifier whose per-stage trees run on ``executor``."""
+class BoostedTrees:
+    """Gradient-boosted classification trees, as ``GradientBoostingClassifier`` with its
+    defaults (``n_estimators=100, learning_rate=0.1, max_depth=3``).
 
-    executor = None  # a concurrent.futures executor, set by the caller
+    Parameters
+    ----------
+    n_estimators : int, default=100
+        Boosting stages.
+    learning_rate : float, default=0.1
+        Shrinkage of each tree's leaf values.
+    max_depth : int, default=3
+        Depth of the trees (1 to 16).
+    random_state : int, default=0
+        Seeds the order in which codes are tried (which of equally good splits is kept).
+    n_threads : int, default=0
+        Threads for the trees of a stage (0: all available). Results do not depend on it.
 
-    def _fit_stage(self, i, X, y, raw_predictions, sample_weight, sample_mask, random_state,
-                   X_csc=None, X_csr=None):
-        if (self.executor is None or X_csc is not None or X_csr is not None
-                or self.subsample < 1.0 or not self._loss.is_multiclass):
-            return super()._fit_stage(i, X, y, raw_predictions, sample_weight, sample_mask,
-                                      random_state, X_csc, X_csr)
-        from sklearn.ensemble._gb import _update_terminal_regions
-        from sklearn.tree import DecisionTreeRegressor
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+    feature_importances_ : ndarray of shape (n_features,)
+        Impurity importance, as scikit-learn's: each tree's total weighted impurity
+        decrease per feature, averaged over the trees that split, normalised to sum 1.
+    """
 
-        neg_gradient = -self._loss.gradient(y_true=y, raw_prediction=raw_predictions,
-                                            sample_weight=None)
-        streams = []
-        for _ in range(self.n_trees_per_iteration_):
-            stream = np.random.RandomState()
-            stream.set_state(random_state.get_state())
-            streams.append(stream)
-            random_state.randint(0, _RAND_R_MAX)  # the draw this tree makes
+    def __init__(self, n_estimators=100, learning_rate=0.1, max_depth=3, random_state=0,
+                 n_threads=0):
+        self.n_estimators = n_estimators
+        self.learning_rate = learning_rate
+        self.max_depth = max_depth
+        self.random_state = random_state
+        self.n_threads = n_threads
 
-        def fit_tree(k):
-            tree = DecisionTreeRegressor(
-                criterion="squared_error", splitter="best", max_depth=self.max_depth,
-                min_samples_split=self.min_samples_split, min_samples_leaf=self.min_samples_leaf,
-                min_weight_fraction_leaf=self.min_weight_fraction_leaf,
-                min_impurity_decrease=self.min_impurity_decrease, max_features=self.max_features,
-                max_leaf_nodes=self.max_leaf_nodes, random_state=streams[k],
-                ccp_alpha=self.ccp_alpha)
-            tree.fit(X, neg_gradient[:, k], sample_weight=sample_weight, check_input=False)
-            # writes column k of raw_predictions only
-            _update_terminal_regions(self._loss, tree.tree_, X, np.array(y == k, dtype=np.float64),
-                                     neg_gradient[:, k], raw_predictions, sample_weight,
-                                     sample_mask, learning_rate=self.learning_rate, k=k)
-            return tree
+    def _init_raw(self, n_rows):
+        return np.tile(self.init_raw_, (n_rows, 1))
 
-        for k, tree in enumerate(self.executor.map(fit_tree, range(self.n_trees_per_iteration_))):
-            self.estimators_[i, k] = tree
-        return raw_predictions
+    def fit(self, x, y):
+        """Fit on codes ``x`` (n_samples, n_features) and labels ``y`` (n_samples,)."""
+        if not 1 <= self.max_depth <= 16:
+            raise ValueError(f"max_depth must be in [1, 16], got {self.max_depth}")
+        # the trees see float32 features, as scikit-learn's do
+        x = np.ascontiguousarray(x, dtype=np.float32)
+        self.classes_, labels = np.unique(np.asarray(y), return_inverse=True)
+        n_classes = len(self.classes_)
+        if n_classes < 2:
+            raise ValueError("BoostedTrees needs at least two classes")
+        # scikit-learn's init: the class priors (clipped) through the loss's link
+        eps = np.finfo(np.float64).eps
+        prior = np.clip(np.bincount(labels, minlength=n_classes) / len(labels), eps, 1 - eps)
+        if n_classes == 2:
+            self.init_raw_ = np.log(prior[1:] / (1 - prior[1:]))
+        else:
+            self.init_raw_ = np.log(prior / np.exp(np.mean(np.log(prior))))
+        order = np.ascontiguousarray(np.argsort(x, axis=0, kind="stable").T, dtype=np.int32)
+        sorted_x = np.ascontiguousarray(np.take_along_axis(x, order.T, axis=0).T)
+        raw = self._init_raw(x.shape[0])
+        (self.feature_, self.threshold_, self.value_, importance) = _kernels.gbt_fit(
+            x, sorted_x, order, labels.astype(np.int32), n_classes, self.n_estimators,
+            float(self.learning_rate), self.max_depth, int(self.random_state) & (2**64 - 1), raw,
+            self.n_threads)
+        split = self.feature_[:, 0] >= 0  # scikit-learn averages over trees that split
+        if split.any():
+            mean = importance[split].mean(axis=0)
+            self.feature_importances_ = mean / mean.sum()
+        else:
+            self.feature_importances_ = np.zeros(x.shape[1])
+        return self
 
+    def decision_function(self, x):
+        """Raw predictions: (n_samples,) for two classes, else (n_samples, n_classes)."""
+        x = np.ascontiguousarray(x, dtype=np.float32)
+        raw = self._init_raw(x.shape[0])
+        _kernels.gbt_predict(x, self.feature_, self.threshold_, self.value_, raw.shape[1],
+                             self.max_depth, float(self.learning_rate), raw, self.n_threads)
+        return raw[:, 0] if len(self.classes_) == 2 else raw
 
-def _self_check(executor):
-    """True when the stage-parallel fit equals scikit-learn's on a small problem."""
-    rng = np.random.RandomState(0)
-    x = rng.normal(size=(120, 4))
-    x[:, 1] = x[:, 0]  # exact ties between two features: the trees' RNG decides, visibly
-    y = (x[:, 0] * 3 + rng.normal(size=120)).round().clip(-2, 2).astype(int)
-    kw = dict(n_estimators=4, random_state=1)
-    try:
-        model = StageParallelGBC(**kw)
-        model.executor = executor
-        model.fit(x, y)
-        reference = GradientBoostingClassifier(**kw).fit(x, y)
-    except Exception:  # noqa: BLE001 - any change of scikit-learn's internals
-        return False
-    return bool(np.array_equal(model.feature_importances_, reference.feature_importances_)
-                and np.array_equal(model.decision_function(x), reference.decision_function(x)))
-
-
-def gradient_boosting(random_state, executor):
-    """disentanglement_lib's ``GradientBoostingClassifier()`` (seeded), whose trees run on
-    ``executor`` when that gives the same model as scikit-learn's sequential fit."""
-    import sklearn
-
-    if executor is None:
-        return GradientBoostingClassifier(random_state=random_state)
-    with _LOCK:  # the check must run with a real pool: without one it proves nothing
-        if sklearn.__version__ not in _CHECKED:
-            _CHECKED[sklearn.__version__] = _self_check(executor)
-        parallel = _CHECKED[sklearn.__version__]
-    if not parallel:
-        return GradientBoostingClassifier(random_state=random_state)
-    model = StageParallelGBC(random_state=random_state)
-    model.executor = executor
-    return model
+    def predict(self, x):
+        """The class of largest raw prediction."""
+        raw = self.decision_function(x)
+        index = (raw >= 0).astype(int) if raw.ndim == 1 else np.argmax(raw, axis=1)
+        return self.classes_[index]

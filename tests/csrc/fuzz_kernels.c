@@ -223,6 +223,43 @@ int main(int argc, char **argv)
             }
             free(keys); free(offsets); free(perm);
         }
+        /* gradient boosting on quantised values (many ties): every row lands in a stored
+         * leaf, and replaying the stored trees gives the kernel's running predictions */
+        if (n >= 2) {
+            int ncls = (int)rint_(2, 5), depth = (int)rint_(1, 5), stages = (int)rint_(0, 4);
+            int T = ncls > 2 ? ncls : 1;
+            int64_t S = ((int64_t)2 << depth) - 1;
+            float *x = malloc(sizeof(float) * n * d), *xs = malloc(sizeof(float) * n * d);
+            int32_t *order = malloc(sizeof(int32_t) * n * d), *y = malloc(sizeof(int32_t) * n);
+            int32_t *feat = malloc(sizeof(int32_t) * (stages * T * S + 1));
+            double *thr = malloc(sizeof(double) * (stages * T * S + 1)), *val = malloc(sizeof(double) * (stages * T * S + 1));
+            double *imp = malloc(sizeof(double) * (stages * T * d + 1));
+            double *raw = calloc(n * T, sizeof(double)), *replay = calloc(n * T, sizeof(double));
+            for (int64_t i = 0; i < n * d; i++) x[i] = (float)(rint_(0, 1) ? rint_(-3, 3) : runif() * 4 - 2);
+            for (int64_t i = 0; i < n; i++) y[i] = (int32_t)(i < ncls ? i % ncls : rint_(0, ncls - 1));
+            for (int64_t j = 0; j < d; j++) { /* insertion sort of column j: the presorted input */
+                int32_t *o = order + j * n;
+                for (int64_t i = 0; i < n; i++) {
+                    int64_t m = i;
+                    for (; m > 0 && x[o[m - 1] * d + j] > x[i * d + j]; m--) o[m] = o[m - 1];
+                    o[m] = (int32_t)i;
+                }
+                for (int64_t i = 0; i < n; i++) xs[j * n + i] = x[o[i] * d + j];
+            }
+            if (fd_gbt_fit(x, xs, order, y, n, d, ncls, stages, 0.1, depth, rnd(), raw, feat, thr,
+                           val, imp, nt) != FD_OK ||
+                fd_gbt_predict(x, n, d, stages * T, T, depth, feat, thr, val, 0.1, replay, nt) != FD_OK) {
+                fprintf(stderr, "iter %d: gbt\n", it); return 1;
+            }
+            for (int64_t i = 0; i < n * T; i++)
+                if (raw[i] != replay[i] || !isfinite(raw[i])) { fprintf(stderr, "iter %d: gbt replay\n", it); return 1; }
+            for (int64_t t = 0; t < stages * T * S; t++)
+                if (feat[t] < -2 || feat[t] >= d) { fprintf(stderr, "iter %d: gbt feature\n", it); return 1; }
+            for (int64_t t = 0; t < stages * T * d; t++)
+                if (!(imp[t] >= -1e-9)) { fprintf(stderr, "iter %d: gbt importance %g\n", it, imp[t]); return 1; }
+            checked++;
+            free(x); free(xs); free(order); free(y); free(feat); free(thr); free(val); free(imp); free(raw); free(replay);
+        }
         free(edges); free(tol); free(sc); free(off); free(mins); free(maxs); free(codes.buf); free(factors.buf);
     }
     printf("fuzz_kernels: %d iterations, %d successful calls checked against the naive reference\n", iters, checked);
