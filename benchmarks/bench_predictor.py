@@ -98,7 +98,7 @@ CASES = {
     ("reference", "explicitness (dlib)", 10**5): (dlib_explicitness, 1),
     # same estimator and the same numbers of rows: 9,000 train, 1,000 test
     ("fastdis", "dci (dlib GBT)", 10**4): (
-        lambda f, z: fastdis.dci(f, z, convention="dlib", random_state=0).informativeness, 1),
+        lambda f, z: fastdis.dci(f, z, convention="dlib", random_state=0).informativeness, 3),
     ("reference", "dci (dlib GBT)", 10**4): (
         lambda f, z: dlib_dci_informativeness(f, z, 9000, 1000), 1),
     ("fastdis", "dci (hist_gradient_boosting)", 10**4): (

@@ -4,11 +4,12 @@
  *
  * scikit-learn sorts the rows of every node for every feature, for every tree.  The
  * rows' order by each feature never changes while boosting, so here each feature is
- * scanned once per tree level in that fixed order, every node of the level at once:
- * O(levels * features * rows) per tree, no sorting.  The candidate splits, the split
- * rule (the first best, ties within 1e-7 as one value, threshold halfway), the leaf
- * values and the importances follow scikit-learn's formulas; sums are accumulated in
- * another order, so values agree to rounding, not bit for bit.
+ * sorted once; a tree keeps, per feature, its rows in that order grouped by node, and
+ * splitting a node splits its groups stably: O(levels * features * rows) per tree, no
+ * sorting.  The candidate splits, the split rule (the first best, values within 1e-7 as
+ * one value, threshold halfway), the leaf values and the importances follow
+ * scikit-learn's formulas; sums are accumulated in another order, so values agree to
+ * rounding, not bit for bit.
  *
  * Trees are stored complete-binary ("heap") style: node s has children 2s+1 and 2s+2;
  * feature[s] is the split feature, -1 at a leaf, -2 where no node exists. */
@@ -27,25 +28,57 @@ static const float FD_FEATURE_THRESHOLD = 1e-7f;
 
 typedef struct {        /* per node of the tree being grown */
     int64_t n;          /* rows */
+    int64_t start;      /* where its rows sit in each code's segment array (this level) */
     double sum, sq;     /* sum of targets and of their squares over its rows */
     double impurity;    /* as scikit-learn records it (for the root: from sum and sq) */
     int open;           /* to be split at this level */
-    /* split search */
-    int64_t n_left;
-    double sum_left, best;
-    float last;
-    int seen, feature;
-    double threshold;
+    int feature;        /* best split found so far: code, threshold, proxy improvement */
+    double threshold, best;
 } fd_node;
 
+/* The best split of one node along one code: its rows in that code's order are
+ * idx[0..m), values val[0..m).  A candidate lies between two consecutive values more than
+ * FEATURE_THRESHOLD apart (float32 arithmetic, as scikit-learn); the first of equal
+ * proxies sl^2/nl + sr^2/nr wins. */
+static void fd_best_split(const int32_t *idx, const float *val, int64_t m, const double *g,
+                          int64_t f, fd_node *q)
+{
+    const double total = q->sum;
+    double best = q->best, thr = q->threshold, sl = g[idx[0]];
+    int feat = q->feature;
+    float last = val[0];
+    for (int64_t r = 1; r < m; r++) {
+        const float v = val[r];
+        const float tied = last + FD_FEATURE_THRESHOLD;
+        if (v > tied) { /* proxy > best, multiplied out: no division in the loop */
+            const double nl = (double)r, nr = (double)(m - r), sr = total - sl;
+            const double num = sl * sl * nr + sr * sr * nl, den = nl * nr;
+            if (num > best * den) {
+                best = sl * sl / nl + sr * sr / nr;
+                feat = (int)f; thr = (double)last / 2.0 + (double)v / 2.0;
+            }
+        }
+        sl += g[idx[r]];
+        last = v;
+    }
+    q->best = best; q->feature = feat; q->threshold = thr;
+}
+
 /* Grow one tree on targets g (negative gradient of one class) and store it.
- * node_of: scratch [n]; nodes: scratch [S]. */
+ *
+ * Every code's rows are kept in that code's sorted order, grouped by node: node s holds
+ * positions [start, start + n) of each code's array, so a node's split search is one
+ * tight pass, and after a level each group is split stably into its children's (rows of
+ * leaves are dropped).  Scratch: node_of [n], nodes [S], idx_buf / val_buf [2][d][n]. */
 static void fd_grow_tree(const float *x, const float *xs, const int32_t *order, int64_t n,
                          int64_t d, int max_depth, const double *g, fd_rng rng, int64_t *perm,
-                         int32_t *node_of, fd_node *nodes, int32_t *feature, double *threshold,
-                         double *importance)
+                         int32_t *node_of, fd_node *nodes, int32_t *idx_buf, float *val_buf,
+                         int32_t *feature, double *threshold, double *importance)
 {
     const int64_t S = ((int64_t)2 << max_depth) - 1;
+    const int32_t *cur_idx = order; /* the presorted input serves the root's level */
+    const float *cur_val = xs;
+    int flip = 0;
     for (int64_t s = 0; s < S; s++) { memset(&nodes[s], 0, sizeof(fd_node)); feature[s] = -2; }
     for (int64_t j = 0; j < d; j++) importance[j] = 0.0;
     {
@@ -57,7 +90,7 @@ static void fd_grow_tree(const float *x, const float *xs, const int32_t *order, 
     }
     for (int depth = 0; depth < max_depth; depth++) {
         const int64_t s0 = ((int64_t)1 << depth) - 1, s1 = 2 * s0 + 1; /* this level's slots */
-        int any = 0;
+        int any = 0, any_split = 0;
         for (int64_t s = s0; s < s1; s++) {
             fd_node *q = &nodes[s];
             q->open = feature[s] == -1 && q->n >= 2 && !(q->impurity <= FD_TREE_EPSILON);
@@ -66,9 +99,9 @@ static void fd_grow_tree(const float *x, const float *xs, const int32_t *order, 
             any |= q->open;
         }
         if (!any) break;
-        /* Features in a random order: of splits of equal quality (frequent in small nodes,
-         * where several features cut the same rows) the first visited wins, as in
-         * scikit-learn, so that no feature is favoured. */
+        /* Codes in a random order: of splits of equal quality (frequent in small nodes,
+         * where several codes cut the same rows) the first visited wins, as in
+         * scikit-learn, so that no code is favoured. */
         for (int64_t f = 0; f < d; f++) perm[f] = f;
         for (int64_t f = d - 1; f > 0; f--) {
             const int64_t o = fd_below(&rng, f + 1), t = perm[f];
@@ -76,31 +109,11 @@ static void fd_grow_tree(const float *x, const float *xs, const int32_t *order, 
         }
         for (int64_t fi = 0; fi < d; fi++) {
             const int64_t f = perm[fi];
-            const int32_t *ord = order + f * n;
-            const float *val = xs + f * n;
-            for (int64_t s = s0; s < s1; s++) { nodes[s].n_left = 0; nodes[s].sum_left = 0.0; nodes[s].seen = 0; }
-            for (int64_t r = 0; r < n; r++) {
-                const int32_t i = ord[r];
-                fd_node *q = &nodes[node_of[i]];
-                const float v = val[r];
-                if (!q->open) continue;
-                if (q->seen) {
-                    const float tied = q->last + FD_FEATURE_THRESHOLD;
-                    if (v > tied) { /* a candidate: rows so far left, this one and the rest right */
-                        const double nl = (double)q->n_left, nr = (double)(q->n - q->n_left);
-                        const double sl = q->sum_left, sr = q->sum - q->sum_left;
-                        const double proxy = sl * sl / nl + sr * sr / nr;
-                        if (proxy > q->best) {
-                            q->best = proxy;
-                            q->feature = (int)f;
-                            q->threshold = (double)q->last / 2.0 + (double)v / 2.0;
-                        }
-                    }
-                }
-                q->n_left++;
-                q->sum_left += g[i];
-                q->last = v;
-                q->seen = 1;
+            for (int64_t s = s0; s < s1; s++) {
+                fd_node *q = &nodes[s];
+                if (q->open)
+                    fd_best_split(cur_idx + f * n + q->start, cur_val + f * n + q->start, q->n,
+                                  g, f, q);
             }
         }
         /* the children's sums, then scikit-learn's children impurities and its check that
@@ -132,13 +145,44 @@ static void fd_grow_tree(const float *x, const float *xs, const int32_t *order, 
             feature[s] = q->feature; threshold[s] = q->threshold;
             feature[2 * s + 1] = feature[2 * s + 2] = -1;
             importance[q->feature] += wq * q->impurity - nl * imp_l - nr * imp_r;
+            any_split = 1;
         }
+        if (!any_split) break;
         for (int64_t i = 0; i < n; i++) {
             const int32_t s = node_of[i];
             if (s < s0 || feature[s] < 0) continue;
             node_of[i] = (double)x[i * d + feature[s]] <= threshold[s] ? 2 * s + 1 : 2 * s + 2;
         }
-        for (int64_t s = s0; s < s1; s++) nodes[s].open = 0; /* its rows are leaf rows now */
+        if (depth + 1 < max_depth) { /* each split node's rows, per code, into its children's */
+            int32_t *out_idx = idx_buf + (int64_t)flip * d * n;
+            float *out_val = val_buf + (int64_t)flip * d * n;
+            int64_t pos = 0;
+            for (int64_t s = s0; s < s1; s++) {
+                if (feature[s] < 0) continue;
+                nodes[2 * s + 1].start = pos; pos += nodes[2 * s + 1].n;
+                nodes[2 * s + 2].start = pos; pos += nodes[2 * s + 2].n;
+            }
+            for (int64_t f = 0; f < d; f++) {
+                const int32_t *in_i = cur_idx + f * n;
+                const float *in_v = cur_val + f * n;
+                int32_t *oi = out_idx + f * n;
+                float *ov = out_val + f * n;
+                for (int64_t s = s0; s < s1; s++) {
+                    int64_t wl, wr;
+                    const int32_t left = (int32_t)(2 * s + 1);
+                    if (feature[s] < 0) continue;
+                    wl = nodes[2 * s + 1].start; wr = nodes[2 * s + 2].start;
+                    for (int64_t r = nodes[s].start, e = r + nodes[s].n; r < e; r++) {
+                        const int32_t i = in_i[r];
+                        const int go_left = node_of[i] == left;
+                        const int64_t w = go_left ? wl : wr;
+                        oi[w] = i; ov[w] = in_v[r];
+                        wl += go_left; wr += !go_left;
+                    }
+                }
+            }
+            cur_idx = out_idx; cur_val = out_val; flip ^= 1;
+        }
     }
     for (int64_t j = 0; j < d; j++) importance[j] /= (double)n;
 }
@@ -212,9 +256,11 @@ int fd_gbt_fit(const float *x, const float *xs, const int32_t *order, const int3
     {
         int32_t *node_of = (int32_t *)malloc(sizeof(int32_t) * (size_t)n);
         fd_node *nodes = (fd_node *)malloc(sizeof(fd_node) * (size_t)S);
+        int32_t *idx_buf = (int32_t *)malloc(sizeof(int32_t) * (size_t)(2 * d * n));
+        float *val_buf = (float *)malloc(sizeof(float) * (size_t)(2 * d * n));
         double *scratch = (double *)malloc(sizeof(double) * (size_t)(3 * S));
         int64_t *perm = (int64_t *)malloc(sizeof(int64_t) * (size_t)d);
-        const int ok = node_of && nodes && scratch && perm;
+        const int ok = node_of && nodes && scratch && perm && idx_buf && val_buf;
         if (!ok) {
 #ifdef _OPENMP
 #pragma omp atomic write
@@ -238,12 +284,12 @@ int fd_gbt_fit(const float *x, const float *xs, const int32_t *order, const int3
                 double *th = threshold + t * S, *va = value + t * S;
                 const double *gk = g + (int64_t)k * n;
                 fd_grow_tree(x, xs, order, n, d, max_depth, gk, fd_rng_for(seed, (uint64_t)t),
-                             perm, node_of, nodes, ft, th, importance + t * d);
+                             perm, node_of, nodes, idx_buf, val_buf, ft, th, importance + t * d);
                 fd_leaf_values(node_of, gk, y, n, T == 1 ? 1 : k, n_classes, S, ft, va, scratch);
                 for (int64_t i = 0; i < n; i++) raw[i * T + k] += learning_rate * va[node_of[i]];
             }
         }
-        free(node_of); free(nodes); free(scratch); free(perm);
+        free(node_of); free(nodes); free(scratch); free(perm); free(idx_buf); free(val_buf);
     }
     free(g);
     return nomem ? FD_ERR_NOMEM : FD_OK;
@@ -254,7 +300,8 @@ int fd_gbt_predict(const float *x, int64_t m, int64_t d, int n_trees, int T, int
                    double learning_rate, double *raw, int n_threads)
 {
     const int64_t S = ((int64_t)2 << max_depth) - 1;
-    const int nt = fd_resolve_threads(n_threads, m);
+    /* a row walks n_trees trees: weigh rows by that when deciding to go parallel */
+    const int nt = fd_resolve_threads(n_threads, m * (1 + n_trees / 16));
     (void)nt; /* used by OpenMP only */
     if (max_depth < 1 || max_depth > 16 || T < 1) return FD_ERR_ARGUMENT;
 #ifdef _OPENMP

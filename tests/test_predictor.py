@@ -425,7 +425,8 @@ def test_boosted_trees_threads_and_consistency():
     raw = model._init_raw(len(x))
     _kernels.gbt_fit(x32, np.ascontiguousarray(np.take_along_axis(x32, order.T, 0).T), order,
                      y.astype(np.int32), 4, 12, 0.1, 3, 3, raw, 1)
-    np.testing.assert_array_equal(raw, model.decision_function(x))
+    np.testing.assert_array_equal(raw, model.decision_function(x.copy()))  # replayed
+    np.testing.assert_array_equal(raw, model.decision_function(x))  # kept from the fit
     with pytest.raises(ValueError, match="two classes"):
         BoostedTrees().fit(x, np.zeros(len(x)))
     with pytest.raises(ValueError, match="max_depth"):
