@@ -137,17 +137,18 @@ static void fd_add_table(int64_t *dst, const uint32_t *src, int64_t n)
     for (int64_t i = 0; i < n; i++) dst[i] += src[i];
 }
 
-/* The hot loop: for each row, for each factor, d increments in that factor's table.
- * fo[r*k + c] is the row's offset of factor c's level; co[r*d + j] = j*nb + label.
- * Written once per small d so that the row's d code offsets stay in registers across
- * the k factors (a run-time d reloads them for every factor). */
+/* The hot loop: for each factor group, for each row, d increments in the group's table.
+ * fo[r*k + c] is the row's offset of group c's level; co[r*d + j] = j*nb + label.
+ * Counters are uint16, flushed into uint32 before they can overflow, and groups go one at
+ * a time, so the table being incremented (levels x d x nb, ~28 KiB for a pair of 10-level
+ * factors, 10 codes, 20 bins) stays in L1.  Written once per small d (unrolled). */
 #define FD_DEFINE_COUNT(D)                                                             \
-    static void fd_count_fc_##D(uint32_t *tab, const uint32_t *fo, const uint32_t *co,   \
+    static void fd_count_fc_##D(uint16_t *tab, const uint32_t *fo, const uint32_t *co,   \
                                 int64_t nr, int64_t k)                                 \
     {                                                                                  \
         for (int64_t c = 0; c < k; c++) {                                              \
             for (int64_t r = 0; r < nr; r++) {                                         \
-                uint32_t *t = tab + fo[r * k + c];                                     \
+                uint16_t *t = tab + fo[r * k + c];                                     \
                 for (int j = 0; j < D; j++) t[co[r * D + j]]++;                        \
             }                                                                          \
         }                                                                              \
@@ -157,10 +158,10 @@ FD_DEFINE_COUNT(5) FD_DEFINE_COUNT(6) FD_DEFINE_COUNT(7) FD_DEFINE_COUNT(8)
 FD_DEFINE_COUNT(9) FD_DEFINE_COUNT(10) FD_DEFINE_COUNT(11) FD_DEFINE_COUNT(12)
 FD_DEFINE_COUNT(13) FD_DEFINE_COUNT(14) FD_DEFINE_COUNT(15) FD_DEFINE_COUNT(16)
 
-static void fd_count_fc(uint32_t *tab, const uint32_t *fo, const uint32_t *co,
+static void fd_count_fc(uint16_t *tab, const uint32_t *fo, const uint32_t *co,
                         int64_t nr, int64_t k, int64_t d)
 {
-    typedef void (*count_fn)(uint32_t *, const uint32_t *, const uint32_t *, int64_t, int64_t);
+    typedef void (*count_fn)(uint16_t *, const uint32_t *, const uint32_t *, int64_t, int64_t);
     static const count_fn fixed[17] = {
         NULL, fd_count_fc_1, fd_count_fc_2, fd_count_fc_3, fd_count_fc_4, fd_count_fc_5,
         fd_count_fc_6, fd_count_fc_7, fd_count_fc_8, fd_count_fc_9, fd_count_fc_10,
@@ -170,14 +171,22 @@ static void fd_count_fc(uint32_t *tab, const uint32_t *fo, const uint32_t *co,
         fixed[d](tab, fo, co, nr, k);
         return;
     }
-    for (int64_t r = 0; r < nr; r++) {
-        const uint32_t *cr = co + r * d;
-        const uint32_t *fr = fo + r * k;
-        for (int64_t c = 0; c < k; c++) {
-            uint32_t *t = tab + fr[c];
+    for (int64_t c = 0; c < k; c++) {
+        for (int64_t r = 0; r < nr; r++) {
+            const uint32_t *cr = co + r * d;
+            uint16_t *t = tab + fo[r * k + c];
             for (int64_t j = 0; j < d; j++) t[cr[j]]++;
         }
     }
+}
+
+/* Rows counted into uint16 tables between flushes: one row adds at most 1 to a counter. */
+#define FD_FLUSH_ROWS 65535
+
+static void fd_flush16(uint32_t *dst, uint16_t *src, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++) dst[i] += src[i];
+    memset(src, 0, sizeof(uint16_t) * (size_t)n);
 }
 
 int fd_joint_histogram(const fd_array *factors, const fd_levels *levels,
@@ -246,7 +255,7 @@ int fd_joint_histogram(const fd_array *factors, const fd_levels *levels,
         fd_err pass_err = {0, 0};
         int nomem = 0;
 
-        while (nt > 1 && (double)nt * (double)ptab_size * 4.0 > FD_MAX_PRIVATE_BYTES) nt--;
+        while (nt > 1 && (double)nt * ((double)ptab_size * 4.0 + (double)gc_size * 2.0) > FD_MAX_PRIVATE_BYTES) nt--;
         priv = (uint32_t **)calloc((size_t)nt, sizeof(uint32_t *));
         if (!priv) { free(level_off); free(g_a); free(g_u32); fd_rowbins_free(rowbins); return FD_ERR_NOMEM; }
 
@@ -260,10 +269,12 @@ int fd_joint_histogram(const fd_array *factors, const fd_levels *levels,
             const int tid = 0;
 #endif
             uint32_t *tab = (uint32_t *)calloc((size_t)ptab_size + 1, sizeof(uint32_t));
+            uint16_t *hot = (uint16_t *)calloc((size_t)gc_size + 1, sizeof(uint16_t));
+            int64_t unflushed = 0;
             uint32_t *fo = (uint32_t *)malloc(sizeof(uint32_t) * (size_t)(FD_BLOCK * G));
             uint32_t *co = (uint32_t *)malloc(sizeof(uint32_t) * (size_t)(FD_BLOCK * d));
             uint32_t *lv = ff ? (uint32_t *)malloc(sizeof(uint32_t) * (size_t)(FD_BLOCK * k)) : NULL;
-            const int ok = tab && fo && co && (!ff || lv);
+            const int ok = tab && hot && fo && co && (!ff || lv);
             fd_err my = {0, 0};
             priv[tid] = tab;
 #ifdef _OPENMP
@@ -281,7 +292,9 @@ int fd_joint_histogram(const fd_array *factors, const fd_levels *levels,
                     const int64_t bad = fd_group_offsets(factors, levels, &groups, r0, nr, fo);
                     if (bad < k) fd_err_keep_first(&my, FD_ERR_UNKNOWN_LEVEL, d + bad);
                 }
-                fd_count_fc(tab, fo, co, nr, G, d);
+                if (unflushed + nr > FD_FLUSH_ROWS) { fd_flush16(tab, hot, gc_size); unflushed = 0; }
+                fd_count_fc(hot, fo, co, nr, G, d);
+                unflushed += nr;
                 if (cc) {
                     uint32_t *tcc = tab + gc_size;
                     for (int64_t r = 0; r < nr; r++) {
@@ -314,7 +327,8 @@ int fd_joint_histogram(const fd_array *factors, const fd_levels *levels,
                 if (!ok) nomem = 1;
                 fd_err_keep_first(&pass_err, my.err, my.col);
             }
-            free(fo); free(co); free(lv);
+            if (ok) fd_flush16(tab, hot, gc_size);
+            free(hot); free(fo); free(co); free(lv);
         }
         if (!nomem && !pass_err.err) {
             /* thread order is fixed, and integer sums are exact anyway */

@@ -376,3 +376,19 @@ def test_pairing_factors_changes_no_count():
         _kernels.set_pairing(True)
     for a, b in zip(*tables):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_counters_past_uint16(n_threads):
+    """The hot counters are uint16, flushed before they can overflow: a cell counted
+    200,000 times (a constant factor and a near-constant code) is exact."""
+    n = 200_000
+    factors = np.zeros((n, 2), dtype=np.int64)
+    factors[: n // 3, 1] = 1
+    codes = np.zeros((n, 3))
+    codes[-1] = 1.0  # all but one row in the first bin
+    h = fastdis.JointHistogram([[0], [0, 1]], code_range=[[0, 1]] * 3, n_bins=4,
+                               n_threads=n_threads)
+    h.update(factors, codes)
+    assert h.table(0, 0)[0, 0] == n - 1 and h.table(0, 0)[0, 3] == 1
+    assert h.table(1, 2)[1, 0] == n // 3 and h.table(1, 2)[0, 0] == n - n // 3 - 1
