@@ -602,7 +602,7 @@ def dci(factors, codes, *, convention=None, random_state=None, n_threads=None, e
         the survey code (20 x 10 forests per factor: slow). ``"gradient_boosting"``:
         disentanglement_lib's ``GradientBoostingClassifier()`` model (100 depth-3 trees,
         learning rate 0.1, impurity importance), fitted by fastdis's C kernel from codes
-        sorted once (about 25x scikit-learn's fit on 2 cores): the same trees and
+        sorted once (about 35x scikit-learn's fit on 2 cores): the same trees and
         predictions to rounding, except where several codes split a node equally well,
         which both break by a random code order (scikit-learn's from its ``random_state``;
         disentanglement_lib leaves that unseeded), so values differ as two scikit-learn
