@@ -431,3 +431,8 @@ def test_boosted_trees_threads_and_consistency():
         BoostedTrees().fit(x, np.zeros(len(x)))
     with pytest.raises(ValueError, match="max_depth"):
         BoostedTrees(max_depth=0).fit(x, y)
+    huge = x.copy()
+    huge[3, 1] = 1e300
+    with pytest.raises(ValueError, match="float32"):
+        fastdis.dci(y[:, None].repeat(2, axis=1), huge, convention="dlib", random_state=0,
+                    train_fraction=False)

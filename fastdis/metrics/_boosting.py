@@ -60,7 +60,12 @@ class BoostedTrees:
             raise ValueError(f"max_depth must be in [1, 16], got {self.max_depth}")
         x_in = x
         # the trees see float32 features, as scikit-learn's do
-        x = np.ascontiguousarray(x, dtype=np.float32)
+        with np.errstate(over="ignore"):
+            x = np.ascontiguousarray(x, dtype=np.float32)
+        if not np.isfinite(x).all():
+            raise ValueError("codes hold values beyond float32's range (about 3.4e38): "
+                             "gradient boosting's trees compare float32 values, as "
+                             "scikit-learn's do; rescale the codes")
         self.classes_, labels = np.unique(np.asarray(y), return_inverse=True)
         n_classes = len(self.classes_)
         if n_classes < 2:
