@@ -130,7 +130,9 @@ class JointHistogram:
         self._add(factors, codes)
         return self
 
-    def _add(self, factors, codes):
+    def _add(self, factors, codes, missing_level_ok=False):
+        """Count the rows in; with ``missing_level_ok``, a factor value that is not one of
+        the levels returns False (nothing counted) instead of raising."""
         matrix, lut, lut_offset, lut_len, vmin = self.levels.kernel_input(factors)
         # count into fresh tables and add on success: a failed update changes nothing
         fc = np.zeros_like(self.counts)
@@ -139,6 +141,8 @@ class JointHistogram:
         status, col = _kernels.joint_histogram(
             matrix, lut, lut_offset, lut_len, vmin, self.levels.n_levels,
             codes, *self.binning.kernel_args(), fc, cc, ff, self.n_threads)
+        if missing_level_ok and status == _kernels.ERR_UNKNOWN_LEVEL:
+            return False
         raise_kernel_error(status, col, codes.shape[1])
         self.counts += fc
         if cc is not None:
@@ -146,6 +150,7 @@ class JointHistogram:
         if ff is not None:
             self.factor_counts += ff
         self.n_samples += codes.shape[0]
+        return True
 
     def table(self, factor, code):
         """Contingency table of factor ``factor`` (rows: its levels) and code ``code`` (columns: bins)."""

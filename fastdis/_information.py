@@ -96,6 +96,35 @@ def _caller_outside_fastdis():
     return level
 
 
+# Integer factors of at least this many rows first try the levels of every _STRIDE-th row.
+_SAMPLED_LEVELS_ROWS = 1 << 17
+_STRIDE = 64
+
+
+def _count(labels, codes, binning, nt):
+    """The filled JointHistogram of labels and codes.
+
+    The factor levels usually come from a full pass over the factors. For large integer
+    factors, the levels seen in every 64th row are tried first: the counting pass checks
+    every value against them and reports a value without a level, so when it succeeds they
+    are exactly the data's levels, and the full level pass was saved (~13 % of the call at
+    10^7 rows). When a value is missing from the sample, the full pass and a second
+    counting pass follow: same result, one wasted pass.
+    """
+    if labels.dtype.kind in "iu" and labels.shape[0] >= _SAMPLED_LEVELS_ROWS:
+        sample = labels[::_STRIDE]
+        levels = FactorLevels.from_data(sample, nt)
+        if levels._lut is not None and (2 * levels.n_levels <= sample.shape[0]).all():
+            hist = JointHistogram._from_parts(levels, binning, n_threads=nt)
+            if hist._add(labels, codes, missing_level_ok=True):
+                return hist
+    levels = FactorLevels.from_data(labels, nt)
+    _check_level_counts(levels.n_levels, codes.shape[0])
+    hist = JointHistogram._from_parts(levels, binning, n_threads=nt)
+    hist._add(labels, codes)
+    return hist
+
+
 def compute_information(factors, codes, *, n_bins=20, strategy="uniform", code_range=None,
                         factor_bins=None, n_threads=None):
     """Validate, discretise and histogram once; return :class:`Information` (nats)."""
@@ -108,11 +137,7 @@ def compute_information(factors, codes, *, n_bins=20, strategy="uniform", code_r
     def compute():
         labels = factor_labels(factors, factor_bins, strategy, nt)
         binning = make_binning(codes, n_bins, strategy, code_range, nt)
-        levels = FactorLevels.from_data(labels, nt)
-        _check_level_counts(levels.n_levels, codes.shape[0])
-        hist = JointHistogram._from_parts(levels, binning, n_threads=nt)
-        hist._add(labels, codes)
-        return information_from_histogram(hist)
+        return information_from_histogram(_count(labels, codes, binning, nt))
 
     rng = None if code_range is None else np.asarray(code_range, dtype=np.float64).tobytes()
     return shared("information", (factors, codes), (n_bins, strategy, rng, factor_bins), compute)

@@ -392,3 +392,52 @@ def test_counters_past_uint16(n_threads):
     h.update(factors, codes)
     assert h.table(0, 0)[0, 0] == n - 1 and h.table(0, 0)[0, 3] == 1
     assert h.table(1, 2)[1, 0] == n // 3 and h.table(1, 2)[0, 0] == n - n // 3 - 1
+
+
+def test_sampled_levels_fall_back_when_a_value_is_missed():
+    """Large integer factors first try the levels of every 64th row; a value seen only
+    elsewhere makes the counting pass report it, and the full level pass takes over:
+    the same matrix either way, equal to scikit-learn's on the same labels."""
+    from fastdis import _information
+
+    rng = np.random.default_rng(3)
+    n = _information._SAMPLED_LEVELS_ROWS + 1000
+    factors = rng.integers(0, 6, size=(n, 3))
+    codes = rng.normal(size=(n, 4)) + factors[:, :1]
+    rare = factors.copy()
+    rare[65, 2] = 9  # row 65 is not sampled (stride 64)
+    labels = fastdis.discretize(codes)
+    for f in (factors, rare):
+        mi = fastdis.mutual_info_matrix(f, codes)
+        np.testing.assert_allclose(mi, [[mutual_info_score(a, b) for b in labels.T] for a in f.T],
+                                   atol=1e-12)
+    # the sampled levels were used for `factors` (one pass), the fallback for `rare`
+    calls = []
+    original = fastdis._histogram.JointHistogram._add
+
+    def counting(self, *args, **kwargs):
+        calls.append(kwargs.get("missing_level_ok", False))
+        return original(self, *args, **kwargs)
+
+    fastdis._histogram.JointHistogram._add = counting
+    try:
+        fastdis.mutual_info_matrix(factors, codes)
+        assert calls == [True]
+        calls.clear()
+        fastdis.mutual_info_matrix(rare, codes)
+        assert calls == [True, False]
+    finally:
+        fastdis._histogram.JointHistogram._add = original
+
+
+def test_sampled_levels_skip_continuous_looking_factors():
+    """A factor with mostly distinct values is not sampled: the full level pass runs and
+    its warning is raised."""
+    from fastdis import _information
+    from fastdis import DegenerateWarning
+
+    n = _information._SAMPLED_LEVELS_ROWS
+    rng = np.random.default_rng(4)
+    factors = np.stack([rng.integers(0, 4, n), np.arange(n)], axis=1)
+    with pytest.warns(DegenerateWarning, match="distinct values"):
+        fastdis.mutual_info_matrix(factors, rng.normal(size=(n, 2)))
