@@ -80,6 +80,9 @@ int fd_max_threads(void);
 /* Whether the AVX2 binning path is compiled in and usable on this CPU; tests turn it off. */
 int fd_avx2_available(void);
 void fd_set_simd(int enabled);
+/* Whether row binning uses AVX-512 (eight codes at a time) where the CPU has it; tests turn it off. */
+int fd_avx512_available(void);
+void fd_set_avx512(int enabled);
 /* Whether fd_joint_histogram counts pairs of small factors jointly (default on). */
 void fd_set_pairing(int enabled);
 

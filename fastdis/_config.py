@@ -37,7 +37,7 @@ def show_config(print_out=True):
         ``version``, ``openmp`` (whether the kernels were built with OpenMP),
         ``max_threads`` (threads used when ``n_threads=None``),
         ``cores`` (cores available to this process) and ``simd`` (the vector
-        binning path in use, ``"avx2"`` or ``"none"``).
+        binning path in use, ``"avx512"``, ``"avx2"`` or ``"none"``).
     """
     from . import __version__
 
@@ -46,7 +46,8 @@ def show_config(print_out=True):
         "openmp": _kernels.openmp_enabled(),
         "max_threads": default_threads(),
         "cores": _available_cores(),
-        "simd": "avx2" if _kernels.simd_available() else "none",
+        "simd": ("avx512" if _kernels.avx512_available() else "avx2")
+        if _kernels.simd_available() else "none",
     }
     if print_out:
         for key, value in info.items():

@@ -55,6 +55,8 @@ cdef extern from "fastdis.h" nogil:
     int fd_max_threads()
     int fd_avx2_available()
     void fd_set_simd(int enabled)
+    int fd_avx512_available()
+    void fd_set_avx512(int enabled)
     void fd_set_pairing(int enabled)
     int fd_code_minmax(const fd_array *codes, double *mins, double *maxs,
                        int64_t *err_col, int n_threads)
@@ -145,6 +147,16 @@ def simd_available():
 def set_simd(bint enabled):
     """Turn the SIMD binning path on or off (for tests and benchmarks)."""
     fd_set_simd(enabled)
+
+
+def avx512_available():
+    """Whether the SIMD binning path uses AVX-512 (eight codes at a time) on this CPU."""
+    return bool(fd_avx512_available())
+
+
+def set_avx512(bint enabled):
+    """Allow or forbid AVX-512 in the SIMD path (tests compare it with AVX2)."""
+    fd_set_avx512(enabled)
 
 
 def set_pairing(bint enabled):

@@ -266,13 +266,15 @@ def test_simd_and_scalar_paths_agree():
     try:
         for codes in cases:
             for n_bins in (2, 20, 255, 1000):
-                _kernels.set_simd(True)
-                fast = fastdis.discretize(codes, n_bins), fastdis.mutual_info_matrix(factors, codes, n_bins)
                 _kernels.set_simd(False)
                 slow = fastdis.discretize(codes, n_bins), fastdis.mutual_info_matrix(factors, codes, n_bins)
-                np.testing.assert_array_equal(fast[0], slow[0])
-                np.testing.assert_array_equal(fast[1], slow[1])
-                np.testing.assert_array_equal(fast[0], naive_linspace_labels(codes, n_bins))
+                _kernels.set_simd(True)
+                for avx512 in (True, False):  # AVX-512 where the CPU has it, and AVX2
+                    _kernels.set_avx512(avx512)
+                    fast = fastdis.discretize(codes, n_bins), fastdis.mutual_info_matrix(factors, codes, n_bins)
+                    np.testing.assert_array_equal(fast[0], slow[0])
+                    np.testing.assert_array_equal(fast[1], slow[1])
+                    np.testing.assert_array_equal(fast[0], naive_linspace_labels(codes, n_bins))
         # the min/max pass
         for codes in cases:
             codes = np.ascontiguousarray(codes)
@@ -287,8 +289,9 @@ def test_simd_and_scalar_paths_agree():
         # caller-given ranges: the checked path, and its errors
         codes = rng.uniform(-1, 1, size=(3000, 6))
         labels = []
-        for simd in (True, False):
+        for simd, avx512 in ((True, True), (True, False), (False, False)):
             _kernels.set_simd(simd)
+            _kernels.set_avx512(avx512)
             labels.append(fastdis.discretize(codes, 37, code_range=(-1, 1)))
             bad = codes.copy()
             bad[2500, 4] = 1.5
@@ -298,8 +301,10 @@ def test_simd_and_scalar_paths_agree():
             with pytest.raises(ValueError, match="NaN or infinity in column 3"):
                 fastdis.discretize(bad, 37, code_range=(-1, 1))
         np.testing.assert_array_equal(labels[0], labels[1])
+        np.testing.assert_array_equal(labels[0], labels[2])
     finally:
         _kernels.set_simd(True)
+        _kernels.set_avx512(True)
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
@@ -327,8 +332,9 @@ def test_simd_counts_values_on_and_beside_every_edge(dtype):
         for j in range(d):
             np.add.at(expected, (4 * k + factors[:, k], j, labels64[:, j]), 1)
     try:
-        for simd in (True, False):
+        for simd, avx512 in ((True, True), (True, False), (False, False)):
             _kernels.set_simd(simd)
+            _kernels.set_avx512(avx512)
             for code_range in (None, ranges):
                 h = fastdis.JointHistogram([range(4)] * 2, code_range=ranges, n_bins=n_bins)
                 h.update(factors, codes)
@@ -340,6 +346,7 @@ def test_simd_counts_values_on_and_beside_every_edge(dtype):
                                                 for f in factors.T], atol=1e-12)
     finally:
         _kernels.set_simd(True)
+        _kernels.set_avx512(True)
 
 
 @pytest.mark.parametrize("d", [1, 7, 16, 17, 40])
