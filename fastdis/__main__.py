@@ -27,24 +27,37 @@ def _parse_column(values):
     return np.array(values, dtype=str)
 
 
-def _read_delimited(path, delimiter):
+def _numeric(cell):
+    try:
+        float(cell)
+        return True
+    except ValueError:
+        return False
+
+
+def _has_header(rows):
+    """Whether the first row names the columns: text above numbers, or, in all-text data,
+    text that never recurs below it (labels repeat down a column, names do not)."""
+    first, rest = rows[0], rows[1:]
+    if not rest or all(_numeric(c) for c in first):
+        return False
+    if all(_numeric(c) for c in rest[0]):
+        return True
+    return all(name not in set(column) for name, column in zip(first, zip(*rest)))
+
+
+def _read_delimited(path, delimiter, header="auto"):
     import numpy as np
 
     with open(path, newline="", encoding="utf-8") as f:
         rows = [row for row in csv.reader(f, delimiter=delimiter) if row]
     if not rows:
         raise UsageError(f"{path}: empty file")
-
-    def numeric(cell):
-        try:
-            float(cell)
-            return True
-        except ValueError:
-            return False
-
     names = None
-    if not all(numeric(c) for c in rows[0]) and len(rows) > 1 and all(numeric(c) for c in rows[1]):
+    if header == "yes" or (header == "auto" and _has_header(rows)):
         names, rows = rows[0], rows[1:]
+        if not rows:
+            raise UsageError(f"{path}: a header and no rows")
     width = len(rows[0])
     for i, row in enumerate(rows):
         if len(row) != width:
@@ -60,8 +73,9 @@ def _read_delimited(path, delimiter):
     return array, names
 
 
-def read_array(path, key=None):
-    """(array, column names or None) from .npy, .npz, .csv, .tsv or .parquet."""
+def read_array(path, key=None, header="auto"):
+    """(array, column names or None) from .npy, .npz, .csv, .tsv or .parquet; ``header``
+    ("auto", "yes", "no"): whether a .csv / .tsv file's first row names its columns."""
     import numpy as np
 
     if not os.path.exists(path):
@@ -81,7 +95,7 @@ def read_array(path, key=None):
                     raise UsageError(f"{path} has no array {key!r} (it has {', '.join(z.files)})")
                 return z[key], None
         if ext in (".csv", ".tsv", ".txt"):
-            return _read_delimited(path, "\t" if ext == ".tsv" else ",")
+            return _read_delimited(path, "\t" if ext == ".tsv" else ",", header)
         if ext == ".parquet":
             try:
                 import pyarrow.parquet as pq
@@ -125,8 +139,8 @@ def _evaluate(args):
     fkey, ckey = args.factors_key, args.codes_key
     if args.factors == args.codes and args.factors.lower().endswith(".npz"):
         fkey, ckey = fkey or "factors", ckey or "codes"  # one file holding both
-    factors, factor_names = read_array(args.factors, fkey)
-    codes, code_names = read_array(args.codes, ckey)
+    factors, factor_names = read_array(args.factors, fkey, args.header)
+    codes, code_names = read_array(args.codes, ckey, args.header)
     options = {"dci": {"estimator": args.dci_estimator}} if args.dci_estimator else {}
     try:
         with warnings.catch_warnings():
@@ -189,6 +203,9 @@ def main(argv=None):
     ev.add_argument("--factors-key", help="array name inside a .npz (default: its only array, "
                                           "or 'factors' when one .npz holds both)")
     ev.add_argument("--codes-key", help="array name inside a .npz")
+    ev.add_argument("--header", choices=("auto", "yes", "no"), default="auto",
+                    help="whether a .csv/.tsv file's first row names its columns (auto: text "
+                         "above numbers, or text that never recurs below it)")
     ev.add_argument("--dci-estimator", choices=("lasso", "random_forest", "gradient_boosting",
                                                 "hist_gradient_boosting"))
     _add_output(ev)

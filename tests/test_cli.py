@@ -151,3 +151,30 @@ def test_evaluate_errors_exit_2_with_one_line(files, factors, codes, extra, mess
     assert "Traceback" not in out.stderr
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("fastdis: error: ") and message in lines[0], out.stderr
+
+
+def test_csv_header_detection(tmp_path):
+    """A first row of names is found above numbers and above text labels (names do not
+    recur down a column, labels do); --header yes/no overrides the guess."""
+    from fastdis.__main__ import UsageError, read_array
+
+    cases = {
+        "numbers.csv": ("shape,scale\n1,0.5\n2,1.0\n", ["shape", "scale"], [[1, 0.5], [2, 1.0]]),
+        "labels.csv": ("shape,size\nsquare,small\nheart,big\nsquare,big\n", ["shape", "size"],
+                       [["square", "small"], ["heart", "big"], ["square", "big"]]),
+        "no_header.csv": ("square,small\nheart,big\nsquare,big\n", None,
+                          [["square", "small"], ["heart", "big"], ["square", "big"]]),
+        "plain.csv": ("1,2\n3,4\n", None, [[1, 2], [3, 4]]),
+    }
+    for name, (text, names, values) in cases.items():
+        (tmp_path / name).write_text(text)
+        array, got = read_array(str(tmp_path / name))
+        assert got == names, name
+        assert array.tolist() == values, name
+    array, got = read_array(str(tmp_path / "labels.csv"), header="no")
+    assert got is None and array.shape == (4, 2)
+    array, got = read_array(str(tmp_path / "no_header.csv"), header="yes")
+    assert got == ["square", "small"] and array.shape == (2, 2)
+    (tmp_path / "only.csv").write_text("a,b\n")
+    with pytest.raises(UsageError, match="a header and no rows"):
+        read_array(str(tmp_path / "only.csv"), header="yes")
