@@ -436,3 +436,15 @@ def test_boosted_trees_threads_and_consistency():
     with pytest.raises(ValueError, match="float32"):
         fastdis.dci(y[:, None].repeat(2, axis=1), huge, convention="dlib", random_state=0,
                     train_fraction=False)
+
+
+def test_dci_gradient_boosting_two_class_factors_in_parallel():
+    """Factors of two classes (one tree per stage) are fitted side by side: the same result
+    for any thread count."""
+    rng = np.random.default_rng(12)
+    factors = rng.integers(0, 2, size=(600, 3))
+    codes = factors @ rng.normal(size=(3, 4)) + rng.normal(size=(600, 4))
+    runs = [fastdis.dci(factors, codes, convention="dlib", random_state=1, n_threads=t)
+            for t in (1, 2)]
+    np.testing.assert_array_equal(runs[0].importance, runs[1].importance)
+    assert runs[0].informativeness == runs[1].informativeness > 0.6

@@ -711,9 +711,15 @@ def dci(factors, codes, *, convention=None, random_state=None, n_threads=None, e
             return float(np.mean(pred == y))
         return max(1.0 - 12.0 * float(np.mean((np.ravel(pred) - y) ** 2)), 0.0)
 
+    # gradient boosting grows a stage's trees (one per class) in parallel; factors of two
+    # classes have one tree per stage, so they run side by side instead
+    two_class = name == "gradient_boosting" and all(
+        len(np.unique(factors[fit_rows, k])) <= 2 for k in range(K))
+    inner_threads = 1 if two_class else workers
+
     def fit(k):
         model, weights = _fit_factor(name, x_fit, targets(k, fit_rows), s, int(seeds[k]),
-                                     workers)
+                                     inner_threads)
         train = score(model, k, x_fit, fit_rows)
         test = train if same_rows else score(model, k, x_eval, eval_rows)
         return k, weights, train, test
@@ -721,7 +727,8 @@ def dci(factors, codes, *, convention=None, random_state=None, n_threads=None, e
     importance = np.zeros((J, K))
     informativeness, informativeness_train = np.zeros(K), np.zeros(K)
     with progress_bar(K, "dci", progress) as bar, ExitStack() as stack:
-        if name in ("gradient_boosting", "hist_gradient_boosting") or workers == 1:
+        if (name in ("gradient_boosting", "hist_gradient_boosting") and not two_class
+                or workers == 1):
             from threadpoolctl import threadpool_limits
 
             stack.enter_context(threadpool_limits(limits=workers, user_api="openmp"))
