@@ -263,7 +263,7 @@ int fd_gbt_fit(const float *x, const float *xs, const int32_t *order, const int3
         const int ok = node_of && nodes && scratch && perm && idx_buf && val_buf;
         if (!ok) {
 #ifdef _OPENMP
-#pragma omp atomic write
+#pragma omp critical(fd_gbt_nomem) /* not `atomic write`: MSVC has OpenMP 2.0 only */
 #endif
             nomem = 1;
         }
