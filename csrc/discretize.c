@@ -54,6 +54,7 @@ int fd_code_minmax(const fd_array *codes, double *mins, double *maxs,
     int64_t first_bad = d; /* lowest column holding a NaN/inf */
     int nomem = 0;
     int nt = fd_resolve_threads(n_threads, n);
+    (void)nt; /* used by OpenMP only */
     const int simd = codes->col_stride == 1 && fd_avx2_available();
 
     for (int64_t j = 0; j < d; j++) { mins[j] = INFINITY; maxs[j] = -INFINITY; }
@@ -117,6 +118,7 @@ int fd_discretize(const fd_array *codes, const fd_binning *bins,
     const int64_t n = codes->n_rows, d = codes->n_cols;
     const int64_t n_blocks = (n + FD_BLOCK - 1) / FD_BLOCK;
     int nt = fd_resolve_threads(n_threads, n);
+    (void)nt; /* used by OpenMP only */
     const int64_t nb = bins->n_bins;
     int first_err = 0, nomem = 0;
     int64_t first_col = d;

@@ -52,6 +52,7 @@ int fd_int_scan(const fd_array *f, int64_t *mins, int64_t *maxs, uint8_t *marks,
     const int64_t n_blocks = (n + FD_BLOCK - 1) / FD_BLOCK;
     const size_t item = fd_itemsize(f->dtype);
     int nt = fd_resolve_threads(n_threads, n);
+    (void)nt; /* used by OpenMP only */
     int nomem = 0;
 
     for (int64_t c = 0; c < k; c++) { mins[c] = INT64_MAX; maxs[c] = INT64_MIN; }

@@ -33,6 +33,7 @@ int fd_level_deviation(const fd_array *factors, const fd_levels *levels, const f
     int64_t *counts;
     int nomem = 0;
     int nt = fd_resolve_threads(n_threads, n);
+    (void)nt; /* used by OpenMP only */
 
     if (factors->n_rows != n || d < 1 || k < 1) return FD_ERR_ARGUMENT;
     level_off = (int64_t *)malloc(sizeof(int64_t) * (size_t)(k + 1));

@@ -46,6 +46,7 @@ int fd_factor_keys(const fd_array *f, const fd_levels *lv, const int64_t *weight
     const int64_t n_blocks = (n + FD_BLOCK - 1) / FD_BLOCK;
     int64_t first_bad = k;
     int nt = fd_resolve_threads(n_threads, n);
+    (void)nt; /* used by OpenMP only */
     /* a private minimum merged under a critical section: MSVC's OpenMP 2.0 has no
        reduction(min:) */
 #ifdef _OPENMP
@@ -138,6 +139,7 @@ int fd_sample_batches(const fd_array *codes, const fd_groups *g, int mode, int64
     int64_t hsize = 1;
     int nomem = 0;
     int nt = fd_resolve_threads(n_threads, n_batches * L);
+    (void)nt; /* used by OpenMP only */
     if (L < 1 || g->n_groups < 1 || d < 1) return FD_ERR_ARGUMENT;
     while (hsize < 2 * draws) hsize <<= 1;
 
@@ -232,6 +234,7 @@ int fd_group_deviation(const fd_array *codes, const int64_t *offsets, const int6
     int64_t biggest = 1;
     int nomem = 0;
     int nt = fd_resolve_threads(n_threads, codes->n_rows);
+    (void)nt; /* used by OpenMP only */
     for (int64_t g = 0; g < n_groups; g++)
         if (offsets[g + 1] - offsets[g] > biggest) biggest = offsets[g + 1] - offsets[g];
 #ifdef _OPENMP
