@@ -33,6 +33,17 @@
 
 static inline int64_t fd_min64(int64_t a, int64_t b) { return a < b ? a : b; }
 
+/* Bytes per element of an fd_array's dtype. */
+static inline int64_t fd_itemsize(int dtype)
+{
+    switch (dtype) {
+    case FD_INT8: case FD_UINT8: return 1;
+    case FD_INT16: case FD_UINT16: return 2;
+    case FD_INT32: case FD_UINT32: case FD_FLOAT32: return 4;
+    default: return 8;
+    }
+}
+
 /* One element of a float32/float64 array, as double (for loops that are not hot enough
  * to be written per type). */
 static inline double fd_load_float(const void *base, int dtype, int64_t idx)
@@ -189,9 +200,8 @@ static inline int fd_bin_block(const fd_array *codes, const fd_binning *bins, in
     };
     const int nb = bins->n_bins;
     const int f32 = codes->dtype == FD_FLOAT32;
-    const size_t item = f32 ? sizeof(float) : sizeof(double);
     const char *x = (const char *)codes->data +
-                    (r0 * codes->row_stride + j * codes->col_stride) * (int64_t)item;
+                    (r0 * codes->row_stride + j * codes->col_stride) * fd_itemsize(codes->dtype);
     const double iw = fd_inv_width(bins, j);
     const double tol = fd_tolerance(bins, j);
     const int uniform = iw > 0.0 && tol < 0.25;
@@ -260,8 +270,7 @@ FD_FOR_INT_TYPES(FD_DEFINE_LEVEL_ROWS)
 static inline int64_t fd_level_rows(const fd_array *f, const fd_levels *lv, int64_t r0, int64_t nr,
                              const int64_t *level_off, uint32_t mult, uint32_t *out)
 {
-    static const int itemsize[] = {1, 2, 4, 8, 1, 2, 4, 8};
-    const char *x = (const char *)f->data + r0 * f->row_stride * itemsize[f->dtype];
+    const char *x = (const char *)f->data + r0 * f->row_stride * fd_itemsize(f->dtype);
     int64_t bad = f->n_cols;
     FD_INT_DISPATCH(f->dtype, bad = fd_level_rows, (const void *)x, f->row_stride,
                     f->col_stride, nr, f->n_cols, lv, level_off, mult, out)

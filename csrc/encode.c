@@ -35,22 +35,12 @@ FD_FOR_INT_TYPES(FD_DEFINE_SCAN)
     }
 FD_FOR_INT_TYPES(FD_DEFINE_MARK)
 
-static size_t fd_itemsize(int dtype)
-{
-    switch (dtype) {
-    case FD_INT8: case FD_UINT8: return 1;
-    case FD_INT16: case FD_UINT16: return 2;
-    case FD_INT32: case FD_UINT32: return 4;
-    default: return 8;
-    }
-}
-
 int fd_int_scan(const fd_array *f, int64_t *mins, int64_t *maxs, uint8_t *marks,
                 int64_t window, int n_threads)
 {
     const int64_t n = f->n_rows, k = f->n_cols;
     const int64_t n_blocks = (n + FD_BLOCK - 1) / FD_BLOCK;
-    const size_t item = fd_itemsize(f->dtype);
+    const int64_t item = fd_itemsize(f->dtype);
     int nt = fd_resolve_threads(n_threads, n);
     (void)nt; /* used by OpenMP only */
     int nomem = 0;
@@ -74,7 +64,7 @@ int fd_int_scan(const fd_array *f, int64_t *mins, int64_t *maxs, uint8_t *marks,
             if (!ok) continue;
             for (int64_t c = 0; c < k; c++) {
                 const char *x = (const char *)f->data +
-                                (r0 * f->row_stride + c * f->col_stride) * (int64_t)item;
+                                (r0 * f->row_stride + c * f->col_stride) * item;
                 FD_INT_DISPATCH(f->dtype, fd_scan, (const void *)x, f->row_stride, nr,
                                 &lo[c], &lo[k + c], mk + c * window, window)
             }
@@ -103,11 +93,11 @@ int fd_mark_values(const fd_array *f, const int64_t *vmin, const int64_t *mark_o
     /* Serial: this pass only runs for labels outside the scan window, which is rare,
      * and a shared mark table written by several threads would be a data race. */
     const int64_t n = f->n_rows, k = f->n_cols;
-    const size_t item = fd_itemsize(f->dtype);
+    const int64_t item = fd_itemsize(f->dtype);
     int bad = 0;
     (void)n_threads;
     for (int64_t c = 0; c < k; c++) {
-        const char *x = (const char *)f->data + c * f->col_stride * (int64_t)item;
+        const char *x = (const char *)f->data + c * f->col_stride * item;
         int b = 0;
         FD_INT_DISPATCH(f->dtype, b = fd_mark, (const void *)x, f->row_stride, n, vmin[c],
                         mark_len[c], marks + mark_offset[c])

@@ -57,9 +57,8 @@ FD_FOR_INT_TYPES(FD_DEFINE_LEVEL_BLOCK)
 static int fd_level_block(const fd_array *f, const fd_levels *lv, int64_t c, int64_t r0,
                           int64_t nr, uint32_t first, uint32_t mult, uint32_t *out, int64_t os)
 {
-    static const int itemsize[] = {1, 2, 4, 8, 1, 2, 4, 8};
     const char *x = (const char *)f->data +
-                    (r0 * f->row_stride + c * f->col_stride) * itemsize[f->dtype];
+                    (r0 * f->row_stride + c * f->col_stride) * fd_itemsize(f->dtype);
     const int32_t *lut = lv->lut + lv->lut_offset[c];
     int bad = 0;
     FD_INT_DISPATCH(f->dtype, bad = fd_level_block, (const void *)x, f->row_stride, nr, lut,
@@ -124,8 +123,7 @@ FD_FOR_INT_TYPES(FD_DEFINE_GROUP_OFFSETS)
 static int64_t fd_group_offsets(const fd_array *f, const fd_levels *lv, const fd_pairing *gr,
                                 int64_t r0, int64_t nr, uint32_t *fo)
 {
-    static const int itemsize[] = {1, 2, 4, 8, 1, 2, 4, 8};
-    const char *x = (const char *)f->data + r0 * f->row_stride * itemsize[f->dtype];
+    const char *x = (const char *)f->data + r0 * f->row_stride * fd_itemsize(f->dtype);
     int64_t bad = f->n_cols;
     FD_INT_DISPATCH(f->dtype, bad = fd_group_offsets, (const void *)x, f->row_stride,
                     f->col_stride, nr, f->n_cols, lv, gr, fo)

@@ -41,7 +41,6 @@ FD_FOR_INT_TYPES(FD_DEFINE_KEYS)
 int fd_factor_keys(const fd_array *f, const fd_levels *lv, const int64_t *weight,
                    int64_t *keys, int64_t *err_col, int n_threads)
 {
-    static const int itemsize[] = {1, 2, 4, 8, 1, 2, 4, 8};
     const int64_t n = f->n_rows, k = f->n_cols;
     const int64_t n_blocks = (n + FD_BLOCK - 1) / FD_BLOCK;
     int64_t first_bad = k;
@@ -59,7 +58,7 @@ int fd_factor_keys(const fd_array *f, const fd_levels *lv, const int64_t *weight
 #endif
         for (int64_t blk = 0; blk < n_blocks; blk++) {
             const int64_t r0 = blk * FD_BLOCK, nr = fd_min64(FD_BLOCK, n - r0);
-            const char *x = (const char *)f->data + r0 * f->row_stride * itemsize[f->dtype];
+            const char *x = (const char *)f->data + r0 * f->row_stride * fd_itemsize(f->dtype);
             int64_t bad = k;
             FD_INT_DISPATCH(f->dtype, bad = fd_keys, (const void *)x, f->row_stride,
                             f->col_stride, nr, k, lv, weight, keys + r0)
