@@ -116,14 +116,17 @@ static void fd_grow_tree(const float *x, const float *xs, const int32_t *order, 
                                   g, f, q);
             }
         }
-        /* the children's sums, then scikit-learn's children impurities and its check that
-         * the split does not increase impurity */
+        /* rows to the children of their node's best split, with the children's sums; then
+         * scikit-learn's children impurities and its check that the split does not
+         * increase impurity (a split failing it, which is rare, takes its rows back) */
         for (int64_t i = 0; i < n; i++) {
             const int32_t s = node_of[i];
             const fd_node *q = &nodes[s];
             if (s < s0 || !q->open || q->feature < 0) continue;
             {
-                fd_node *c = &nodes[(double)x[i * d + q->feature] <= q->threshold ? 2 * s + 1 : 2 * s + 2];
+                const int32_t child = (double)x[i * d + q->feature] <= q->threshold ? 2 * s + 1 : 2 * s + 2;
+                fd_node *c = &nodes[child];
+                node_of[i] = child;
                 c->n++; c->sum += g[i]; c->sq += g[i] * g[i];
             }
         }
@@ -137,6 +140,8 @@ static void fd_grow_tree(const float *x, const float *xs, const int32_t *order, 
             imp_r = (q->sq - l->sq) / nr - ((q->sum - l->sum) / nr) * ((q->sum - l->sum) / nr);
             improvement = (wq / (double)n) * (q->impurity - nr / wq * imp_r - nl / wq * imp_l);
             if (improvement + FD_TREE_EPSILON < 0.0) { /* a leaf after all: undo the children */
+                for (int64_t i = 0; i < n; i++)
+                    if (node_of[i] == 2 * s + 1 || node_of[i] == 2 * s + 2) node_of[i] = (int32_t)s;
                 memset(l, 0, sizeof(fd_node)); memset(rt, 0, sizeof(fd_node));
                 q->feature = -1;
                 continue;
@@ -148,11 +153,6 @@ static void fd_grow_tree(const float *x, const float *xs, const int32_t *order, 
             any_split = 1;
         }
         if (!any_split) break;
-        for (int64_t i = 0; i < n; i++) {
-            const int32_t s = node_of[i];
-            if (s < s0 || feature[s] < 0) continue;
-            node_of[i] = (double)x[i * d + feature[s]] <= threshold[s] ? 2 * s + 1 : 2 * s + 2;
-        }
         if (depth + 1 < max_depth) { /* each split node's rows, per code, into its children's */
             int32_t *out_idx = idx_buf + (int64_t)flip * d * n;
             float *out_val = val_buf + (int64_t)flip * d * n;
