@@ -36,11 +36,14 @@ def _thread_map(func, items, nt):
 
 
 def _check_factors_vary(factors, rows, metric):
-    """Every factor needs two values on the fitting rows: there is nothing to predict else."""
-    for k in range(factors.shape[1]):
-        if len(np.unique(factors[rows, k])) < 2:
+    """Every factor needs two values on the fitting rows: there is nothing to predict else.
+    Returns the number of values of each factor on those rows."""
+    counts = [len(np.unique(factors[rows, k])) for k in range(factors.shape[1])]
+    for k, count in enumerate(counts):
+        if count < 2:
             raise ValueError(f"{metric}: factors column {k} has a single value on the fitting "
                              "rows; drop it (there is nothing to predict)")
+    return counts
 
 SAP = {
     # the survey code's default: the regression variant for every factor
@@ -697,7 +700,7 @@ def dci(factors, codes, *, convention=None, random_state=None, n_threads=None, e
     if not classify:  # min-max scaling of the factors, applied to the selected rows only
         fmin = factors.min(axis=0).astype(np.float64)
         fmax = factors.max(axis=0).astype(np.float64)
-    _check_factors_vary(factors, fit_rows, "dci")
+    n_values = _check_factors_vary(factors, fit_rows, "dci")
     seeds = np.random.RandomState(random_state).randint(np.iinfo(np.int32).max, size=K)
 
     def targets(k, rows):
@@ -713,8 +716,7 @@ def dci(factors, codes, *, convention=None, random_state=None, n_threads=None, e
 
     # gradient boosting grows a stage's trees (one per class) in parallel; factors of two
     # classes have one tree per stage, so they run side by side instead
-    two_class = name == "gradient_boosting" and all(
-        len(np.unique(factors[fit_rows, k])) <= 2 for k in range(K))
+    two_class = name == "gradient_boosting" and max(n_values) <= 2
     inner_threads = 1 if two_class else workers
 
     def fit(k):
