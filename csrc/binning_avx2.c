@@ -102,6 +102,14 @@ fd_rowbins *fd_rowbins_new(const fd_array *codes, const fd_binning *bins)
  * hardware prefetcher alone leaves the loads waiting. */
 #define FD_PREFETCH_ROWS 64
 
+static inline void fd_prefetch_ahead(const fd_array *codes, int64_t row)
+{
+    if (row + FD_PREFETCH_ROWS < codes->n_rows)
+        _mm_prefetch((const char *)codes->data +
+                         (row + FD_PREFETCH_ROWS) * codes->row_stride * fd_itemsize(codes->dtype),
+                     _MM_HINT_T0);
+}
+
 /* fd_lane_mask32 + 4 - lanes: the first `lanes` of 4 int32 lanes set */
 static const int32_t fd_lane_mask32[8] = {-1, -1, -1, -1, 0, 0, 0, 0};
 
@@ -129,15 +137,12 @@ static int fd_bin_rows_avx2_impl(const fd_array *codes, const fd_rowbins *rb, in
         for (int64_t r = 0; r < nr; r++) {
             __m256d t, g, dev;
             __m128i bi;
+            if (j == 0) fd_prefetch_ahead(codes, r0 + r);
             if (f32) {
                 const float *x = (const float *)codes->data + (r0 + r) * rs + j;
-                if (j == 0 && r0 + r + FD_PREFETCH_ROWS < codes->n_rows)
-                    _mm_prefetch((const char *)(x + FD_PREFETCH_ROWS * rs), _MM_HINT_T0);
                 t = _mm256_cvtps_pd(_mm_maskload_ps(x, mask32));
             } else {
                 const double *x = (const double *)codes->data + (r0 + r) * rs + j;
-                if (j == 0 && r0 + r + FD_PREFETCH_ROWS < codes->n_rows)
-                    _mm_prefetch((const char *)(x + FD_PREFETCH_ROWS * rs), _MM_HINT_T0);
                 t = _mm256_maskload_pd(x, mask64);
             }
             t = _mm256_mul_pd(t, sc);
@@ -239,15 +244,12 @@ static int fd_bin_rows_avx512_impl(const fd_array *codes, const fd_rowbins *rb, 
         for (int64_t r = 0; r < nr; r++) {
             __m512d t, g, dev;
             __m256i bi;
+            if (j == 0) fd_prefetch_ahead(codes, r0 + r);
             if (f32) {
                 const float *x = (const float *)codes->data + (r0 + r) * rs + j;
-                if (j == 0 && r0 + r + FD_PREFETCH_ROWS < codes->n_rows)
-                    _mm_prefetch((const char *)(x + FD_PREFETCH_ROWS * rs), _MM_HINT_T0);
                 t = _mm512_cvtps_pd(_mm256_maskz_loadu_ps(m, x));
             } else {
                 const double *x = (const double *)codes->data + (r0 + r) * rs + j;
-                if (j == 0 && r0 + r + FD_PREFETCH_ROWS < codes->n_rows)
-                    _mm_prefetch((const char *)(x + FD_PREFETCH_ROWS * rs), _MM_HINT_T0);
                 t = _mm512_maskz_loadu_pd(m, x);
             }
             t = _mm512_mul_pd(t, sc);
