@@ -406,7 +406,7 @@ def test_boosted_trees_threads_and_consistency():
     """The same trees whatever the thread count; the raw predictions kept while fitting equal
     those of the stored trees; labels of any type; clear errors."""
     from fastdis import _kernels
-    from fastdis.metrics._boosting import BoostedTrees
+    from fastdis.metrics._boosting import BoostedTrees, _sorted_columns
 
     x, y, x_test = _boosting_case(7, 4, n=300)
     labels = np.array(["a", "b", "c", "d"])[y]
@@ -421,10 +421,9 @@ def test_boosted_trees_threads_and_consistency():
     # the kernel's own running raw predictions == replaying the stored trees
     model = fits[0]
     x32 = np.ascontiguousarray(x, dtype=np.float32)
-    order = np.ascontiguousarray(np.argsort(x32, axis=0, kind="stable").T, dtype=np.int32)
+    order, sorted_x = _sorted_columns(x32)
     raw = model._init_raw(len(x))
-    _kernels.gbt_fit(x32, np.ascontiguousarray(np.take_along_axis(x32, order.T, 0).T), order,
-                     y.astype(np.int32), 4, 12, 0.1, 3, 3, raw, 1)
+    _kernels.gbt_fit(x32, sorted_x, order, y.astype(np.int32), 4, 12, 0.1, 3, 3, raw, 1)
     np.testing.assert_array_equal(raw, model.decision_function(x.copy()))  # replayed
     np.testing.assert_array_equal(raw, model.decision_function(x))  # kept from the fit
     with pytest.raises(ValueError, match="two classes"):

@@ -18,6 +18,13 @@ import numpy as np
 from .. import _kernels
 
 
+def _sorted_columns(x):
+    """(order, values) of each column of float32 ``x`` sorted ascending, each (d, n): the
+    kernel's presorted input."""
+    order = np.ascontiguousarray(np.argsort(x, axis=0, kind="stable").T, dtype=np.int32)
+    return order, np.ascontiguousarray(np.take_along_axis(x, order.T, axis=0).T)
+
+
 class BoostedTrees:
     """Gradient-boosted classification trees, as ``GradientBoostingClassifier`` with its
     defaults (``n_estimators=100, learning_rate=0.1, max_depth=3``).
@@ -77,8 +84,7 @@ class BoostedTrees:
             self.init_raw_ = np.log(prior[1:] / (1 - prior[1:]))
         else:
             self.init_raw_ = np.log(prior / np.exp(np.mean(np.log(prior))))
-        order = np.ascontiguousarray(np.argsort(x, axis=0, kind="stable").T, dtype=np.int32)
-        sorted_x = np.ascontiguousarray(np.take_along_axis(x, order.T, axis=0).T)
+        order, sorted_x = _sorted_columns(x)
         raw = self._init_raw(x.shape[0])
         (self.feature_, self.threshold_, self.value_, importance) = _kernels.gbt_fit(
             x, sorted_x, order, labels.astype(np.int32), n_classes, self.n_estimators,
