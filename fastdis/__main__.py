@@ -193,6 +193,7 @@ def _add_output(parser):
 
 def main(argv=None):
     from fastdis import __version__
+    from fastdis.metrics.predictor import DCI_ESTIMATORS
 
     parser = argparse.ArgumentParser(prog="fastdis", description="Fast disentanglement metrics.")
     parser.add_argument("--version", action="version", version=f"fastdis {__version__}")
@@ -206,8 +207,7 @@ def main(argv=None):
     ev.add_argument("--header", choices=("auto", "yes", "no"), default="auto",
                     help="whether a .csv/.tsv file's first row names its columns (auto: text "
                          "above numbers, or text that never recurs below it)")
-    ev.add_argument("--dci-estimator", choices=("lasso", "random_forest", "gradient_boosting",
-                                                "hist_gradient_boosting"))
+    ev.add_argument("--dci-estimator", choices=DCI_ESTIMATORS)
     _add_output(ev)
     ev.set_defaults(func=_evaluate)
     demo = sub.add_parser("demo", help="every metric on built-in dSprites-like data")
