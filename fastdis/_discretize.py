@@ -66,19 +66,59 @@ class Binning:
         return self.edges, self.scale, self.offset, self.tol, self.uniform, self.check_range
 
 
+def _linspace(lo, hi, num, dtype):
+    """np.linspace(lo, hi, num) in ``dtype``, also when hi - lo overflows the dtype.
+
+    numpy computes the step from hi - lo, which is infinite for finite values more than
+    the dtype's maximum apart (codes of magnitude ~1e308, or ~1e38 in float32): every
+    edge but the first becomes NaN or infinite.  Such a range is spaced at half scale
+    and doubled back; halving and doubling are exact, so the edges are the ones numpy
+    would give if the range fitted."""
+    lo, hi = dtype.type(lo), dtype.type(hi)
+    with np.errstate(over="ignore"):
+        fits = bool(np.isfinite(hi - lo))
+    if fits:
+        return np.linspace(lo, hi, num, endpoint=True, dtype=dtype)
+    two = dtype.type(2)
+    edges = np.linspace(lo / two, hi / two, num, endpoint=True, dtype=dtype) * two
+    edges[0], edges[-1] = lo, hi
+    return edges
+
+
 def _histogram_edges(lo, hi, dtype, n_bins):
-    """np.histogram_bin_edges(column, n_bins) from the column's min and max, exactly."""
+    """np.histogram_bin_edges(column, n_bins) from the column's min and max, exactly
+    (and equal-width edges where numpy's own would overflow, see :func:`_linspace`)."""
     lo, hi = dtype.type(lo), dtype.type(hi)
     if lo == hi:
         lo, hi = lo - 0.5, hi + 0.5
-    return np.linspace(lo, hi, n_bins + 1, endpoint=True, dtype=np.result_type(lo, hi, dtype))
+    return _linspace(lo, hi, n_bins + 1, np.result_type(lo, hi, dtype))
+
+
+def _quantiles(column, lo, hi, qs):
+    """np.quantile(column, qs); at half scale (exact) when the column's range overflows,
+    where numpy's interpolation would compute inf - inf."""
+    with np.errstate(over="ignore"):
+        fits = bool(np.isfinite(hi - lo))
+    if fits:
+        return np.quantile(column, qs)
+    return np.quantile(column * 0.5, qs) * 2.0
 
 
 def minmax_affine(mins, maxs):
-    """sklearn's MinMaxScaler to [0, 1]: x * scale + offset with scale = 1 / range (a zero
-    range counts as 1) and offset = -min * scale, in that floating-point form."""
-    data_range = np.where(maxs > mins, maxs - mins, 1.0)
-    scale = 1.0 / data_range
+    """sklearn's MinMaxScaler to [0, 1]: x * scale + offset with scale = 1 / range and
+    offset = -min * scale, in that floating-point form.  As in scikit-learn, a range below
+    10 machine epsilons counts as 1 (the column is taken as constant: codes of range
+    < 2.2e-16 are not spread over [0, 1], exactly as the survey code's minmax_scale
+    leaves them; this also keeps 1 / range finite for subnormal ranges)."""
+    with np.errstate(over="ignore"):
+        data_range = maxs - mins
+        data_range = np.where(data_range < 10 * np.finfo(np.float64).eps, 1.0, data_range)
+        scale = 1.0 / data_range
+    # A range beyond float64's maximum (scikit-learn's scale becomes 0 and every value
+    # maps to 0): 0.5 / (the range at half scale) is the same affine map without overflow.
+    wide = ~np.isfinite(data_range)
+    if wide.any():
+        scale = np.where(wide, 0.5 / (maxs * 0.5 - mins * 0.5), scale)
     return scale, 0.0 - mins * scale
 
 
@@ -111,7 +151,7 @@ def make_binning(codes, n_bins, strategy, code_range=None, n_threads=0):
         if strategy != "uniform":
             raise ValueError("code_range is only used with strategy='uniform'")
         rng = _check_code_range(code_range, n_codes)
-        edges = np.stack([np.linspace(lo, hi, n_bins + 1) for lo, hi in rng])
+        edges = np.stack([_linspace(lo, hi, n_bins + 1, np.dtype(np.float64)) for lo, hi in rng])
         return Binning(edges, 1.0, 0.0, uniform=True, check_range=True)
     mins, maxs = column_ranges(codes, n_threads)
     if strategy == "uniform":
@@ -120,7 +160,8 @@ def make_binning(codes, n_bins, strategy, code_range=None, n_threads=0):
         return Binning(edges, 1.0, 0.0, uniform=True, check_range=False)
     if strategy == "quantile":
         qs = np.linspace(0.0, 1.0, n_bins + 1)
-        edges = np.stack([np.quantile(codes[:, j], qs) for j in range(n_codes)])
+        edges = np.stack([_quantiles(codes[:, j], lo, hi, qs) for j, (lo, hi) in
+                          enumerate(zip(mins, maxs))])
         return Binning(edges, 1.0, 0.0, uniform=False, check_range=False)
     if strategy == "minmax":
         scale, offset = minmax_affine(mins, maxs)

@@ -10,7 +10,9 @@ import warnings
 
 import numpy as np
 
+from .._discretize import STRATEGIES
 from .._information import compute_information
+from .._validation import check_choice
 from .._warnings import DegenerateWarning
 from ._conventions import INFORMATION, resolve
 
@@ -52,6 +54,9 @@ def _doc(func):
 
 
 def _information(metric, factors, codes, convention, n_threads, **given):
+    if given.get("strategy") is not None:
+        # "minmax" (the survey code's scaling) is a convention's, not a user's, choice
+        check_choice(given["strategy"], "strategy", STRATEGIES)
     s = resolve(metric, convention, INFORMATION, **given)
     info = compute_information(factors, codes, n_bins=s["n_bins"], strategy=s["strategy"],
                                code_range=s.get("code_range"), factor_bins=s["factor_bins"],
