@@ -144,3 +144,25 @@ def test_any_small_input_gives_bounded_scores(factors, seed, n_bins):
                 assert -1e-12 <= value <= 1 + 1e-12, name
             else:  # only when every factor (or code) is constant
                 assert (factors == factors[0]).all(axis=0).all() or name == "modularity"
+
+
+@pytest.mark.parametrize("n", [2, 3, 7, 23, 1000, 12345])
+@pytest.mark.parametrize("label", [0, "a", 2.5])
+def test_a_constant_factor_has_exactly_zero_entropy_and_is_left_out(n, label):
+    """log n - sum(c log c) / n left 4e-16 for 23 equal labels, so a constant factor was kept
+    and scored MIG 1.0 (0 / 0 turned into 4e-16 / 4e-16)."""
+    factors = np.full((n, 1), label, dtype=object if isinstance(label, str) else None)
+    if isinstance(label, str):
+        factors = factors.astype("<U1")
+    codes = np.random.default_rng(n).normal(size=(n, 2))
+    assert fastdis.entropy(factors[:, 0]) == 0.0
+    with pytest.warns(fastdis.DegenerateWarning):
+        score, details = fastdis.mig(factors, codes, return_details=True)
+    assert np.isnan(score)
+    assert details["factor_entropy"][0] == 0.0 and (details["mutual_info"] == 0).all()
+    if n < 7:
+        return  # (two values in fewer rows look continuous: another warning)
+    # a factor with two values next to it is scored on its own
+    two = np.column_stack([factors[:, 0].astype(str), (np.arange(n) % 2).astype(str)])
+    with pytest.warns(fastdis.DegenerateWarning, match="factors \\[0\\] are constant"):
+        assert np.isfinite(fastdis.mig(two, codes))
