@@ -331,3 +331,71 @@ def test_csv_header_detection(tmp_path):
     (tmp_path / "only.csv").write_text("a,b\n")
     with pytest.raises(UsageError, match="a header and no rows"):
         read_array(str(tmp_path / "only.csv"), header="yes")
+
+
+def test_pandas_csv_numbered_header_is_not_data(tmp_path):
+    """to_csv(index=False) of a default frame writes 0,1,...,k-1 as its first row."""
+    pd = pytest.importorskip("pandas")
+    rng = np.random.default_rng(0)
+    cases = {"floats": rng.normal(size=(20, 3)), "ints": rng.integers(0, 4, size=(20, 2)),
+             "one_float_column": rng.normal(size=(20, 1))}
+    for name, data in cases.items():
+        path = tmp_path / f"{name}.csv"
+        pd.DataFrame(data).to_csv(path, index=False)
+        array, names, notes = read_array(str(path))
+        np.testing.assert_allclose(array, data, rtol=1e-15)  # the header row is not data
+        assert names is None, name
+        assert len(notes) == 1 and notes[0].startswith(f"note: {path}: first row ") \
+            and "pandas' default column names" in notes[0] and "--header no" in notes[0]
+        array, names, _ = read_array(str(path), header="no")
+        assert array.shape == (21, data.shape[1]) and array[0].tolist() == list(range(data.shape[1]))
+
+
+def test_a_first_row_0_above_integer_labels_is_data(tmp_path):
+    """One integer column starting with 0 is as likely labels as pandas' column name."""
+    (tmp_path / "labels.csv").write_text("0\n1\n2\n1\n0\n")
+    array, names, notes = read_array(str(tmp_path / "labels.csv"))
+    assert array[:, 0].tolist() == [0, 1, 2, 1, 0] and names is None and notes == []
+
+
+def test_pandas_csv_index_column_is_left_out(tmp_path):
+    """to_csv() with its default index writes an unnamed first column 0..N-1."""
+    pd = pytest.importorskip("pandas")
+    rng = np.random.default_rng(1)
+    codes = rng.normal(size=(30, 3))
+    factors = rng.integers(0, 3, size=(30, 2))
+    pd.DataFrame(codes).to_csv(tmp_path / "codes.csv")
+    pd.DataFrame(factors, columns=["shape", "size"]).to_csv(tmp_path / "factors.csv")
+    array, names, notes = read_array(str(tmp_path / "codes.csv"))
+    np.testing.assert_allclose(array, codes, rtol=1e-15)
+    assert names is None and len(notes) == 1 and "is a pandas index: left out" in notes[0]
+    array, names, notes = read_array(str(tmp_path / "factors.csv"))
+    np.testing.assert_array_equal(array, factors)
+    assert names == ["shape", "size"] and "0..29" in notes[0]
+
+
+def test_a_named_or_headerless_row_number_column_is_kept_with_a_warning(tmp_path):
+    rng = np.random.default_rng(2)
+    codes = rng.normal(size=(30, 2))
+    with_ids = np.column_stack([np.arange(30), codes])
+    np.savetxt(tmp_path / "named.csv", with_ids, delimiter=",", header="id,a,b", comments="",
+               fmt=["%d", "%.17g", "%.17g"])
+    np.savetxt(tmp_path / "bare.csv", with_ids, delimiter=",", fmt=["%d", "%.17g", "%.17g"])
+    for name in ("named.csv", "bare.csv"):
+        array, _, notes = read_array(str(tmp_path / name))
+        np.testing.assert_allclose(array, with_ids, rtol=1e-15)
+        assert len(notes) == 1 and notes[0].startswith("warning: ") and "like a pandas index" in notes[0]
+
+
+def test_pandas_written_files_give_the_values_of_the_arrays(files, tmp_path, capsys):
+    pd = pytest.importorskip("pandas")
+    d, expected = files
+    pd.DataFrame(np.load(d / "f.npy")).to_csv(tmp_path / "f.csv", index=False)
+    pd.DataFrame(np.load(d / "c.npy")).to_csv(tmp_path / "c.csv")
+    status, out, err = run_here(capsys, "evaluate", tmp_path / "f.csv", tmp_path / "c.csv",
+                                "--metrics", "mig,sap")
+    assert status == 0
+    rows = table(out)
+    assert rows["mig"] == pytest.approx(expected["mig"], abs=5e-5)
+    assert rows["sap"] == pytest.approx(expected["sap"], abs=5e-5)
+    assert len(err) == 2 and all(line.startswith("fastdis: note: ") for line in err)
