@@ -9,13 +9,14 @@ import sys
 import time
 import warnings
 
-from ._cli_io import UsageError, read_array
+from ._cli_io import DELIMITED, UsageError, read_array
 
 EXIT_OK, EXIT_INTERNAL, EXIT_USAGE, EXIT_METRIC_FAILED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 EXIT_STATUSES = """exit status:
   0    every requested metric was computed
   2    bad usage or input (an option, a file that cannot be read, arrays no metric
-       accepts, factors and codes that look swapped): one line on stderr, nothing computed
+       accepts, factors and codes that look swapped, data too large for memory): one
+       line on stderr, nothing computed
   3    the report was printed, but a requested metric failed or gave NaN: one line
        'fastdis: NAME failed: REASON' on stderr for each
   130  interrupted (Ctrl-C)
@@ -153,6 +154,9 @@ def _evaluate(args):
     for option, key, path in (("--factors-key", fkey, args.factors), ("--codes-key", ckey, args.codes)):
         if key is not None and not path.lower().endswith(".npz"):
             raise UsageError(f"{option} names an array inside a .npz file; {path} is not one")
+    if args.header != "auto" and not any(p.lower().endswith(DELIMITED) for p in (args.factors, args.codes)):
+        raise UsageError(f"--header applies to {', '.join(DELIMITED)} files; neither "
+                         f"{args.factors} nor {args.codes} is one")
     if args.factors == args.codes and args.factors.lower().endswith(".npz"):
         fkey, ckey = fkey or "factors", ckey or "codes"  # one file holding both
     _check_outputs(args)
@@ -265,6 +269,10 @@ def main(argv=None):
             return args.func(args)
         except UsageError as exc:
             _say(f"error: {exc}")
+            return EXIT_USAGE
+        except MemoryError:
+            _say("error: out of memory: the data (or a metric's tables) do not fit in this "
+                 "machine's memory")
             return EXIT_USAGE
         except KeyboardInterrupt:
             _say("interrupted")

@@ -244,7 +244,8 @@ def _read_parquet(path):
 
 
 # --- any file ---------------------------------------------------------------------------------
-FORMATS = (".npy", ".npz", ".csv", ".tsv", ".txt", ".parquet")
+DELIMITED = (".csv", ".tsv", ".txt")
+FORMATS = (".npy", ".npz", ".parquet") + DELIMITED
 
 
 def read_array(path, key=None, header="auto", key_option="--factors-key / --codes-key"):

@@ -191,6 +191,7 @@ def _bad_files(d, factors, codes):
     ("f.npy", "c.npy", ["--seed", "1.5"], "argument --seed: expected an integer, got '1.5'"),
     ("f.npy", "c.npy", ["--n-bins", "1"], "unrecognized arguments: --n-bins 1"),
     ("f.npy", "c.npy", ["--factors-key", "x"], "--factors-key names an array inside a .npz file; "),
+    ("f.npy", "c.npy", ["--header", "yes"], "--header applies to .csv, .tsv, .txt files; neither"),
     ("c.npy", "f.npy", [], "c.npy, f.npy: factors and codes look swapped"),
     ("empty.npy", "c.npy", [], "empty.npy: empty file (0 bytes), not a valid .npy file"),
     ("f.npy", "empty.npz", [], "empty.npz: empty file (0 bytes), not a valid .npz file"),
@@ -261,10 +262,11 @@ def test_unreadable_file(files, capsys, monkeypatch):
             read_array(str(d / name), key="factors")
 
 
-def test_exit_statuses_are_documented():
-    out = run("evaluate", "--help")
-    assert out.returncode == 0
-    text = " ".join(out.stdout.split())
+@pytest.mark.parametrize("command", [[], ["evaluate"], ["demo"]])
+def test_exit_statuses_are_documented(capsys, command):
+    status, out, _ = run_here(capsys, *command, "--help")
+    assert status == 0
+    text = " ".join(out.split())
     for status in ("0 every requested metric was computed", "2 bad usage or input",
                    "3 the report was printed, but a requested metric failed or gave NaN",
                    "130 interrupted"):
@@ -399,3 +401,18 @@ def test_pandas_written_files_give_the_values_of_the_arrays(files, tmp_path, cap
     assert rows["mig"] == pytest.approx(expected["mig"], abs=5e-5)
     assert rows["sap"] == pytest.approx(expected["sap"], abs=5e-5)
     assert len(err) == 2 and all(line.startswith("fastdis: note: ") for line in err)
+
+
+@pytest.mark.parametrize("exc, status, message", [
+    (MemoryError, 2, "fastdis: error: out of memory: "),
+    (KeyboardInterrupt, 130, "fastdis: interrupted"),
+])
+def test_out_of_memory_and_interrupts_are_one_line(files, capsys, monkeypatch, exc, status, message):
+    import fastdis._evaluate
+
+    def raising(*args, **kwargs):
+        raise exc
+
+    monkeypatch.setattr(fastdis._evaluate, "check_pair", raising)
+    got, out, err = run_here(capsys, "evaluate", files[0] / "f.npy", files[0] / "c.npy")
+    assert got == status and out == "" and len(err) == 1 and err[0].startswith(message)
