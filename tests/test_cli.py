@@ -416,3 +416,20 @@ def test_out_of_memory_and_interrupts_are_one_line(files, capsys, monkeypatch, e
     monkeypatch.setattr(fastdis._evaluate, "check_pair", raising)
     got, out, err = run_here(capsys, "evaluate", files[0] / "f.npy", files[0] / "c.npy")
     assert got == status and out == "" and len(err) == 1 and err[0].startswith(message)
+
+
+def test_one_factor_runs_every_metric_without_a_traceback(tmp_path):
+    """One factor: some metrics are undefined (DCI needs two); each NaN row of the report has
+    its one 'failed' line, every other metric is computed, and no traceback is printed."""
+    rng = np.random.default_rng(0)
+    factors = rng.integers(0, 4, size=(400, 1))
+    codes = np.column_stack([factors[:, 0] + rng.normal(0, 0.1, 400), rng.normal(size=400)])
+    np.save(tmp_path / "f.npy", factors)
+    np.save(tmp_path / "c.npy", codes)
+    out = run("evaluate", str(tmp_path / "f.npy"), str(tmp_path / "c.npy"))
+    assert out.returncode == 3 and "Traceback" not in out.stderr
+    rows = table(out.stdout)
+    assert list(rows) == ALL
+    nan = {name.partition(".")[0] for name, value in rows.items() if np.isnan(value)}
+    failed = {line.split()[1] for line in out.stderr.splitlines() if " failed: " in line}
+    assert "dci" in nan and failed == nan
