@@ -133,17 +133,19 @@ def _finish(report, args):
     print(report.to_markdown() if args.markdown else report)
     for name, reason in report.errors.items():
         _say(f"{name} failed: {reason}")
+    option = "--json"
     try:
         if args.json:
             report.to_json(args.json)
+        option = "--plot"
         if args.plot:
             import matplotlib
 
             matplotlib.use("Agg")
             report.plot(args.plot)
             print(f"plots written to {args.plot}")
-    except (OSError, ValueError) as exc:
-        raise UsageError(f"{exc}") from None
+    except (OSError, ValueError) as exc:  # e.g. no MI to plot: every information metric failed
+        raise UsageError(f"{option}: {exc}") from None
     return EXIT_METRIC_FAILED if report.errors else EXIT_OK
 
 
@@ -151,10 +153,11 @@ def _evaluate(args):
     import fastdis
 
     fkey, ckey = args.factors_key, args.codes_key
-    for option, key, path in (("--factors-key", fkey, args.factors), ("--codes-key", ckey, args.codes)):
+    paths = (args.factors, args.codes)
+    for option, key, path in zip(("--factors-key", "--codes-key"), (fkey, ckey), paths):
         if key is not None and not path.lower().endswith(".npz"):
             raise UsageError(f"{option} names an array inside a .npz file; {path} is not one")
-    if args.header != "auto" and not any(p.lower().endswith(DELIMITED) for p in (args.factors, args.codes)):
+    if args.header != "auto" and not any(p.lower().endswith(DELIMITED) for p in paths):
         raise UsageError(f"--header applies to {', '.join(DELIMITED)} files; neither "
                          f"{args.factors} nor {args.codes} is one")
     if args.factors == args.codes and args.factors.lower().endswith(".npz"):
@@ -239,7 +242,8 @@ def _parser():
     _add_output(ev)
     ev.set_defaults(func=_evaluate)
     demo = sub.add_parser("demo", help="every metric on built-in dSprites-like data",
-                          epilog=EXIT_STATUSES, formatter_class=argparse.RawDescriptionHelpFormatter)
+                          epilog=EXIT_STATUSES,
+                          formatter_class=argparse.RawDescriptionHelpFormatter)
     demo.add_argument("--encoder", default="partial",
                       choices=("perfect", "partial", "entangled", "noise"))
     demo.add_argument("--small", action="store_true", help="11,520-row grid instead of 737,280")

@@ -57,10 +57,11 @@ def _read_npy(path):
     with open(path, "rb") as f:
         try:
             version = npy.read_magic(f)
-            read_header = npy.read_array_header_1_0 if version == (1, 0) else npy.read_array_header_2_0
-            shape, _, dtype = read_header(f)
+            read = npy.read_array_header_1_0 if version == (1, 0) else npy.read_array_header_2_0
+            shape, _, dtype = read(f)
         except Exception as exc:  # noqa: BLE001 - numpy raises several types on a bad header
-            raise UsageError(f"{path}: not a valid .npy file (its header cannot be read: {exc})") from None
+            raise UsageError(f"{path}: not a valid .npy file (its header cannot be read: "
+                             f"{exc})") from None
         offset = f.tell()
     _check_dtype(path, dtype)
     count = 1
@@ -115,7 +116,8 @@ def _read_npz(path, key, option):
         try:
             archive = np.load(handle, allow_pickle=False)
         except Exception as exc:  # noqa: BLE001 - zipfile raises several types on a bad archive
-            raise UsageError(f"{path}: not a valid .npz file ({type(exc).__name__}: {exc})") from None
+            raise UsageError(f"{path}: not a valid .npz file ({type(exc).__name__}: "
+                             f"{exc})") from None
         with archive:
             return _npz_member(path, archive, key, option)
 

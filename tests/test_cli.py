@@ -433,3 +433,19 @@ def test_one_factor_runs_every_metric_without_a_traceback(tmp_path):
     nan = {name.partition(".")[0] for name, value in rows.items() if np.isnan(value)}
     failed = {line.split()[1] for line in out.stderr.splitlines() if " failed: " in line}
     assert "dci" in nan and failed == nan
+
+
+def test_outputs_that_cannot_be_written_name_their_option(files, capsys, monkeypatch):
+    d, _ = files
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("no estimate")
+
+    monkeypatch.setattr(fastdis.metrics, "mig", broken)  # so no MI matrix to plot
+    status, _, err = run_here(capsys, "evaluate", d / "f.npy", d / "c.npy", "--metrics", "mig",
+                              "--plot", d / "r.png")
+    assert status == 2 and err[-1].startswith("fastdis: error: --plot: nothing to plot")
+    assert err[:-1] == ["fastdis: mig failed: RuntimeError: no estimate"]
+    status, _, err = run_here(capsys, "evaluate", d / "f.npy", d / "c.npy", "--metrics", "sap",
+                              "--json", d)
+    assert status == 2 and err == [f"fastdis: error: --json {d}: a directory, not a file"]
