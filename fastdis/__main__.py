@@ -1,175 +1,199 @@
 """The ``fastdis`` command: ``evaluate``, ``demo``, ``list``, ``--version``.
 
-Errors in the user's files or arrays end with exit status 2 and one line on stderr.
+Every message is one line on stderr, starting with ``fastdis:``; the exit statuses are
+listed in ``EXIT_STATUSES`` (and ``fastdis --help``).
 """
 import argparse
-import csv
 import os
 import sys
 import time
 import warnings
 
+from ._cli_io import DELIMITED, UsageError, read_array
 
-class UsageError(Exception):
-    """A problem with the user's files or arguments: one line, exit status 2."""
-
-
-# --- reading arrays -------------------------------------------------------------------------
-def _parse_column(values):
-    """int64 if every value is an integer, else float64, else the strings as given."""
-    import numpy as np
-
-    for dtype in (np.int64, np.float64):
-        try:
-            return np.array(values, dtype=dtype)
-        except ValueError:
-            continue
-    return np.array(values, dtype=str)
+EXIT_OK, EXIT_INTERNAL, EXIT_USAGE, EXIT_METRIC_FAILED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+EXIT_STATUSES = """exit status:
+  0    every requested metric was computed
+  2    bad usage or input (an option, a file that cannot be read, arrays no metric
+       accepts, factors and codes that look swapped, data too large for memory): one
+       line on stderr, nothing computed
+  3    the report was printed, but a requested metric failed or gave NaN: one line
+       'fastdis: NAME failed: REASON' on stderr for each
+  130  interrupted (Ctrl-C)
+  1    an unexpected error inside fastdis (a bug: please report it with its traceback)"""
 
 
-def _numeric(cell):
+def _one_line(text):
+    return " ".join(str(text).split())
+
+
+def _say(text):
+    print(f"fastdis: {_one_line(text)}", file=sys.stderr)
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    _say(f"warning: {category.__name__}: {message}")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its errors in one line (no usage block) and exit status 2."""
+
+    def error(self, message):
+        _say(f"error: {message} (see '{self.prog} --help')")
+        self.exit(EXIT_USAGE)
+
+
+# --- option values: the library's own validators, so the command takes what the API takes ---
+def _integer(text):
     try:
-        float(cell)
-        return True
+        return int(text)
     except ValueError:
-        return False
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
 
 
-def _has_header(rows):
-    """Whether the first row names the columns: text above numbers, or, in all-text data,
-    text that never recurs below it (labels repeat down a column, names do not)."""
-    first, rest = rows[0], rows[1:]
-    if not rest or all(_numeric(c) for c in first):
-        return False
-    if all(_numeric(c) for c in rest[0]):
-        return True
-    return all(name not in set(column) for name, column in zip(first, zip(*rest)))
+def _seed(text):
+    from ._random import check_random_state
 
-
-def _read_delimited(path, delimiter, header="auto"):
-    import numpy as np
-
-    with open(path, newline="", encoding="utf-8") as f:
-        rows = [row for row in csv.reader(f, delimiter=delimiter) if row]
-    if not rows:
-        raise UsageError(f"{path}: empty file")
-    names = None
-    if header == "yes" or (header == "auto" and _has_header(rows)):
-        names, rows = rows[0], rows[1:]
-        if not rows:
-            raise UsageError(f"{path}: a header and no rows")
-    width = len(rows[0])
-    for i, row in enumerate(rows):
-        if len(row) != width:
-            raise UsageError(f"{path}: row {i + 1} has {len(row)} fields, expected {width}")
-    columns = [_parse_column([row[j] for row in rows]) for j in range(width)]
-    kinds = {c.dtype.kind for c in columns}
-    if kinds <= {"i"}:
-        array = np.column_stack(columns)
-    elif kinds <= {"i", "f"}:
-        array = np.column_stack(columns).astype(np.float64)
-    else:
-        array = np.column_stack([c.astype(str) for c in columns])
-    return array, names
-
-
-def read_array(path, key=None, header="auto"):
-    """(array, column names or None) from .npy, .npz, .csv, .tsv or .parquet; ``header``
-    ("auto", "yes", "no"): whether a .csv / .tsv file's first row names its columns."""
-    import numpy as np
-
-    if not os.path.exists(path):
-        raise UsageError(f"{path}: no such file")
-    ext = os.path.splitext(path)[1].lower()
     try:
-        if ext == ".npy":
-            return np.load(path, mmap_mode="r", allow_pickle=False), None
-        if ext == ".npz":
-            with np.load(path, allow_pickle=False) as z:
-                if key is None:
-                    if len(z.files) != 1:
-                        raise UsageError(f"{path} holds {len(z.files)} arrays "
-                                         f"({', '.join(z.files)}): name one with --factors-key / --codes-key")
-                    key = z.files[0]
-                if key not in z.files:
-                    raise UsageError(f"{path} has no array {key!r} (it has {', '.join(z.files)})")
-                return z[key], None
-        if ext in (".csv", ".tsv", ".txt"):
-            return _read_delimited(path, "\t" if ext == ".tsv" else ",", header)
-        if ext == ".parquet":
-            try:
-                import pyarrow.parquet as pq
-            except ImportError:
-                raise UsageError(f"{path}: reading .parquet needs pyarrow (pip install pyarrow)") from None
-            table = pq.read_table(path)
-            columns = [np.asarray(table.column(i)) for i in range(table.num_columns)]
-            return np.column_stack(columns), [str(n) for n in table.column_names]
-    except UsageError:
-        raise
-    except (OSError, ValueError) as exc:
-        raise UsageError(f"{path}: cannot read it: {exc}") from None
-    raise UsageError(f"{path}: unknown format {ext!r} (use .npy, .npz, .csv, .tsv or .parquet)")
+        return check_random_state(_integer(text), name="the seed")
+    except (ValueError, TypeError) as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-# --- commands -------------------------------------------------------------------------------
-def _show(report, args):
+def _threads(text):
+    from ._validation import check_n_threads
+
+    value = _integer(text)
+    try:
+        check_n_threads(value)
+    except (ValueError, TypeError, OverflowError) as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return value
+
+
+def _metrics(text):
+    from ._evaluate import _names
+
+    try:
+        return _names([m.strip() for m in text.split(",") if m.strip()])
+    except (ValueError, TypeError) as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+# --- checks made before any work --------------------------------------------------------------
+def _check_outputs(args):
+    """Outputs that cannot be written are found before the metrics run, not after."""
+    for option, path in (("--json", args.json), ("--plot", args.plot)):
+        if path is None:
+            continue
+        folder = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(folder):
+            raise UsageError(f"{option} {path}: folder {folder} does not exist")
+        if os.path.isdir(path):
+            raise UsageError(f"{option} {path}: a directory, not a file")
+    if args.plot:
+        from ._evaluate import available_metrics
+
+        if not set(args.metrics) & (set(available_metrics("information")) | {"dci"}):
+            raise UsageError("--plot: nothing to plot: add an information metric (e.g. mig) "
+                             "or dci to --metrics")
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError:
+            raise UsageError("--plot needs matplotlib (pip install matplotlib)") from None
+
+
+def _numbers_only(array, path):
+    """Codes read from a text file must be numbers: name the first cell that is not."""
+    import numpy as np
+
+    if array.dtype.kind not in "USO":
+        return
+    for (i, j), cell in np.ndenumerate(array):
+        try:
+            float(cell)
+        except (TypeError, ValueError):
+            raise UsageError(f"{path}: codes must be numbers; row {i + 1}, column {j} is "
+                             f"{str(cell)!r}") from None
+
+
+def _about_argument(message, args):
+    """Start an error about the factors or the codes with their file's path."""
+    if message.startswith("factors and codes"):
+        return f"{args.factors}, {args.codes}: {message}"
+    for what in ("factors", "codes"):
+        if message.startswith(what):
+            return f"{getattr(args, what)}: {message}"
+    return message
+
+
+# --- commands ---------------------------------------------------------------------------------
+def _finish(report, args):
+    """Print the report, one line per failed metric, write the outputs; the exit status."""
     print(report.to_markdown() if args.markdown else report)
+    for name, reason in report.errors.items():
+        _say(f"{name} failed: {reason}")
+    option = "--json"
     try:
         if args.json:
             report.to_json(args.json)
+        option = "--plot"
         if args.plot:
             import matplotlib
 
             matplotlib.use("Agg")
             report.plot(args.plot)
             print(f"plots written to {args.plot}")
-    except ImportError:
-        raise UsageError("--plot needs matplotlib (pip install matplotlib)") from None
-    except (OSError, ValueError) as exc:
-        raise UsageError(f"{exc}") from None
-
-
-def _metrics_arg(text):
-    return [m.strip() for m in (text or "all").split(",") if m.strip()]
+    except (OSError, ValueError) as exc:  # e.g. no MI to plot: every information metric failed
+        raise UsageError(f"{option}: {exc}") from None
+    return EXIT_METRIC_FAILED if report.errors else EXIT_OK
 
 
 def _evaluate(args):
     import fastdis
 
     fkey, ckey = args.factors_key, args.codes_key
+    paths = (args.factors, args.codes)
+    for option, key, path in zip(("--factors-key", "--codes-key"), (fkey, ckey), paths):
+        if key is not None and not path.lower().endswith(".npz"):
+            raise UsageError(f"{option} names an array inside a .npz file; {path} is not one")
+    if args.header != "auto" and not any(p.lower().endswith(DELIMITED) for p in paths):
+        raise UsageError(f"--header applies to {', '.join(DELIMITED)} files; neither "
+                         f"{args.factors} nor {args.codes} is one")
     if args.factors == args.codes and args.factors.lower().endswith(".npz"):
         fkey, ckey = fkey or "factors", ckey or "codes"  # one file holding both
-    factors, factor_names = read_array(args.factors, fkey, args.header)
-    codes, code_names = read_array(args.codes, ckey, args.header)
+    _check_outputs(args)
+    factors = read_array(args.factors, fkey, args.header, "--factors-key")
+    codes = read_array(args.codes, ckey, args.header, "--codes-key")
+    for note in factors.notes + codes.notes:
+        _say(note)
+    _numbers_only(codes.array, args.codes)
     options = {"dci": {"estimator": args.dci_estimator}} if args.dci_estimator else {}
     try:
-        with warnings.catch_warnings():
-            # a metric that cannot be computed is shown in the table with its reason
-            warnings.simplefilter("ignore", RuntimeWarning)
-            report = fastdis.evaluate(factors, codes, _metrics_arg(args.metrics),
-                                      random_state=args.seed, n_threads=args.threads,
-                                      factor_names=factor_names, code_names=code_names, **options)
+        report = fastdis.evaluate(factors.array, codes.array, args.metrics, random_state=args.seed,
+                                  n_threads=args.threads, factor_names=factors.names,
+                                  code_names=codes.names, **options)
     except (ValueError, TypeError) as exc:
-        raise UsageError(str(exc)) from None
-    _show(report, args)
-    return 0
+        raise UsageError(_about_argument(str(exc), args)) from None
+    return _finish(report, args)
 
 
 def _demo(args):
     import fastdis
     from fastdis.datasets import DSPRITES_FACTORS, make_dsprites_like
 
+    _check_outputs(args)
     t0 = time.perf_counter()
     factors, codes = make_dsprites_like(args.encoder, small=args.small, random_state=args.seed)
     print(f"fastdis {fastdis.__version__} demo: dSprites-like data, encoder={args.encoder!r}, "
           f"{factors.shape[0]:,} rows, {factors.shape[1]} factors, {codes.shape[1]} codes "
           f"(made in {time.perf_counter() - t0:.2f} s)")
     t0 = time.perf_counter()
-    report = fastdis.evaluate(factors, codes, _metrics_arg(args.metrics), random_state=args.seed,
+    report = fastdis.evaluate(factors, codes, args.metrics, random_state=args.seed,
                               n_threads=args.threads, factor_names=list(DSPRITES_FACTORS))
-    _show(report, args)
+    status = _finish(report, args)
     print(f"total {time.perf_counter() - t0:.2f} s")
-    return 0
+    return status
 
 
 def _list(args):
@@ -177,40 +201,49 @@ def _list(args):
 
     for name, paper in fastdis.available_metrics().items():
         print(f"{name:12s} {paper}")
-    return 0
+    return EXIT_OK
 
 
 def _add_output(parser):
-    parser.add_argument("--metrics", default="all",
+    parser.add_argument("--metrics", default="all", type=_metrics,
                         help="comma-separated metric names (see `fastdis list`), or a family: "
                              "information, intervention, predictor; default all")
     parser.add_argument("--json", metavar="OUT", help="also write the full report as JSON")
     parser.add_argument("--markdown", action="store_true", help="print a Markdown table")
     parser.add_argument("--plot", metavar="OUT.png", help="save the MI and DCI plots (matplotlib)")
-    parser.add_argument("--seed", type=int, default=0, help="random_state of every metric")
-    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--seed", type=_seed, default=0,
+                        help="random_state of every metric: an integer in [0, 2**32); default 0")
+    parser.add_argument("--threads", type=_threads, default=None,
+                        help="threads in all, for every metric (n_threads); default all cores")
 
 
-def main(argv=None):
+def _parser():
     from fastdis import __version__
     from fastdis.metrics.predictor import DCI_ESTIMATORS
 
-    parser = argparse.ArgumentParser(prog="fastdis", description="Fast disentanglement metrics.")
+    parser = _Parser(prog="fastdis", description="Fast disentanglement metrics.",
+                     epilog=EXIT_STATUSES, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"fastdis {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
-    ev = sub.add_parser("evaluate", help="every metric on your factors and codes")
+    ev = sub.add_parser("evaluate", help="every metric on your factors and codes",
+                        epilog=EXIT_STATUSES, formatter_class=argparse.RawDescriptionHelpFormatter)
     ev.add_argument("factors", help=".npy, .npz, .csv, .tsv or .parquet (rows = samples)")
     ev.add_argument("codes", help="same formats; the same number of rows")
     ev.add_argument("--factors-key", help="array name inside a .npz (default: its only array, "
                                           "or 'factors' when one .npz holds both)")
     ev.add_argument("--codes-key", help="array name inside a .npz")
     ev.add_argument("--header", choices=("auto", "yes", "no"), default="auto",
-                    help="whether a .csv/.tsv file's first row names its columns (auto: text "
-                         "above numbers, or text that never recurs below it)")
+                    help="whether a .csv/.tsv file's first row names its columns. auto: text "
+                         "above numbers, text that never recurs below it, or exactly 0,1,...,k-1 "
+                         "above numbers (pandas' to_csv(index=False); one column named 0 only "
+                         "above non-integers). A first column 0..N-1 under an empty header cell "
+                         "(pandas' to_csv() index) is left out, with a note on stderr")
     ev.add_argument("--dci-estimator", choices=DCI_ESTIMATORS)
     _add_output(ev)
     ev.set_defaults(func=_evaluate)
-    demo = sub.add_parser("demo", help="every metric on built-in dSprites-like data")
+    demo = sub.add_parser("demo", help="every metric on built-in dSprites-like data",
+                          epilog=EXIT_STATUSES,
+                          formatter_class=argparse.RawDescriptionHelpFormatter)
     demo.add_argument("--encoder", default="partial",
                       choices=("perfect", "partial", "entangled", "noise"))
     demo.add_argument("--small", action="store_true", help="11,520-row grid instead of 737,280")
@@ -218,12 +251,36 @@ def main(argv=None):
     demo.set_defaults(func=_demo)
     lst = sub.add_parser("list", help="list the metrics and their papers")
     lst.set_defaults(func=_list)
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv=None):
+    """Run the command; returns its exit status (see ``EXIT_STATUSES``)."""
     try:
-        return args.func(args)
-    except UsageError as exc:
-        print(f"fastdis: error: {exc}", file=sys.stderr)
-        return 2
+        args = _parser().parse_args(argv)
+    except SystemExit as exc:  # --help, --version, or a usage error already reported
+        return exc.code
+    with warnings.catch_warnings():
+        # one line per warning about the data (numpy's RuntimeWarnings included: they can
+        # mean a wrong value); a metric that could not be computed gets its own line
+        warnings.simplefilter("ignore")
+        warnings.simplefilter("default", UserWarning)
+        warnings.simplefilter("default", RuntimeWarning)
+        warnings.filterwarnings("ignore", message="evaluate: .* could not be computed",
+                                category=RuntimeWarning)
+        warnings.showwarning = _show_warning
+        try:
+            return args.func(args)
+        except UsageError as exc:
+            _say(f"error: {exc}")
+            return EXIT_USAGE
+        except MemoryError:
+            _say("error: out of memory: the data (or a metric's tables) do not fit in this "
+                 "machine's memory")
+            return EXIT_USAGE
+        except KeyboardInterrupt:
+            _say("interrupted")
+            return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

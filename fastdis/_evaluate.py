@@ -1,11 +1,15 @@
 """``evaluate``: every metric in one call, sharing the work they have in common."""
 import inspect
+import math
 import time
 import warnings
+
+import numpy as np
 
 from . import metrics as _metrics
 from ._discretize import column_ranges
 from ._progress import progress_bar
+from ._random import check_random_state
 from ._shared import sharing
 from ._validation import check_n_threads, check_pair
 
@@ -98,6 +102,67 @@ def _column_names(x, given, n, what):
     return [f"{what}{i}" for i in range(n)]
 
 
+# Rows read to decide whether factors and codes look swapped: enough to tell a continuous
+# column (values almost never repeat) from a discrete one, and cheap on any data size.
+_SWAP_SAMPLE = 10_000
+
+
+def _distinct(x, rows):
+    return np.array([len(np.unique(x[rows, j])) for j in range(x.shape[1])])
+
+
+def check_not_swapped(factors, codes):
+    """Raise ValueError when the factors look continuous while the codes look discrete.
+
+    Factors look continuous when most of their columns have more distinct values than half
+    the rows (the rule of :func:`fastdis._validation.continuous_looking`); codes look
+    discrete when none of their columns does. That is what codes passed as factors and
+    factors passed as codes look like, and such a run can take hours: every factor value
+    becomes a class. The decision is made on at most ``_SWAP_SAMPLE`` evenly spaced rows
+    and confirmed on every row.
+
+    Parameters
+    ----------
+    factors, codes : ndarray of shape (n_samples, n_columns)
+        Validated by :func:`fastdis._validation.check_pair`.
+    """
+    if factors.dtype.kind not in "iuf":  # text labels are labels, never codes
+        return
+    n = factors.shape[0]
+    rows = slice(None) if n <= _SWAP_SAMPLE else np.linspace(0, n - 1, _SWAP_SAMPLE).astype(np.intp)
+    m = min(n, _SWAP_SAMPLE)
+
+    def mostly_continuous(levels, n_rows):
+        return 2 * np.count_nonzero(levels > n_rows // 2) > len(levels)
+
+    f_levels = _distinct(factors, rows)
+    if not mostly_continuous(f_levels, m):
+        return
+    c_levels = _distinct(codes, rows)
+    if c_levels.max() > m // 2:
+        return
+    if m < n:  # a factor with many levels can look continuous in a sample only
+        f_levels = _distinct(factors, slice(None))
+        if not mostly_continuous(f_levels, n):
+            return
+    many = np.flatnonzero(f_levels > n // 2)
+    k = int(many[0])
+    raise ValueError(
+        f"factors and codes look swapped: factors look continuous ({len(many)} of "
+        f"{factors.shape[1]} columns have more distinct values than half the rows, e.g. column "
+        f"{k}: {int(f_levels[k])} in {n} rows) while codes look discrete (at most "
+        f"{int(c_levels.max())} distinct values per column{' in a sample' if m < n else ''}); "
+        "pass the factors first. If this order is right, bin the factors first "
+        "(fastdis.discretize) or call the metric functions one by one")
+
+
+def _nan_parts(result):
+    """Whether a metric's value (a float, or the three DCI scores) is NaN."""
+    parts = [getattr(result, p) for p in ("disentanglement", "completeness", "informativeness")] \
+        if hasattr(result, "disentanglement") else [result]
+    return any(isinstance(v, (float, np.floating)) and math.isnan(v) for v in parts)
+
+
 def evaluate(factors, codes, metrics="all", *, random_state=0, n_threads=None, progress=None,
              factor_names=None, code_names=None, on_error="record", **options):
     """Compute several metrics at once, sharing the work they have in common.
@@ -119,9 +184,10 @@ def evaluate(factors, codes, metrics="all", *, random_state=0, n_threads=None, p
     metrics : str or list of str, default="all"
         Names from :func:`available_metrics`, family names (``"information"``,
         ``"intervention"``, ``"predictor"``) or ``"all"``, alone or in a list.
-    random_state : int or None, default=0
-        Seed passed to every metric (the stochastic ones use it); the same seed gives the
-        same report.
+    random_state : None, int, numpy.random.Generator or numpy.random.RandomState, default=0
+        Turned into one integer seed once (:func:`fastdis._random.check_random_state`: None
+        draws a fresh one) and passed to every metric; the seed used is recorded in
+        ``Report.settings``, and the same seed gives the same report.
     n_threads : int, optional
         Threads for every metric; default all available.
     progress : bool, optional
@@ -131,13 +197,25 @@ def evaluate(factors, codes, metrics="all", *, random_state=0, n_threads=None, p
         Names for the report and plots; default the data frame's columns, else
         ``factor0, ...`` / ``code0, ...``.
     on_error : {"record", "raise"}, default="record"
-        What to do when one metric cannot be computed on these data (e.g. Z-max on factors
-        that never repeat a combination, SAP's regression on string labels): record NaN and
-        the message in ``Report.errors`` (with a ``RuntimeWarning``), or raise. Bad input
-        (shapes, NaN, dtypes no metric accepts) always raises.
+        What to do when one metric raises on these data (any ``Exception``: e.g. Z-max on
+        factors that never repeat a combination, a ``MemoryError``, an error inside
+        scikit-learn): record NaN and ``"<exception type>: <message>"`` in
+        ``Report.errors`` (with a ``RuntimeWarning``) and go on with the next metric, or
+        raise. A metric that returns NaN (its score is undefined on these data, with its
+        own warning) is recorded in ``Report.errors`` too, as ``"gave NaN"``. Bad input
+        (shapes, NaN, dtypes no metric accepts, factors and codes that look swapped) always
+        raises, before any metric runs.
     **options : dict
         Per-metric keyword arguments, keyed by metric name, e.g.
         ``dci={"estimator": "hist_gradient_boosting"}`` or ``mig={"convention": "dlib"}``.
+
+    Raises
+    ------
+    ValueError
+        Bad input, or factors that look continuous while the codes look discrete (the
+        arguments look swapped: see :func:`check_not_swapped`).
+    TypeError
+        Inputs of a type no metric accepts, or options that are not keyword dicts.
 
     Returns
     -------
@@ -166,19 +244,21 @@ def evaluate(factors, codes, metrics="all", *, random_state=0, n_threads=None, p
     raw_factors, raw_codes = factors, codes
     factors, codes = check_pair(factors, codes)
     nt = check_n_threads(n_threads)
+    seed = check_random_state(random_state)
+    check_not_swapped(factors, codes)
     from ._report import Report
 
     report = Report(
         n_samples=factors.shape[0],
         factor_names=_column_names(raw_factors, factor_names, factors.shape[1], "factor"),
         code_names=_column_names(raw_codes, code_names, codes.shape[1], "code"),
-        settings=dict(random_state=random_state, n_threads=n_threads,
+        settings=dict(random_state=seed, n_threads=n_threads,
                       options={k: dict(v) for k, v in options.items()}))
     with sharing(), progress_bar(len(names), "fastdis", progress) as bar:
         column_ranges(codes, nt)  # NaN / inf: bad input, raise now (and shared)
         for name in names:
             func = getattr(_metrics, name)
-            kwargs = dict(random_state=random_state, n_threads=n_threads)
+            kwargs = dict(random_state=seed, n_threads=n_threads)
             if "return_details" in inspect.signature(func).parameters and name != "dci":
                 kwargs["return_details"] = True
             if name == "dci":
@@ -188,16 +268,18 @@ def evaluate(factors, codes, metrics="all", *, random_state=0, n_threads=None, p
             t0 = time.perf_counter()
             try:
                 result = func(factors, codes, **kwargs)
-            except (ValueError, TypeError) as exc:  # the inputs passed check_pair above:
-                if on_error == "raise":              # this metric cannot use these data
+            except Exception as exc:  # noqa: BLE001 - the inputs passed check_pair above: this
+                if on_error == "raise":  # metric cannot use these data; the others still can
                     raise
-                warnings.warn(f"evaluate: {name} could not be computed: {exc}", RuntimeWarning,
+                error = f"{type(exc).__name__}: {exc}"
+                warnings.warn(f"evaluate: {name} could not be computed: {error}", RuntimeWarning,
                               stacklevel=2)
-                report._add(name, float("nan"), None, time.perf_counter() - t0, error=str(exc))
+                report._add(name, float("nan"), None, time.perf_counter() - t0, error=error)
             else:
                 details = None
                 if isinstance(result, tuple):
                     result, details = result
-                report._add(name, result, details, time.perf_counter() - t0)
+                report._add(name, result, details, time.perf_counter() - t0,
+                            error="gave NaN" if _nan_parts(result) else None)
             bar.update()
     return report

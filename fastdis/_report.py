@@ -41,13 +41,15 @@ class Report(Mapping):
         Metric name -> wall-clock seconds (work shared with an earlier metric is counted
         where it was first done).
     errors : dict
-        Metric name -> message, for metrics that could not be computed (value NaN).
+        Metric name -> why its value is NaN: ``"<exception type>: <message>"`` for a metric
+        that raised, ``"gave NaN"`` for one whose score is undefined on these data.
     mutual_info : ndarray of shape (n_factors, n_codes) or None
         :math:`I(v_k; z_j)` in nats, from the first information metric computed.
     factor_entropy : ndarray of shape (n_factors,) or None
     factor_names, code_names : list of str
     settings : dict
-        ``random_state``, ``n_threads`` and the per-metric options given.
+        ``random_state`` (the integer seed every metric used), ``n_threads`` and the
+        per-metric options given.
     version : str
         The fastdis version that computed the report.
     n_samples : int

@@ -1,6 +1,7 @@
 """evaluate() and Report: values equal the metric functions, shared work, exports, plots."""
 import json
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -204,14 +205,106 @@ def test_progress_bar_on_stderr(capsys):
     assert list(r) == ["mig", "sap"]
 
 
-def test_string_factors_skip_the_metrics_that_need_numbers(demo):
-    factors, codes = demo
+def test_string_factors_give_each_metric_s_own_value_or_error(demo):
+    """On string labels every metric gives in evaluate what its function gives on them: a
+    value, or its exception recorded as "<type>: <message>"; labels are labels where the
+    metric only counts them (relabelled factors, same value)."""
+    factors, codes = demo[0][::4], demo[1][::4]
     labels = np.array(list("abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGH"))[factors]
-    with pytest.warns(RuntimeWarning) as caught:
-        r = fastdis.evaluate(labels, codes, ["mig", "z_min_var", "sap", "dci", "explicitness"])
-    assert set(r.errors) == {"sap", "dci"} and len(caught) == 2
-    assert "needs numeric factors" in r.errors["sap"]
+    names = ["mig", "z_min_var", "sap", "dci", "explicitness"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # what each metric warns is not the point here
+        r = fastdis.evaluate(labels, codes, names, random_state=0)
+        for name in names:
+            try:
+                direct = getattr(fastdis, name)(labels, codes, random_state=0)
+            except Exception as exc:  # noqa: BLE001 - whatever it is, evaluate records it
+                assert r.errors[name] == f"{type(exc).__name__}: {exc}"
+                assert math.isnan(r["dci.disentanglement" if name == "dci" else name])
+                continue
+            assert name not in r.errors
+            if name == "dci":
+                np.testing.assert_array_equal(r["dci"].importance, direct.importance)
+            else:
+                assert r[name] == direct, name
     assert r["mig"] == fastdis.mig(factors, codes)
-    assert math.isfinite(r["explicitness"]) and math.isnan(r["dci.disentanglement"])
-    classifier = fastdis.evaluate(labels, codes, ["dci"], dci={"estimator": "hist_gradient_boosting"})
-    assert not classifier.errors and classifier["dci.informativeness"] > 0.5
+    assert r["z_min_var"] == fastdis.z_min_var(factors, codes, random_state=0)
+
+
+@pytest.mark.parametrize("exc", [ZeroDivisionError("float division by zero"),
+                                 RuntimeError("solver diverged"), MemoryError("no room"),
+                                 OverflowError("value too large"), KeyError("scale")])
+def test_any_exception_of_a_metric_is_recorded_and_the_others_run(demo, monkeypatch, exc):
+    factors, codes = demo
+
+    def broken(*args, **kwargs):
+        raise exc
+
+    monkeypatch.setattr(fastdis.metrics, "z_min_var", broken)
+    with pytest.warns(RuntimeWarning, match=f"z_min_var could not be computed: {type(exc).__name__}"):
+        r = fastdis.evaluate(factors, codes, ["mig", "z_min_var", "sap"], random_state=5)
+    assert list(r) == ["mig", "z_min_var", "sap"]
+    assert math.isnan(r["z_min_var"]) and r.errors == {"z_min_var": f"{type(exc).__name__}: {exc}"}
+    assert r["mig"] == fastdis.mig(factors, codes) and r["sap"] == fastdis.sap(factors, codes, random_state=5)
+    with pytest.raises(type(exc)):
+        fastdis.evaluate(factors, codes, ["z_min_var"], on_error="raise")
+
+
+def test_an_interrupt_is_not_recorded(demo, monkeypatch):
+    factors, codes = demo
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(fastdis.metrics, "mig", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        fastdis.evaluate(factors, codes, ["mig", "sap"])
+
+
+def test_a_nan_score_is_recorded_as_an_error(demo, monkeypatch):
+    factors, codes = demo
+    monkeypatch.setattr(fastdis.metrics, "irs", lambda *a, **k: float("nan"))
+    r = fastdis.evaluate(factors, codes, ["irs", "mig"])
+    assert math.isnan(r["irs"]) and r.errors == {"irs": "gave NaN"}
+    assert "NaN (gave NaN)" in r.to_markdown()
+
+
+def _swapped_metric(*args, **kwargs):
+    raise AssertionError("a metric ran on swapped arguments")
+
+
+@pytest.mark.parametrize("step", [1, 4])  # 11,520 rows: decided on a sample; 2,880: on all rows
+def test_swapped_arguments_are_refused_before_any_metric(demo, monkeypatch, step):
+    factors, codes = demo[0][::step], demo[1][::step]
+    for name in fastdis.available_metrics():
+        monkeypatch.setattr(fastdis.metrics, name, _swapped_metric)
+    with pytest.raises(ValueError, match=r"factors and codes look swapped: .* column 0: "
+                                         rf"{len(np.unique(codes[:, 0]))} in {len(codes)} rows"):
+        fastdis.evaluate(codes, factors)
+    with pytest.raises(ValueError, match="look swapped"):  # integer codes passed as factors too
+        fastdis.evaluate(np.round(codes * 1e6).astype(np.int64), factors, ["mig"])
+
+
+def test_continuous_factors_with_continuous_codes_or_many_levels_are_not_swapped(monkeypatch):
+    rng = np.random.default_rng(1)
+    n = 30_000
+    # 12,000 levels in 30,000 rows: under half the rows, though a 10,000-row sample shows
+    # more than 5,000 distinct values
+    many_levels = rng.permutation(np.arange(n) % 12_000)[:, None]
+    assert len(np.unique(many_levels[np.linspace(0, n - 1, 10_000).astype(int)])) > 5_000
+    discrete_codes = rng.integers(0, 4, size=(n, 2)).astype(np.float64)
+    monkeypatch.setattr(fastdis.metrics, "irs", lambda *a, **k: 0.5)
+    assert fastdis.evaluate(many_levels, discrete_codes, ["irs"])["irs"] == 0.5
+    continuous = rng.normal(size=(n, 2))
+    assert fastdis.evaluate(continuous, rng.normal(size=(n, 3)), ["irs"])["irs"] == 0.5
+
+
+def test_random_state_follows_the_one_rule(demo):
+    factors, codes = demo
+    seed = int(np.random.default_rng(7).integers(2**32))
+    expected = fastdis.evaluate(factors, codes, ["z_diff", "sap"], random_state=seed)
+    r = fastdis.evaluate(factors, codes, ["z_diff", "sap"], random_state=np.random.default_rng(7))
+    assert r.scores() == expected.scores() and r.settings["random_state"] == seed
+    for bad, kind in [(-1, ValueError), (2**32, ValueError), (1.5, TypeError)]:
+        with pytest.raises(kind, match="random_state must be"):
+            fastdis.evaluate(factors, codes, ["mig"], random_state=bad)
