@@ -37,15 +37,11 @@ class FactorLevels:
             if (mins >= 0).all() and (maxs < _SCAN_WINDOW).all():
                 # the usual case, labels 0..n-1: the scan has seen every level
                 return cls([np.flatnonzero(m).astype(factors.dtype) for m in marks])
-            spans = maxs - mins + 1
-            if spans.sum() <= _MAX_LUT:
-                offsets = np.concatenate([[0], np.cumsum(spans)[:-1]]).astype(np.int64)
-                marks = np.zeros(int(spans.sum()), dtype=np.uint8)
-                _kernels.mark_values(factors, mins, offsets, spans.astype(np.int64), marks, n_threads)
-                values = [np.flatnonzero(marks[o:o + s]) + m
-                          for o, s, m in zip(offsets, spans, mins)]
-                return cls([v.astype(factors.dtype) for v in values])
-        return cls([np.unique(factors[:, k]) for k in range(factors.shape[1])])
+            # Python ints: max - min + 1 of int64 labels can exceed int64 (2**64 - 1 at most)
+            spans = [int(hi) - int(lo) + 1 for lo, hi in zip(mins, maxs)]
+            if sum(spans) <= _MAX_LUT:
+                return cls(_marked_levels(factors, mins, spans, n_threads))
+        return cls([_unique_column(factors, k) for k in range(factors.shape[1])])
 
     @property
     def n_factors(self):
@@ -55,17 +51,18 @@ class FactorLevels:
         """(lut, offsets, lengths, mins) for integer levels of modest span, else None."""
         if not all(v.dtype.kind in "iu" for v in self.values) or any(len(v) == 0 for v in self.values):
             return None
-        mins = np.array([int(v[0]) for v in self.values], dtype=object)
-        maxs = np.array([int(v[-1]) for v in self.values], dtype=object)
-        spans = maxs - mins + 1
-        if sum(spans) > _MAX_LUT or max(maxs) > np.iinfo(np.int64).max:
+        mins = [int(v[0]) for v in self.values]  # Python ints: exact spans, no wrap-around
+        maxs = [int(v[-1]) for v in self.values]
+        spans = [hi - lo + 1 for lo, hi in zip(mins, maxs)]
+        if sum(spans) > _MAX_LUT or max(maxs) > _INT64_MAX:
             return None
-        spans = spans.astype(np.int64)
+        spans = np.array(spans, dtype=np.int64)
         offsets = np.concatenate([[0], np.cumsum(spans)[:-1]]).astype(np.int64)
         lut = np.full(int(spans.sum()), -1, dtype=np.int32)
         for v, o, m in zip(self.values, offsets, mins):
-            lut[o + (v.astype(np.int64) - m)] = np.arange(len(v), dtype=np.int32)
-        return lut, offsets, spans, mins.astype(np.int64)
+            # v - m lies in [0, span) and v, m in int64: no wrap-around
+            lut[o + (v.astype(np.int64) - np.int64(m))] = np.arange(len(v), dtype=np.int32)
+        return lut, offsets, spans, np.array(mins, dtype=np.int64)
 
     def kernel_input(self, factors):
         """(matrix, lut, lut_offset, lut_len, vmin) for the histogram kernel.
@@ -94,5 +91,34 @@ class FactorLevels:
         return codes, lut, offsets, self.n_levels.copy(), np.zeros(n, dtype=np.int64)
 
 
+def _marked_levels(factors, mins, spans, n_threads):
+    """The levels of integer columns whose values span ``spans`` (total <= _MAX_LUT) from
+    ``mins``: one marking pass over the rows."""
+    offsets = np.concatenate([[0], np.cumsum(spans)[:-1]]).astype(np.int64)
+    lengths = np.array(spans, dtype=np.int64)
+    marks = np.zeros(int(lengths.sum()), dtype=np.uint8)
+    status = _kernels.mark_values(factors, mins, offsets, lengths, marks, n_threads)
+    if status not in (None, _kernels.OK):
+        # every value lies in [min, max] of its column (the scan just found them): a
+        # value outside means the factors changed under us or a kernel bug
+        raise RuntimeError(f"fastdis: marking factor levels failed (status {status}); were "
+                           "the factors modified by another thread during the call?")
+    return [(np.flatnonzero(marks[o:o + s]) + m).astype(factors.dtype)
+            for o, s, m in zip(offsets, lengths, mins)]
+
+
+def _unique_column(factors, k):
+    """Sorted distinct values of factor column k, with the column named on failure."""
+    try:
+        return np.unique(factors[:, k])
+    except TypeError as exc:  # object columns whose values cannot be ordered
+        raise TypeError(f"factors column {k} holds labels that cannot be compared with each "
+                        f"other ({exc}); use labels of one kind per column") from exc
+
+
+_INT64_MAX = int(np.iinfo(np.int64).max)
+
+
 def _huge_uint(factors):
-    return factors.dtype == np.uint64 and factors.size and factors.max() > np.iinfo(np.int64).max
+    """True for uint64 factors holding a value above int64's maximum (the kernels read int64)."""
+    return bool(factors.dtype == np.uint64 and factors.size and factors.max() > _INT64_MAX)
