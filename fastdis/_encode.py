@@ -107,10 +107,11 @@ def _marked_levels(factors, mins, spans, n_threads):
             for o, s, m in zip(offsets, lengths, mins)]
 
 
-def _unique_column(factors, k):
-    """Sorted distinct values of factor column k, with the column named on failure."""
+def _unique_column(factors, k, return_counts=False):
+    """Sorted distinct values of factor column k (and their counts), naming the column
+    when its values cannot be ordered."""
     try:
-        return np.unique(factors[:, k])
+        return np.unique(factors[:, k], return_counts=return_counts)
     except TypeError as exc:  # object columns whose values cannot be ordered
         raise TypeError(f"factors column {k} holds labels that cannot be compared with each "
                         f"other ({exc}); use labels of one kind per column") from exc

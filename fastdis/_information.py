@@ -9,8 +9,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._discretize import STRATEGIES, apply_binning, make_binning
-from ._encode import FactorLevels
+from ._discretize import STRATEGIES, Binning, apply_binning, make_binning
+from ._encode import FactorLevels, _unique_column
 from ._histogram import JointHistogram
 from ._shared import shared
 from ._warnings import DegenerateWarning
@@ -220,14 +220,33 @@ def entropy(labels, base=None):
     1.0
     """
     base = check_base(base)
-    arr = np.asarray(labels)
-    one_d = arr.ndim == 1
+    arr = np.asarray(labels) if not isinstance(labels, np.ma.MaskedArray) else labels
+    one_d = getattr(arr, "ndim", None) == 1
     cols = check_factors(arr.reshape(-1, 1) if one_d else arr, name="labels", min_samples=1)
-    levels = FactorLevels.from_data(cols)
-    matrix, lut, lut_offset, _, vmin = levels.kernel_input(cols)
-    h = np.empty(cols.shape[1])
-    for k in range(cols.shape[1]):
-        idx = lut[lut_offset[k] + (matrix[:, k].astype(np.int64) - vmin[k])]
-        h[k] = _entropy_of_counts(np.bincount(idx, minlength=levels.n_levels[k]), cols.shape[0])
+    n = cols.shape[0]
+    h = np.array([_entropy_of_counts(c, n) for c in _level_counts(cols)])
     h = _in_base(h, base)
     return float(h[0]) if one_d else h
+
+
+# Rows per counting pass of entropy(): a float32 dummy code of this many rows (16 MiB) is all
+# the memory it adds to the input's, whatever the number of rows.
+_ENTROPY_CHUNK = 1 << 22
+
+
+def _level_counts(cols):
+    """Rows at each level of each column, with memory near the input's: integer labels
+    of modest span through the counting kernel, chunk by chunk, in place; other labels
+    through one sort of each column."""
+    if cols.dtype.kind in "iu":
+        levels = FactorLevels.from_data(cols)
+        if levels._lut is not None:  # a lookup table: the kernel reads the labels in place
+            one_bin = Binning(np.array([[0.0, 1.0]]), 1.0, 0.0, uniform=True, check_range=True)
+            hist = JointHistogram._from_parts(levels, one_bin)
+            zeros = np.zeros((min(_ENTROPY_CHUNK, cols.shape[0]), 1), dtype=np.float32)
+            for r0 in range(0, cols.shape[0], _ENTROPY_CHUNK):
+                chunk = cols[r0:r0 + _ENTROPY_CHUNK]
+                hist._add(chunk, zeros[:chunk.shape[0]])
+            return [hist.counts[hist.level_offsets[k]:hist.level_offsets[k + 1], 0, 0]
+                    for k in range(cols.shape[1])]
+    return [_unique_column(cols, k, return_counts=True)[1] for k in range(cols.shape[1])]

@@ -158,3 +158,71 @@ def test_grouping_of_hashed_labels_is_the_relabelled_grouping():
     offsets, perm = numpy_grouping(ranks, include)
     np.testing.assert_array_equal(g.offsets, offsets)
     np.testing.assert_array_equal(g.perm, perm)
+
+
+# --- memory: entropy through the counting kernel, tables guarded by bytes ----------------
+
+def numpy_entropy(col):
+    """-sum p log p of the labels' frequencies, plain numpy."""
+    p = np.unique(col, return_counts=True)[1] / len(col)
+    return float(-(p * np.log(p)).sum())
+
+
+def test_entropy_of_a_long_uint8_column_needs_memory_near_the_input():
+    import tracemalloc
+
+    n = 1 << 25
+    col = np.random.default_rng(7).integers(0, 200, n).astype(np.uint8)
+    expected = numpy_entropy(col)
+    tracemalloc.start()
+    try:
+        h = fastdis.entropy(col)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    # an int64 index per row would be 8 n bytes; the input itself is n bytes, and the
+    # counting pass adds a fixed 16 MiB scratch code
+    assert peak < n
+    assert h == pytest.approx(expected, rel=1e-12)
+
+
+@pytest.mark.parametrize("col", [
+    np.array([3, -2**63, 2**63 - 1, 3, 3, -2**63]),
+    np.array([2**64 - 1, 0, 2**63, 2**63], dtype=np.uint64),
+    np.array([0.5, -1.0, 0.5, 1e300]),
+    np.array(["b", "a", "b", "b"]),
+    np.array([b"x", b"yy", b"x"]),
+    np.array([1000, 1001, 1001, 5000, 1001], dtype=np.int16),
+])
+def test_entropy_equals_numpy(col):
+    assert fastdis.entropy(col) == pytest.approx(numpy_entropy(col), rel=1e-12)
+    two = np.column_stack([col, col[::-1]])
+    np.testing.assert_allclose(fastdis.entropy(two), [numpy_entropy(col)] * 2, rtol=1e-12)
+
+
+def test_table_guard_counts_bytes_with_the_private_copies():
+    # 2**27 cells passed the old 2**28-cell guard; with the int64 tables, the fresh tables
+    # of an update and one thread's uint32 + uint16 private tables that is 22 bytes a cell
+    levels, codes, bins = 1 << 17, 64, 16
+    need = (8 + 8 + 4 + 2) * levels * codes * bins
+    with pytest.raises(ValueError, match=rf"would need {need} bytes \(2\.8 GiB, thread-private "
+                                         r"copies included\).*fewer bins.*factor_bins="):
+        fastdis.JointHistogram([np.arange(levels)], code_range=[(0, 1)] * codes, n_bins=bins,
+                               n_threads=1)
+    # a quarter of it is accepted
+    h = fastdis.JointHistogram([np.arange(levels // 4)], code_range=[(0, 1)] * codes,
+                               n_bins=bins, n_threads=1)
+    assert h.counts.shape == (levels // 4, codes, bins)
+
+
+def test_failed_first_update_counts_nothing():
+    h = fastdis.JointHistogram([np.arange(3)], code_range=[(0.0, 1.0)], n_bins=4)
+    with pytest.raises(ValueError, match="codes column 0 has values outside code_range"):
+        h.update(np.array([[0], [1], [2]]), np.array([[0.5], [0.2], [7.0]]))
+    assert h.n_samples == 0 and not h.counts.any()
+    with pytest.raises(ValueError, match="factors column 0 has a value that is not one of"):
+        h.update(np.array([[0], [9]]), np.array([[0.5], [0.2]]))
+    assert not h.counts.any()
+    h.update(np.array([[0], [2]]), np.array([[0.1], [0.9]]))
+    h.update(np.array([[2]]), np.array([[0.9]]))
+    np.testing.assert_array_equal(h.table(0, 0), [[1, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 2]])
