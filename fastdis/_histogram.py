@@ -4,8 +4,8 @@ import numpy as np
 from . import _kernels
 from ._discretize import Binning, _check_code_range
 from ._encode import FactorLevels
-from ._validation import (check_codes, check_factors, check_n_bins, check_n_threads,
-                          raise_kernel_error)
+from ._validation import (check_codes, check_factors, check_levels, check_n_bins,
+                          check_n_threads, raise_kernel_error)
 
 __all__ = ["JointHistogram"]
 
@@ -62,7 +62,7 @@ class JointHistogram:
 
     def __init__(self, factor_levels, code_range, n_bins=20, *, code_pairs=False,
                  factor_pairs=False, n_threads=None):
-        levels = FactorLevels([np.unique(np.asarray(v)) for v in factor_levels])
+        levels = FactorLevels(check_levels(factor_levels))
         n_bins = check_n_bins(n_bins)
         rng = np.asarray(code_range, dtype=np.float64)
         n_codes = rng.shape[0] if rng.ndim == 2 else None
