@@ -30,8 +30,10 @@ class JointHistogram:
     Parameters
     ----------
     factor_levels : list of array-like
-        The distinct values of each factor, e.g. ``[np.arange(3), np.arange(6)]``.
-        A row whose factor value is not listed is an error.
+        The distinct values of each factor, e.g. ``[np.arange(3), np.arange(6)]``: one
+        non-empty 1-D array-like per factor, at least one factor, labels as for
+        ``factors`` (no missing value).  A row whose factor value is not listed is an
+        error.
     code_range : array-like of shape (n_codes, 2)
         (low, high) of every code; ``n_bins`` equal-width bins cover it, the
         upper edge included.  A value outside it is an error.
@@ -84,8 +86,6 @@ class JointHistogram:
         self.levels = levels
         self.binning = binning
         self.n_threads = n_threads
-        if levels.n_factors == 0:
-            raise ValueError("factor_levels must list the levels of at least one factor")
         n_total = int(levels.n_levels.sum())
         d, b = binning.n_codes, binning.n_bins
         need = table_bytes([int(m) for m in levels.n_levels], d, b, code_pairs, factor_pairs,

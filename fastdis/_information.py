@@ -213,6 +213,18 @@ def entropy(labels, base=None):
     float or ndarray of shape (n_columns,)
         :math:`H = -\\sum_a p(a) \\log p(a)` of the single column, or of each column.
 
+    Raises
+    ------
+    ValueError, TypeError
+        Missing labels (NaN, None, ``pandas.NA``, masked values) or a column mixing
+        kinds of labels, with the column and row named.
+
+    Notes
+    -----
+    Integer labels are counted in place by the histogram kernel, block by block: the
+    memory used is that of the input plus a fixed 16 MiB, whatever the number of rows.
+    Other labels are counted after one sort of each column (one copy of a column).
+
     Examples
     --------
     >>> import fastdis
@@ -220,8 +232,9 @@ def entropy(labels, base=None):
     1.0
     """
     base = check_base(base)
-    arr = np.asarray(labels) if not isinstance(labels, np.ma.MaskedArray) else labels
-    one_d = getattr(arr, "ndim", None) == 1
+    # a masked array stays one, so that validation can refuse its masked values
+    arr = labels if isinstance(labels, np.ma.MaskedArray) else np.asarray(labels)
+    one_d = arr.ndim == 1
     cols = check_factors(arr.reshape(-1, 1) if one_d else arr, name="labels", min_samples=1)
     n = cols.shape[0]
     h = np.array([_entropy_of_counts(c, n) for c in _level_counts(cols)])
