@@ -75,20 +75,41 @@ class FactorLevels:
             return (factors, *self._lut)
         codes = np.empty(factors.shape, dtype=np.int32)
         for k, levels in enumerate(self.values):
-            col = factors[:, k]
-            try:
-                idx = np.searchsorted(levels, col)
-            except TypeError as exc:
-                raise TypeError(f"factors column {k} cannot be compared with its levels: {exc}") from exc
-            idx = np.minimum(idx, len(levels) - 1)
-            found = levels[idx] == col
-            codes[:, k] = np.where(found, idx, -1)
+            codes[:, k] = _level_index(levels, factors[:, k], k)
         n = np.int64(self.n_factors)
         identity = np.arange(int(self.n_levels.max()), dtype=np.int32)
         lut = np.concatenate([identity[:m] for m in self.n_levels]).astype(np.int32)
         offsets = np.concatenate([[0], np.cumsum(self.n_levels)[:-1]]).astype(np.int64)
         # -1 (unknown) lies below vmin = 0, so the kernel flags it
         return codes, lut, offsets, self.n_levels.copy(), np.zeros(n, dtype=np.int64)
+
+
+def _level_index(levels, col, k):
+    """Index of each value of col among the sorted levels, -1 where it is not a level."""
+    if (levels.dtype.kind in "iu" and col.dtype.kind in "iu"
+            and np.result_type(levels, col).kind == "f"):
+        return _level_index_unsigned(levels, col, k)
+    if not len(levels):
+        return np.full(len(col), -1, dtype=np.int64)
+    try:
+        idx = np.searchsorted(levels, col)
+    except TypeError as exc:
+        raise TypeError(f"factors column {k} cannot be compared with its levels: {exc}") from exc
+    idx = np.minimum(idx, len(levels) - 1)
+    return np.where(levels[idx] == col, idx, -1)
+
+
+def _level_index_unsigned(levels, col, k):
+    """_level_index for int64 against uint64, which numpy compares as float64 (where
+    neighbouring labels tie): compare as uint64 instead; a negative value is never a
+    uint64 level, a negative level never a uint64 value."""
+    if levels.dtype.kind == "i":
+        first = int(np.searchsorted(levels, 0))
+        idx = _level_index(levels[first:].astype(np.uint64), col, k)
+        return np.where(idx >= 0, idx + first, -1)
+    negative = col < 0
+    idx = _level_index(levels, np.where(negative, 0, col).astype(np.uint64), k)
+    return np.where(negative, -1, idx)
 
 
 def _marked_levels(factors, mins, spans, n_threads):

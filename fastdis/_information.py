@@ -15,7 +15,8 @@ from ._histogram import JointHistogram
 from ._shared import shared
 from ._warnings import DegenerateWarning
 from ._validation import (BIN_HINT, check_base, check_choice, check_factors, check_int,
-                          check_n_bins, check_n_threads, check_pair, continuous_looking)
+                          check_n_bins, check_n_threads, check_pair, continuous_looking,
+                          label_array)
 
 __all__ = ["entropy", "mutual_info_matrix"]
 
@@ -232,8 +233,7 @@ def entropy(labels, base=None):
     1.0
     """
     base = check_base(base)
-    # a masked array stays one, so that validation can refuse its masked values
-    arr = labels if isinstance(labels, np.ma.MaskedArray) else np.asarray(labels)
+    arr = label_array(labels)
     one_d = arr.ndim == 1
     cols = check_factors(arr.reshape(-1, 1) if one_d else arr, name="labels", min_samples=1)
     n = cols.shape[0]

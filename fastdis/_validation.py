@@ -88,7 +88,7 @@ def check_factors(factors, name="factors", min_samples=2):
     Object columns must hold labels of one kind (numbers, str or bytes) and no missing
     value (None, NaN, pandas.NA, NaT); the column (and row) at fault is named.
     """
-    arr = _as_2d(factors, name)
+    arr = _exact_ints(factors, _as_2d(factors, name))
     kind = arr.dtype.kind
     if kind == "c":
         raise TypeError(f"{name} must hold real or string labels, got complex dtype {arr.dtype}")
@@ -117,6 +117,28 @@ def check_factors(factors, name="factors", min_samples=2):
         if kind == "b":
             arr = arr.view(np.uint8)
         return _kernel_layout(arr)
+    return arr
+
+
+def label_array(x):
+    """np.asarray(x) for labels: masked arrays stay masked (check_factors refuses masked
+    values) and Python ints stay exact (see _exact_ints)."""
+    if isinstance(x, np.ma.MaskedArray):
+        return x
+    return _exact_ints(x, np.asarray(x))
+
+
+def _exact_ints(x, arr):
+    """arr, or the Python ints of the nested lists x as an object array where numpy made
+    float64 of them (e.g. [-1, 2**63]) and so merged neighbouring labels."""
+    if arr.dtype.kind != "f" or hasattr(x, "__array__") or hasattr(x, "__dlpack__"):
+        return arr
+    if not (np.abs(arr) >= 2.0**53).any():
+        return arr  # every integer here is exact in float64
+    exact = np.asarray(x, dtype=object)
+    is_int = np.frompyfunc(lambda v: isinstance(v, numbers.Integral), 1, 1)
+    if exact.shape == arr.shape and is_int(exact).all():
+        return exact
     return arr
 
 
@@ -180,7 +202,8 @@ def check_levels(factor_levels, name="factor_levels"):
         if isinstance(v, (str, bytes)):
             raise TypeError(f"{name}[{k}] must be a 1-D array-like of the levels of factor {k}, "
                             f"got {type(v).__name__}; pass e.g. [np.arange(3), ['a', 'b']]")
-        arr = np.asarray(_unmasked(v, f"{name}[{k}]"))
+        v = _unmasked(v, f"{name}[{k}]")
+        arr = _exact_ints(v, np.asarray(v))
         if arr.ndim != 1:
             raise ValueError(f"{name}[{k}] must be a 1-D array-like of the levels of factor {k}, "
                              f"got a {arr.ndim}-D array of shape {arr.shape}; pass one array "

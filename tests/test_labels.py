@@ -226,3 +226,38 @@ def test_failed_first_update_counts_nothing():
     h.update(np.array([[0], [2]]), np.array([[0.1], [0.9]]))
     h.update(np.array([[2]]), np.array([[0.9]]))
     np.testing.assert_array_equal(h.table(0, 0), [[1, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 2]])
+
+
+# --- labels whose values numpy would round: int64 against uint64, Python-int lists -------
+
+@pytest.mark.parametrize("level_dtype,data_dtype", [(np.int64, np.uint64), (np.uint64, np.int64)])
+def test_joint_histogram_levels_and_data_of_int64_and_uint64(level_dtype, data_dtype):
+    # 2**62 and 2**62 + 1 are one float64: numpy's mixed int64/uint64 comparison would
+    # find the first of them for the second
+    values = [3, 2**62, 2**62 + 1, 2**62 + 2]
+    levels = np.array(values, dtype=level_dtype)
+    idx = np.random.default_rng(8).integers(0, 4, size=(200, 1))
+    idx[:4, 0] = np.arange(4)
+    factors = np.array(values, dtype=data_dtype)[idx]
+    codes = np.random.default_rng(9).random((200, 1))
+    h = fastdis.JointHistogram([levels], code_range=[(0.0, 1.0)], n_bins=5).update(factors, codes)
+    ref = fastdis.JointHistogram([np.arange(4)], code_range=[(0.0, 1.0)], n_bins=5)
+    np.testing.assert_array_equal(h.counts, ref.update(idx, codes).counts)
+    # a negative value is no uint64 level; a uint64 value above 2**63 no int64 level
+    outside = np.array([[-1]]) if data_dtype == np.int64 else np.array([[2**63 + 3]], np.uint64)
+    with pytest.raises(ValueError, match="factors column 0 has a value that is not one of"):
+        h.update(outside.astype(data_dtype), codes[:1])
+
+
+def test_python_int_labels_beyond_float_precision_stay_distinct():
+    # numpy makes float64 of [-1, 2**63 + 1, 2**63 + 2]: the two large labels would merge
+    labels = [-1, 2**63 + 1, 2**63 + 2, -1, 2**63 + 2, 5]
+    expected = numpy_entropy(np.array([0, 2, 3, 0, 3, 1]))
+    assert fastdis.entropy(labels) == pytest.approx(expected, rel=1e-12)
+    assert fastdis.entropy([[v] for v in labels])[0] == pytest.approx(expected, rel=1e-12)
+    codes = np.arange(12.0)[:, None]
+    np.testing.assert_array_equal(
+        fastdis.mutual_info_matrix([[v] for v in labels * 2], codes, n_bins=3),
+        fastdis.mutual_info_matrix([[0], [2], [3], [0], [3], [1]] * 2, codes, n_bins=3))
+    h = fastdis.JointHistogram([[-1, 2**63 + 1, 2**63 + 2, 5]], code_range=[(0.0, 6.0)])
+    assert h.levels.n_levels.tolist() == [4]
