@@ -234,6 +234,9 @@ def entropy(labels, base=None):
     """
     base = check_base(base)
     arr = label_array(labels)
+    if arr.ndim not in (1, 2):
+        raise ValueError(f"labels must be a 1-D or 2-D array-like (one column or one per "
+                         f"column), got a {arr.ndim}-D array of shape {arr.shape}")
     one_d = arr.ndim == 1
     cols = check_factors(arr.reshape(-1, 1) if one_d else arr, name="labels", min_samples=1)
     n = cols.shape[0]

@@ -297,3 +297,26 @@ def test_labels_of_every_kind_give_the_relabelled_value(same, relabelled, metric
 def test_joint_histogram_levels_are_checked_up_front(levels, error, match):
     with pytest.raises(error, match=match):
         fastdis.JointHistogram(levels, code_range=[(0.0, 1.0)])
+
+
+@pytest.mark.parametrize("labels,error,match", [
+    (3, ValueError, r"labels must be a 1-D or 2-D array-like .* got a 0-D array of shape \(\)"),
+    (np.zeros((4, 2, 2)), ValueError, r"labels must be a 1-D or 2-D .* got a 3-D array"),
+    ([], ValueError, r"labels is empty"),
+    (np.array([1 + 2j, 3j]), TypeError, r"labels must hold real or string labels"),
+])
+def test_entropy_shapes_and_dtypes(labels, error, match):
+    with pytest.raises(error, match=match):
+        fastdis.entropy(labels)
+
+
+@pytest.mark.parametrize("order", [">", "<"])
+def test_hashed_labels_in_either_byte_order(order):
+    rng = np.random.default_rng(2)
+    hashes = rng.integers(-2**63, 2**63 - 1, size=5, endpoint=True)
+    idx = rng.integers(0, 5, size=(400, 2))
+    factors = hashes[idx].astype(order + "i8")
+    ranks = np.argsort(np.argsort(hashes))[idx]  # each hash's rank among the sorted hashes
+    z = rng.normal(size=(400, 3))
+    np.testing.assert_array_equal(fastdis.mutual_info_matrix(factors, z),
+                                  fastdis.mutual_info_matrix(ranks, z))
