@@ -290,7 +290,8 @@ def test_labels_of_every_kind_give_the_relabelled_value(same, relabelled, metric
     ([[[0, 1], [2, 3]]], ValueError, r"factor_levels\[0\] must be a 1-D .* got a 2-D array"),
     ([["a", None]], ValueError, r"factor_levels\[0\] column 0 has a missing value \(None\)"),
     ([[0.0, np.nan]], ValueError, r"factor_levels\[0\] contains NaN or infinity"),
-    ([np.array(["a", 1], dtype=object)], TypeError, r"factor_levels\[0\] column 0 mixes labels of different kinds"),
+    ([np.array(["a", 1], dtype=object)], TypeError,
+     r"factor_levels\[0\] column 0 mixes labels of different kinds"),
     (["abc"], TypeError, r"factor_levels\[0\] must be a 1-D array-like .* got str"),
     (5, TypeError, r"factor_levels must be a list with the levels of each factor, got int"),
 ])
