@@ -37,15 +37,11 @@ class FactorLevels:
             if (mins >= 0).all() and (maxs < _SCAN_WINDOW).all():
                 # the usual case, labels 0..n-1: the scan has seen every level
                 return cls([np.flatnonzero(m).astype(factors.dtype) for m in marks])
-            spans = maxs - mins + 1
-            if spans.sum() <= _MAX_LUT:
-                offsets = np.concatenate([[0], np.cumsum(spans)[:-1]]).astype(np.int64)
-                marks = np.zeros(int(spans.sum()), dtype=np.uint8)
-                _kernels.mark_values(factors, mins, offsets, spans.astype(np.int64), marks, n_threads)
-                values = [np.flatnonzero(marks[o:o + s]) + m
-                          for o, s, m in zip(offsets, spans, mins)]
-                return cls([v.astype(factors.dtype) for v in values])
-        return cls([np.unique(factors[:, k]) for k in range(factors.shape[1])])
+            # Python ints: max - min + 1 of int64 labels can exceed int64 (2**64 - 1 at most)
+            spans = [int(hi) - int(lo) + 1 for lo, hi in zip(mins, maxs)]
+            if sum(spans) <= _MAX_LUT:
+                return cls(_marked_levels(factors, mins, spans, n_threads))
+        return cls([_unique_column(factors, k) for k in range(factors.shape[1])])
 
     @property
     def n_factors(self):
@@ -55,17 +51,18 @@ class FactorLevels:
         """(lut, offsets, lengths, mins) for integer levels of modest span, else None."""
         if not all(v.dtype.kind in "iu" for v in self.values) or any(len(v) == 0 for v in self.values):
             return None
-        mins = np.array([int(v[0]) for v in self.values], dtype=object)
-        maxs = np.array([int(v[-1]) for v in self.values], dtype=object)
-        spans = maxs - mins + 1
-        if sum(spans) > _MAX_LUT or max(maxs) > np.iinfo(np.int64).max:
+        mins = [int(v[0]) for v in self.values]  # Python ints: exact spans, no wrap-around
+        maxs = [int(v[-1]) for v in self.values]
+        spans = [hi - lo + 1 for lo, hi in zip(mins, maxs)]
+        if sum(spans) > _MAX_LUT or max(maxs) > _INT64_MAX:
             return None
-        spans = spans.astype(np.int64)
+        spans = np.array(spans, dtype=np.int64)
         offsets = np.concatenate([[0], np.cumsum(spans)[:-1]]).astype(np.int64)
         lut = np.full(int(spans.sum()), -1, dtype=np.int32)
         for v, o, m in zip(self.values, offsets, mins):
-            lut[o + (v.astype(np.int64) - m)] = np.arange(len(v), dtype=np.int32)
-        return lut, offsets, spans, mins.astype(np.int64)
+            # v - m lies in [0, span) and v, m in int64: no wrap-around
+            lut[o + (v.astype(np.int64) - np.int64(m))] = np.arange(len(v), dtype=np.int32)
+        return lut, offsets, spans, np.array(mins, dtype=np.int64)
 
     def kernel_input(self, factors):
         """(matrix, lut, lut_offset, lut_len, vmin) for the histogram kernel.
@@ -78,14 +75,7 @@ class FactorLevels:
             return (factors, *self._lut)
         codes = np.empty(factors.shape, dtype=np.int32)
         for k, levels in enumerate(self.values):
-            col = factors[:, k]
-            try:
-                idx = np.searchsorted(levels, col)
-            except TypeError as exc:
-                raise TypeError(f"factors column {k} cannot be compared with its levels: {exc}") from exc
-            idx = np.minimum(idx, len(levels) - 1)
-            found = levels[idx] == col
-            codes[:, k] = np.where(found, idx, -1)
+            codes[:, k] = _level_index(levels, factors[:, k], k)
         n = np.int64(self.n_factors)
         identity = np.arange(int(self.n_levels.max()), dtype=np.int32)
         lut = np.concatenate([identity[:m] for m in self.n_levels]).astype(np.int32)
@@ -94,5 +84,63 @@ class FactorLevels:
         return codes, lut, offsets, self.n_levels.copy(), np.zeros(n, dtype=np.int64)
 
 
+def _level_index(levels, col, k):
+    """Index of each value of col among the sorted levels, -1 where it is not a level."""
+    if (levels.dtype.kind in "iu" and col.dtype.kind in "iu"
+            and np.result_type(levels, col).kind == "f"):
+        return _level_index_unsigned(levels, col, k)
+    if not len(levels):
+        return np.full(len(col), -1, dtype=np.int64)
+    try:
+        idx = np.searchsorted(levels, col)
+    except TypeError as exc:
+        raise TypeError(f"factors column {k} cannot be compared with its levels: {exc}") from exc
+    idx = np.minimum(idx, len(levels) - 1)
+    return np.where(levels[idx] == col, idx, -1)
+
+
+def _level_index_unsigned(levels, col, k):
+    """_level_index for int64 against uint64, which numpy compares as float64 (where
+    neighbouring labels tie): compare as uint64 instead; a negative value is never a
+    uint64 level, a negative level never a uint64 value."""
+    if levels.dtype.kind == "i":
+        first = int(np.searchsorted(levels, 0))
+        idx = _level_index(levels[first:].astype(np.uint64), col, k)
+        return np.where(idx >= 0, idx + first, -1)
+    negative = col < 0
+    idx = _level_index(levels, np.where(negative, 0, col).astype(np.uint64), k)
+    return np.where(negative, -1, idx)
+
+
+def _marked_levels(factors, mins, spans, n_threads):
+    """The levels of integer columns whose values span ``spans`` (total <= _MAX_LUT) from
+    ``mins``: one marking pass over the rows."""
+    offsets = np.concatenate([[0], np.cumsum(spans)[:-1]]).astype(np.int64)
+    lengths = np.array(spans, dtype=np.int64)
+    marks = np.zeros(int(lengths.sum()), dtype=np.uint8)
+    status = _kernels.mark_values(factors, mins, offsets, lengths, marks, n_threads)
+    if status not in (None, _kernels.OK):
+        # every value lies in [min, max] of its column (the scan just found them): a
+        # value outside means the factors changed under us or a kernel bug
+        raise RuntimeError(f"fastdis: marking factor levels failed (status {status}); were "
+                           "the factors modified by another thread during the call?")
+    return [(np.flatnonzero(marks[o:o + s]) + m).astype(factors.dtype)
+            for o, s, m in zip(offsets, lengths, mins)]
+
+
+def _unique_column(factors, k, return_counts=False):
+    """Sorted distinct values of factor column k (and their counts), naming the column
+    when its values cannot be ordered."""
+    try:
+        return np.unique(factors[:, k], return_counts=return_counts)
+    except TypeError as exc:  # object columns whose values cannot be ordered
+        raise TypeError(f"factors column {k} holds labels that cannot be compared with each "
+                        f"other ({exc}); use labels of one kind per column") from exc
+
+
+_INT64_MAX = int(np.iinfo(np.int64).max)
+
+
 def _huge_uint(factors):
-    return factors.dtype == np.uint64 and factors.size and factors.max() > np.iinfo(np.int64).max
+    """True for uint64 factors holding a value above int64's maximum (the kernels read int64)."""
+    return bool(factors.dtype == np.uint64 and factors.size and factors.max() > _INT64_MAX)

@@ -12,6 +12,8 @@ from ._validation import raise_kernel_error
 
 # Key spaces up to this size are counting-sorted directly; larger ones are compacted first.
 _MAX_DIRECT_KEYS = 1 << 24
+# Largest mixed-radix key space computed in one kernel pass: keys stay exact in int64.
+_MAX_KEY_SPACE = 1 << 62
 
 
 class Grouping:
@@ -74,23 +76,55 @@ class EncodedFactors:
                       lambda: self._group_by(include))
 
     def _group_by(self, include):
-        sizes = self.n_levels.astype(object)  # exact products, no overflow
-        total = 1
+        keys, total = self._keys(np.flatnonzero(include))
+        if total > max(_MAX_DIRECT_KEYS, 2 * len(keys)):
+            keys, total = _compact(keys)  # sparse combinations: number the ones that occur
+        offsets, perm = _kernels.group_rows(keys, total)
+        return Grouping(offsets, perm)
+
+    def _keys(self, columns):
+        """(keys, key-space size) of the rows for the factors ``columns``: keys in
+        [0, size), ordered as the factors' levels are, lexicographically.
+
+        Factors are taken in runs whose mixed-radix key space stays below _MAX_KEY_SPACE
+        (exact Python-int products); the keys of consecutive runs, each numbered densely
+        by the combinations that occur (at most n_rows), are then combined pairwise."""
+        runs, run, space = [], [], 1
+        for c in columns:
+            levels = int(self.n_levels[c])
+            if run and space * levels > _MAX_KEY_SPACE:
+                runs.append(run)
+                run, space = [], 1
+            run.append(c)
+            space *= levels
+        runs.append(run)
+        keys, total = self._mixed_radix(runs[0])
+        for run in runs[1:]:
+            keys, total = _compact(keys)
+            more, more_total = _compact(self._mixed_radix(run)[0])
+            if total * more_total <= _MAX_KEY_SPACE:
+                keys, total = keys * more_total + more, total * more_total
+            else:  # more than 2**31 rows: number the pairs that occur instead
+                _, keys = np.unique(np.stack([keys, more], axis=1), axis=0, return_inverse=True)
+                keys = keys.astype(np.int64).ravel()
+                total = int(keys.max()) + 1
+        return keys, total
+
+    def _mixed_radix(self, columns):
+        """Keys sum(level_c * weight_c) of one run of factors (key space <= _MAX_KEY_SPACE)."""
         weight = np.zeros(self.n_factors, dtype=np.int64)
-        for c in reversed(range(self.n_factors)):
-            if include[c]:
-                if total >= 2**62:
-                    raise ValueError("too many combinations of factor values to group rows by; "
-                                     "bin continuous factors first (fastdis.discretize)")
-                weight[c] = total
-                total *= int(sizes[c])
+        total = 1
+        for c in reversed(columns):  # the last factor varies fastest
+            weight[c] = total
+            total *= int(self.n_levels[c])
         matrix, lut, lut_offset, lut_len, vmin = self.kernel_input
         keys, status, col = _kernels.factor_keys(matrix, lut, lut_offset, lut_len, vmin,
                                                  self.n_levels, weight, self.n_threads)
         raise_kernel_error(status, col, 0)
-        if total > max(_MAX_DIRECT_KEYS, 2 * len(keys)):
-            _, keys = np.unique(keys, return_inverse=True)  # compact sparse combinations
-            keys = keys.astype(np.int64).ravel()
-            total = int(keys.max()) + 1
-        offsets, perm = _kernels.group_rows(keys, total)
-        return Grouping(offsets, perm)
+        return keys, total
+
+
+def _compact(keys):
+    """Keys renumbered 0..m-1 in their order, m the number of distinct keys."""
+    distinct, keys = np.unique(keys, return_inverse=True)
+    return keys.astype(np.int64).ravel(), len(distinct)

@@ -4,13 +4,19 @@ import numpy as np
 from . import _kernels
 from ._discretize import Binning, _check_code_range
 from ._encode import FactorLevels
-from ._validation import (check_codes, check_factors, check_n_bins, check_n_threads,
-                          raise_kernel_error)
+from ._validation import (check_codes, check_factors, check_levels, check_n_bins,
+                          check_n_threads, raise_kernel_error)
 
 __all__ = ["JointHistogram"]
 
-# Guard against tables that would not fit in memory: int64 cells over all pairs.
-_MAX_CELLS = 1 << 28
+# Largest memory (bytes) the tables of one histogram may take, every copy included
+# (see table_bytes); above it the histogram refuses to start.
+_MAX_TABLE_BYTES = 2 << 30
+# csrc/histogram.c: all threads' private tables together stay below this many bytes (a
+# thread is dropped until they do, down to one), and factors are counted in pairs when
+# their joint levels are at most FD_MAX_PAIR_LEVELS.
+_FD_MAX_PRIVATE_BYTES = 512 << 20
+_FD_MAX_PAIR_LEVELS = 128
 
 
 class JointHistogram:
@@ -24,8 +30,10 @@ class JointHistogram:
     Parameters
     ----------
     factor_levels : list of array-like
-        The distinct values of each factor, e.g. ``[np.arange(3), np.arange(6)]``.
-        A row whose factor value is not listed is an error.
+        The distinct values of each factor, e.g. ``[np.arange(3), np.arange(6)]``: one
+        non-empty 1-D array-like per factor, at least one factor, labels as for
+        ``factors`` (no missing value).  A row whose factor value is not listed is an
+        error.
     code_range : array-like of shape (n_codes, 2)
         (low, high) of every code; ``n_bins`` equal-width bins cover it, the
         upper edge included.  A value outside it is an error.
@@ -56,7 +64,7 @@ class JointHistogram:
 
     def __init__(self, factor_levels, code_range, n_bins=20, *, code_pairs=False,
                  factor_pairs=False, n_threads=None):
-        levels = FactorLevels([np.unique(np.asarray(v)) for v in factor_levels])
+        levels = FactorLevels(check_levels(factor_levels))
         n_bins = check_n_bins(n_bins)
         rng = np.asarray(code_range, dtype=np.float64)
         n_codes = rng.shape[0] if rng.ndim == 2 else None
@@ -80,14 +88,17 @@ class JointHistogram:
         self.n_threads = n_threads
         n_total = int(levels.n_levels.sum())
         d, b = binning.n_codes, binning.n_bins
-        cells = n_total * d * b + (d * d * b * b if code_pairs else 0) + (
-            n_total * n_total if factor_pairs else 0)
-        if cells > _MAX_CELLS:
+        need = table_bytes([int(m) for m in levels.n_levels], d, b, code_pairs, factor_pairs,
+                           n_threads)
+        if need > _MAX_TABLE_BYTES:
             raise ValueError(
-                f"the contingency tables would need {cells} cells ({cells * 8 / 2**30:.1f} GiB): "
-                f"factors have {n_total} distinct values in all and codes {d} x {b} bins. "
-                "Factors with this many distinct values are probably continuous: bin them first "
-                "(factor_bins=..., or fastdis.discretize).")
+                f"the contingency tables would need {need} bytes ({need / 2**30:.1f} GiB, "
+                f"thread-private copies included), more than the {_MAX_TABLE_BYTES >> 30} GiB "
+                f"allowed: factors have {n_total} distinct values in all and codes {d} x "
+                f"{b} bins{' (code pairs counted)' if code_pairs else ''}"
+                f"{' (factor pairs counted)' if factor_pairs else ''}. Use fewer bins "
+                "(n_bins=...); factors with this many distinct values are probably "
+                "continuous: bin them first (factor_bins=..., or fastdis.discretize).")
         self.level_offsets = np.concatenate([[0], np.cumsum(levels.n_levels)]).astype(np.int64)
         self.counts = np.zeros((n_total, d, b), dtype=np.int64)
         self.code_counts = np.zeros((d, d, b, b), dtype=np.int64) if code_pairs else None
@@ -134,21 +145,31 @@ class JointHistogram:
         """Count the rows in; with ``missing_level_ok``, a factor value that is not one of
         the levels returns False (nothing counted) instead of raising."""
         matrix, lut, lut_offset, lut_len, vmin = self.levels.kernel_input(factors)
-        # count into fresh tables and add on success: a failed update changes nothing
-        fc = np.zeros_like(self.counts)
-        cc = None if self.code_counts is None else np.zeros_like(self.code_counts)
-        ff = None if self.factor_counts is None else np.zeros_like(self.factor_counts)
-        status, col = _kernels.joint_histogram(
-            matrix, lut, lut_offset, lut_len, vmin, self.levels.n_levels,
-            codes, *self.binning.kernel_args(), fc, cc, ff, self.n_threads)
-        if missing_level_ok and status == _kernels.ERR_UNKNOWN_LEVEL:
-            return False
-        raise_kernel_error(status, col, codes.shape[1])
-        self.counts += fc
-        if cc is not None:
-            self.code_counts += cc
-        if ff is not None:
-            self.factor_counts += ff
+        # A failed update changes nothing: the first one counts straight into the (zero)
+        # tables and zeroes them again on failure; later ones count into fresh tables
+        # that are added on success.
+        first = self.n_samples == 0
+        tables = (self.counts, self.code_counts, self.factor_counts)
+        if not first:
+            tables = tuple(None if t is None else np.zeros_like(t) for t in tables)
+        counted = False
+        try:
+            status, col = _kernels.joint_histogram(
+                matrix, lut, lut_offset, lut_len, vmin, self.levels.n_levels,
+                codes, *self.binning.kernel_args(), *tables, self.n_threads)
+            if missing_level_ok and status == _kernels.ERR_UNKNOWN_LEVEL:
+                return False
+            raise_kernel_error(status, col, codes.shape[1])
+            counted = True
+        finally:
+            if first and not counted:
+                for t in tables:
+                    if t is not None:
+                        t.fill(0)
+        if not first:
+            for mine, new in zip((self.counts, self.code_counts, self.factor_counts), tables):
+                if mine is not None:
+                    mine += new
         self.n_samples += codes.shape[0]
         return True
 
@@ -175,3 +196,33 @@ class JointHistogram:
         t = self.factor_counts[self.level_offsets[a]:self.level_offsets[a + 1],
                                self.level_offsets[b]:self.level_offsets[b + 1]]
         return t if k < m else t.T
+
+
+def table_bytes(n_levels, n_codes, n_bins, code_pairs=False, factor_pairs=False, n_threads=0):
+    """Bytes a histogram's tables take while rows are counted (Python ints, exact).
+
+    The int64 tables themselves; as many again for the fresh tables one update counts
+    into (a failed update changes nothing); and, per counting thread, the kernel's
+    private uint32 tables plus the uint16 tables of the hot loop, over factor groups
+    that pair small factors (csrc/histogram.c).  The kernel uses fewer threads when
+    their private tables would pass _FD_MAX_PRIVATE_BYTES, but never fewer than one.
+    """
+    d, b = int(n_codes), int(n_bins)
+    total = sum(n_levels)
+    paired, c = 0, 0
+    while c < len(n_levels):  # the kernel's pairing of consecutive small factors
+        if c + 1 < len(n_levels) and n_levels[c] * n_levels[c + 1] <= _FD_MAX_PAIR_LEVELS:
+            paired += n_levels[c] * n_levels[c + 1]
+            c += 2
+        else:
+            paired += n_levels[c]
+            c += 1
+    grouped = max(paired, total) * d * b  # pairing can be switched off (tests)
+    extra = (d * d * b * b if code_pairs else 0) + (total * total if factor_pairs else 0)
+    tables = 8 * (total * d * b + extra)
+    private = 4 * (grouped + extra) + 2 * grouped
+    from ._config import default_threads
+
+    threads = int(n_threads) or default_threads()
+    threads = max(1, min(threads, _FD_MAX_PRIVATE_BYTES // max(private, 1)))
+    return 2 * tables + threads * private

@@ -9,13 +9,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._discretize import STRATEGIES, apply_binning, make_binning
-from ._encode import FactorLevels
+from ._discretize import STRATEGIES, Binning, apply_binning, make_binning
+from ._encode import FactorLevels, _unique_column
 from ._histogram import JointHistogram
 from ._shared import shared
 from ._warnings import DegenerateWarning
 from ._validation import (BIN_HINT, check_base, check_choice, check_factors, check_int,
-                          check_n_bins, check_n_threads, check_pair, continuous_looking)
+                          check_n_bins, check_n_threads, check_pair, continuous_looking,
+                          label_array)
 
 __all__ = ["entropy", "mutual_info_matrix"]
 
@@ -214,6 +215,18 @@ def entropy(labels, base=None):
     float or ndarray of shape (n_columns,)
         :math:`H = -\\sum_a p(a) \\log p(a)` of the single column, or of each column.
 
+    Raises
+    ------
+    ValueError, TypeError
+        Missing labels (NaN, None, ``pandas.NA``, masked values) or a column mixing
+        kinds of labels, with the column and row named.
+
+    Notes
+    -----
+    Integer labels are counted in place by the histogram kernel, block by block: the
+    memory used is that of the input plus a fixed 16 MiB, whatever the number of rows.
+    Other labels are counted after one sort of each column (one copy of a column).
+
     Examples
     --------
     >>> import fastdis
@@ -221,14 +234,36 @@ def entropy(labels, base=None):
     1.0
     """
     base = check_base(base)
-    arr = np.asarray(labels)
+    arr = label_array(labels)
+    if arr.ndim not in (1, 2):
+        raise ValueError(f"labels must be a 1-D or 2-D array-like (one column or one per "
+                         f"column), got a {arr.ndim}-D array of shape {arr.shape}")
     one_d = arr.ndim == 1
     cols = check_factors(arr.reshape(-1, 1) if one_d else arr, name="labels", min_samples=1)
-    levels = FactorLevels.from_data(cols)
-    matrix, lut, lut_offset, _, vmin = levels.kernel_input(cols)
-    h = np.empty(cols.shape[1])
-    for k in range(cols.shape[1]):
-        idx = lut[lut_offset[k] + (matrix[:, k].astype(np.int64) - vmin[k])]
-        h[k] = _entropy_of_counts(np.bincount(idx, minlength=levels.n_levels[k]), cols.shape[0])
+    n = cols.shape[0]
+    h = np.array([_entropy_of_counts(c, n) for c in _level_counts(cols)])
     h = _in_base(h, base)
     return float(h[0]) if one_d else h
+
+
+# Rows per counting pass of entropy(): a float32 dummy code of this many rows (16 MiB) is all
+# the memory it adds to the input's, whatever the number of rows.
+_ENTROPY_CHUNK = 1 << 22
+
+
+def _level_counts(cols):
+    """Rows at each level of each column, with memory near the input's: integer labels
+    of modest span through the counting kernel, chunk by chunk, in place; other labels
+    through one sort of each column."""
+    if cols.dtype.kind in "iu":
+        levels = FactorLevels.from_data(cols)
+        if levels._lut is not None:  # a lookup table: the kernel reads the labels in place
+            one_bin = Binning(np.array([[0.0, 1.0]]), 1.0, 0.0, uniform=True, check_range=True)
+            hist = JointHistogram._from_parts(levels, one_bin)
+            zeros = np.zeros((min(_ENTROPY_CHUNK, cols.shape[0]), 1), dtype=np.float32)
+            for r0 in range(0, cols.shape[0], _ENTROPY_CHUNK):
+                chunk = cols[r0:r0 + _ENTROPY_CHUNK]
+                hist._add(chunk, zeros[:chunk.shape[0]])
+            return [hist.counts[hist.level_offsets[k]:hist.level_offsets[k + 1], 0, 0]
+                    for k in range(cols.shape[1])]
+    return [_unique_column(cols, k, return_counts=True)[1] for k in range(cols.shape[1])]

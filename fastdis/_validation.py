@@ -4,6 +4,8 @@ Arrays are never copied when they already have a dtype and layout the kernels
 read (float32/float64 codes, integer factors, any strides that are whole
 elements); everything else is converted once, here.
 """
+import decimal
+import math
 import numbers
 import operator
 
@@ -16,6 +18,7 @@ _INT_KINDS = "iub"
 def _as_2d(x, name):
     if isinstance(x, (str, bytes)):
         raise TypeError(f"{name} must be a 2-D array-like, got {type(x).__name__}")
+    x = _unmasked(x, name)
     try:
         if not hasattr(x, "__array__") and hasattr(x, "__dlpack__"):
             arr = np.from_dlpack(x)  # zero-copy view of a CPU tensor
@@ -33,6 +36,21 @@ def _as_2d(x, name):
     if arr.shape[0] == 0 or arr.shape[1] == 0:
         raise ValueError(f"{name} is empty: shape {arr.shape}")
     return arr
+
+
+def _unmasked(x, name):
+    """The data of a masked array without masked values; a masked value is an error,
+    since np.asarray would silently read whatever lies under the mask."""
+    if not isinstance(x, np.ma.MaskedArray):
+        return x
+    mask = np.ma.getmaskarray(x)
+    if mask.any():
+        where = tuple(int(i) for i in np.argwhere(mask)[0])
+        n = int(mask.sum())
+        raise ValueError(f"{name} is a masked array with {n} masked value{'s' * (n > 1)} "
+                         f"(the first at index {where}): fill them (.filled(...)) or drop "
+                         "those rows first")
+    return np.ma.getdata(x)
 
 
 def _kernel_layout(arr):
@@ -65,25 +83,138 @@ def check_codes(codes, name="codes", min_samples=2):
 
 
 def check_factors(factors, name="factors", min_samples=2):
-    """Validate factors: a 2-D array of labels (integers, floats without NaN, strings)."""
-    arr = _as_2d(factors, name)
+    """Validate factors: a 2-D array of labels (integers, floats without NaN, strings).
+
+    Object columns must hold labels of one kind (numbers, str or bytes) and no missing
+    value (None, NaN, pandas.NA, NaT); the column (and row) at fault is named.
+    """
+    arr = _exact_ints(factors, _as_2d(factors, name))
     kind = arr.dtype.kind
     if kind == "c":
         raise TypeError(f"{name} must hold real or string labels, got complex dtype {arr.dtype}")
     if kind not in "iubfUSO":
-        raise TypeError(f"{name} must hold integer, float or string labels, got dtype {arr.dtype}")
+        hint = ""
+        if kind in "mM":
+            hint = "; convert dates or durations to integers first (e.g. .astype('int64'))"
+        elif arr.dtype.names is not None:
+            hint = "; pass one column per field"
+        raise TypeError(f"{name} must hold integer, float or string labels, got dtype "
+                        f"{arr.dtype}{hint}")
     if arr.shape[0] < min_samples:
         raise ValueError(f"{name} needs at least {min_samples} samples (rows), got {arr.shape[0]}")
     if kind == "f":
         bad = ~np.isfinite(arr).all(axis=0)
         if bad.any():
             col = int(np.flatnonzero(bad)[0])
-            raise ValueError(f"{name} contains NaN or infinity in column {col}")
+            row = int(np.flatnonzero(~np.isfinite(arr[:, col]))[0])
+            raise ValueError(f"{name} contains NaN or infinity in column {col} (row {row}, "
+                             f"{arr[row, col]}); labels must all be present and finite: drop "
+                             "those rows or give them a label of their own")
+    if kind == "O":
+        for col in range(arr.shape[1]):
+            _check_object_labels(arr[:, col], name, col)
     if kind in _INT_KINDS:
         if kind == "b":
             arr = arr.view(np.uint8)
         return _kernel_layout(arr)
     return arr
+
+
+def label_array(x):
+    """np.asarray(x) for labels: masked arrays stay masked (check_factors refuses masked
+    values) and Python ints stay exact (see _exact_ints)."""
+    if isinstance(x, np.ma.MaskedArray):
+        return x
+    return _exact_ints(x, np.asarray(x))
+
+
+def _exact_ints(x, arr):
+    """arr, or the Python ints of the nested lists x as an object array where numpy made
+    float64 of them (e.g. [-1, 2**63]) and so merged neighbouring labels."""
+    if arr.dtype.kind != "f" or hasattr(x, "__array__") or hasattr(x, "__dlpack__"):
+        return arr
+    if not (np.abs(arr) >= 2.0**53).any():
+        return arr  # every integer here is exact in float64
+    exact = np.asarray(x, dtype=object)
+    is_int = np.frompyfunc(lambda v: isinstance(v, numbers.Integral), 1, 1)
+    if exact.shape == arr.shape and is_int(exact).all():
+        return exact
+    return arr
+
+
+def _label_kind(x):
+    """What an object label is: "str", "bytes", "number", "missing", "nonfinite" or its
+    type name.  Missing values are recognised without importing pandas."""
+    if isinstance(x, str):
+        return "str"
+    if isinstance(x, bytes):
+        return "bytes"
+    if x is None or type(x).__name__ in ("NAType", "NaTType"):
+        return "missing"
+    if isinstance(x, (numbers.Real, decimal.Decimal)):  # Python/numpy ints, floats, bools...
+        if isinstance(x, numbers.Integral):
+            return "number"
+        try:
+            finite = math.isfinite(x)
+        except (OverflowError, TypeError, ValueError):
+            finite = True
+        if finite:
+            return "number"
+        return "missing" if x != x else "nonfinite"  # NaN marks a missing value
+    if isinstance(x, (np.datetime64, np.timedelta64)) and np.isnat(x):
+        return "missing"
+    return type(x).__name__
+
+
+_LABEL_KINDS = np.frompyfunc(_label_kind, 1, 1)
+
+
+def _check_object_labels(col, name, k):
+    """Column k of object labels: one kind of label, none missing (see _label_kind)."""
+    with np.errstate(invalid="ignore"):  # NaN comparisons inside _label_kind
+        kinds = _LABEL_KINDS(col)
+    found = set(kinds.tolist())
+    if found in ({"number"}, {"str"}, {"bytes"}):
+        return
+    for bad, what in (("missing", "a missing value"), ("nonfinite", "an infinite value")):
+        if bad in found:
+            row = int(np.flatnonzero(kinds == bad)[0])
+            raise ValueError(f"{name} column {k} has {what} ({col[row]!r}) in row {row}: "
+                             "labels must all be present and finite; drop those rows or give "
+                             "them a label of their own")
+    if len(found) > 1:
+        first = {kind: col[int(np.flatnonzero(kinds == kind)[0])] for kind in sorted(found)}
+        examples = ", ".join(f"{kind} {value!r}" for kind, value in first.items())
+        raise TypeError(f"{name} column {k} mixes labels of different kinds ({examples}): use "
+                        "one kind per column, e.g. convert the column with .astype(str)")
+    raise TypeError(f"{name} column {k} holds {found.pop()} values: labels must be numbers or "
+                    "strings")
+
+
+def check_levels(factor_levels, name="factor_levels"):
+    """The distinct values of each factor: a non-empty list of non-empty 1-D array-likes,
+    each validated like a factors column; returned sorted and distinct."""
+    if isinstance(factor_levels, (str, bytes)) or not hasattr(factor_levels, "__iter__"):
+        raise TypeError(f"{name} must be a list with the levels of each factor, got "
+                        f"{type(factor_levels).__name__}")
+    levels = []
+    for k, v in enumerate(factor_levels):
+        if isinstance(v, (str, bytes)):
+            raise TypeError(f"{name}[{k}] must be a 1-D array-like of the levels of factor {k}, "
+                            f"got {type(v).__name__}; pass e.g. [np.arange(3), ['a', 'b']]")
+        v = _unmasked(v, f"{name}[{k}]")
+        arr = _exact_ints(v, np.asarray(v))
+        if arr.ndim != 1:
+            raise ValueError(f"{name}[{k}] must be a 1-D array-like of the levels of factor {k}, "
+                             f"got a {arr.ndim}-D array of shape {arr.shape}; pass one array "
+                             "per factor, e.g. [np.arange(3), np.arange(6)]")
+        if arr.size == 0:
+            raise ValueError(f"{name}[{k}] is empty: factor {k} needs at least one level")
+        col = check_factors(arr.reshape(-1, 1), name=f"{name}[{k}]", min_samples=1)
+        levels.append(np.unique(col[:, 0]))
+    if not levels:
+        raise ValueError(f"{name} is empty: give the levels of at least one factor")
+    return levels
 
 
 def check_pair(factors, codes, min_samples=2):

@@ -164,3 +164,160 @@ def test_single_code_and_single_factor():
     assert fastdis.modularity(f[:, :1], z) == 1.0
     assert 0.0 <= fastdis.dcimig(f[:, :1], z) <= 1.0
     assert 0.0 <= fastdis.mig_sup(f[:, :1], z) <= 1.0
+
+
+# --- labels that are missing, of mixed kinds or of no label kind -------------------------
+
+def _obj(values, col=1, row=2):
+    f = np.array([["a", "b"], ["a", "b"], ["b", "a"], ["b", "c"], ["a", "c"], ["b", "b"]] * 5,
+                 dtype=object)
+    f[row, col] = values
+    return f
+
+
+def _pandas_int64_na():
+    pd = pytest.importorskip("pandas")
+    a = pd.array([1, 2, 1, 2, 1, None] * 5, dtype="Int64")
+    # two nullable columns: numpy sees an object array holding pandas.NA
+    return pd.DataFrame({"a": a, "b": pd.array([1, 2, 2, 1, 1, 2] * 5, dtype="Int64")})
+
+
+def _pandas_string_na():
+    pd = pytest.importorskip("pandas")
+    return pd.DataFrame({"a": pd.array(list("abab") + [None, "b"] * 13, dtype="string")})
+
+
+def _tuples():
+    f = np.empty((30, 1), dtype=object)
+    for r in range(30):
+        f[r, 0] = (r % 3, 1)
+    return f
+
+
+def _masked_factors():
+    f = np.ma.masked_array(np.tile([[0, 1], [1, 0]], (15, 1)))
+    f[3, 1] = np.ma.masked
+    return f
+
+
+BAD_LABELS = [
+    (lambda: _obj(None), ValueError, r"factors column 1 has a missing value \(None\) in row 2"),
+    (lambda: _obj(np.nan), ValueError, r"factors column 1 has a missing value \(nan\) in row 2"),
+    (lambda: _obj(float("inf")), ValueError, r"factors column 1 has an infinite value \(inf\)"),
+    (_pandas_int64_na, ValueError, r"factors column 0 has a missing value \(<NA>\) in row 5"),
+    (_pandas_string_na, ValueError, r"factors column 0 has a missing value \(<NA>\) in row 4"),
+    (lambda: _obj(3), TypeError, r"factors column 1 mixes labels of different kinds \(number 3, "
+                                 r"str 'b'\).*astype\(str\)"),
+    (lambda: _obj(b"b"), TypeError, r"factors column 1 mixes labels of different kinds"),
+    (lambda: _obj((1, 2), col=0, row=0), TypeError,
+     r"factors column 0 mixes labels of different kinds \(str 'a', tuple \(1, 2\)\)"),
+    (lambda: _tuples(), TypeError,
+     r"factors column 0 holds tuple values: labels must be numbers or strings"),
+    (lambda: (np.arange(30) % 3).astype("datetime64[D]").reshape(-1, 1), TypeError,
+     r"got dtype datetime64\[D\]; convert dates or durations to integers"),
+    (lambda: (np.arange(30) % 3).astype("timedelta64[s]").reshape(-1, 1), TypeError,
+     r"got dtype timedelta64\[s\]; convert"),
+    (lambda: np.zeros((30, 1), dtype=[("a", int), ("b", float)]), TypeError,
+     r"pass one column per field"),
+    (_masked_factors, ValueError,
+     r"factors is a masked array with 1 masked value \(the first at index \(3, 1\)\)"),
+]
+
+LABEL_METRICS = [fastdis.mig, fastdis.jemmig, fastdis.mutual_info_matrix, fastdis.irs,
+                 fastdis.z_min_var, fastdis.z_diff, fastdis.sap, fastdis.dci]
+
+
+@pytest.mark.parametrize("metric", LABEL_METRICS, ids=lambda m: m.__name__)
+@pytest.mark.parametrize("make,error,match", BAD_LABELS)
+def test_bad_labels_name_the_column_at_the_first_call(metric, make, error, match):
+    factors = make()
+    codes = np.random.default_rng(0).normal(size=(len(factors), 2))
+    with pytest.raises(error, match=match):
+        metric(factors, codes)
+
+
+@pytest.mark.parametrize("make,error,match", BAD_LABELS)
+def test_bad_labels_in_entropy_name_labels(make, error, match):
+    with pytest.raises(error, match=match.replace("factors", "labels")):
+        fastdis.entropy(make())
+
+
+def test_masked_codes_are_refused():
+    z = np.ma.masked_array(Z.copy())
+    z[7, 2] = np.ma.masked
+    with pytest.raises(ValueError, match=r"codes is a masked array with 1 masked value "
+                                         r"\(the first at index \(7, 2\)\)"):
+        fastdis.mig(F, z)
+
+
+def test_pandas_int64_with_na_in_one_column_names_the_row():
+    pd = pytest.importorskip("pandas")
+    f = pd.DataFrame({"a": pd.array([1, 2, 1, 2, 1, None] * 5, dtype="Int64")})
+    # numpy turns a single nullable column into float64 with NaN
+    with pytest.raises(ValueError, match=r"factors contains NaN or infinity in column 0 "
+                                         r"\(row 5, nan\)"):
+        fastdis.mig(f, np.zeros((30, 1)) + np.arange(30)[:, None])
+
+
+def _big_ints():
+    f = F.astype(object)
+    f[F == 1] = 2**70  # Python ints beyond int64
+    return f
+
+
+@pytest.mark.parametrize("same,relabelled", [
+    # masked arrays without a masked value are their data
+    (np.ma.masked_array(F), F),
+    # bytes, str and object labels are labels like any other
+    (F.astype("S3") + b"x", F),
+    (np.where(F == 0, "zero", np.where(F == 1, "one", "two")).astype(object),
+     np.where(F == 0, 2, np.where(F == 1, 0, 1))),            # sorted: one < two < zero
+    (_big_ints(), np.where(F == 1, 2, np.where(F == 2, 1, 0))),  # 0 < 2 < 2**70
+    (F.astype(object) * 0.5, F),
+])
+@pytest.mark.parametrize("metric", [fastdis.mig, fastdis.mutual_info_matrix, fastdis.irs,
+                                    fastdis.z_min_var], ids=lambda m: m.__name__)
+def test_labels_of_every_kind_give_the_relabelled_value(same, relabelled, metric):
+    kwargs = dict(random_state=0, batch_size=10) if metric is fastdis.z_min_var else {}
+    np.testing.assert_array_equal(metric(same, Z, **kwargs), metric(relabelled, Z, **kwargs))
+
+
+@pytest.mark.parametrize("levels,error,match", [
+    ([], ValueError, r"factor_levels is empty: give the levels of at least one factor"),
+    ([[]], ValueError, r"factor_levels\[0\] is empty: factor 0 needs at least one level"),
+    ([np.arange(3), []], ValueError, r"factor_levels\[1\] is empty"),
+    (np.arange(3), ValueError, r"factor_levels\[0\] must be a 1-D array-like .* got a 0-D"),
+    ([[[0, 1], [2, 3]]], ValueError, r"factor_levels\[0\] must be a 1-D .* got a 2-D array"),
+    ([["a", None]], ValueError, r"factor_levels\[0\] column 0 has a missing value \(None\)"),
+    ([[0.0, np.nan]], ValueError, r"factor_levels\[0\] contains NaN or infinity"),
+    ([np.array(["a", 1], dtype=object)], TypeError,
+     r"factor_levels\[0\] column 0 mixes labels of different kinds"),
+    (["abc"], TypeError, r"factor_levels\[0\] must be a 1-D array-like .* got str"),
+    (5, TypeError, r"factor_levels must be a list with the levels of each factor, got int"),
+])
+def test_joint_histogram_levels_are_checked_up_front(levels, error, match):
+    with pytest.raises(error, match=match):
+        fastdis.JointHistogram(levels, code_range=[(0.0, 1.0)])
+
+
+@pytest.mark.parametrize("labels,error,match", [
+    (3, ValueError, r"labels must be a 1-D or 2-D array-like .* got a 0-D array of shape \(\)"),
+    (np.zeros((4, 2, 2)), ValueError, r"labels must be a 1-D or 2-D .* got a 3-D array"),
+    ([], ValueError, r"labels is empty"),
+    (np.array([1 + 2j, 3j]), TypeError, r"labels must hold real or string labels"),
+])
+def test_entropy_shapes_and_dtypes(labels, error, match):
+    with pytest.raises(error, match=match):
+        fastdis.entropy(labels)
+
+
+@pytest.mark.parametrize("order", [">", "<"])
+def test_hashed_labels_in_either_byte_order(order):
+    rng = np.random.default_rng(2)
+    hashes = rng.integers(-2**63, 2**63 - 1, size=5, endpoint=True)
+    idx = rng.integers(0, 5, size=(400, 2))
+    factors = hashes[idx].astype(order + "i8")
+    ranks = np.argsort(np.argsort(hashes))[idx]  # each hash's rank among the sorted hashes
+    z = rng.normal(size=(400, 3))
+    np.testing.assert_array_equal(fastdis.mutual_info_matrix(factors, z),
+                                  fastdis.mutual_info_matrix(ranks, z))
