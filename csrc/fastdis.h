@@ -115,7 +115,8 @@ int fd_joint_histogram(const fd_array *factors, const fd_levels *levels,
 /* sampling.c */
 enum fd_batch_mode {
     FD_BATCH_PAIR_DIFF = 0, /* out[b][j] = mean over L pairs of |z_a - z_b| */
-    FD_BATCH_VARIANCE = 1   /* out[b][j] = variance (ddof = 1) over L rows */
+    FD_BATCH_VARIANCE = 1,  /* out[b][j] = variance (ddof = 1) over L rows */
+    FD_BATCH_PAIRS = 2      /* as PAIR_DIFF, each pair drawing its own group */
 };
 
 /* Groups of rows after fd_group_rows, and which of them batches may be drawn from. */

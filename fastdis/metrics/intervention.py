@@ -14,13 +14,11 @@ import numpy as np
 
 from .. import _kernels
 from .._discretize import column_ranges
-from .._grouping import EncodedFactors
-from .._information import factor_labels
-from .._shared import shared
-from .._validation import (BIN_HINT, check_int, check_n_threads, check_pair, continuous_looking,
-                           raise_kernel_error)
+from .._random import check_random_state
+from .._validation import check_int, raise_kernel_error
 from .._warnings import DegenerateWarning
-from ._conventions import resolve_metric
+from ._sampling import (check_batches, draw, generator, prepare, rescale_accuracy,
+                        rescale_extreme, targets_and_seed)
 
 __all__ = ["z_diff", "z_min_var", "z_max_var", "irs"]
 
@@ -45,84 +43,6 @@ _COMMON = """\
 def _doc(func):
     func.__doc__ = func.__doc__.replace("    {common}", _COMMON)
     return func
-
-
-def _prepare(metric, factors, codes, convention, n_threads, settings_given, check_finite=True):
-    s = resolve_metric(metric, convention, **settings_given)
-    factors, codes = check_pair(factors, codes)
-    nt = check_n_threads(n_threads)
-    if check_finite:
-        column_ranges(codes, nt)  # rejects NaN / inf, naming the column
-    strategy = s.get("factor_strategy", "minmax" if convention == "ubisoft" else "uniform")
-    enc = shared("encoded factors", (factors,), (s.get("factor_bins"), strategy),
-                 lambda: EncodedFactors(factor_labels(factors, s.get("factor_bins"), strategy, nt), nt))
-    looks = continuous_looking(enc.n_levels, codes.shape[0])
-    if looks:
-        raise ValueError(f"{metric}: {looks}, and the metric needs repeated factor values; "
-                         f"{BIN_HINT}")
-    single = np.flatnonzero(enc.n_levels < 2)
-    if len(single):
-        raise ValueError(f"factors column {int(single[0])} has a single value: it cannot be "
-                         f"intervened on; drop it before calling {metric}")
-    return s, enc, codes, nt
-
-
-def _check_batches(s, n_rows):
-    L = check_int(s["batch_size"], "batch_size", 2)
-    if L > n_rows:
-        raise ValueError(f"batch_size={L} exceeds the number of rows ({n_rows})")
-    check_int(s["n_train"], "n_train", 1)
-    check_int(s["n_eval"], "n_eval", 1)
-    return L
-
-
-def _targets_and_seed(rng, n_factors, n_batches):
-    """Which factor each batch intervenes on, and the seed of the C sampler."""
-    targets = rng.integers(0, n_factors, size=n_batches)
-    seed = int(rng.integers(0, 2**63 - 1, dtype=np.int64))
-    return targets, seed
-
-
-def _groups_or_raise(grouping, what, k, metric):
-    groups, cum = grouping.eligible()
-    if len(groups) == 0:
-        raise ValueError(
-            f"{metric}: no {what} of factor {k} occurs in two rows or more; the metric needs "
-            f"repeated factor values (i.i.d. continuous factors cannot support it): bin the "
-            f"factors first with factor_bins=... or fastdis.discretize")
-    return groups, cum
-
-
-def _draw(codes, enc, targets, seed, mode, batch_size, settings, nt, metric, vary_one):
-    """Reductions of every batch: (n_batches, n_codes), batch b intervening on targets[b]."""
-    out = np.empty((len(targets), codes.shape[1]))
-    for k in range(enc.n_factors):
-        ids = np.flatnonzero(targets == k).astype(np.int64)
-        if len(ids) == 0:
-            continue
-        include = np.ones(enc.n_factors, dtype=bool)
-        if vary_one:   # all factors but k fixed
-            include[k] = False
-        else:          # factor k fixed
-            include[:] = False
-            include[k] = True
-        # grouping by one factor is shared with the other metrics of evaluate() (Z-diff,
-        # Z-min); by all factors but one (Z-max only) it is not kept
-        grouping = enc.group_by(include, share=not vary_one)
-        what = "combination of the other factors" if vary_one else "value"
-        groups, cum = _groups_or_raise(grouping, what, k, metric)
-        out[ids] = _kernels.sample_batches(codes, grouping.offsets, grouping.perm, groups, cum,
-                                           settings["by_size"], mode, batch_size, seed, ids, nt,
-                                           settings["replace"])
-    return out
-
-
-def _rescale(accuracy, n_factors, scale):
-    """(accuracy - 1/K) / (1 - 1/K): 0 for a random guess, 1 for a perfect one."""
-    if not scale:
-        return accuracy
-    chance = 1.0 / n_factors
-    return (accuracy - chance) / (1.0 - chance)
 
 
 @_doc
@@ -175,58 +95,96 @@ def z_diff(factors, codes, *, convention=None, random_state=None, n_threads=None
     frequency), rows drawn with replacement, ``LogisticRegression()`` with its defaults
     (``max_iter=100``), and the accuracy reported unscaled.
     """
-    s, enc, codes, nt = _prepare("z_diff", factors, codes, convention, n_threads, dict(
+    s, enc, codes, nt = prepare("z_diff", factors, codes, convention, n_threads, dict(
         batch_size=batch_size, n_train=n_train, n_eval=n_eval, max_iter=max_iter, scale=scale,
         factor_bins=factor_bins))
-    L = _check_batches(s, codes.shape[0])
+    L = check_batches(s, codes.shape[0])
+    max_iter = check_int(s["max_iter"], "max_iter", 1)
     from sklearn.linear_model import LogisticRegression
 
-    rng = np.random.default_rng(random_state)
+    rng = generator(random_state)
     n_train, n_eval = s["n_train"], s["n_eval"]
-    targets, seed = _targets_and_seed(rng, enc.n_factors, n_train + n_eval)
-    features = _draw(codes, enc, targets, seed, _kernels.BATCH_PAIR_DIFF, L, s, nt,
-                     "z_diff", vary_one=False)
-    model = LogisticRegression(max_iter=check_int(s["max_iter"], "max_iter", 1))
+    targets, seed = targets_and_seed(rng, enc.n_factors, n_train + n_eval)
     y_train, y_eval = targets[:n_train], targets[n_train:]
     if len(np.unique(y_train)) < 2:
-        raise ValueError("z_diff: the training batches cover a single factor; increase n_train")
+        raise ValueError(f"z_diff: all {n_train} training batches intervene on the same factor, "
+                         f"so the classifier has one class to learn; increase n_train")
+    mins, maxs = column_ranges(codes, nt)
+    scaled, e = rescale_extreme(codes, mins, maxs)
+    features = draw(scaled, enc, targets, seed, _kernels.BATCH_PAIRS, L, s, nt, "z_diff",
+                    vary_one=False)
+    features = _features_at_scale(features, e, mins, maxs)
+    model = LogisticRegression(max_iter=max_iter)
     model.fit(features[:n_train], y_train)
     train_acc = float(model.score(features[:n_train], y_train))
     eval_acc = float(model.score(features[n_train:], y_eval))
-    score = _rescale(eval_acc, enc.n_factors, s["scale"])
+    score = rescale_accuracy(eval_acc, enc.n_factors, s["scale"])
     details = dict(train_accuracy=train_acc, eval_accuracy=eval_acc)
     return (score, details) if return_details else score
 
 
+# Largest feature (mean |z_a - z_b|) handed to the logistic regression: its gradient sums
+# n_train features times residuals, which overflows near the float64 maximum.
+_MAX_FEATURE = 2.0 ** 960
+
+
+def _features_at_scale(features, e, mins, maxs):
+    """Z-diff's features back at the codes' own scale (they were computed on codes
+    rescaled by 2**-e); a ValueError naming the column where that scale is beyond what
+    the (not scale-invariant) logistic regression can be fitted on."""
+    with np.errstate(over="ignore", under="ignore"):  # an overflow is reported below
+        features = np.ldexp(features, e[None, :])
+    too_big = ~(np.abs(features) <= _MAX_FEATURE).all(axis=0)
+    if too_big.any():
+        j = int(np.flatnonzero(too_big)[0])
+        raise ValueError(
+            f"z_diff: codes column {j} ranges over [{mins[j]:.3g}, {maxs[j]:.3g}]: its mean "
+            f"|z_a - z_b| over a batch reaches {np.abs(features[:, j]).max():.3g}, beyond the "
+            f"scale (2**960) at which a logistic regression can be fitted; Z-diff's classifier "
+            f"is not scale invariant, so rescale the codes yourself (e.g. divide them by their "
+            f"standard deviation)")
+    return features
+
+
 def _variance_vote(metric, factors, codes, convention, random_state, n_threads, given, argmax,
                    return_details):
-    s, enc, codes, nt = _prepare(metric, factors, codes, convention, n_threads, given)
-    L = _check_batches(s, codes.shape[0])
-    rng = np.random.default_rng(random_state)
+    s, enc, codes, nt = prepare(metric, factors, codes, convention, n_threads, given)
+    L = check_batches(s, codes.shape[0])
+    rng = generator(random_state)
     n_var = check_int(s["n_variance_estimate"], "n_variance_estimate", 2)
+    threshold = float(s["std_threshold"])
+    if not threshold >= 0.0:  # NaN too
+        raise ValueError(f"std_threshold must be a number >= 0, got {s['std_threshold']!r}")
+    # variances are ratios within a column: computed on codes rescaled by exact powers of
+    # two where squares would over- or underflow, the threshold rescaled with them
+    scaled, e = rescale_extreme(codes, *column_ranges(codes, nt))
     if s["replace"]:  # disentanglement_lib: observations drawn with replacement
         rows = rng.integers(0, codes.shape[0], size=n_var)
     else:
         rows = rng.choice(codes.shape[0], size=min(n_var, codes.shape[0]), replace=False)
-    global_var = np.var(codes[np.sort(rows)], axis=0, ddof=1).astype(np.float64)
-    threshold = float(s["std_threshold"])
+    global_var = np.var(scaled[np.sort(rows)], axis=0, ddof=1).astype(np.float64)
+    with np.errstate(over="ignore", under="ignore"):  # inf / 0 thresholds compare as meant
+        scaled_threshold = np.ldexp(threshold, -e)
     # a code with no variance at all is never active, whatever the threshold: a 0/0 NaN
     # would otherwise win the argmin (disentanglement_lib with threshold 0)
-    active = (np.sqrt(global_var) >= threshold) & (global_var > 0)
+    active = (np.sqrt(global_var) >= scaled_threshold) & (global_var > 0)
+    K, d = enc.n_factors, codes.shape[1]
     details = dict(active_codes=np.flatnonzero(active), num_active_dims=int(active.sum()))
     if not active.any():
         warnings.warn(f"{metric}: no code varies more than std_threshold={threshold}; the "
                       "representation carries nothing to vote with: score 0", DegenerateWarning,
                       stacklevel=3)
+        # disentanglement_lib's values in this case: no vote, accuracies 0
+        details.update(train_accuracy=0.0, eval_accuracy=0.0,
+                       votes=np.zeros((d, K), dtype=np.int64))
         return (0.0, details) if return_details else 0.0
     n_train, n_eval = s["n_train"], s["n_eval"]
-    targets, seed = _targets_and_seed(rng, enc.n_factors, n_train + n_eval)
-    variances = _draw(codes, enc, targets, seed, _kernels.BATCH_VARIANCE, L, s, nt,
-                      metric, vary_one=argmax)
+    targets, seed = targets_and_seed(rng, K, n_train + n_eval)
+    variances = draw(scaled, enc, targets, seed, _kernels.BATCH_VARIANCE, L, s, nt,
+                     metric, vary_one=argmax)
     normalized = np.where(active, variances / np.where(active, global_var, 1.0),
                           -np.inf if argmax else np.inf)
     votes_for = np.argmax(normalized, axis=1) if argmax else np.argmin(normalized, axis=1)
-    d, K = codes.shape[1], enc.n_factors
     train_votes = np.zeros((d, K), dtype=np.int64)
     np.add.at(train_votes, (votes_for[:n_train], targets[:n_train]), 1)
     eval_votes = np.zeros((d, K), dtype=np.int64)
@@ -234,7 +192,7 @@ def _variance_vote(metric, factors, codes, convention, random_state, n_threads, 
     classifier = np.argmax(train_votes, axis=1)  # majority vote: code -> factor
     train_acc = train_votes[np.arange(d), classifier].sum() / n_train
     eval_acc = eval_votes[np.arange(d), classifier].sum() / n_eval
-    score = _rescale(float(eval_acc), K, s["scale"])
+    score = rescale_accuracy(float(eval_acc), K, s["scale"])
     details.update(train_accuracy=float(train_acc), eval_accuracy=float(eval_acc),
                    votes=train_votes)
     return (score, details) if return_details else score
@@ -356,20 +314,33 @@ def z_max_var(factors, codes, *, convention=None, random_state=None, n_threads=N
         factor_bins=factor_bins), argmax=True, return_details=return_details)
 
 
-def _within_level_deviation(enc, codes, q, nt):
-    """For IRS: the (codes x factors) mean over each factor's values of the q-quantile of
-    |z - E[z | value]|, and each code's global mean, minimum and maximum."""
-    offsets = np.concatenate([[0], np.cumsum(enc.n_levels)])
-    cum = np.zeros((codes.shape[1], enc.n_factors))
-    # one pass: per level of every factor, means, minima, maxima and max deviations
+def _level_pass(enc, codes, nt):
+    """One pass: per level of every factor, means, max deviations, minima, maxima, counts."""
     mean, dev, lo, hi, count, status, col = _kernels.level_deviation(
         *enc.kernel_input, enc.n_levels, codes, nt)
     raise_kernel_error(status, col, 0)
+    return mean, dev, lo, hi, count
+
+
+def _within_level_deviation(enc, codes, q, nt):
+    """For IRS: the (codes x factors) mean over each factor's values of the q-quantile of
+    |z - E[z | value]|, each code's global mean, minimum and maximum, all on codes
+    rescaled by 2**-e (exactly), and e.
+
+    Columns of extreme magnitude (their sums would overflow, or lose bits as subnormals)
+    are rescaled and the pass redone: every IRS ratio is one column's deviation over
+    another of the same column, so the rescaling leaves it unchanged."""
+    offsets = np.concatenate([[0], np.cumsum(enc.n_levels)])
     first = slice(offsets[0], offsets[1])  # the levels of factor 0 cover every row once
+    mean, dev, lo, hi, count = _level_pass(enc, codes, nt)
+    codes, e = rescale_extreme(codes, lo[first].min(axis=0), hi[first].max(axis=0))
+    if e.any():
+        mean, dev, lo, hi, count = _level_pass(enc, codes, nt)
     global_mean = (mean[first] * count[first, None]).sum(axis=0) / count[first].sum()
     if not np.isfinite(global_mean).all():  # NaN or inf anywhere in a column
         raise_kernel_error(_kernels.ERR_NONFINITE, int(np.flatnonzero(~np.isfinite(global_mean))[0]),
                            codes.shape[1])
+    cum = np.zeros((codes.shape[1], enc.n_factors))
     if q >= 1.0:
         for k in range(enc.n_factors):
             cum[:, k] = dev[offsets[k]:offsets[k + 1]].mean(axis=0)
@@ -378,7 +349,7 @@ def _within_level_deviation(enc, codes, q, nt):
             grouping = enc.group_by(np.arange(enc.n_factors) == k).nonempty()
             _, qdev = _kernels.group_deviation(codes, grouping.offsets, grouping.perm, q, nt)
             cum[:, k] = qdev.mean(axis=0)
-    return cum, global_mean, lo[first].min(axis=0), hi[first].max(axis=0)
+    return cum, global_mean, lo[first].min(axis=0), hi[first].max(axis=0), e
 
 
 @_doc
@@ -423,23 +394,31 @@ def irs(factors, codes, *, convention=None, random_state=None, n_threads=None,
     ``convention="dlib"`` bins them into 20 equal-width bins (merging values of factors
     with more than 20) and uses the 0.99 quantile.
     """
-    s, enc, codes, nt = _prepare("irs", factors, codes, convention, n_threads, dict(
-        diff_quantile=diff_quantile, factor_bins=factor_bins), check_finite=False)
+    s, enc, codes, nt = prepare("irs", factors, codes, convention, n_threads, dict(
+        diff_quantile=diff_quantile, factor_bins=factor_bins), check_finite=False, min_factors=1)
+    if not isinstance(random_state, (np.random.Generator, np.random.RandomState)):
+        check_random_state(random_state)  # unused, but held to the rule of every metric
     q = float(s["diff_quantile"])
     if not 0.0 < q <= 1.0:
         raise ValueError(f"diff_quantile must be in (0, 1], got {q}")
-    cum, mean, mins, maxs = _within_level_deviation(enc, codes, q, nt)
+    cum, mean, mins, maxs, e = _within_level_deviation(enc, codes, q, nt)
     active = maxs > mins
-    if not active.any():
-        warnings.warn("irs: every code is constant: score 0", DegenerateWarning, stacklevel=2)
-        return (0.0, dict(active_codes=np.flatnonzero(active))) if return_details else 0.0
     # max |z - mean| is reached at the smallest or the largest value
     max_dev = np.maximum(maxs - mean, mean - mins)
+    with np.errstate(over="ignore", under="ignore"):  # beyond float64: inf, documented
+        raw_max_dev = np.ldexp(max_dev, e)
+    details = dict(irs_matrix=np.zeros((0, enc.n_factors)), per_code=np.zeros(0),
+                   parents=np.zeros(0, dtype=np.int64), max_deviations=raw_max_dev,
+                   active_codes=np.flatnonzero(active))
+    if not active.any():
+        warnings.warn("irs: every code is constant: score 0", DegenerateWarning, stacklevel=2)
+        return (0.0, details) if return_details else 0.0
     irs_matrix = 1.0 - cum[active] / max_dev[active, None]
     per_code = irs_matrix.max(axis=1)
-    weights = max_dev[active]
-    score = float(np.average(per_code, weights=weights)) if weights.sum() > 0 else float(
-        per_code.mean())
-    details = dict(irs_matrix=irs_matrix, per_code=per_code, parents=irs_matrix.argmax(axis=1),
-                   max_deviations=max_dev, active_codes=np.flatnonzero(active))
+    # weights relative to the largest exponent: the same ratios as the raw deviations,
+    # without their overflow
+    with np.errstate(under="ignore"):
+        weights = np.ldexp(max_dev[active], e[active] - e[active].max())
+    score = float(np.average(per_code, weights=weights))
+    details.update(irs_matrix=irs_matrix, per_code=per_code, parents=irs_matrix.argmax(axis=1))
     return (score, details) if return_details else score
