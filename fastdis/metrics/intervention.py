@@ -109,12 +109,11 @@ def z_diff(factors, codes, *, convention=None, random_state=None, n_threads=None
     if len(np.unique(y_train)) < 2:
         raise ValueError(f"z_diff: all {n_train} training batches intervene on the same factor, "
                          f"so the classifier has one class to learn; increase n_train")
-    mins, maxs = column_ranges(codes, nt)
-    scaled, e = rescale_extreme(codes, mins, maxs)
+    scaled, e = rescale_extreme(codes, *column_ranges(codes, nt))
     features = draw(scaled, enc, targets, seed, _kernels.BATCH_PAIRS, L, s, nt, "z_diff",
                     vary_one=False)
-    features = _features_at_scale(features, e, mins, maxs)
-    model = LogisticRegression(max_iter=max_iter)
+    features, C = _classifier_input(features, e)
+    model = LogisticRegression(max_iter=max_iter, C=C)
     model.fit(features[:n_train], y_train)
     train_acc = float(model.score(features[:n_train], y_train))
     eval_acc = float(model.score(features[n_train:], y_eval))
@@ -123,27 +122,32 @@ def z_diff(factors, codes, *, convention=None, random_state=None, n_threads=None
     return (score, details) if return_details else score
 
 
-# Largest feature (mean |z_a - z_b|) handed to the logistic regression: its gradient sums
-# n_train features times residuals, which overflows near the float64 maximum.
-_MAX_FEATURE = 2.0 ** 960
+# Features whose largest value lies within 2**+-_LR_RANGE are fitted as they are.
+_LR_RANGE = 64
+# The L2 weight C of an exactly rescaled fit stays within 2**+-_C_RANGE: beyond it the
+# penalty is negligible (or everything) either way, and sklearn's 1 / (C n) stays finite.
+_C_RANGE = 900
 
 
-def _features_at_scale(features, e, mins, maxs):
-    """Z-diff's features back at the codes' own scale (they were computed on codes
-    rescaled by 2**-e); a ValueError naming the column where that scale is beyond what
-    the (not scale-invariant) logistic regression can be fitted on."""
-    with np.errstate(over="ignore", under="ignore"):  # an overflow is reported below
-        features = np.ldexp(features, e[None, :])
-    too_big = ~(np.abs(features) <= _MAX_FEATURE).all(axis=0)
-    if too_big.any():
-        j = int(np.flatnonzero(too_big)[0])
-        raise ValueError(
-            f"z_diff: codes column {j} ranges over [{mins[j]:.3g}, {maxs[j]:.3g}]: its mean "
-            f"|z_a - z_b| over a batch reaches {np.abs(features[:, j]).max():.3g}, beyond the "
-            f"scale (2**960) at which a logistic regression can be fitted; Z-diff's classifier "
-            f"is not scale invariant, so rescale the codes yourself (e.g. divide them by their "
-            f"standard deviation)")
-    return features
+def _classifier_input(features, e):
+    """Features for the logistic regression, and its L2 weight C, from features computed on
+    codes rescaled by 2**-e per column (so that no difference overflowed).
+
+    Z-diff's classifier is not scale invariant, but scaling every feature by 2**E is the
+    same as scaling C = 1 by 2**(2E): with u = 2**E w, |w|^2 / 2 + sum loss(2**E x w)
+    is 2**(-2E) (|u|^2 / 2 + 2**(2E) sum loss(x u)). Features whose raw values reach past
+    2**+-64 (where lbfgs overflows or C = 1 underflows them to noise) are fitted at scale
+    1 with C = 2**(2E) instead: the same classifier, without computing the raw values."""
+    top = features.max(axis=0)
+    top_e = np.where(top > 0, np.frexp(top)[1] + e, np.iinfo(np.int64).min)
+    E = int(top_e.max()) if (top > 0).any() else 0
+    if abs(E) <= _LR_RANGE and not e.any():
+        return features, 1.0
+    if abs(E) <= _LR_RANGE:
+        E = 0
+    with np.errstate(under="ignore"):  # columns 2**1000 times smaller than the largest
+        features = np.ldexp(features, (e - E)[None, :])
+    return features, float(np.ldexp(1.0, int(np.clip(2 * E, -_C_RANGE, _C_RANGE))))
 
 
 def _variance_vote(metric, factors, codes, convention, random_state, n_threads, given, argmax,
