@@ -22,6 +22,31 @@ from ._conventions import resolve_metric
 EXTREME = 256
 
 
+_COMMON = """\
+    factors : array-like of shape (n_samples, n_factors)
+        Ground-truth factors, discrete labels (integers, floats or strings) with
+        repeated values: the metric compares rows that share factor values.
+        Continuous factors must be binned first (``factor_bins=``, or
+        :func:`fastdis.discretize`).
+    codes : array-like of shape (n_samples, n_codes)
+        The representation, real values.
+    convention : {None, "ubisoft", "dlib"}, optional
+        Reference implementation to reproduce; None is fastdis's default (see Notes).
+        ``"dlib"`` is available for ``z_diff``, ``z_min_var`` and ``irs``.
+    random_state : None, int, numpy.random.Generator or numpy.random.RandomState
+        Seed of the batch sampler: an integer in [0, 2**32), a Generator or RandomState
+        (one draw of it gives the seed), or None (a fresh seed). The same integer gives
+        the same value, whatever the number of threads.
+    n_threads : int, optional
+        Threads for grouping and sampling; default all available."""
+
+
+def document(func):
+    """Put the parameters every intervention metric shares into its docstring."""
+    func.__doc__ = func.__doc__.replace("    {common}", _COMMON)
+    return func
+
+
 def prepare(metric, factors, codes, convention, n_threads, settings_given, check_finite=True,
             min_factors=2):
     """Validated settings, encoded factors, codes and thread count of an intervention metric.

@@ -14,38 +14,15 @@ import numpy as np
 
 from .. import _kernels
 from .._discretize import column_ranges
-from .._random import check_random_state
-from .._validation import check_int, raise_kernel_error
+from .._validation import check_int
 from .._warnings import DegenerateWarning
-from ._sampling import (check_batches, draw, generator, prepare, rescale_accuracy,
+from ._irs import irs
+from ._sampling import (check_batches, document, draw, generator, prepare, rescale_accuracy,
                         rescale_extreme, targets_and_seed)
 
 __all__ = ["z_diff", "z_min_var", "z_max_var", "irs"]
 
-_COMMON = """\
-    factors : array-like of shape (n_samples, n_factors)
-        Ground-truth factors, discrete labels (integers, floats or strings) with
-        repeated values: the metric compares rows that share factor values.
-        Continuous factors must be binned first (``factor_bins=``, or
-        :func:`fastdis.discretize`).
-    codes : array-like of shape (n_samples, n_codes)
-        The representation, real values.
-    convention : {None, "ubisoft", "dlib"}, optional
-        Reference implementation to reproduce; None is fastdis's default (see Notes).
-        ``"dlib"`` is available for ``z_diff``, ``z_min_var`` and ``irs``.
-    random_state : int, numpy.random.Generator or None, default=None
-        Seed of the batch sampler. The same seed gives the same value, whatever the
-        number of threads.
-    n_threads : int, optional
-        Threads for grouping and sampling; default all available."""
-
-
-def _doc(func):
-    func.__doc__ = func.__doc__.replace("    {common}", _COMMON)
-    return func
-
-
-@_doc
+@document
 def z_diff(factors, codes, *, convention=None, random_state=None, n_threads=None,
            batch_size=None, n_train=None, n_eval=None, max_iter=None, scale=None,
            factor_bins=None, return_details=False):
@@ -82,17 +59,29 @@ def z_diff(factors, codes, *, convention=None, random_state=None, n_threads=None
 
     Notes
     -----
-    The fixed value of each batch is drawn uniformly among the factor's values that
-    occur at least twice (as the survey code does), then 2 x ``batch_size`` distinct rows
-    with that value; a value with fewer rows gives pairs drawn with replacement (two
-    different rows in each pair). With batches of 200 the features are nearly
-    noise-free: any code that depends on a factor at all separates it, so the score
-    saturates at 1 easily; after the chance correction it can be negative.
+    Each pair draws its own value of factor ``k`` (Higgins et al. 2017; both references
+    do): uniformly among the factor's values that occur at least twice (as the survey
+    code does), then two different rows with that value. With batches of 200 the
+    features are nearly noise-free: any code that depends on a factor at all separates
+    it, so the score saturates at 1 easily; after the chance correction it can be
+    negative. If every code is constant the features are all 0 and the classifier can
+    only guess the most frequent factor (a score near 0, with a
+    :class:`fastdis.DegenerateWarning`). Needs two factors or more.
+
+    The logistic regression (L2 penalty, ``C=1``) is not scale invariant: multiplying
+    the codes by ``s`` is multiplying ``C`` by ``s**2``, so codes of magnitude 1e-3 or
+    less score near 0. Codes of any finite magnitude give that classifier's value:
+    features computed on codes rescaled by exact powers of two (no difference
+    overflows, even for codes near +-1.8e308), and, where their magnitude is beyond
+    2**+-64, fitted at scale 1 with ``C`` rescaled accordingly (within 2**+-900, where
+    the penalty is negligible or everything).
+
     Default: factors used as labels. ``convention="ubisoft"`` reproduces the survey
     code's procedure (factors min-max scaled and binned into 10 bins) in distribution.
     ``convention="dlib"`` reproduces disentanglement_lib's ``compute_beta_vae_sklearn``:
-    batches of 64 pairs, the fixed value taken from a random row (so in proportion to its
-    frequency), rows drawn with replacement, ``LogisticRegression()`` with its defaults
+    batches of 64 pairs, the value of each pair taken from a random row (so in
+    proportion to its frequency), rows drawn with replacement, ``LogisticRegression()``
+    with its defaults
     (``max_iter=100``), and the accuracy reported unscaled.
     """
     s, enc, codes, nt = prepare("z_diff", factors, codes, convention, n_threads, dict(
@@ -109,7 +98,12 @@ def z_diff(factors, codes, *, convention=None, random_state=None, n_threads=None
     if len(np.unique(y_train)) < 2:
         raise ValueError(f"z_diff: all {n_train} training batches intervene on the same factor, "
                          f"so the classifier has one class to learn; increase n_train")
-    scaled, e = rescale_extreme(codes, *column_ranges(codes, nt))
+    mins, maxs = column_ranges(codes, nt)
+    if not (maxs > mins).any():
+        warnings.warn("z_diff: every code is constant, so every feature is 0: the classifier "
+                      "can only guess the most frequent factor of the training batches (a "
+                      "score near 0)", DegenerateWarning, stacklevel=2)
+    scaled, e = rescale_extreme(codes, mins, maxs)
     features = draw(scaled, enc, targets, seed, _kernels.BATCH_PAIRS, L, s, nt, "z_diff",
                     vary_one=False)
     features, C = _classifier_input(features, e)
@@ -202,7 +196,7 @@ def _variance_vote(metric, factors, codes, convention, random_state, n_threads, 
     return (score, details) if return_details else score
 
 
-@_doc
+@document
 def z_min_var(factors, codes, *, convention=None, random_state=None, n_threads=None,
               batch_size=None, n_train=None, n_eval=None, n_variance_estimate=None,
               std_threshold=None, scale=None, factor_bins=None, return_details=False):
@@ -246,11 +240,15 @@ def z_min_var(factors, codes, *, convention=None, random_state=None, n_threads=N
 
     Notes
     -----
-    Batches draw their fixed value uniformly among the factor's values that occur twice
-    or more, then ``batch_size`` distinct rows (with replacement when the value has fewer
-    rows). If every code is collapsed the score is 0, with a
-    :class:`fastdis.DegenerateWarning` (the survey code crashes). The threshold applies
-    to the raw scale of the codes, so the metric is not scale invariant.
+    Each batch draws ONE fixed value for all its rows (Kim & Mnih 2018; both references
+    do), uniformly among the factor's values that occur twice or more, then
+    ``batch_size`` distinct rows (with replacement when the value has fewer rows). If
+    every code is collapsed the score is 0, with a :class:`fastdis.DegenerateWarning`
+    (the survey code crashes), and the details hold accuracies 0 and no vote (as
+    disentanglement_lib returns). Needs two factors or more. The threshold applies to the
+    raw scale of the codes, so the metric is not scale invariant; with
+    ``std_threshold=0`` it is, at any finite magnitude (columns of extreme magnitude are
+    rescaled by exact powers of two before their squares are summed).
     ``convention="ubisoft"``: the survey code's signature defaults (factors min-max
     binned into 10 bins, ``std_threshold=0.05``). ``convention="dlib"``:
     disentanglement_lib's ``compute_factor_vae`` with the gin studies' threshold 0.05:
@@ -265,7 +263,7 @@ def z_min_var(factors, codes, *, convention=None, random_state=None, n_threads=N
         factor_bins=factor_bins), argmax=False, return_details=return_details)
 
 
-@_doc
+@document
 def z_max_var(factors, codes, *, convention=None, random_state=None, n_threads=None,
               batch_size=None, n_train=None, n_eval=None, n_variance_estimate=None,
               std_threshold=None, scale=None, factor_bins=None, return_details=False):
@@ -303,11 +301,14 @@ def z_max_var(factors, codes, *, convention=None, random_state=None, n_threads=N
 
     Notes
     -----
-    Needs combinations of the other factors that occur at least twice: on a full grid
+    Needs two factors or more, and combinations of the other factors that occur at
+    least twice: on a full grid
     every combination does; with factors sampled i.i.d. from continuous distributions
     none does, and a ValueError says so. The fixed combination of each batch is drawn
-    uniformly among those that repeat; a combination with fewer rows than the batch is
-    sampled with replacement (the survey code cycles through the same rows).
+    uniformly among those that repeat, once for the whole batch (Kim et al. 2019); a
+    combination with fewer rows than the batch is sampled with replacement (the survey
+    code cycles through the same rows). Collapsed codes and extreme magnitudes are
+    handled as in :func:`z_min_var`.
     ``convention="ubisoft"``: its signature defaults, factors min-max binned into 3 bins
     and ``std_threshold=0.05``; its use of Python's ``random`` (not seeded by numpy)
     makes its own values irreproducible, so only the distribution can match.
@@ -316,113 +317,3 @@ def z_max_var(factors, codes, *, convention=None, random_state=None, n_threads=N
         batch_size=batch_size, n_train=n_train, n_eval=n_eval,
         n_variance_estimate=n_variance_estimate, std_threshold=std_threshold, scale=scale,
         factor_bins=factor_bins), argmax=True, return_details=return_details)
-
-
-def _level_pass(enc, codes, nt):
-    """One pass: per level of every factor, means, max deviations, minima, maxima, counts."""
-    mean, dev, lo, hi, count, status, col = _kernels.level_deviation(
-        *enc.kernel_input, enc.n_levels, codes, nt)
-    raise_kernel_error(status, col, 0)
-    return mean, dev, lo, hi, count
-
-
-def _within_level_deviation(enc, codes, q, nt):
-    """For IRS: the (codes x factors) mean over each factor's values of the q-quantile of
-    |z - E[z | value]|, each code's global mean, minimum and maximum, all on codes
-    rescaled by 2**-e (exactly), and e.
-
-    Columns of extreme magnitude (their sums would overflow, or lose bits as subnormals)
-    are rescaled and the pass redone: every IRS ratio is one column's deviation over
-    another of the same column, so the rescaling leaves it unchanged."""
-    offsets = np.concatenate([[0], np.cumsum(enc.n_levels)])
-    first = slice(offsets[0], offsets[1])  # the levels of factor 0 cover every row once
-    mean, dev, lo, hi, count = _level_pass(enc, codes, nt)
-    codes, e = rescale_extreme(codes, lo[first].min(axis=0), hi[first].max(axis=0))
-    if e.any():
-        mean, dev, lo, hi, count = _level_pass(enc, codes, nt)
-    global_mean = (mean[first] * count[first, None]).sum(axis=0) / count[first].sum()
-    if not np.isfinite(global_mean).all():  # NaN or inf anywhere in a column
-        raise_kernel_error(_kernels.ERR_NONFINITE, int(np.flatnonzero(~np.isfinite(global_mean))[0]),
-                           codes.shape[1])
-    cum = np.zeros((codes.shape[1], enc.n_factors))
-    if q >= 1.0:
-        for k in range(enc.n_factors):
-            cum[:, k] = dev[offsets[k]:offsets[k + 1]].mean(axis=0)
-    else:  # quantiles: order statistics within each group
-        for k in range(enc.n_factors):
-            grouping = enc.group_by(np.arange(enc.n_factors) == k).nonempty()
-            _, qdev = _kernels.group_deviation(codes, grouping.offsets, grouping.perm, q, nt)
-            cum[:, k] = qdev.mean(axis=0)
-    return cum, global_mean, lo[first].min(axis=0), hi[first].max(axis=0), e
-
-
-@_doc
-def irs(factors, codes, *, convention=None, random_state=None, n_threads=None,
-        diff_quantile=None, factor_bins=None, return_details=False):
-    """Interventional Robustness Score (Suter, Miladinovic, Schölkopf & Bauer, ICML 2019).
-
-    For code :math:`z_j` and factor :math:`v_k`, the deviation of :math:`z_j` from its
-    mean within each value of :math:`v_k` (its maximum, or ``diff_quantile``), averaged
-    over the values, relative to the code's largest deviation from its global mean:
-
-    .. math:: \\mathrm{IRS}_{jk} = 1 - \\frac{\\frac{1}{|V_k|}\\sum_{a}
-              Q_q\\left(|z_j - E[z_j \\mid v_k = a]|\\right)}{\\max |z_j - E[z_j]|},
-              \\qquad \\mathrm{IRS} = \\frac{\\sum_j w_j \\max_k \\mathrm{IRS}_{jk}}{\\sum_j w_j}
-
-    with weights :math:`w_j = \\max |z_j - E[z_j]|`. Deterministic: ``random_state`` is
-    ignored.
-
-    Parameters
-    ----------
-    {common}
-    diff_quantile : float, optional
-        Quantile of the within-value deviations, in (0, 1]; default 1.0 (the maximum,
-        as in the paper and the survey code); disentanglement_lib uses 0.99.
-    factor_bins : int or False, optional
-        Bin numeric factors into this many equal-width bins first.
-    return_details : bool, default=False
-        Also return a dict with ``irs_matrix`` (codes x factors), ``per_code`` scores,
-        ``parents`` (best factor of each code), ``max_deviations`` and ``active_codes``.
-
-    Returns
-    -------
-    score : float
-    details : dict, only with ``return_details=True``
-
-    Notes
-    -----
-    Constant codes are left out (as both references do). If every code is constant the
-    score is 0. The weights make IRS depend on the relative scale of the codes:
-    multiplying a noise code by 10 raises its weight tenfold. ``convention="ubisoft"``
-    bins the factors into 10 min-max bins first (its ``continuous_factors=True``);
-    ``convention="dlib"`` bins them into 20 equal-width bins (merging values of factors
-    with more than 20) and uses the 0.99 quantile.
-    """
-    s, enc, codes, nt = prepare("irs", factors, codes, convention, n_threads, dict(
-        diff_quantile=diff_quantile, factor_bins=factor_bins), check_finite=False, min_factors=1)
-    if not isinstance(random_state, (np.random.Generator, np.random.RandomState)):
-        check_random_state(random_state)  # unused, but held to the rule of every metric
-    q = float(s["diff_quantile"])
-    if not 0.0 < q <= 1.0:
-        raise ValueError(f"diff_quantile must be in (0, 1], got {q}")
-    cum, mean, mins, maxs, e = _within_level_deviation(enc, codes, q, nt)
-    active = maxs > mins
-    # max |z - mean| is reached at the smallest or the largest value
-    max_dev = np.maximum(maxs - mean, mean - mins)
-    with np.errstate(over="ignore", under="ignore"):  # beyond float64: inf, documented
-        raw_max_dev = np.ldexp(max_dev, e)
-    details = dict(irs_matrix=np.zeros((0, enc.n_factors)), per_code=np.zeros(0),
-                   parents=np.zeros(0, dtype=np.int64), max_deviations=raw_max_dev,
-                   active_codes=np.flatnonzero(active))
-    if not active.any():
-        warnings.warn("irs: every code is constant: score 0", DegenerateWarning, stacklevel=2)
-        return (0.0, details) if return_details else 0.0
-    irs_matrix = 1.0 - cum[active] / max_dev[active, None]
-    per_code = irs_matrix.max(axis=1)
-    # weights relative to the largest exponent: the same ratios as the raw deviations,
-    # without their overflow
-    with np.errstate(under="ignore"):
-        weights = np.ldexp(max_dev[active], e[active] - e[active].max())
-    score = float(np.average(per_code, weights=weights))
-    details.update(irs_matrix=irs_matrix, per_code=per_code, parents=irs_matrix.argmax(axis=1))
-    return (score, details) if return_details else score
