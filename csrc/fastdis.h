@@ -140,7 +140,9 @@ int fd_group_rows(const int64_t *keys, int64_t n_rows, int64_t n_keys,
 /* Batch b is drawn with a generator keyed by (seed, batch_ids[b]): a group, then
  * batch_size rows (2 * batch_size for pairs) without replacement when the group is
  * large enough, with replacement otherwise (pairs then of two different rows); with
- * groups->replace, always with replacement (pairs may repeat a row). */
+ * groups->replace, always with replacement (pairs may repeat a row).  FD_BATCH_PAIRS
+ * draws a group for every pair instead, then two different rows of it (two rows with
+ * replacement with groups->replace). */
 int fd_sample_batches(const fd_array *codes, const fd_groups *groups, int mode,
                       int64_t batch_size, uint64_t seed, const int64_t *batch_ids,
                       int64_t n_batches,

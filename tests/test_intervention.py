@@ -234,9 +234,20 @@ def test_dlib_convention_matches_in_distribution(reference, case, metric, key):
         assert details["num_active_dims"] == np.sum(codes.std(axis=0, ddof=1) >= 0.05)
 
 
-def test_bad_diff_quantile():
-    with pytest.raises(ValueError, match=r"diff_quantile must be in \(0, 1\]"):
-        fastdis.irs(grid((3, 4)), np.random.default_rng(0).normal(size=(12, 2)), diff_quantile=1.5)
+@pytest.mark.parametrize("metric,kwargs,error,match", [
+    ("irs", dict(diff_quantile=1.5), ValueError, r"diff_quantile must be in \(0, 1\], got 1.5"),
+    ("irs", dict(diff_quantile=0.0), ValueError, r"diff_quantile must be in \(0, 1\]"),
+    ("irs", dict(diff_quantile=float("nan")), ValueError, r"diff_quantile must be in"),
+    ("irs", dict(diff_quantile="0.5"), TypeError, "diff_quantile must be a real number"),
+    ("z_min_var", dict(std_threshold=-0.1), ValueError, r"std_threshold must be in \[0, inf\]"),
+    ("z_max_var", dict(std_threshold=float("nan")), ValueError, "std_threshold must be in"),
+    ("z_min_var", dict(std_threshold="0.05"), TypeError, "std_threshold must be a real number"),
+])
+def test_bad_real_parameters_name_the_argument(metric, kwargs, error, match):
+    kw = {} if metric == "irs" else dict(batch_size=8)
+    with pytest.raises(error, match=match):
+        getattr(fastdis, metric)(grid((3, 4), repeat=8),
+                                 np.random.default_rng(0).normal(size=(96, 2)), **kw, **kwargs)
 
 
 def test_nan_codes_are_refused():

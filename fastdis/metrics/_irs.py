@@ -8,7 +8,7 @@ from .. import _kernels
 from .._random import check_random_state
 from .._validation import raise_kernel_error
 from .._warnings import DegenerateWarning
-from ._sampling import document, prepare, rescale_extreme
+from ._sampling import check_real, document, prepare, rescale_extreme
 
 __all__ = ["irs"]
 
@@ -102,9 +102,7 @@ def irs(factors, codes, *, convention=None, random_state=None, n_threads=None,
         diff_quantile=diff_quantile, factor_bins=factor_bins), check_finite=False, min_factors=1)
     if not isinstance(random_state, (np.random.Generator, np.random.RandomState)):
         check_random_state(random_state)  # unused, but held to the rule of every metric
-    q = float(s["diff_quantile"])
-    if not 0.0 < q <= 1.0:
-        raise ValueError(f"diff_quantile must be in (0, 1], got {q}")
+    q = check_real(s["diff_quantile"], "diff_quantile", 0.0, 1.0, low_open=True)
     cum, mean, mins, maxs, e = _within_level_deviation(enc, codes, q, nt)
     active = maxs > mins
     # max |z - mean| is reached at the smallest or the largest value

@@ -5,6 +5,8 @@ Every batch is drawn and reduced by :func:`fastdis._kernels.sample_batches` with
 generator keyed by (seed, batch index), so the same ``random_state`` gives the same value
 whatever the number of threads.
 """
+import numbers
+
 import numpy as np
 
 from .. import _kernels
@@ -96,6 +98,17 @@ def rescale_extreme(codes, mins, maxs):
     out = np.array(codes, dtype=np.float64, order="C")
     out[:, extreme] = np.ldexp(out[:, extreme], -e[extreme])
     return out, e
+
+
+def check_real(value, name, low, high=np.inf, low_open=False):
+    """A real-number parameter in [low, high] ((low, high] with low_open), as a float."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {value!r}")
+    value = float(value)
+    if not (low < value if low_open else low <= value) or not value <= high:  # NaN too
+        interval = f"{'(' if low_open else '['}{low:g}, {high:g}]"
+        raise ValueError(f"{name} must be in {interval}, got {value!r}")
+    return value
 
 
 def check_batches(s, n_rows):

@@ -17,7 +17,7 @@ from .._discretize import column_ranges
 from .._validation import check_int
 from .._warnings import DegenerateWarning
 from ._irs import irs
-from ._sampling import (check_batches, document, draw, generator, prepare, rescale_accuracy,
+from ._sampling import (check_batches, check_real, document, draw, generator, prepare, rescale_accuracy,
                         rescale_extreme, targets_and_seed)
 
 __all__ = ["z_diff", "z_min_var", "z_max_var", "irs"]
@@ -150,9 +150,7 @@ def _variance_vote(metric, factors, codes, convention, random_state, n_threads, 
     L = check_batches(s, codes.shape[0])
     rng = generator(random_state)
     n_var = check_int(s["n_variance_estimate"], "n_variance_estimate", 2)
-    threshold = float(s["std_threshold"])
-    if not threshold >= 0.0:  # NaN too
-        raise ValueError(f"std_threshold must be a number >= 0, got {s['std_threshold']!r}")
+    threshold = check_real(s["std_threshold"], "std_threshold", 0.0)
     # variances are ratios within a column: computed on codes rescaled by exact powers of
     # two where squares would over- or underflow, the threshold rescaled with them
     scaled, e = rescale_extreme(codes, *column_ranges(codes, nt))
