@@ -37,8 +37,8 @@ def _within_level_deviation(enc, codes, q, nt):
         mean, dev, lo, hi, count = _level_pass(enc, codes, nt)
     global_mean = (mean[first] * count[first, None]).sum(axis=0) / count[first].sum()
     if not np.isfinite(global_mean).all():  # NaN or inf anywhere in a column
-        raise_kernel_error(_kernels.ERR_NONFINITE, int(np.flatnonzero(~np.isfinite(global_mean))[0]),
-                           codes.shape[1])
+        bad = int(np.flatnonzero(~np.isfinite(global_mean))[0])
+        raise_kernel_error(_kernels.ERR_NONFINITE, bad, codes.shape[1])
     cum = np.zeros((codes.shape[1], enc.n_factors))
     if q >= 1.0:
         for k in range(enc.n_factors):

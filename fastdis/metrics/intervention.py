@@ -17,8 +17,8 @@ from .._discretize import column_ranges
 from .._validation import check_int
 from .._warnings import DegenerateWarning
 from ._irs import irs
-from ._sampling import (check_batches, check_real, document, draw, generator, prepare, rescale_accuracy,
-                        rescale_extreme, targets_and_seed)
+from ._sampling import (check_batches, check_real, document, draw, generator, prepare,
+                        rescale_accuracy, rescale_extreme, targets_and_seed)
 
 __all__ = ["z_diff", "z_min_var", "z_max_var", "irs"]
 
