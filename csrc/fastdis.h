@@ -115,7 +115,8 @@ int fd_joint_histogram(const fd_array *factors, const fd_levels *levels,
 /* sampling.c */
 enum fd_batch_mode {
     FD_BATCH_PAIR_DIFF = 0, /* out[b][j] = mean over L pairs of |z_a - z_b| */
-    FD_BATCH_VARIANCE = 1   /* out[b][j] = variance (ddof = 1) over L rows */
+    FD_BATCH_VARIANCE = 1,  /* out[b][j] = variance (ddof = 1) over L rows */
+    FD_BATCH_PAIRS = 2      /* as PAIR_DIFF, each pair drawing its own group */
 };
 
 /* Groups of rows after fd_group_rows, and which of them batches may be drawn from. */
@@ -139,7 +140,9 @@ int fd_group_rows(const int64_t *keys, int64_t n_rows, int64_t n_keys,
 /* Batch b is drawn with a generator keyed by (seed, batch_ids[b]): a group, then
  * batch_size rows (2 * batch_size for pairs) without replacement when the group is
  * large enough, with replacement otherwise (pairs then of two different rows); with
- * groups->replace, always with replacement (pairs may repeat a row). */
+ * groups->replace, always with replacement (pairs may repeat a row).  FD_BATCH_PAIRS
+ * draws a group for every pair instead, then two different rows of it (two rows with
+ * replacement with groups->replace). */
 int fd_sample_batches(const fd_array *codes, const fd_groups *groups, int mode,
                       int64_t batch_size, uint64_t seed, const int64_t *batch_ids,
                       int64_t n_batches,

@@ -129,12 +129,53 @@ static void fd_distinct(fd_rng *rng, int64_t m, int64_t count, int64_t *out,
     }
 }
 
+/* A group for one batch (or one pair): in proportion to its size (the group of a random
+ * row) with by_size, uniformly over the eligible groups otherwise. */
+static int64_t fd_pick_group(fd_rng *rng, const fd_groups *g)
+{
+    if (g->by_size) {
+        int64_t u = fd_below(rng, g->cum[g->n_groups]), a = 0, z = g->n_groups - 1;
+        while (a < z) { int64_t mid = (a + z) >> 1; if (g->cum[mid + 1] <= u) a = mid + 1; else z = mid; }
+        return g->groups[a];
+    }
+    return g->groups[fd_below(rng, g->n_groups)];
+}
+
+/* FD_BATCH_PAIRS: every pair of the batch draws its own group (the value of the fixed
+ * factor, as in Higgins et al. 2017), then two rows of it: two different rows, or two
+ * independent rows with replace.  Eligible groups hold two rows or more. */
+static void fd_pairs_batch(fd_rng *rng, const fd_array *codes, const fd_groups *g,
+                           int64_t L, double *acc, double *o)
+{
+    const int64_t d = codes->n_cols;
+    for (int64_t j = 0; j < d; j++) acc[j] = 0.0;
+    for (int64_t i = 0; i < L; i++) {
+        const int64_t grp = fd_pick_group(rng, g), lo = g->offsets[grp];
+        const int64_t m = g->offsets[grp + 1] - lo;
+        int64_t a = fd_below(rng, m), c;
+        if (g->replace) {
+            c = fd_below(rng, m);
+        } else {
+            c = fd_below(rng, m - 1);
+            if (c >= a) c++;
+        }
+        a = g->perm[lo + a] * codes->row_stride;
+        c = g->perm[lo + c] * codes->row_stride;
+        for (int64_t j = 0; j < d; j++) {
+            const int64_t cj = j * codes->col_stride;
+            acc[j] += fabs(fd_load_float(codes->data, codes->dtype, a + cj) -
+                           fd_load_float(codes->data, codes->dtype, c + cj));
+        }
+    }
+    for (int64_t j = 0; j < d; j++) o[j] = acc[j] / (double)L;
+}
+
 int fd_sample_batches(const fd_array *codes, const fd_groups *g, int mode, int64_t batch_size,
                       uint64_t seed, const int64_t *batch_ids, int64_t n_batches, double *out,
                       int n_threads)
 {
     const int64_t d = codes->n_cols, L = batch_size;
-    const int64_t draws = mode == FD_BATCH_PAIR_DIFF ? 2 * L : L;
+    const int64_t draws = mode == FD_BATCH_VARIANCE ? L : 2 * L;
     int64_t hsize = 1;
     int nomem = 0;
     int nt = fd_resolve_threads(n_threads, n_batches * L);
@@ -158,13 +199,11 @@ int fd_sample_batches(const fd_array *codes, const fd_groups *g, int mode, int64
             int64_t grp, lo, m;
             double *o = out + b * d;
             if (!ok) continue;
-            if (g->by_size) { /* a random row's group: probability proportional to size */
-                int64_t u = fd_below(&rng, g->cum[g->n_groups]), a = 0, z = g->n_groups - 1;
-                while (a < z) { int64_t mid = (a + z) >> 1; if (g->cum[mid + 1] <= u) a = mid + 1; else z = mid; }
-                grp = g->groups[a];
-            } else {
-                grp = g->groups[fd_below(&rng, g->n_groups)];
+            if (mode == FD_BATCH_PAIRS) {
+                fd_pairs_batch(&rng, codes, g, L, acc, o);
+                continue;
             }
+            grp = fd_pick_group(&rng, g);
             lo = g->offsets[grp];
             m = g->offsets[grp + 1] - lo;
             if (g->replace) {

@@ -246,6 +246,7 @@ def joint_histogram(cnp.ndarray factors, cnp.ndarray lut, cnp.ndarray lut_offset
 
 BATCH_PAIR_DIFF = 0
 BATCH_VARIANCE = 1
+BATCH_PAIRS = 2
 
 
 def factor_keys(cnp.ndarray factors, cnp.ndarray lut, cnp.ndarray lut_offset,

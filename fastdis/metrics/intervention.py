@@ -14,118 +14,15 @@ import numpy as np
 
 from .. import _kernels
 from .._discretize import column_ranges
-from .._grouping import EncodedFactors
-from .._information import factor_labels
-from .._shared import shared
-from .._validation import (BIN_HINT, check_int, check_n_threads, check_pair, continuous_looking,
-                           raise_kernel_error)
+from .._validation import check_int
 from .._warnings import DegenerateWarning
-from ._conventions import resolve_metric
+from ._irs import irs
+from ._sampling import (check_batches, check_real, document, draw, generator, prepare,
+                        rescale_accuracy, rescale_extreme, targets_and_seed)
 
 __all__ = ["z_diff", "z_min_var", "z_max_var", "irs"]
 
-_COMMON = """\
-    factors : array-like of shape (n_samples, n_factors)
-        Ground-truth factors, discrete labels (integers, floats or strings) with
-        repeated values: the metric compares rows that share factor values.
-        Continuous factors must be binned first (``factor_bins=``, or
-        :func:`fastdis.discretize`).
-    codes : array-like of shape (n_samples, n_codes)
-        The representation, real values.
-    convention : {None, "ubisoft", "dlib"}, optional
-        Reference implementation to reproduce; None is fastdis's default (see Notes).
-        ``"dlib"`` is available for ``z_diff``, ``z_min_var`` and ``irs``.
-    random_state : int, numpy.random.Generator or None, default=None
-        Seed of the batch sampler. The same seed gives the same value, whatever the
-        number of threads.
-    n_threads : int, optional
-        Threads for grouping and sampling; default all available."""
-
-
-def _doc(func):
-    func.__doc__ = func.__doc__.replace("    {common}", _COMMON)
-    return func
-
-
-def _prepare(metric, factors, codes, convention, n_threads, settings_given, check_finite=True):
-    s = resolve_metric(metric, convention, **settings_given)
-    factors, codes = check_pair(factors, codes)
-    nt = check_n_threads(n_threads)
-    if check_finite:
-        column_ranges(codes, nt)  # rejects NaN / inf, naming the column
-    strategy = s.get("factor_strategy", "minmax" if convention == "ubisoft" else "uniform")
-    enc = shared("encoded factors", (factors,), (s.get("factor_bins"), strategy),
-                 lambda: EncodedFactors(factor_labels(factors, s.get("factor_bins"), strategy, nt), nt))
-    looks = continuous_looking(enc.n_levels, codes.shape[0])
-    if looks:
-        raise ValueError(f"{metric}: {looks}, and the metric needs repeated factor values; "
-                         f"{BIN_HINT}")
-    single = np.flatnonzero(enc.n_levels < 2)
-    if len(single):
-        raise ValueError(f"factors column {int(single[0])} has a single value: it cannot be "
-                         f"intervened on; drop it before calling {metric}")
-    return s, enc, codes, nt
-
-
-def _check_batches(s, n_rows):
-    L = check_int(s["batch_size"], "batch_size", 2)
-    if L > n_rows:
-        raise ValueError(f"batch_size={L} exceeds the number of rows ({n_rows})")
-    check_int(s["n_train"], "n_train", 1)
-    check_int(s["n_eval"], "n_eval", 1)
-    return L
-
-
-def _targets_and_seed(rng, n_factors, n_batches):
-    """Which factor each batch intervenes on, and the seed of the C sampler."""
-    targets = rng.integers(0, n_factors, size=n_batches)
-    seed = int(rng.integers(0, 2**63 - 1, dtype=np.int64))
-    return targets, seed
-
-
-def _groups_or_raise(grouping, what, k, metric):
-    groups, cum = grouping.eligible()
-    if len(groups) == 0:
-        raise ValueError(
-            f"{metric}: no {what} of factor {k} occurs in two rows or more; the metric needs "
-            f"repeated factor values (i.i.d. continuous factors cannot support it): bin the "
-            f"factors first with factor_bins=... or fastdis.discretize")
-    return groups, cum
-
-
-def _draw(codes, enc, targets, seed, mode, batch_size, settings, nt, metric, vary_one):
-    """Reductions of every batch: (n_batches, n_codes), batch b intervening on targets[b]."""
-    out = np.empty((len(targets), codes.shape[1]))
-    for k in range(enc.n_factors):
-        ids = np.flatnonzero(targets == k).astype(np.int64)
-        if len(ids) == 0:
-            continue
-        include = np.ones(enc.n_factors, dtype=bool)
-        if vary_one:   # all factors but k fixed
-            include[k] = False
-        else:          # factor k fixed
-            include[:] = False
-            include[k] = True
-        # grouping by one factor is shared with the other metrics of evaluate() (Z-diff,
-        # Z-min); by all factors but one (Z-max only) it is not kept
-        grouping = enc.group_by(include, share=not vary_one)
-        what = "combination of the other factors" if vary_one else "value"
-        groups, cum = _groups_or_raise(grouping, what, k, metric)
-        out[ids] = _kernels.sample_batches(codes, grouping.offsets, grouping.perm, groups, cum,
-                                           settings["by_size"], mode, batch_size, seed, ids, nt,
-                                           settings["replace"])
-    return out
-
-
-def _rescale(accuracy, n_factors, scale):
-    """(accuracy - 1/K) / (1 - 1/K): 0 for a random guess, 1 for a perfect one."""
-    if not scale:
-        return accuracy
-    chance = 1.0 / n_factors
-    return (accuracy - chance) / (1.0 - chance)
-
-
-@_doc
+@document
 def z_diff(factors, codes, *, convention=None, random_state=None, n_threads=None,
            batch_size=None, n_train=None, n_eval=None, max_iter=None, scale=None,
            factor_bins=None, return_details=False):
@@ -162,71 +59,128 @@ def z_diff(factors, codes, *, convention=None, random_state=None, n_threads=None
 
     Notes
     -----
-    The fixed value of each batch is drawn uniformly among the factor's values that
-    occur at least twice (as the survey code does), then 2 x ``batch_size`` distinct rows
-    with that value; a value with fewer rows gives pairs drawn with replacement (two
-    different rows in each pair). With batches of 200 the features are nearly
-    noise-free: any code that depends on a factor at all separates it, so the score
-    saturates at 1 easily; after the chance correction it can be negative.
+    Each pair draws its own value of factor ``k`` (Higgins et al. 2017; both references
+    do): uniformly among the factor's values that occur at least twice (as the survey
+    code does), then two different rows with that value. With batches of 200 the
+    features are nearly noise-free: any code that depends on a factor at all separates
+    it, so the score saturates at 1 easily; after the chance correction it can be
+    negative. If every code is constant the features are all 0 and the classifier can
+    only guess the most frequent factor (a score near 0, with a
+    :class:`fastdis.DegenerateWarning`). Needs two factors or more.
+
+    The logistic regression (L2 penalty, ``C=1``) is not scale invariant: multiplying
+    the codes by ``s`` is multiplying ``C`` by ``s**2``, so codes of magnitude 1e-3 or
+    less score near 0. Codes of any finite magnitude give that classifier's value:
+    features computed on codes rescaled by exact powers of two (no difference
+    overflows, even for codes near +-1.8e308), and, where their magnitude is beyond
+    2**+-64, fitted at scale 1 with ``C`` rescaled accordingly (within 2**+-900, where
+    the penalty is negligible or everything).
+
     Default: factors used as labels. ``convention="ubisoft"`` reproduces the survey
     code's procedure (factors min-max scaled and binned into 10 bins) in distribution.
     ``convention="dlib"`` reproduces disentanglement_lib's ``compute_beta_vae_sklearn``:
-    batches of 64 pairs, the fixed value taken from a random row (so in proportion to its
-    frequency), rows drawn with replacement, ``LogisticRegression()`` with its defaults
+    batches of 64 pairs, the value of each pair taken from a random row (so in
+    proportion to its frequency), rows drawn with replacement, ``LogisticRegression()``
+    with its defaults
     (``max_iter=100``), and the accuracy reported unscaled.
     """
-    s, enc, codes, nt = _prepare("z_diff", factors, codes, convention, n_threads, dict(
+    s, enc, codes, nt = prepare("z_diff", factors, codes, convention, n_threads, dict(
         batch_size=batch_size, n_train=n_train, n_eval=n_eval, max_iter=max_iter, scale=scale,
         factor_bins=factor_bins))
-    L = _check_batches(s, codes.shape[0])
+    L = check_batches(s, codes.shape[0])
+    max_iter = check_int(s["max_iter"], "max_iter", 1)
     from sklearn.linear_model import LogisticRegression
 
-    rng = np.random.default_rng(random_state)
+    rng = generator(random_state)
     n_train, n_eval = s["n_train"], s["n_eval"]
-    targets, seed = _targets_and_seed(rng, enc.n_factors, n_train + n_eval)
-    features = _draw(codes, enc, targets, seed, _kernels.BATCH_PAIR_DIFF, L, s, nt,
-                     "z_diff", vary_one=False)
-    model = LogisticRegression(max_iter=check_int(s["max_iter"], "max_iter", 1))
+    targets, seed = targets_and_seed(rng, enc.n_factors, n_train + n_eval)
     y_train, y_eval = targets[:n_train], targets[n_train:]
     if len(np.unique(y_train)) < 2:
-        raise ValueError("z_diff: the training batches cover a single factor; increase n_train")
+        raise ValueError(f"z_diff: all {n_train} training batches intervene on the same factor, "
+                         f"so the classifier has one class to learn; increase n_train")
+    mins, maxs = column_ranges(codes, nt)
+    if not (maxs > mins).any():
+        warnings.warn("z_diff: every code is constant, so every feature is 0: the classifier "
+                      "can only guess the most frequent factor of the training batches (a "
+                      "score near 0)", DegenerateWarning, stacklevel=2)
+    scaled, e = rescale_extreme(codes, mins, maxs)
+    features = draw(scaled, enc, targets, seed, _kernels.BATCH_PAIRS, L, s, nt, "z_diff",
+                    vary_one=False)
+    features, C = _classifier_input(features, e)
+    model = LogisticRegression(max_iter=max_iter, C=C)
     model.fit(features[:n_train], y_train)
     train_acc = float(model.score(features[:n_train], y_train))
     eval_acc = float(model.score(features[n_train:], y_eval))
-    score = _rescale(eval_acc, enc.n_factors, s["scale"])
+    score = rescale_accuracy(eval_acc, enc.n_factors, s["scale"])
     details = dict(train_accuracy=train_acc, eval_accuracy=eval_acc)
     return (score, details) if return_details else score
 
 
+# Features whose largest value lies within 2**+-_LR_RANGE are fitted as they are.
+_LR_RANGE = 64
+# The L2 weight C of an exactly rescaled fit stays within 2**+-_C_RANGE: beyond it the
+# penalty is negligible (or everything) either way, and sklearn's 1 / (C n) stays finite.
+_C_RANGE = 900
+
+
+def _classifier_input(features, e):
+    """Features for the logistic regression, and its L2 weight C, from features computed on
+    codes rescaled by 2**-e per column (so that no difference overflowed).
+
+    Z-diff's classifier is not scale invariant, but scaling every feature by 2**E is the
+    same as scaling C = 1 by 2**(2E): with u = 2**E w, |w|^2 / 2 + sum loss(2**E x w)
+    is 2**(-2E) (|u|^2 / 2 + 2**(2E) sum loss(x u)). Features whose raw values reach past
+    2**+-64 (where lbfgs overflows or C = 1 underflows them to noise) are fitted at scale
+    1 with C = 2**(2E) instead: the same classifier, without computing the raw values."""
+    top = features.max(axis=0)
+    top_e = np.where(top > 0, np.frexp(top)[1] + e, np.iinfo(np.int64).min)
+    E = int(top_e.max()) if (top > 0).any() else 0
+    if abs(E) <= _LR_RANGE and not e.any():
+        return features, 1.0
+    if abs(E) <= _LR_RANGE:
+        E = 0
+    with np.errstate(under="ignore"):  # columns 2**1000 times smaller than the largest
+        features = np.ldexp(features, (e - E)[None, :])
+    return features, float(np.ldexp(1.0, int(np.clip(2 * E, -_C_RANGE, _C_RANGE))))
+
+
 def _variance_vote(metric, factors, codes, convention, random_state, n_threads, given, argmax,
                    return_details):
-    s, enc, codes, nt = _prepare(metric, factors, codes, convention, n_threads, given)
-    L = _check_batches(s, codes.shape[0])
-    rng = np.random.default_rng(random_state)
+    s, enc, codes, nt = prepare(metric, factors, codes, convention, n_threads, given)
+    L = check_batches(s, codes.shape[0])
+    rng = generator(random_state)
     n_var = check_int(s["n_variance_estimate"], "n_variance_estimate", 2)
+    threshold = check_real(s["std_threshold"], "std_threshold", 0.0)
+    # variances are ratios within a column: computed on codes rescaled by exact powers of
+    # two where squares would over- or underflow, the threshold rescaled with them
+    scaled, e = rescale_extreme(codes, *column_ranges(codes, nt))
     if s["replace"]:  # disentanglement_lib: observations drawn with replacement
         rows = rng.integers(0, codes.shape[0], size=n_var)
     else:
         rows = rng.choice(codes.shape[0], size=min(n_var, codes.shape[0]), replace=False)
-    global_var = np.var(codes[np.sort(rows)], axis=0, ddof=1).astype(np.float64)
-    threshold = float(s["std_threshold"])
+    global_var = np.var(scaled[np.sort(rows)], axis=0, ddof=1).astype(np.float64)
+    with np.errstate(over="ignore", under="ignore"):  # inf / 0 thresholds compare as meant
+        scaled_threshold = np.ldexp(threshold, -e)
     # a code with no variance at all is never active, whatever the threshold: a 0/0 NaN
     # would otherwise win the argmin (disentanglement_lib with threshold 0)
-    active = (np.sqrt(global_var) >= threshold) & (global_var > 0)
+    active = (np.sqrt(global_var) >= scaled_threshold) & (global_var > 0)
+    K, d = enc.n_factors, codes.shape[1]
     details = dict(active_codes=np.flatnonzero(active), num_active_dims=int(active.sum()))
     if not active.any():
         warnings.warn(f"{metric}: no code varies more than std_threshold={threshold}; the "
                       "representation carries nothing to vote with: score 0", DegenerateWarning,
                       stacklevel=3)
+        # disentanglement_lib's values in this case: no vote, accuracies 0
+        details.update(train_accuracy=0.0, eval_accuracy=0.0,
+                       votes=np.zeros((d, K), dtype=np.int64))
         return (0.0, details) if return_details else 0.0
     n_train, n_eval = s["n_train"], s["n_eval"]
-    targets, seed = _targets_and_seed(rng, enc.n_factors, n_train + n_eval)
-    variances = _draw(codes, enc, targets, seed, _kernels.BATCH_VARIANCE, L, s, nt,
-                      metric, vary_one=argmax)
+    targets, seed = targets_and_seed(rng, K, n_train + n_eval)
+    variances = draw(scaled, enc, targets, seed, _kernels.BATCH_VARIANCE, L, s, nt,
+                     metric, vary_one=argmax)
     normalized = np.where(active, variances / np.where(active, global_var, 1.0),
                           -np.inf if argmax else np.inf)
     votes_for = np.argmax(normalized, axis=1) if argmax else np.argmin(normalized, axis=1)
-    d, K = codes.shape[1], enc.n_factors
     train_votes = np.zeros((d, K), dtype=np.int64)
     np.add.at(train_votes, (votes_for[:n_train], targets[:n_train]), 1)
     eval_votes = np.zeros((d, K), dtype=np.int64)
@@ -234,13 +188,13 @@ def _variance_vote(metric, factors, codes, convention, random_state, n_threads, 
     classifier = np.argmax(train_votes, axis=1)  # majority vote: code -> factor
     train_acc = train_votes[np.arange(d), classifier].sum() / n_train
     eval_acc = eval_votes[np.arange(d), classifier].sum() / n_eval
-    score = _rescale(float(eval_acc), K, s["scale"])
+    score = rescale_accuracy(float(eval_acc), K, s["scale"])
     details.update(train_accuracy=float(train_acc), eval_accuracy=float(eval_acc),
                    votes=train_votes)
     return (score, details) if return_details else score
 
 
-@_doc
+@document
 def z_min_var(factors, codes, *, convention=None, random_state=None, n_threads=None,
               batch_size=None, n_train=None, n_eval=None, n_variance_estimate=None,
               std_threshold=None, scale=None, factor_bins=None, return_details=False):
@@ -284,11 +238,15 @@ def z_min_var(factors, codes, *, convention=None, random_state=None, n_threads=N
 
     Notes
     -----
-    Batches draw their fixed value uniformly among the factor's values that occur twice
-    or more, then ``batch_size`` distinct rows (with replacement when the value has fewer
-    rows). If every code is collapsed the score is 0, with a
-    :class:`fastdis.DegenerateWarning` (the survey code crashes). The threshold applies
-    to the raw scale of the codes, so the metric is not scale invariant.
+    Each batch draws ONE fixed value for all its rows (Kim & Mnih 2018; both references
+    do), uniformly among the factor's values that occur twice or more, then
+    ``batch_size`` distinct rows (with replacement when the value has fewer rows). If
+    every code is collapsed the score is 0, with a :class:`fastdis.DegenerateWarning`
+    (the survey code crashes), and the details hold accuracies 0 and no vote (as
+    disentanglement_lib returns). Needs two factors or more. The threshold applies to the
+    raw scale of the codes, so the metric is not scale invariant; with
+    ``std_threshold=0`` it is, at any finite magnitude (columns of extreme magnitude are
+    rescaled by exact powers of two before their squares are summed).
     ``convention="ubisoft"``: the survey code's signature defaults (factors min-max
     binned into 10 bins, ``std_threshold=0.05``). ``convention="dlib"``:
     disentanglement_lib's ``compute_factor_vae`` with the gin studies' threshold 0.05:
@@ -303,7 +261,7 @@ def z_min_var(factors, codes, *, convention=None, random_state=None, n_threads=N
         factor_bins=factor_bins), argmax=False, return_details=return_details)
 
 
-@_doc
+@document
 def z_max_var(factors, codes, *, convention=None, random_state=None, n_threads=None,
               batch_size=None, n_train=None, n_eval=None, n_variance_estimate=None,
               std_threshold=None, scale=None, factor_bins=None, return_details=False):
@@ -341,11 +299,14 @@ def z_max_var(factors, codes, *, convention=None, random_state=None, n_threads=N
 
     Notes
     -----
-    Needs combinations of the other factors that occur at least twice: on a full grid
+    Needs two factors or more, and combinations of the other factors that occur at
+    least twice: on a full grid
     every combination does; with factors sampled i.i.d. from continuous distributions
     none does, and a ValueError says so. The fixed combination of each batch is drawn
-    uniformly among those that repeat; a combination with fewer rows than the batch is
-    sampled with replacement (the survey code cycles through the same rows).
+    uniformly among those that repeat, once for the whole batch (Kim et al. 2019); a
+    combination with fewer rows than the batch is sampled with replacement (the survey
+    code cycles through the same rows). Collapsed codes and extreme magnitudes are
+    handled as in :func:`z_min_var`.
     ``convention="ubisoft"``: its signature defaults, factors min-max binned into 3 bins
     and ``std_threshold=0.05``; its use of Python's ``random`` (not seeded by numpy)
     makes its own values irreproducible, so only the distribution can match.
@@ -354,92 +315,3 @@ def z_max_var(factors, codes, *, convention=None, random_state=None, n_threads=N
         batch_size=batch_size, n_train=n_train, n_eval=n_eval,
         n_variance_estimate=n_variance_estimate, std_threshold=std_threshold, scale=scale,
         factor_bins=factor_bins), argmax=True, return_details=return_details)
-
-
-def _within_level_deviation(enc, codes, q, nt):
-    """For IRS: the (codes x factors) mean over each factor's values of the q-quantile of
-    |z - E[z | value]|, and each code's global mean, minimum and maximum."""
-    offsets = np.concatenate([[0], np.cumsum(enc.n_levels)])
-    cum = np.zeros((codes.shape[1], enc.n_factors))
-    # one pass: per level of every factor, means, minima, maxima and max deviations
-    mean, dev, lo, hi, count, status, col = _kernels.level_deviation(
-        *enc.kernel_input, enc.n_levels, codes, nt)
-    raise_kernel_error(status, col, 0)
-    first = slice(offsets[0], offsets[1])  # the levels of factor 0 cover every row once
-    global_mean = (mean[first] * count[first, None]).sum(axis=0) / count[first].sum()
-    if not np.isfinite(global_mean).all():  # NaN or inf anywhere in a column
-        raise_kernel_error(_kernels.ERR_NONFINITE, int(np.flatnonzero(~np.isfinite(global_mean))[0]),
-                           codes.shape[1])
-    if q >= 1.0:
-        for k in range(enc.n_factors):
-            cum[:, k] = dev[offsets[k]:offsets[k + 1]].mean(axis=0)
-    else:  # quantiles: order statistics within each group
-        for k in range(enc.n_factors):
-            grouping = enc.group_by(np.arange(enc.n_factors) == k).nonempty()
-            _, qdev = _kernels.group_deviation(codes, grouping.offsets, grouping.perm, q, nt)
-            cum[:, k] = qdev.mean(axis=0)
-    return cum, global_mean, lo[first].min(axis=0), hi[first].max(axis=0)
-
-
-@_doc
-def irs(factors, codes, *, convention=None, random_state=None, n_threads=None,
-        diff_quantile=None, factor_bins=None, return_details=False):
-    """Interventional Robustness Score (Suter, Miladinovic, Schölkopf & Bauer, ICML 2019).
-
-    For code :math:`z_j` and factor :math:`v_k`, the deviation of :math:`z_j` from its
-    mean within each value of :math:`v_k` (its maximum, or ``diff_quantile``), averaged
-    over the values, relative to the code's largest deviation from its global mean:
-
-    .. math:: \\mathrm{IRS}_{jk} = 1 - \\frac{\\frac{1}{|V_k|}\\sum_{a}
-              Q_q\\left(|z_j - E[z_j \\mid v_k = a]|\\right)}{\\max |z_j - E[z_j]|},
-              \\qquad \\mathrm{IRS} = \\frac{\\sum_j w_j \\max_k \\mathrm{IRS}_{jk}}{\\sum_j w_j}
-
-    with weights :math:`w_j = \\max |z_j - E[z_j]|`. Deterministic: ``random_state`` is
-    ignored.
-
-    Parameters
-    ----------
-    {common}
-    diff_quantile : float, optional
-        Quantile of the within-value deviations, in (0, 1]; default 1.0 (the maximum,
-        as in the paper and the survey code); disentanglement_lib uses 0.99.
-    factor_bins : int or False, optional
-        Bin numeric factors into this many equal-width bins first.
-    return_details : bool, default=False
-        Also return a dict with ``irs_matrix`` (codes x factors), ``per_code`` scores,
-        ``parents`` (best factor of each code), ``max_deviations`` and ``active_codes``.
-
-    Returns
-    -------
-    score : float
-    details : dict, only with ``return_details=True``
-
-    Notes
-    -----
-    Constant codes are left out (as both references do). If every code is constant the
-    score is 0. The weights make IRS depend on the relative scale of the codes:
-    multiplying a noise code by 10 raises its weight tenfold. ``convention="ubisoft"``
-    bins the factors into 10 min-max bins first (its ``continuous_factors=True``);
-    ``convention="dlib"`` bins them into 20 equal-width bins (merging values of factors
-    with more than 20) and uses the 0.99 quantile.
-    """
-    s, enc, codes, nt = _prepare("irs", factors, codes, convention, n_threads, dict(
-        diff_quantile=diff_quantile, factor_bins=factor_bins), check_finite=False)
-    q = float(s["diff_quantile"])
-    if not 0.0 < q <= 1.0:
-        raise ValueError(f"diff_quantile must be in (0, 1], got {q}")
-    cum, mean, mins, maxs = _within_level_deviation(enc, codes, q, nt)
-    active = maxs > mins
-    if not active.any():
-        warnings.warn("irs: every code is constant: score 0", DegenerateWarning, stacklevel=2)
-        return (0.0, dict(active_codes=np.flatnonzero(active))) if return_details else 0.0
-    # max |z - mean| is reached at the smallest or the largest value
-    max_dev = np.maximum(maxs - mean, mean - mins)
-    irs_matrix = 1.0 - cum[active] / max_dev[active, None]
-    per_code = irs_matrix.max(axis=1)
-    weights = max_dev[active]
-    score = float(np.average(per_code, weights=weights)) if weights.sum() > 0 else float(
-        per_code.mean())
-    details = dict(irs_matrix=irs_matrix, per_code=per_code, parents=irs_matrix.argmax(axis=1),
-                   max_deviations=max_dev, active_codes=np.flatnonzero(active))
-    return (score, details) if return_details else score

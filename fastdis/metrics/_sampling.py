@@ -1,0 +1,174 @@
+"""The shared steps of the intervention metrics: validation, exact rescaling of codes at
+extreme scales, and drawing the batches in C.
+
+Every batch is drawn and reduced by :func:`fastdis._kernels.sample_batches` with a
+generator keyed by (seed, batch index), so the same ``random_state`` gives the same value
+whatever the number of threads.
+"""
+import numbers
+
+import numpy as np
+
+from .. import _kernels
+from .._discretize import column_ranges
+from .._grouping import EncodedFactors
+from .._information import factor_labels
+from .._random import check_random_state
+from .._shared import shared
+from .._validation import BIN_HINT, check_int, check_n_threads, check_pair, continuous_looking
+from ._conventions import resolve_metric
+
+# Columns whose largest magnitude lies outside [2**-EXTREME, 2**EXTREME] are rescaled by an
+# exact power of two before any sum: squares of values beyond 2**511 overflow and those
+# below 2**-511 lose bits as subnormals, and sums of N values need headroom on top.
+EXTREME = 256
+
+
+_COMMON = """\
+    factors : array-like of shape (n_samples, n_factors)
+        Ground-truth factors, discrete labels (integers, floats or strings) with
+        repeated values: the metric compares rows that share factor values.
+        Continuous factors must be binned first (``factor_bins=``, or
+        :func:`fastdis.discretize`).
+    codes : array-like of shape (n_samples, n_codes)
+        The representation, real values.
+    convention : {None, "ubisoft", "dlib"}, optional
+        Reference implementation to reproduce; None is fastdis's default (see Notes).
+        ``"dlib"`` is available for ``z_diff``, ``z_min_var`` and ``irs``.
+    random_state : None, int, numpy.random.Generator or numpy.random.RandomState
+        Seed of the batch sampler: an integer in [0, 2**32), a Generator or RandomState
+        (one draw of it gives the seed), or None (a fresh seed). The same integer gives
+        the same value, whatever the number of threads.
+    n_threads : int, optional
+        Threads for grouping and sampling; default all available."""
+
+
+def document(func):
+    """Put the parameters every intervention metric shares into its docstring."""
+    func.__doc__ = func.__doc__.replace("    {common}", _COMMON)
+    return func
+
+
+def prepare(metric, factors, codes, convention, n_threads, settings_given, check_finite=True,
+            min_factors=2):
+    """Validated settings, encoded factors, codes and thread count of an intervention metric.
+
+    ``min_factors``: the vote and classifier metrics tell which factor a batch intervened
+    on, which needs two factors at least."""
+    s = resolve_metric(metric, convention, **settings_given)
+    factors, codes = check_pair(factors, codes)
+    nt = check_n_threads(n_threads)
+    if factors.shape[1] < min_factors:
+        raise ValueError(
+            f"{metric}: factors has a single column; the metric scores how well the codes tell "
+            f"which factor a batch intervened on, which needs two factors or more (with one "
+            f"the answer is always the same)")
+    if check_finite:
+        column_ranges(codes, nt)  # rejects NaN / inf, naming the column
+    strategy = s.get("factor_strategy", "minmax" if convention == "ubisoft" else "uniform")
+    enc = shared("encoded factors", (factors,), (s.get("factor_bins"), strategy),
+                 lambda: EncodedFactors(factor_labels(factors, s.get("factor_bins"), strategy, nt), nt))
+    looks = continuous_looking(enc.n_levels, codes.shape[0])
+    if looks:
+        raise ValueError(f"{metric}: {looks}, and the metric needs repeated factor values; "
+                         f"{BIN_HINT}")
+    single = np.flatnonzero(enc.n_levels < 2)
+    if len(single):
+        raise ValueError(f"factors column {int(single[0])} has a single value: it cannot be "
+                         f"intervened on; drop it before calling {metric}")
+    return s, enc, codes, nt
+
+
+def exponents(mins, maxs):
+    """Per column, e with max |z| * 2**-e in [0.5, 1) (0 for an all-zero column)."""
+    big = np.maximum(np.abs(np.asarray(mins, dtype=np.float64)),
+                     np.abs(np.asarray(maxs, dtype=np.float64)))
+    return np.frexp(big)[1].astype(np.int64)
+
+
+def rescale_extreme(codes, mins, maxs):
+    """``(codes, e)``: columns of extreme magnitude multiplied by 2**-e exactly (a float64
+    copy; other columns unchanged, their e 0), so that no sum of squares or of differences
+    over or underflows. Ratios of variances or deviations of one column do not change."""
+    e = exponents(mins, maxs)
+    extreme = (np.abs(e) > EXTREME) & (np.maximum(np.abs(mins), np.abs(maxs)) > 0)
+    e = np.where(extreme, e, 0)
+    if not extreme.any():
+        return codes, e
+    out = np.array(codes, dtype=np.float64, order="C")
+    out[:, extreme] = np.ldexp(out[:, extreme], -e[extreme])
+    return out, e
+
+
+def check_real(value, name, low, high=np.inf, low_open=False):
+    """A real-number parameter in [low, high] ((low, high] with low_open), as a float."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {value!r}")
+    value = float(value)
+    if not (low < value if low_open else low <= value) or not value <= high:  # NaN too
+        interval = f"{'(' if low_open else '['}{low:g}, {high:g}]"
+        raise ValueError(f"{name} must be in {interval}, got {value!r}")
+    return value
+
+
+def check_batches(s, n_rows):
+    L = check_int(s["batch_size"], "batch_size", 2)
+    if L > n_rows:
+        raise ValueError(f"batch_size={L} exceeds the number of rows ({n_rows})")
+    check_int(s["n_train"], "n_train", 1)
+    check_int(s["n_eval"], "n_eval", 1)
+    return L
+
+
+def generator(random_state):
+    """numpy Generator of a metric's ``random_state`` (fastdis._random's one rule)."""
+    return np.random.default_rng(check_random_state(random_state))
+
+
+def targets_and_seed(rng, n_factors, n_batches):
+    """Which factor each batch intervenes on, and the seed of the C sampler."""
+    targets = rng.integers(0, n_factors, size=n_batches)
+    seed = int(rng.integers(0, 2**63 - 1, dtype=np.int64))
+    return targets, seed
+
+
+def _groups_or_raise(grouping, what, k, metric):
+    groups, cum = grouping.eligible()
+    if len(groups) == 0:
+        raise ValueError(
+            f"{metric}: no {what} of factor {k} occurs in two rows or more; the metric needs "
+            f"repeated factor values (i.i.d. continuous factors cannot support it): bin the "
+            f"factors first with factor_bins=... or fastdis.discretize")
+    return groups, cum
+
+
+def draw(codes, enc, targets, seed, mode, batch_size, settings, nt, metric, vary_one):
+    """Reductions of every batch: (n_batches, n_codes), batch b intervening on targets[b]."""
+    out = np.empty((len(targets), codes.shape[1]))
+    for k in range(enc.n_factors):
+        ids = np.flatnonzero(targets == k).astype(np.int64)
+        if len(ids) == 0:
+            continue
+        include = np.ones(enc.n_factors, dtype=bool)
+        if vary_one:   # all factors but k fixed
+            include[k] = False
+        else:          # factor k fixed
+            include[:] = False
+            include[k] = True
+        # grouping by one factor is shared with the other metrics of evaluate() (Z-diff,
+        # Z-min); by all factors but one (Z-max only) it is not kept
+        grouping = enc.group_by(include, share=not vary_one)
+        what = "combination of the other factors" if vary_one else "value"
+        groups, cum = _groups_or_raise(grouping, what, k, metric)
+        out[ids] = _kernels.sample_batches(codes, grouping.offsets, grouping.perm, groups, cum,
+                                           settings["by_size"], mode, batch_size, seed, ids, nt,
+                                           settings["replace"])
+    return out
+
+
+def rescale_accuracy(accuracy, n_factors, scale):
+    """(accuracy - 1/K) / (1 - 1/K): 0 for a random guess, 1 for a perfect one (K >= 2)."""
+    if not scale:
+        return accuracy
+    chance = 1.0 / n_factors
+    return (accuracy - chance) / (1.0 - chance)
