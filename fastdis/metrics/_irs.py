@@ -35,7 +35,8 @@ def _within_level_deviation(enc, codes, q, nt):
     codes, e = rescale_extreme(codes, lo[first].min(axis=0), hi[first].max(axis=0))
     if e.any():
         mean, dev, lo, hi, count = _level_pass(enc, codes, nt)
-    global_mean = (mean[first] * count[first, None]).sum(axis=0) / count[first].sum()
+    with np.errstate(over="ignore", invalid="ignore"):  # NaN/inf columns: refused just below
+        global_mean = (mean[first] * count[first, None]).sum(axis=0) / count[first].sum()
     if not np.isfinite(global_mean).all():  # NaN or inf anywhere in a column
         bad = int(np.flatnonzero(~np.isfinite(global_mean))[0])
         raise_kernel_error(_kernels.ERR_NONFINITE, bad, codes.shape[1])
