@@ -62,8 +62,8 @@ def test_sap_bad_input():
         fastdis.sap(factors, codes, mode="trees")
     with pytest.raises(ValueError, match=r"train_fraction must be in \(0, 1\)"):
         fastdis.sap(factors, codes, mode="classification", train_fraction=1.0)
-    with pytest.raises(TypeError, match="needs numeric factors"):
-        fastdis.sap(factors.astype(str), codes)
+    with pytest.raises(TypeError, match="needs numeric factors.*mode='classification'"):
+        fastdis.sap(factors.astype(str), codes, mode="regression")
     assert 0 <= fastdis.sap(factors.astype(str), codes, mode="classification", random_state=0) <= 1
     codes[3, 1] = np.inf
     with pytest.raises(ValueError, match="NaN or infinity in column 1"):
@@ -304,8 +304,9 @@ def test_dci_bad_input():
         fastdis.dci(factors, codes, estimator=42)
     with pytest.raises(ValueError, match="at least 2 factors and 2 codes"):
         fastdis.dci(factors[:, :1], codes)
-    with pytest.raises(TypeError, match="dci with a regressor needs numeric factors"):
-        fastdis.dci(factors.astype(str), codes)
+    with pytest.raises(TypeError, match="estimator='lasso'.* needs numeric factors.*"
+                                        "estimator='gradient_boosting'"):
+        fastdis.dci(factors.astype(str), codes, estimator="lasso")
     constant = factors.copy()
     constant[:, 1] = 7
     with pytest.raises(ValueError, match="factors column 1 has a single value"):
@@ -433,8 +434,7 @@ def test_boosted_trees_threads_and_consistency():
     huge = x.copy()
     huge[3, 1] = 1e300
     with pytest.raises(ValueError, match="float32"):
-        fastdis.dci(y[:, None].repeat(2, axis=1), huge, convention="dlib", random_state=0,
-                    train_fraction=False)
+        BoostedTrees().fit(huge, y)
 
 
 def test_dci_gradient_boosting_two_class_factors_in_parallel():
