@@ -4,7 +4,7 @@ import numpy as np
 from .._discretize import column_ranges
 from .._information import factor_labels
 from .._random import check_random_state
-from .._threads import parallel_map, total_threads
+from .._threads import checkpoint, parallel_map, total_threads
 from .._validation import check_n_threads, check_pair
 from ._conventions import resolve
 from ._fitting import check_classes, check_factors_vary, minmax_scaled, split_rows, standardised
@@ -44,8 +44,6 @@ def _ovr_proba(x_fit, y_fit, x_eval, classes, survey_tol):
     """
     from scipy.special import expit
     from sklearn.linear_model import LogisticRegression
-
-    from .._threads import checkpoint
 
     def model():
         checkpoint()  # between fits: an abandoned call stops here
