@@ -22,6 +22,9 @@ may be resetting them (``warnings.catch_warnings`` is process-wide before Python
 and warns "sklearn.utils.parallel.delayed should be used with ... Parallel". The metrics
 run such estimators in the caller's thread (``max_parallel=1``) and cross-validate with
 plain loops.
+
+BLAS limits are process-wide (OpenBLAS and MKL keep one setting): while a call runs, BLAS
+calls from the program's other threads get the same limit. Results never depend on it.
 """
 import sys
 import threading
