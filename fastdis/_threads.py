@@ -24,7 +24,7 @@ run such estimators in the caller's thread (``max_parallel=1``) and cross-valida
 plain loops.
 
 BLAS limits are process-wide (OpenBLAS and MKL keep one setting): while a call runs, BLAS
-calls from the program's other threads get the same limit. Results never depend on it.
+calls from the program's other threads get the same limit.
 """
 import sys
 import threading
