@@ -16,6 +16,7 @@ codes (the rows each tree separates, and so the predictions, stay the same).
 import numpy as np
 
 from .. import _kernels
+from .._random import check_random_state
 
 
 def _sorted_columns(x):
@@ -37,8 +38,9 @@ class BoostedTrees:
         Shrinkage of each tree's leaf values.
     max_depth : int, default=3
         Depth of the trees (1 to 16).
-    random_state : int, default=0
-        Seeds the order in which codes are tried (which of equally good splits is kept).
+    random_state : None, int, numpy Generator or RandomState, default=0
+        Seeds the order in which codes are tried (which of equally good splits is kept):
+        an integer in [0, 2**32), a generator (one draw), or None for fresh entropy.
     n_threads : int, default=0
         Threads for the trees of a stage (0: all available). Results do not depend on it.
 
@@ -65,6 +67,7 @@ class BoostedTrees:
         """Fit on codes ``x`` (n_samples, n_features) and labels ``y`` (n_samples,)."""
         if not 1 <= self.max_depth <= 16:
             raise ValueError(f"max_depth must be in [1, 16], got {self.max_depth}")
+        seed = check_random_state(self.random_state)
         x_in = x
         # the trees see float32 features, as scikit-learn's do
         with np.errstate(over="ignore"):
@@ -88,7 +91,7 @@ class BoostedTrees:
         raw = self._init_raw(x.shape[0])
         (self.feature_, self.threshold_, self.value_, importance) = _kernels.gbt_fit(
             x, sorted_x, order, labels.astype(np.int32), n_classes, self.n_estimators,
-            float(self.learning_rate), self.max_depth, int(self.random_state) & (2**64 - 1), raw,
+            float(self.learning_rate), self.max_depth, seed, raw,
             self.n_threads)
         # the fit's own raw predictions of its rows (equal to replaying the trees, tested):
         # scoring the training rows (the same array object, unchanged: dci's use) then

@@ -1,0 +1,141 @@
+"""DCI's predictors: one fit per factor, and the importance of each code read from it.
+
+Every fit runs under :mod:`fastdis._threads`'s budget: ``inner`` is the number of threads
+the fit may use. scikit-learn's ``Parallel`` (forests, ``cross_val_score``) runs only in
+the caller's thread (see :mod:`fastdis._threads`), so cross-validation is a plain loop
+over the folds, with a :func:`~fastdis._threads.checkpoint` between fits.
+"""
+import numpy as np
+
+from .._threads import checkpoint, limit_threads
+
+ESTIMATORS = ("lasso", "random_forest", "gradient_boosting", "hist_gradient_boosting")
+CLASSIFIERS = ("gradient_boosting", "hist_gradient_boosting")
+_LASSO_ALPHAS = (0.0001, 0.001, 0.01, 0.1, 0.2, 0.4, 0.8, 1.0)
+_FOREST_GRID = [(depth, features) for depth in (8, 16, 32, 64, 128)
+                for features in (0.2, 0.4, 0.8, 1.0)]
+# dlib's GradientBoostingClassifier() has 100 depth-3 trees with learning rate 0.1; on
+# histograms, 50 such trees with rate 0.2 (the same total step) score the same (accuracy
+# within 1e-3 on the benchmark data) in half the time
+_HIST_GBT = dict(max_depth=3, max_leaf_nodes=8, learning_rate=0.2, max_iter=50,
+                 early_stopping=False)
+
+
+def _cv_select(make, candidates, x, y, folds):
+    """The candidate with the lowest cross-validated MSE (first one on ties), as the survey
+    code picks Lasso alphas and forest shapes: ``cross_val_score``'s folds and scores,
+    fold after fold in this thread."""
+    from sklearn.metrics import mean_squared_error
+    from sklearn.model_selection import KFold
+
+    splits = list((KFold(folds) if isinstance(folds, int) else folds).split(x))
+    best, best_mse = candidates[0], np.inf
+    for candidate in candidates:
+        mses = []
+        for train, test in splits:
+            checkpoint()  # between fits: an abandoned call stops here
+            model = _fitted(make(candidate), x[train], y[train])
+            mses.append(-mean_squared_error(y[test], model.predict(x[test])))
+        mse = -np.array(mses).mean()
+        if mse < best_mse:
+            best, best_mse = candidate, mse
+    return best
+
+
+def _hist_gain(model, n_codes):
+    """Total split gain of each code over every tree of a fitted HistGradientBoosting model:
+    the histogram counterpart of the impurity importance of gradient boosting."""
+    gain = np.zeros(n_codes)
+    for stage in model._predictors:
+        for tree in stage:
+            split = tree.nodes["is_leaf"] == 0
+            np.add.at(gain, tree.nodes["feature_idx"][split], tree.nodes["gain"][split])
+    total = gain.sum()
+    return gain / total if total > 0 else gain
+
+
+def _cv_folds(s, seed):
+    """The survey's 10 unshuffled folds, or 10 shuffled by ``seed`` (fastdis's default)."""
+    from sklearn.model_selection import KFold
+
+    return KFold(10, shuffle=True, random_state=seed) if s["shuffle_cv"] else 10
+
+
+def _fitted(model, x, y):
+    """``model.fit(x, y)``, then predictions on one thread: threaded predictions of a
+    forest add up the trees in the order they finish, so their last bits would vary."""
+    model.fit(x, y)
+    if getattr(model, "n_jobs", None) not in (None, 1):
+        model.set_params(n_jobs=1)
+    return model
+
+
+def serial(name):
+    """Whether the factors of ``name`` are fitted one after the other, each fit with the
+    whole budget (estimators with threads of their own, or that may call scikit-learn's
+    Parallel), rather than side by side."""
+    return not isinstance(name, str) or name in ("random_forest", "hist_gradient_boosting")
+
+
+def _capped_jobs(model, inner):
+    """Cap an estimator's ``n_jobs`` at the budget; returns the joblib workers it will use."""
+    params = model.get_params()
+    jobs = params.get("n_jobs")
+    if jobs is None:
+        return 1
+    if jobs < 0 or jobs > inner:
+        model.set_params(n_jobs=inner)
+        return inner
+    return jobs
+
+
+def fit_factor(name, x, y, s, seed, inner=1):
+    """Fit the predictor of one factor; returns (fitted model, importance of each code).
+    ``inner``: threads this fit may use (see :mod:`fastdis._threads`)."""
+    from sklearn.base import clone
+
+    if name == "lasso":
+        from sklearn.linear_model import Lasso
+
+        alpha = _cv_select(lambda a: Lasso(alpha=a, max_iter=5000), _LASSO_ALPHAS, x, y,
+                           _cv_folds(s, seed))
+        checkpoint()
+        model = Lasso(alpha=alpha, max_iter=s["refit_max_iter"]).fit(x, y)
+        return model, np.abs(np.ravel(model.coef_))
+    if name == "random_forest":
+        from sklearn.ensemble import RandomForestRegressor
+
+        def forest(shape):  # its trees grow on `inner` joblib threads
+            return RandomForestRegressor(n_estimators=10, max_depth=shape[0],
+                                         max_features=shape[1], random_state=seed, n_jobs=inner)
+
+        with limit_threads(1, "blas"):  # trees use no BLAS: the threads are the forest's
+            shape = _cv_select(forest, _FOREST_GRID, x, y, _cv_folds(s, seed))
+            checkpoint()
+            model = _fitted(forest(shape), x, y)
+        return model, model.feature_importances_
+    if name == "gradient_boosting":
+        from ._boosting import BoostedTrees
+
+        model = BoostedTrees(random_state=seed, n_threads=inner).fit(x, y)
+        return model, model.feature_importances_
+    if name == "hist_gradient_boosting":
+        from sklearn.ensemble import HistGradientBoostingClassifier
+
+        # its OpenMP pool: limited to `inner` in this thread by parallel_map
+        model = HistGradientBoostingClassifier(random_state=seed, **_HIST_GBT).fit(x, y)
+        return model, _hist_gain(model, x.shape[1])
+    model = clone(name)
+    params = model.get_params()
+    if "random_state" in params and params["random_state"] is None:
+        model.set_params(random_state=seed)  # never numpy's global RNG
+    jobs = _capped_jobs(model, inner) if "n_jobs" in params else 1
+    with limit_threads(max(1, inner // jobs)):
+        _fitted(model, x, y)
+    if hasattr(model, "feature_importances_"):
+        return model, np.asarray(model.feature_importances_, dtype=np.float64)
+    if hasattr(model, "coef_"):
+        coef = np.abs(np.asarray(model.coef_, dtype=np.float64))
+        return model, coef.reshape(-1, x.shape[1]).mean(axis=0)
+    raise TypeError(f"estimator {type(model).__name__} exposes neither feature_importances_ "
+                    "nor coef_ after fitting: dci cannot read code importances from it")

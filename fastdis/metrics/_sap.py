@@ -1,0 +1,182 @@
+"""SAP, Separated Attribute Predictability (Kumar, Sattigeri & Balakrishnan, ICLR 2018)."""
+import numpy as np
+
+from .._discretize import column_ranges
+from .._random import check_random_state
+from .._threads import parallel_map, total_threads
+from .._validation import check_choice, check_n_threads, check_pair
+from ._conventions import resolve
+from ._fitting import (check_classes, column_exponents, is_numeric, split_rows, to_unit,
+                       value_counts)
+from .information import _top_two
+
+# Chunk of rows for the moment sums: bounded temporaries whatever N.
+_CHUNK = 1 << 16
+
+SAP = {
+    # the survey code's default: the regression variant for every factor
+    None: dict(mode="regression", train_fraction=None, max_train=10000, max_test=5000),
+    "ubisoft": dict(mode="regression", train_fraction=None, max_train=10000, max_test=5000),
+    # sap_score.compute_sap(continuous_factors=False): LinearSVC per pair, held-out accuracy,
+    # num_train = 10,000 and num_test = 5,000 rows
+    "dlib": dict(mode="classification", train_fraction=0.9, max_train=10000, max_test=5000),
+}
+
+
+def squared_correlation(factors, codes, code_ranges=None):
+    """r^2 between every factor and every code, (n_factors, n_codes), from moment sums.
+
+    Equals the R^2 of a least-squares line fitted to one code (sklearn's LinearRegression
+    + r2_score, the survey code's procedure). Each column is first divided by a power of
+    two that brings it into [-1, 1] (exact; r^2 does not depend on it), so no square
+    overflows or underflows whatever the scale of the codes; rows are read in chunks,
+    shifted by the first row, so no N x d temporary is made and large offsets lose no
+    precision. A constant code or factor gives 0. ``code_ranges``: the codes' (mins,
+    maxs), if already known.
+    """
+    mins, maxs = code_ranges if code_ranges is not None else (codes.min(0), codes.max(0))
+    ez = column_exponents(mins, maxs)
+    ef = column_exponents(factors.min(axis=0), factors.max(axis=0))
+    f0, z0 = to_unit(factors[:1], ef)[0], to_unit(codes[:1], ez)[0]
+    n = factors.shape[0]
+    sf, sz = np.zeros(factors.shape[1]), np.zeros(codes.shape[1])
+    sff, szz = np.zeros(factors.shape[1]), np.zeros(codes.shape[1])
+    sfz = np.zeros((factors.shape[1], codes.shape[1]))
+    for start in range(0, n, _CHUNK):
+        f = to_unit(factors[start:start + _CHUNK], ef) - f0
+        z = to_unit(codes[start:start + _CHUNK], ez) - z0
+        sf += f.sum(axis=0)
+        sz += z.sum(axis=0)
+        sff += np.einsum("ij,ij->j", f, f)
+        szz += np.einsum("ij,ij->j", z, z)
+        sfz += f.T @ z
+    cov = sfz - np.outer(sf, sz) / n
+    var_f = np.maximum(sff - sf ** 2 / n, 0.0)
+    var_z = np.maximum(szz - sz ** 2 / n, 0.0)
+    denom = np.outer(var_f, var_z)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r2 = np.where(denom > 0, cov ** 2 / denom, 0.0)
+    return np.clip(r2, 0.0, 1.0)
+
+
+def _classification_scores(factors, codes, train, test, total):
+    """Held-out accuracy of LinearSVC(C=0.01, class_weight="balanced") on each single code."""
+    from sklearn.svm import LinearSVC
+
+    scores = np.zeros((factors.shape[1], codes.shape[1]))
+    pairs = [(k, j) for k in range(factors.shape[1]) for j in range(codes.shape[1])]
+
+    def fit(pair, inner):
+        k, j = pair
+        y = factors[train, k]
+        if len(np.unique(y)) < 2:
+            return 0.0  # a factor constant on the training rows: nothing to separate
+        clf = LinearSVC(C=0.01, class_weight="balanced")
+        clf.fit(codes[train, j][:, None], y)
+        return float(np.mean(clf.predict(codes[test, j][:, None]) == factors[test, k]))
+
+    for (k, j), value in zip(pairs, parallel_map(fit, pairs, total)):  # liblinear: no GIL
+        scores[k, j] = value
+    return scores
+
+
+def sap(factors, codes, *, convention=None, random_state=None, n_threads=None, mode=None,
+        train_fraction=None, max_train=None, max_test=None, return_details=False):
+    """Separated Attribute Predictability (Kumar, Sattigeri & Balakrishnan, ICLR 2018).
+
+    A score :math:`S_{kj}` says how well code :math:`z_j` alone predicts factor
+    :math:`v_k`; SAP is the mean over factors of the gap between the two best codes:
+
+    .. math:: \\mathrm{SAP} = \\frac{1}{K} \\sum_k \\left( S_{k j^{(1)}} - S_{k j^{(2)}} \\right)
+
+    Parameters
+    ----------
+    factors : array-like of shape (n_samples, n_factors)
+        Ground-truth factors: numbers, or labels (strings, categories) for
+        ``mode="classification"``.
+    codes : array-like of shape (n_samples, n_codes)
+        The representation, real values.
+    convention : {None, "ubisoft", "dlib"}, optional
+        Reference implementation to reproduce; None is fastdis's default (see Notes).
+    random_state : None, int, numpy Generator or RandomState, default=None
+        Seed of the train/test split (classification only): an integer in [0, 2**32), a
+        generator (one draw), or None for fresh entropy.
+    n_threads : int, optional
+        Threads in all, for the classifier fits side by side; default all available.
+    mode : {"regression", "classification"}, optional
+        ``"regression"``: :math:`S_{kj}` is the :math:`R^2` of a line fitted to
+        :math:`z_j` (the squared correlation, computed in closed form on all rows).
+        ``"classification"``: the held-out accuracy of a linear SVM
+        (``LinearSVC(C=0.01, class_weight="balanced")``) trained on :math:`z_j`, for
+        discrete factors. Default: regression (the survey code's default) for numeric
+        factors, classification for labels that are not numbers (with ``convention=None``;
+        the details say which ran).
+    train_fraction : float, optional
+        Training share of the seeded split (classification); default 0.9.
+    max_train, max_test : int or False, optional
+        Classification: fit on at most ``max_train`` rows and score on at most ``max_test``
+        (random subsets of the split); False uses every row. Default 10,000 and 5,000
+        (disentanglement_lib's ``num_train`` / ``num_test``).
+    return_details : bool, default=False
+        Also return a dict with the ``mode`` used, the ``scores`` matrix (factors x codes)
+        and the ``per_factor`` gaps (and ``n_train`` / ``n_test`` for classification).
+
+    Returns
+    -------
+    score : float
+    details : dict, only with ``return_details=True``
+
+    Raises
+    ------
+    TypeError
+        ``mode="regression"`` (or ``convention="ubisoft"``) on factors that are not numbers.
+    ValueError
+        Classification of a factor with more distinct values than half the fitting rows (it
+        looks continuous: use ``mode="regression"`` or bin it).
+
+    Notes
+    -----
+    Default and ``convention="ubisoft"``: the survey code's regression variant, applied to
+    every numeric factor including discrete ones; the squared correlation is invariant to
+    the scale of each code, at any scale float64 holds (codes x 1e-310 or x 1e300 give the
+    value of the unscaled codes). ``convention="dlib"``: disentanglement_lib's
+    ``_compute_sap`` with ``continuous_factors=False`` (its default): the split is
+    ``RandomState(random_state)``'s permutation of the rows, the first ``ceil(0.9 N)`` rows
+    train. The SVM acts on raw code values with a fixed ``C``, so that variant depends on
+    the scale of the codes (disentanglement_lib gives 0.231 / 0.000 / 0.441 for codes x 1 /
+    x 0.01 / x 100 on one case): standardise codes yourself if you compare representations
+    of different scales. A factor that is constant on the training rows scores 0 for every
+    code.
+    """
+    labels_given = mode is None and convention is None
+    s = resolve("sap", convention, SAP, mode=mode, train_fraction=train_fraction,
+                max_train=max_train, max_test=max_test)
+    check_choice(s["mode"], "mode", ("regression", "classification"))
+    factors, codes = check_pair(factors, codes)
+    nt = check_n_threads(n_threads)
+    seed = check_random_state(random_state)
+    ranges = column_ranges(codes, nt)  # rejects NaN / inf, naming the column
+    if not is_numeric(factors):
+        if labels_given:  # labels are classes: a line through them means nothing
+            s["mode"] = "classification"
+        elif s["mode"] == "regression":
+            raise TypeError(f"sap(mode='regression') needs numeric factors, got dtype "
+                            f"{factors.dtype}; use mode='classification' for labels")
+    details = {"mode": s["mode"]}
+    if s["mode"] == "regression":
+        scores = squared_correlation(factors, codes, ranges)
+    else:
+        fraction = s["train_fraction"] if s["train_fraction"] is not None else 0.9
+        if fraction is False or not 0.0 < float(fraction) < 1.0:
+            raise ValueError(f"train_fraction must be in (0, 1), got {fraction}")
+        train, test = split_rows(codes.shape[0], fraction, s["max_train"], s["max_test"],
+                                 seed, "sap")
+        check_classes(value_counts(factors, train), len(train), "sap",
+                      "use mode='regression', or bin it first (fastdis.discretize)")
+        scores = _classification_scores(factors, codes, train, test, total_threads(nt))
+        details["n_train"], details["n_test"] = len(train), len(test)
+    top, second = _top_two(scores, axis=1)
+    per_factor = top - second
+    value = float(per_factor.mean())
+    details.update(scores=scores, per_factor=per_factor)
+    return (value, details) if return_details else value

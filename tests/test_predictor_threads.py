@@ -1,0 +1,184 @@
+"""Predictor metrics and threads: n_threads is the total budget of every fit (BLAS, OpenMP,
+joblib), scikit-learn's Parallel never runs in fastdis's pool threads, Ctrl-C stops a
+call within one fit."""
+import os
+import pathlib
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+import pytest
+
+import fastdis
+
+threadpoolctl = pytest.importorskip("threadpoolctl")
+
+
+def _data(n=400, seed=0):
+    rng = np.random.default_rng(seed)
+    factors = rng.integers(0, 4, size=(n, 3))
+    codes = np.column_stack([factors + 0.3 * rng.normal(size=(n, 3)), rng.normal(size=n)])
+    return factors, codes
+
+
+def _record_fits(monkeypatch, cls):
+    """Wrap cls.fit: record (thread, BLAS threads, OpenMP threads, n_jobs) seen by each fit."""
+    seen, lock, original = [], threading.Lock(), cls.fit
+
+    def fit(self, *args, **kwargs):
+        info = threadpoolctl.threadpool_info()
+
+        def most(api):
+            return max([lib["num_threads"] for lib in info if lib["user_api"] == api], default=1)
+
+        jobs = getattr(self, "n_jobs", None) or 1
+        if jobs < 0:  # joblib's -1: every core, -2: all but one, ...
+            jobs = max(1, (os.cpu_count() or 1) + 1 + jobs)
+        with lock:
+            seen.append((threading.get_ident(), most("blas"), most("openmp"), jobs))
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(cls, "fit", fit)
+    return seen
+
+
+def _fitted_class(name):
+    from sklearn.ensemble import ExtraTreesRegressor, HistGradientBoostingClassifier
+    from sklearn.linear_model import Lasso, LogisticRegression
+    from sklearn.svm import LinearSVC
+
+    return dict(explicitness=LogisticRegression, explicitness_dlib=LogisticRegression,
+                dci_lasso=Lasso, dci_hist=HistGradientBoostingClassifier, sap_dlib=LinearSVC,
+                dci_user=ExtraTreesRegressor)[name]
+
+
+def _run(name, factors, codes, n_threads):
+    from sklearn.ensemble import ExtraTreesRegressor
+
+    common = dict(random_state=0, n_threads=n_threads)
+    if name == "explicitness":
+        return fastdis.explicitness(factors, codes, **common)
+    if name == "explicitness_dlib":
+        return fastdis.explicitness(factors, codes, convention="dlib", **common)
+    if name == "sap_dlib":
+        return fastdis.sap(factors, codes, convention="dlib", **common)
+    estimator = {"dci_lasso": "lasso", "dci_hist": "hist_gradient_boosting",
+                 "dci_user": ExtraTreesRegressor(n_estimators=4, n_jobs=-1)}[name]
+    r = fastdis.dci(factors, codes, estimator=estimator, **common)
+    return (r.disentanglement, r.completeness, r.informativeness, r.importance.tobytes())
+
+
+@pytest.mark.parametrize("name", ["explicitness", "explicitness_dlib", "dci_lasso", "dci_hist",
+                                  "sap_dlib", "dci_user"])
+def test_n_threads_is_the_total_budget(monkeypatch, name):
+    """Threads running fits at once x threads each fit may start <= n_threads; the
+    result does not depend on n_threads."""
+    factors, codes = _data()
+    results = []
+    for n_threads in (1, 2, 4):
+        seen = _record_fits(monkeypatch, _fitted_class(name))
+        results.append(_run(name, factors, codes, n_threads))
+        monkeypatch.undo()
+        assert seen, "no fit recorded"
+        side_by_side = len({thread for thread, *_ in seen})
+        for _, blas, openmp, jobs in seen:
+            assert side_by_side * jobs * blas <= n_threads, (n_threads, seen)
+            assert side_by_side * jobs * openmp <= n_threads, (n_threads, seen)
+    assert results[0] == results[1] == results[2]
+
+
+def test_scikit_learn_parallel_runs_only_in_the_callers_thread(monkeypatch):
+    """scikit-learn's Parallel records the warning filters of the thread that calls it;
+    in a pool thread it can read them while another thread's Parallel has them reset (they
+    are process-wide), then warns "sklearn.utils.parallel.delayed should be used with ...
+    Parallel", past pytest's filterwarnings=error. So fastdis never calls it from its
+    pool threads (the cross-validation is a plain loop; forests fit in the caller's
+    thread, on their own joblib threads)."""
+    from sklearn.utils import parallel
+
+    callers, original = [], parallel.Parallel.__call__
+
+    def call(self, iterable):
+        callers.append(threading.current_thread())
+        return original(self, iterable)
+
+    monkeypatch.setattr(parallel.Parallel, "__call__", call)
+    factors, codes = _data(n=120)
+    fastdis.dci(factors, codes, random_state=0, n_threads=2)
+    fastdis.explicitness(factors, codes, random_state=0, n_threads=2)
+    fastdis.sap(factors, codes, convention="dlib", random_state=0, n_threads=2)
+    assert set(callers) <= {threading.current_thread()}
+    from sklearn.model_selection import KFold
+
+    monkeypatch.setattr("fastdis.metrics._dci_fit._cv_folds", lambda s, seed: KFold(2))
+    monkeypatch.setattr("fastdis.metrics._dci_fit._FOREST_GRID", [(8, 1.0)])
+    callers.clear()
+    fastdis.dci(factors, codes, estimator="random_forest", random_state=0, n_threads=2)
+    assert callers and set(callers) == {threading.current_thread()}
+
+
+def test_pool_threads_see_the_callers_scikit_learn_config(monkeypatch):
+    import sklearn
+
+    seen = []
+    original = sklearn.linear_model.LogisticRegression.fit
+
+    def fit(self, *args, **kwargs):
+        seen.append(sklearn.get_config()["assume_finite"])
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(sklearn.linear_model.LogisticRegression, "fit", fit)
+    factors, codes = _data()
+    with sklearn.config_context(assume_finite=True):
+        fastdis.explicitness(factors, codes, random_state=0, n_threads=2)
+    assert seen and all(seen)
+
+
+def test_a_failing_fit_cancels_the_others(monkeypatch):
+    """An exception in one task reaches the caller without waiting for the remaining ones."""
+    from fastdis._threads import parallel_map
+
+    started = []
+
+    def task(item, inner):
+        started.append(item)
+        if item == 0:
+            raise ValueError("task 0 failed")
+        time.sleep(0.05)
+        return item
+
+    with pytest.raises(ValueError, match="task 0 failed"):
+        parallel_map(task, range(200), 2)
+    time.sleep(0.2)
+    assert len(started) < 20  # the rest were cancelled, not run
+    assert parallel_map(lambda item, inner: (item, inner), range(3), 4) == [(0, 1), (1, 1), (2, 1)]
+    assert parallel_map(lambda item, inner: inner, range(3), 4, max_parallel=1) == [4, 4, 4]
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGINT cannot be sent to a child there")
+@pytest.mark.parametrize("which", ["explicitness", "dci_random_forest"])
+def test_ctrl_c_stops_within_one_fit(which):
+    """SIGINT during a long call: KeyboardInterrupt reaches the caller, and the process
+    ends, within about one estimator fit (the pools used to wait for every running
+    factor: 25-35 s here)."""
+    tests = pathlib.Path(__file__).parent
+    package_root = pathlib.Path(fastdis.__file__).parent.parent  # the fastdis under test
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        [str(package_root)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]))
+    child = subprocess.Popen([sys.executable, str(tests / "_interrupt_child.py"), which],
+                             stdout=subprocess.PIPE, text=True, env=env)
+    try:
+        assert child.stdout.readline().strip() == "ready"
+        time.sleep(2.0)
+        start = time.perf_counter()
+        child.send_signal(signal.SIGINT)
+        out, _ = child.communicate(timeout=120)
+        elapsed = time.perf_counter() - start
+    finally:
+        if child.poll() is None:
+            child.kill()
+    assert out.strip() == "interrupted" and child.returncode == 130
+    assert elapsed < 6.0, elapsed
