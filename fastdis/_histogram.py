@@ -4,8 +4,7 @@ import numpy as np
 from . import _kernels
 from ._discretize import Binning, _check_code_range
 from ._encode import FactorLevels
-from ._validation import (check_codes, check_factors, check_n_bins, check_n_threads,
-                          raise_kernel_error)
+from ._validation import check_codes, check_factors, check_n_bins, check_n_threads
 
 __all__ = ["JointHistogram"]
 
@@ -138,12 +137,13 @@ class JointHistogram:
         fc = np.zeros_like(self.counts)
         cc = None if self.code_counts is None else np.zeros_like(self.code_counts)
         ff = None if self.factor_counts is None else np.zeros_like(self.factor_counts)
-        status, col = _kernels.joint_histogram(
-            matrix, lut, lut_offset, lut_len, vmin, self.levels.n_levels,
-            codes, *self.binning.kernel_args(), fc, cc, ff, self.n_threads)
-        if missing_level_ok and status == _kernels.ERR_UNKNOWN_LEVEL:
-            return False
-        raise_kernel_error(status, col, codes.shape[1])
+        try:
+            _kernels.joint_histogram(matrix, lut, lut_offset, lut_len, vmin, self.levels.n_levels,
+                                     codes, *self.binning.kernel_args(), fc, cc, ff, self.n_threads)
+        except _kernels.UnknownLevelError:
+            if missing_level_ok:
+                return False
+            raise
         self.counts += fc
         if cc is not None:
             self.code_counts += cc

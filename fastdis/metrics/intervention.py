@@ -362,9 +362,7 @@ def _within_level_deviation(enc, codes, q, nt):
     offsets = np.concatenate([[0], np.cumsum(enc.n_levels)])
     cum = np.zeros((codes.shape[1], enc.n_factors))
     # one pass: per level of every factor, means, minima, maxima and max deviations
-    mean, dev, lo, hi, count, status, col = _kernels.level_deviation(
-        *enc.kernel_input, enc.n_levels, codes, nt)
-    raise_kernel_error(status, col, 0)
+    mean, dev, lo, hi, count = _kernels.level_deviation(*enc.kernel_input, enc.n_levels, codes, nt)
     first = slice(offsets[0], offsets[1])  # the levels of factor 0 cover every row once
     global_mean = (mean[first] * count[first, None]).sum(axis=0) / count[first].sum()
     if not np.isfinite(global_mean).all():  # NaN or inf anywhere in a column
