@@ -256,13 +256,14 @@ static inline int fd_table_fits(int64_t vmin, int64_t len)
 }
 
 /* Whether level tables of k factors are well formed: every lookup table fits
- * (fd_table_fits), starts at a non-negative offset, and every level count is in
+ * (fd_table_fits) and lies inside lut[0 .. lut_size), and every level count is in
  * [0, INT32_MAX].  Entries of the table outside [0, n_levels) are treated as "no level"
  * by the lookups, so a bad table can give an error, never an out-of-bounds count. */
 static inline int fd_levels_ok(const fd_levels *lv, int64_t k)
 {
     for (int64_t c = 0; c < k; c++)
         if (!fd_table_fits(lv->vmin[c], lv->lut_len[c]) || lv->lut_offset[c] < 0 ||
+            lv->lut_len[c] > lv->lut_size - lv->lut_offset[c] ||
             lv->n_levels[c] < 0 || lv->n_levels[c] > INT32_MAX)
             return 0;
     return 1;

@@ -89,7 +89,8 @@ int fd_int_scan(const fd_array *f, int64_t *mins, int64_t *maxs, uint8_t *marks,
 }
 
 int fd_mark_values(const fd_array *f, const int64_t *vmin, const int64_t *mark_offset,
-                   const int64_t *mark_len, uint8_t *marks, int64_t *err_col, int n_threads)
+                   const int64_t *mark_len, uint8_t *marks, int64_t n_marks, int64_t *err_col,
+                   int n_threads)
 {
     /* Serial: this pass only runs for labels outside the scan window, which is rare,
      * and a shared mark table written by several threads would be a data race. */
@@ -97,7 +98,9 @@ int fd_mark_values(const fd_array *f, const int64_t *vmin, const int64_t *mark_o
     const int64_t item = fd_itemsize(f->dtype);
     (void)n_threads;
     for (int64_t c = 0; c < k; c++)
-        if (!fd_table_fits(vmin[c], mark_len[c]) || mark_offset[c] < 0) return FD_ERR_ARGUMENT;
+        if (!fd_table_fits(vmin[c], mark_len[c]) || mark_offset[c] < 0 ||
+            mark_len[c] > n_marks - mark_offset[c])
+            return FD_ERR_ARGUMENT;
     for (int64_t c = 0; c < k; c++) {
         const char *x = (const char *)f->data + c * f->col_stride * item;
         int b = 0;

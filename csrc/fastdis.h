@@ -64,9 +64,12 @@ typedef struct {
 
 /* Maps the value v of factor column k to its level
  * lut[lut_offset[k] + (v - vmin[k])], for 0 <= v - vmin[k] < lut_len[k];
- * -1 in the table marks a value that has no level. */
+ * -1 in the table marks a value that has no level, and so does any entry outside
+ * [0, n_levels[k]).  Kernels reject tables that do not lie inside lut[0 .. lut_size)
+ * or whose values vmin[k] .. vmin[k] + lut_len[k] - 1 overflow int64 (FD_ERR_ARGUMENT). */
 typedef struct {
     const int32_t *lut;
+    int64_t lut_size;           /* entries in lut */
     const int64_t *lut_offset;  /* [n_factors] */
     const int64_t *lut_len;     /* [n_factors] */
     const int64_t *vmin;        /* [n_factors] */
@@ -104,9 +107,12 @@ int fd_int_scan(const fd_array *factors,
                 int64_t *mins, int64_t *maxs,    /* OUT [n_cols] */
                 uint8_t *marks, int64_t window,  /* OUT [n_cols * window]: value v in [0, window) occurs */
                 int n_threads);
+/* marks[mark_offset[c] + v - vmin[c]] = 1 for every value v of column c; spans outside
+ * marks[0 .. n_marks) or overflowing int64 are FD_ERR_ARGUMENT, a value outside its span
+ * FD_ERR_UNKNOWN_LEVEL (nothing is ever written outside the span). */
 int fd_mark_values(const fd_array *factors, const int64_t *vmin,
                    const int64_t *mark_offset, const int64_t *mark_len,
-                   uint8_t *marks,               /* OUT, set to 1 where a value occurs */
+                   uint8_t *marks, int64_t n_marks, /* OUT, set to 1 where a value occurs */
                    int64_t *err_col,             /* the first column with a value outside its span */
                    int n_threads);
 

@@ -34,6 +34,7 @@ cdef extern from "fastdis.h" nogil:
         int check_range
     ctypedef struct fd_levels:
         const int32_t *lut
+        int64_t lut_size
         const int64_t *lut_offset
         const int64_t *lut_len
         const int64_t *vmin
@@ -77,7 +78,7 @@ cdef extern from "fastdis.h" nogil:
                     uint8_t *marks, int64_t window, int n_threads)
     int fd_mark_values(const fd_array *factors, const int64_t *vmin,
                        const int64_t *mark_offset, const int64_t *mark_len,
-                       uint8_t *marks, int64_t *err_col, int n_threads)
+                       uint8_t *marks, int64_t n_marks, int64_t *err_col, int n_threads)
     int fd_joint_histogram(const fd_array *factors, const fd_levels *levels,
                            const fd_array *codes, const fd_binning *bins,
                            int64_t *fc, int64_t *cc, int64_t *ff,
@@ -235,6 +236,7 @@ cdef int _levels(fd_levels *lv, object lut, object lut_offset, object lut_len, o
     """Level tables of k factors; every table must lie inside lut and hold values that fit
     in int64 (the kernels check the same, and map stray entries to "no level")."""
     lv.lut = <const int32_t *>_data(lut, "lut", np.int32, (-1,))
+    lv.lut_size = lut.shape[0]
     lv.lut_offset = <const int64_t *>_data(lut_offset, "lut_offset", np.int64, (k,))
     lv.lut_len = <const int64_t *>_data(lut_len, "lut_len", np.int64, (k,))
     lv.vmin = <const int64_t *>_data(vmin, "vmin", np.int64, (k,))
@@ -386,12 +388,13 @@ def mark_values(factors, vmin, mark_offset, mark_len, marks, int n_threads):
     cdef const int64_t *po = <const int64_t *>_data(mark_offset, "mark_offset", np.int64, (k,))
     cdef const int64_t *pl = <const int64_t *>_data(mark_len, "mark_len", np.int64, (k,))
     cdef uint8_t *pm = <uint8_t *>_data(marks, "marks", np.uint8, (-1,), True)
+    cdef int64_t n_marks = marks.shape[0]
     cdef int status
     _check_spans(mark_offset, mark_len, vmin, marks.shape[0], "marks")
     for r0 in range(0, n, step):
         part = _rows(a, r0, min(step, n - r0))
         with nogil:
-            status = fd_mark_values(&part, pv, po, pl, pm, &col, n_threads)
+            status = fd_mark_values(&part, pv, po, pl, pm, n_marks, &col, n_threads)
         _raise(status, col, 0)
         PyErr_CheckSignals()
 
