@@ -20,7 +20,8 @@ import fastdis
 from fastdis import _kernels
 
 HERE = pathlib.Path(__file__).parent
-ROOT = HERE.parent
+# the fastdis under test (an in-place build or an installed wheel), for subprocesses
+PACKAGE_PARENT = pathlib.Path(fastdis.__file__).resolve().parent.parent
 THREADS = (None, 2, 4)
 
 
@@ -69,8 +70,9 @@ def assert_same(got, expected, what):
 
 
 def run_python(code, env_extra, timeout=240):
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), str(HERE)]), **env_extra)
-    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], env=env, cwd=ROOT,
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(PACKAGE_PARENT), str(HERE)]),
+               **env_extra)
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], env=env, cwd=HERE,
                           capture_output=True, timeout=timeout)
 
 
@@ -198,8 +200,8 @@ MINMAX_CALL = "_kernels.code_minmax(codes, 1)"
                          ids=["joint_histogram", "code_minmax"])
 def test_ctrl_c_interrupts_a_long_kernel_within_a_second(setup, call):
     code = CTRL_C.format(setup=textwrap.dedent(setup), call=call)
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    proc = subprocess.Popen([sys.executable, "-c", code], env=env, cwd=ROOT,
+    env = dict(os.environ, PYTHONPATH=str(PACKAGE_PARENT))
+    proc = subprocess.Popen([sys.executable, "-c", code], env=env, cwd=HERE,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert proc.stdout.readline().strip() == "ready", proc.stderr.read()
