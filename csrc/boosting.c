@@ -232,20 +232,20 @@ static void fd_neg_gradient(const double *raw, const int32_t *y, int64_t n, int 
 }
 
 int fd_gbt_fit(const float *x, const float *xs, const int32_t *order, const int32_t *y,
-               int64_t n, int64_t d, int n_classes, int n_stages, double learning_rate,
-               int max_depth, uint64_t seed, double *raw, int32_t *feature, double *threshold,
-               double *value, double *importance, int n_threads)
+               int64_t n, int64_t d, int n_classes, int first_stage, int n_stages,
+               double learning_rate, int max_depth, uint64_t seed, double *raw, int32_t *feature,
+               double *threshold, double *value, double *importance, int n_threads)
 {
     const int T = n_classes > 2 ? n_classes : 1;
     const int64_t S = ((int64_t)2 << max_depth) - 1;
     double *g;
     int nomem = 0;
-    if (n < 2 || d < 1 || n_classes < 2 || n_stages < 0 || max_depth < 1 || max_depth > 16 ||
+    if (n < 2 || d < 1 || n_classes < 2 || first_stage < 0 || n_stages < 0 || max_depth < 1 || max_depth > 16 ||
         n > INT32_MAX)
         return FD_ERR_ARGUMENT;
     g = (double *)malloc(sizeof(double) * (size_t)(n * T));
     if (!g) return FD_ERR_NOMEM;
-    if (n_threads <= 0) n_threads = fd_max_threads();
+    n_threads = fd_cap_threads(n_threads);
     if (n_threads > T) n_threads = T;
 #ifndef _OPENMP
     n_threads = 1;
@@ -283,7 +283,10 @@ int fd_gbt_fit(const float *x, const float *xs, const int32_t *order, const int3
                 int32_t *ft = feature + t * S;
                 double *th = threshold + t * S, *va = value + t * S;
                 const double *gk = g + (int64_t)k * n;
-                fd_grow_tree(x, xs, order, n, d, max_depth, gk, fd_rng_for(seed, (uint64_t)t),
+                /* the generator is keyed by the tree's stage in the whole fit, so fitting
+                 * stages in several calls (first_stage) grows the same trees */
+                const uint64_t key = (uint64_t)((int64_t)(first_stage + stage) * T + k);
+                fd_grow_tree(x, xs, order, n, d, max_depth, gk, fd_rng_for(seed, key),
                              perm, node_of, nodes, idx_buf, val_buf, ft, th, importance + t * d);
                 fd_leaf_values(node_of, gk, y, n, T == 1 ? 1 : k, n_classes, S, ft, va, scratch);
                 for (int64_t i = 0; i < n; i++) raw[i * T + k] += learning_rate * va[node_of[i]];

@@ -229,6 +229,73 @@ int fd_minmax_rows_avx2(const fd_array *codes, int64_t r0, int64_t nr, double *l
     MACRO(i8, int8_t) MACRO(i16, int16_t) MACRO(i32, int32_t) MACRO(i64, int64_t)      \
     MACRO(u8, uint8_t) MACRO(u16, uint16_t) MACRO(u32, uint32_t) MACRO(u64, uint64_t)
 
+/* Position of the value x in a table whose first entry is the value vmin: x - vmin,
+ * computed in uint64 so that no subtraction overflows.  A value outside the table gives
+ * a position >= its length, provided the table's values fit in int64 (fd_table_fits):
+ * for x < vmin the wrapped difference is >= 2^63 - vmin >= the length, and uint64
+ * values above INT64_MAX, which no table holds, give UINT64_MAX.  Callers compare the
+ * result with (uint64_t)length, so data values can never index outside the table. */
+#define FD_DEFINE_REL(SUF, T)                                                          \
+    static inline uint64_t fd_rel_##SUF(T x, int64_t vmin)                             \
+    {                                                                                  \
+        return (uint64_t)x - (uint64_t)vmin; /* signed x converts modulo 2^64 */       \
+    }
+FD_DEFINE_REL(i8, int8_t) FD_DEFINE_REL(i16, int16_t) FD_DEFINE_REL(i32, int32_t)
+FD_DEFINE_REL(i64, int64_t) FD_DEFINE_REL(u8, uint8_t) FD_DEFINE_REL(u16, uint16_t)
+FD_DEFINE_REL(u32, uint32_t)
+static inline uint64_t fd_rel_u64(uint64_t x, int64_t vmin)
+{
+    return x > (uint64_t)INT64_MAX ? UINT64_MAX : x - (uint64_t)vmin;
+}
+
+/* Whether a table of len entries for the values vmin .. vmin + len - 1 is well formed:
+ * len >= 0 and its last value fits in int64 (what fd_rel needs to be exact). */
+static inline int fd_table_fits(int64_t vmin, int64_t len)
+{
+    return len >= 0 && (len == 0 || vmin <= INT64_MAX - (len - 1));
+}
+
+/* Whether level tables of k factors are well formed: every lookup table fits
+ * (fd_table_fits) and lies inside lut[0 .. lut_size), and every level count is in
+ * [0, INT32_MAX].  Entries of the table outside [0, n_levels) are treated as "no level"
+ * by the lookups, so a bad table can give an error, never an out-of-bounds count. */
+static inline int fd_levels_ok(const fd_levels *lv, int64_t k)
+{
+    for (int64_t c = 0; c < k; c++)
+        if (!fd_table_fits(lv->vmin[c], lv->lut_len[c]) || lv->lut_offset[c] < 0 ||
+            lv->lut_len[c] > lv->lut_size - lv->lut_offset[c] ||
+            lv->n_levels[c] < 0 || lv->n_levels[c] > INT32_MAX)
+            return 0;
+    return 1;
+}
+
+/* Level of value x of factor column c (0 .. n_levels[c] - 1), or -1 for a value that has
+ * none -- also for a table entry outside [0, n_levels[c]), so that levels index
+ * tables safely whatever the table holds. */
+#define FD_DEFINE_LOOKUP(SUF, T)                                                       \
+    static inline int32_t fd_lookup_##SUF(T x, const fd_levels *lv, int64_t c)         \
+    {                                                                                  \
+        const uint64_t v = fd_rel_##SUF(x, lv->vmin[c]);                               \
+        const int32_t level = v < (uint64_t)lv->lut_len[c] ? lv->lut[lv->lut_offset[c] + (int64_t)v] : -1; \
+        return (uint32_t)level < (uint64_t)lv->n_levels[c] ? level : -1;               \
+    }
+FD_FOR_INT_TYPES(FD_DEFINE_LOOKUP)
+
+/* The first error of a parallel pass: the lowest column, then the lowest code.  Each
+ * thread keeps its own and merges it under a critical section, so the result does not
+ * depend on how many threads ran or which rows each got. */
+typedef struct {
+    int err;
+    int64_t col;
+} fd_err;
+
+static inline void fd_err_keep_first(fd_err *acc, int err, int64_t col)
+{
+    if (err && (!acc->err || col < acc->col || (col == acc->col && err < acc->err))) {
+        acc->err = err; acc->col = col;
+    }
+}
+
 /* Call FN_<suffix>(args...) for the integer dtype of an fd_array. */
 #define FD_INT_DISPATCH(dtype, FN, ...)                                                \
     switch (dtype) {                                                                   \
@@ -256,9 +323,7 @@ int fd_minmax_rows_avx2(const fd_array *codes, int64_t r0, int64_t nr, double *l
             const T *row = x + r * rs;                                                 \
             uint32_t *o = out + r * k;                                                 \
             for (int64_t c = 0; c < k; c++) {                                          \
-                int64_t v = (int64_t)row[c * cs] - lv->vmin[c];                        \
-                int32_t level = (v >= 0 && v < lv->lut_len[c])                         \
-                                    ? lv->lut[lv->lut_offset[c] + v] : -1;             \
+                int32_t level = fd_lookup_##SUF(row[c * cs], lv, c);                   \
                 if (level < 0) { bad = c < bad ? c : bad; level = 0; }                 \
                 o[c] = (uint32_t)((level_off[c] + level) * (int64_t)mult);             \
             }                                                                          \

@@ -120,8 +120,8 @@ int fd_discretize(const fd_array *codes, const fd_binning *bins,
     int nt = fd_resolve_threads(n_threads, n);
     (void)nt; /* used by OpenMP only */
     const int64_t nb = bins->n_bins;
-    int first_err = 0, nomem = 0;
-    int64_t first_col = d;
+    int nomem = 0;
+    fd_err first = {0, 0};
     fd_rowbins *rowbins;
 
     if (bins->n_bins < 1 || bins->n_bins > 65536 || (out_itemsize == 1 && bins->n_bins > 256))
@@ -133,8 +133,7 @@ int fd_discretize(const fd_array *codes, const fd_binning *bins,
 #endif
     {
         uint32_t *buf = (uint32_t *)malloc(sizeof(uint32_t) * FD_BLOCK * (size_t)d);
-        int my_err = 0;
-        int64_t my_col = d;
+        fd_err my = {0, 0};
 #ifdef _OPENMP
 #pragma omp for schedule(static)
 #endif
@@ -144,8 +143,8 @@ int fd_discretize(const fd_array *codes, const fd_binning *bins,
             /* buf[r * d + j] = j*nb + label; scalar for a block with an out-of-range value */
             if (!rowbins || fd_bin_rows_avx2(codes, rowbins, r0, nr, buf)) {
                 for (int64_t j = 0; j < d; j++) {
-                    int e = fd_bin_block(codes, bins, j, r0, nr, buf + j, d, (uint32_t)(j * nb));
-                    if (e && (j < my_col || (j == my_col && e < my_err))) { my_err = e; my_col = j; }
+                    fd_err_keep_first(&my, fd_bin_block(codes, bins, j, r0, nr, buf + j, d,
+                                                        (uint32_t)(j * nb)), j);
                 }
             }
             for (int64_t r = 0; r < nr; r++) {
@@ -164,14 +163,12 @@ int fd_discretize(const fd_array *codes, const fd_binning *bins,
 #endif
         {
             if (!buf) nomem = 1;
-            if (my_err && (my_col < first_col || (my_col == first_col && my_err < first_err))) {
-                first_err = my_err; first_col = my_col;
-            }
+            fd_err_keep_first(&first, my.err, my.col);
         }
         free(buf);
     }
     fd_rowbins_free(rowbins);
     if (nomem) return FD_ERR_NOMEM;
-    if (first_err) { *err_col = first_col; return first_err; }
+    if (first.err) { *err_col = first.col; return first.err; }
     return FD_OK;
 }

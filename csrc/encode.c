@@ -27,8 +27,8 @@ FD_FOR_INT_TYPES(FD_DEFINE_SCAN)
     {                                                                                  \
         int bad = 0;                                                                   \
         for (int64_t r = 0; r < nr; r++) {                                             \
-            int64_t v = (int64_t)x[r * rs] - vmin;                                     \
-            if (v < 0 || v >= len) { bad = 1; continue; }                              \
+            const uint64_t v = fd_rel_##SUF(x[r * rs], vmin);                          \
+            if (v >= (uint64_t)len) { bad = 1; continue; }                             \
             marks[v] = 1;                                                              \
         }                                                                              \
         return bad;                                                                    \
@@ -45,6 +45,7 @@ int fd_int_scan(const fd_array *f, int64_t *mins, int64_t *maxs, uint8_t *marks,
     (void)nt; /* used by OpenMP only */
     int nomem = 0;
 
+    if (window < 0) return FD_ERR_ARGUMENT;
     for (int64_t c = 0; c < k; c++) { mins[c] = INT64_MAX; maxs[c] = INT64_MIN; }
     memset(marks, 0, (size_t)(k * window));
 #ifdef _OPENMP
@@ -88,20 +89,24 @@ int fd_int_scan(const fd_array *f, int64_t *mins, int64_t *maxs, uint8_t *marks,
 }
 
 int fd_mark_values(const fd_array *f, const int64_t *vmin, const int64_t *mark_offset,
-                   const int64_t *mark_len, uint8_t *marks, int n_threads)
+                   const int64_t *mark_len, uint8_t *marks, int64_t n_marks, int64_t *err_col,
+                   int n_threads)
 {
     /* Serial: this pass only runs for labels outside the scan window, which is rare,
      * and a shared mark table written by several threads would be a data race. */
     const int64_t n = f->n_rows, k = f->n_cols;
     const int64_t item = fd_itemsize(f->dtype);
-    int bad = 0;
     (void)n_threads;
+    for (int64_t c = 0; c < k; c++)
+        if (!fd_table_fits(vmin[c], mark_len[c]) || mark_offset[c] < 0 ||
+            mark_len[c] > n_marks - mark_offset[c])
+            return FD_ERR_ARGUMENT;
     for (int64_t c = 0; c < k; c++) {
         const char *x = (const char *)f->data + c * f->col_stride * item;
         int b = 0;
         FD_INT_DISPATCH(f->dtype, b = fd_mark, (const void *)x, f->row_stride, n, vmin[c],
                         mark_len[c], marks + mark_offset[c])
-        bad |= b;
+        if (b) { *err_col = c; return FD_ERR_UNKNOWN_LEVEL; }
     }
-    return bad ? FD_ERR_UNKNOWN_LEVEL : FD_OK;
+    return FD_OK;
 }

@@ -64,18 +64,26 @@ typedef struct {
 
 /* Maps the value v of factor column k to its level
  * lut[lut_offset[k] + (v - vmin[k])], for 0 <= v - vmin[k] < lut_len[k];
- * -1 in the table marks a value that has no level. */
+ * -1 in the table marks a value that has no level, and so does any entry outside
+ * [0, n_levels[k]).  Kernels reject tables that do not lie inside lut[0 .. lut_size)
+ * or whose values vmin[k] .. vmin[k] + lut_len[k] - 1 overflow int64 (FD_ERR_ARGUMENT). */
 typedef struct {
     const int32_t *lut;
+    int64_t lut_size;           /* entries in lut */
     const int64_t *lut_offset;  /* [n_factors] */
     const int64_t *lut_len;     /* [n_factors] */
     const int64_t *vmin;        /* [n_factors] */
     const int64_t *n_levels;    /* [n_factors] */
 } fd_levels;
 
-/* Resolve a thread count: <= 0 means "as many as OpenMP allows". */
+/* Threads a kernel asks for: n_threads <= 0 means fd_max_threads(); never more than the
+ * processors available to the process (results do not depend on it), and fewer for few
+ * rows.  OpenMP may grant fewer still: kernels never assume the team they asked for. */
 int fd_resolve_threads(int n_threads, int64_t n_rows);
+/* n_threads capped by the processors available (<= 0: fd_max_threads()). */
+int fd_cap_threads(int n_threads);
 int fd_openmp_enabled(void);
+/* OpenMP's limit (OMP_NUM_THREADS, omp_set_num_threads) capped by the processors. */
 int fd_max_threads(void);
 /* Whether the AVX2 binning path is compiled in and usable on this CPU; tests turn it off. */
 int fd_avx2_available(void);
@@ -99,9 +107,13 @@ int fd_int_scan(const fd_array *factors,
                 int64_t *mins, int64_t *maxs,    /* OUT [n_cols] */
                 uint8_t *marks, int64_t window,  /* OUT [n_cols * window]: value v in [0, window) occurs */
                 int n_threads);
+/* marks[mark_offset[c] + v - vmin[c]] = 1 for every value v of column c; spans outside
+ * marks[0 .. n_marks) or overflowing int64 are FD_ERR_ARGUMENT, a value outside its span
+ * FD_ERR_UNKNOWN_LEVEL (nothing is ever written outside the span). */
 int fd_mark_values(const fd_array *factors, const int64_t *vmin,
                    const int64_t *mark_offset, const int64_t *mark_len,
-                   uint8_t *marks,               /* OUT, set to 1 where a value occurs */
+                   uint8_t *marks, int64_t n_marks, /* OUT, set to 1 where a value occurs */
+                   int64_t *err_col,             /* the first column with a value outside its span */
                    int n_threads);
 
 /* histogram.c */
@@ -165,17 +177,36 @@ int fd_level_deviation(const fd_array *factors, const fd_levels *levels, const f
                        double *hi,      /* OUT [L * n_codes] */
                        int64_t *count,  /* OUT [L] rows per level */
                        int64_t *err_col, int n_threads);
+/* The same in steps: fd_level_sums adds the rows' per-level sums into total (in chunks of
+ * `chunk` rows, added in order), folds minima/maxima into lo/hi and adds the rows per level
+ * into count; fd_level_finish turns the totals into means (in place) and deviations.
+ * Calls over consecutive row ranges that start at multiples of fd_level_chunk(all rows)
+ * give the bit-identical result of fd_level_deviation on all rows. */
+int64_t fd_level_chunk(int64_t n_rows, int64_t n_level_total, int64_t n_codes);
+int fd_level_sums(const fd_array *factors, const fd_levels *levels, const fd_array *codes,
+                  int64_t chunk,
+                  double *total,   /* IN/OUT [L * n_codes] */
+                  double *lo,      /* IN/OUT [L * n_codes] */
+                  double *hi,      /* IN/OUT [L * n_codes] */
+                  int64_t *count,  /* IN/OUT [L] */
+                  int64_t *err_col, int n_threads);
+void fd_level_finish(int64_t n_level_total, int64_t n_codes, const int64_t *count,
+                     double *mean,     /* IN: totals, OUT: means */
+                     double *dev,      /* OUT */
+                     const double *lo, const double *hi);
 
 /* boosting.c: scikit-learn's GradientBoostingClassifier (log loss, squared-error trees of
  * depth max_depth on the negative gradient, Newton leaf values) from presorted columns.
  * T = n_classes trees per stage (1 for two classes); S = 2^(max_depth+1) - 1 node slots
- * per tree, heap order (children of s: 2s+1, 2s+2). */
+ * per tree, heap order (children of s: 2s+1, 2s+2).  A fit may be made in several calls
+ * (first_stage = the stages done so far, raw carried over): the trees are the same. */
 int fd_gbt_fit(const float *x,           /* IN [n][d] */
                const float *xs,          /* IN [d][n]: each column sorted ascending */
                const int32_t *order,     /* IN [d][n]: the rows in that order */
                const int32_t *y,         /* IN [n] labels 0 .. n_classes-1 */
-               int64_t n, int64_t d, int n_classes, int n_stages, double learning_rate,
-               int max_depth,
+               int64_t n, int64_t d, int n_classes,
+               int first_stage,          /* stages first_stage .. + n_stages - 1 of a fit */
+               int n_stages, double learning_rate, int max_depth,
                uint64_t seed,            /* order in which features are tried (ties) */
                double *raw,              /* IN/OUT [n][T]: initial raw predictions in, final out */
                int32_t *feature,         /* OUT [n_stages * T][S]: split feature, -1 leaf, -2 none */

@@ -24,29 +24,16 @@ void fd_set_pairing(int enabled) { fd_pairing_enabled = enabled ? 1 : 0; }
  * (joint levels x codes x bins) stays near L2-sized. */
 #define FD_MAX_PAIR_LEVELS 128
 
-typedef struct {
-    int err;
-    int64_t col; /* code column for code errors; n_codes + factor column for factor errors */
-} fd_err;
-
-static void fd_err_keep_first(fd_err *acc, int err, int64_t col)
-{
-    if (err && (!acc->err || col < acc->col || (col == acc->col && err < acc->err))) {
-        acc->err = err; acc->col = col;
-    }
-}
-
 /* out[r * os] = (first + level of row r) * mult, for one block of factor column c. */
 #define FD_DEFINE_LEVEL_BLOCK(SUF, T)                                                  \
     static int fd_level_block_##SUF(const T *x, int64_t rs, int64_t nr,                \
-                                    const int32_t *lut, int64_t len, int64_t vmin,     \
+                                    const fd_levels *lv, int64_t c,                    \
                                     uint32_t first, uint32_t mult, uint32_t *out,      \
                                     int64_t os)                                        \
     {                                                                                  \
         int bad = 0;                                                                   \
         for (int64_t r = 0; r < nr; r++) {                                             \
-            int64_t v = (int64_t)x[r * rs] - vmin;                                     \
-            int32_t level = (v >= 0 && v < len) ? lut[v] : -1;                         \
+            const int32_t level = fd_lookup_##SUF(x[r * rs], lv, c);                   \
             bad |= level < 0;                                                          \
             out[r * os] = (first + (uint32_t)(level < 0 ? 0 : level)) * mult;          \
         }                                                                              \
@@ -59,10 +46,9 @@ static int fd_level_block(const fd_array *f, const fd_levels *lv, int64_t c, int
 {
     const char *x = (const char *)f->data +
                     (r0 * f->row_stride + c * f->col_stride) * fd_itemsize(f->dtype);
-    const int32_t *lut = lv->lut + lv->lut_offset[c];
     int bad = 0;
-    FD_INT_DISPATCH(f->dtype, bad = fd_level_block, (const void *)x, f->row_stride, nr, lut,
-                    lv->lut_len[c], lv->vmin[c], first, mult, out, os)
+    FD_INT_DISPATCH(f->dtype, bad = fd_level_block, (const void *)x, f->row_stride, nr, lv, c,
+                    first, mult, out, os)
     return bad ? FD_ERR_UNKNOWN_LEVEL : FD_OK;
 }
 
@@ -87,30 +73,33 @@ typedef struct {
             const T *xa = (const T *)xv + a * cs;                                      \
             const int32_t *luta = lv->lut + lv->lut_offset[a];                         \
             const uint64_t lena = (uint64_t)lv->lut_len[a];                            \
+            const uint32_t nla = (uint32_t)lv->n_levels[a];                            \
             const int64_t mina = lv->vmin[a];                                          \
             const uint32_t base = gr->base[g], ma = gr->ma[g], mb = gr->mb;            \
             int bad_a = 0, bad_b = 0;                                                  \
             if (b < 0) {                                                               \
                 for (int64_t r = 0; r < nr; r++) {                                     \
-                    const uint64_t va = (uint64_t)((int64_t)xa[r * rs] - mina);        \
-                    const int32_t la = va < lena ? luta[va] : -1;                      \
-                    bad_a |= la < 0;                                                   \
-                    fo[r * G + g] = base + (uint32_t)(la < 0 ? 0 : la) * ma;           \
+                    const uint64_t va = fd_rel_##SUF(xa[r * rs], mina);                \
+                    const uint32_t la = va < lena ? (uint32_t)luta[va] : UINT32_MAX;   \
+                    const int oka = la < nla; /* -1 and stray entries alike */         \
+                    bad_a |= !oka;                                                     \
+                    fo[r * G + g] = base + (oka ? la : 0) * ma;                        \
                 }                                                                      \
             } else {                                                                   \
                 const T *xb = (const T *)xv + b * cs;                                  \
                 const int32_t *lutb = lv->lut + lv->lut_offset[b];                     \
                 const uint64_t lenb = (uint64_t)lv->lut_len[b];                        \
+                const uint32_t nlb = (uint32_t)lv->n_levels[b];                        \
                 const int64_t minb = lv->vmin[b];                                      \
                 for (int64_t r = 0; r < nr; r++) {                                     \
-                    const uint64_t va = (uint64_t)((int64_t)xa[r * rs] - mina);        \
-                    const uint64_t vb = (uint64_t)((int64_t)xb[r * rs] - minb);        \
-                    const int32_t la = va < lena ? luta[va] : -1;                      \
-                    const int32_t lb = vb < lenb ? lutb[vb] : -1;                      \
-                    bad_a |= la < 0;                                                   \
-                    bad_b |= lb < 0;                                                   \
-                    fo[r * G + g] = base + (uint32_t)(la < 0 ? 0 : la) * ma +          \
-                                    (uint32_t)(lb < 0 ? 0 : lb) * mb;                  \
+                    const uint64_t va = fd_rel_##SUF(xa[r * rs], mina);                \
+                    const uint64_t vb = fd_rel_##SUF(xb[r * rs], minb);                \
+                    const uint32_t la = va < lena ? (uint32_t)luta[va] : UINT32_MAX;   \
+                    const uint32_t lb = vb < lenb ? (uint32_t)lutb[vb] : UINT32_MAX;   \
+                    const int oka = la < nla, okb = lb < nlb;                          \
+                    bad_a |= !oka;                                                     \
+                    bad_b |= !okb;                                                     \
+                    fo[r * G + g] = base + (oka ? la : 0) * ma + (okb ? lb : 0) * mb;  \
                 }                                                                      \
             }                                                                          \
             if (bad_a && a < bad) bad = a;                                             \
@@ -198,7 +187,8 @@ int fd_joint_histogram(const fd_array *factors, const fd_levels *levels,
     int64_t fc_size, cc_size, ff_size, tab_size;
     fd_err first = {0, 0};
 
-    if (factors->n_rows != n || nb < 1 || nb > 65536 || d < 1 || k < 1) return FD_ERR_ARGUMENT;
+    if (factors->n_rows != n || nb < 1 || nb > 65536 || d < 1 || k < 1 || !fd_levels_ok(levels, k))
+        return FD_ERR_ARGUMENT;
     level_off = (int64_t *)malloc(sizeof(int64_t) * (size_t)(k + 1));
     if (!level_off) return FD_ERR_NOMEM;
     for (int64_t c = 0; c < k; c++) { level_off[c] = L; L += levels->n_levels[c]; }
@@ -254,6 +244,9 @@ int fd_joint_histogram(const fd_array *factors, const fd_levels *levels,
         int nomem = 0;
 
         while (nt > 1 && (double)nt * ((double)ptab_size * 4.0 + (double)gc_size * 2.0) > FD_MAX_PRIVATE_BYTES) nt--;
+        /* calloc: every slot starts NULL and stays NULL for a thread that never ran --
+         * OpenMP may grant a smaller team than nt (OMP_THREAD_LIMIT, OMP_DYNAMIC, nested
+         * regions) -- and the merge below skips NULL slots */
         priv = (uint32_t **)calloc((size_t)nt, sizeof(uint32_t *));
         if (!priv) { free(level_off); free(g_a); free(g_u32); fd_rowbins_free(rowbins); return FD_ERR_NOMEM; }
 
@@ -332,6 +325,7 @@ int fd_joint_histogram(const fd_array *factors, const fd_levels *levels,
             /* thread order is fixed, and integer sums are exact anyway */
             const int64_t row = d * nb;
             for (int t = 0; t < nt; t++) {
+                if (!priv[t]) continue;
                 for (int64_t g = 0; g < G; g++) { /* marginals of each pair into fc */
                     const int64_t a = g_a[g], b = g_b[g], na = levels->n_levels[a];
                     for (int64_t la = 0; la < na; la++)

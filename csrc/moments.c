@@ -4,9 +4,10 @@
  * The largest deviation from the mean is reached at the smallest or the largest value,
  * and rounding is monotonic, so max |z - mean| = max(max z - mean, mean - min z) exactly:
  * one pass collects sums, minima and maxima.  Sums are accumulated per chunk of rows
- * whose size depends only on the data shape, and the chunks are added in order: the
- * means do not depend on the number of threads; minima and maxima do not depend on
- * order at all. */
+ * whose size depends only on the data shape (fd_level_chunk), and the chunks are added
+ * in order: the means do not depend on the number of threads, nor on how the rows are
+ * split between calls of fd_level_sums at chunk boundaries (the binding does, to check
+ * for Ctrl-C between calls); minima and maxima do not depend on order at all. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,26 +24,34 @@ static inline void fd_accumulate(double *FD_RESTRICT t, double *FD_RESTRICT a,
     }
 }
 
-int fd_level_deviation(const fd_array *factors, const fd_levels *levels, const fd_array *codes,
-                       double *mean, double *dev, double *lo, double *hi, int64_t *count,
-                       int64_t *err_col, int n_threads)
+int64_t fd_level_chunk(int64_t n_rows, int64_t n_level_total, int64_t n_codes)
+{
+    /* chunk partial sums take at most ~2^25 doubles */
+    int64_t chunk = (int64_t)1 << 16;
+    while ((n_rows + chunk - 1) / chunk * n_level_total * n_codes > ((int64_t)1 << 25) &&
+           chunk < n_rows)
+        chunk <<= 1;
+    return chunk;
+}
+
+int fd_level_sums(const fd_array *factors, const fd_levels *levels, const fd_array *codes,
+                  int64_t chunk, double *total, double *lo, double *hi, int64_t *count,
+                  int64_t *err_col, int n_threads)
 {
     const int64_t n = codes->n_rows, d = codes->n_cols, k = factors->n_cols;
-    int64_t L = 0, *level_off, chunk, n_chunks, first_bad = k;
+    int64_t L = 0, *level_off, n_chunks, first_bad = k;
     double *sums;
     int64_t *counts;
     int nomem = 0;
     int nt = fd_resolve_threads(n_threads, n);
     (void)nt; /* used by OpenMP only */
 
-    if (factors->n_rows != n || d < 1 || k < 1) return FD_ERR_ARGUMENT;
+    if (factors->n_rows != n || d < 1 || k < 1 || chunk < 1 || !fd_levels_ok(levels, k))
+        return FD_ERR_ARGUMENT;
     level_off = (int64_t *)malloc(sizeof(int64_t) * (size_t)(k + 1));
     if (!level_off) return FD_ERR_NOMEM;
     for (int64_t c = 0; c < k; c++) { level_off[c] = L; L += levels->n_levels[c]; }
     level_off[k] = L;
-    /* chunk partial sums take at most ~2^25 doubles */
-    chunk = (int64_t)1 << 16;
-    while ((n + chunk - 1) / chunk * L * d > ((int64_t)1 << 25) && chunk < n) chunk <<= 1;
     n_chunks = n > 0 ? (n + chunk - 1) / chunk : 0;
     sums = (double *)calloc((size_t)(n_chunks * L * d + 1), sizeof(double));
     counts = (int64_t *)calloc((size_t)(n_chunks * L + 1), sizeof(int64_t));
@@ -50,7 +59,6 @@ int fd_level_deviation(const fd_array *factors, const fd_levels *levels, const f
         free(level_off); free(sums); free(counts);
         return FD_ERR_NOMEM;
     }
-    for (int64_t i = 0; i < L * d; i++) { lo[i] = INFINITY; hi[i] = -INFINITY; }
 
 #ifdef _OPENMP
 #pragma omp parallel num_threads(nt)
@@ -102,22 +110,42 @@ int fd_level_deviation(const fd_array *factors, const fd_levels *levels, const f
         free(fo); free(zr);
     }
     if (!nomem && first_bad == k) {
-        for (int64_t i = 0; i < L * d; i++) mean[i] = 0.0;
-        for (int64_t i = 0; i < L; i++) count[i] = 0;
         for (int64_t ch = 0; ch < n_chunks; ch++) { /* in chunk order */
-            for (int64_t i = 0; i < L * d; i++) mean[i] += sums[ch * L * d + i];
+            for (int64_t i = 0; i < L * d; i++) total[i] += sums[ch * L * d + i];
             for (int64_t i = 0; i < L; i++) count[i] += counts[ch * L + i];
         }
-        for (int64_t lv = 0; lv < L; lv++)
-            for (int64_t j = 0; j < d; j++) {
-                const int64_t i = lv * d + j;
-                if (!count[lv]) { mean[i] = dev[i] = NAN; continue; }
-                mean[i] /= (double)count[lv];
-                dev[i] = hi[i] - mean[i] > mean[i] - lo[i] ? hi[i] - mean[i] : mean[i] - lo[i];
-            }
     }
     free(level_off); free(sums); free(counts);
     if (nomem) return FD_ERR_NOMEM;
     if (first_bad < k) { *err_col = first_bad; return FD_ERR_UNKNOWN_LEVEL; }
     return FD_OK;
+}
+
+void fd_level_finish(int64_t n_level_total, int64_t d, const int64_t *count, double *mean,
+                     double *dev, const double *lo, const double *hi)
+{
+    for (int64_t lv = 0; lv < n_level_total; lv++)
+        for (int64_t j = 0; j < d; j++) {
+            const int64_t i = lv * d + j;
+            if (!count[lv]) { mean[i] = dev[i] = NAN; continue; }
+            mean[i] /= (double)count[lv];
+            dev[i] = hi[i] - mean[i] > mean[i] - lo[i] ? hi[i] - mean[i] : mean[i] - lo[i];
+        }
+}
+
+int fd_level_deviation(const fd_array *factors, const fd_levels *levels, const fd_array *codes,
+                       double *mean, double *dev, double *lo, double *hi, int64_t *count,
+                       int64_t *err_col, int n_threads)
+{
+    const int64_t d = codes->n_cols, k = factors->n_cols;
+    int64_t L = 0;
+    int status;
+    if (d < 1 || k < 1 || !fd_levels_ok(levels, k)) return FD_ERR_ARGUMENT;
+    for (int64_t c = 0; c < k; c++) L += levels->n_levels[c];
+    for (int64_t i = 0; i < L * d; i++) { mean[i] = 0.0; lo[i] = INFINITY; hi[i] = -INFINITY; }
+    for (int64_t i = 0; i < L; i++) count[i] = 0;
+    status = fd_level_sums(factors, levels, codes, fd_level_chunk(codes->n_rows, L, d), mean, lo,
+                           hi, count, err_col, n_threads);
+    if (status == FD_OK) fd_level_finish(L, d, count, mean, dev, lo, hi);
+    return status;
 }

@@ -24,11 +24,9 @@
         for (int64_t r = 0; r < nr; r++) {                                             \
             int64_t key = 0;                                                           \
             for (int64_t c = 0; c < k; c++) {                                          \
-                int64_t v;                                                             \
                 int32_t level;                                                         \
                 if (!weight[c]) continue;                                              \
-                v = (int64_t)x[r * rs + c * cs] - lv->vmin[c];                         \
-                level = (v >= 0 && v < lv->lut_len[c]) ? lv->lut[lv->lut_offset[c] + v] : -1; \
+                level = fd_lookup_##SUF(x[r * rs + c * cs], lv, c);                    \
                 if (level < 0) { bad = c < bad ? c : bad; level = 0; }                 \
                 key += level * weight[c];                                              \
             }                                                                          \
@@ -46,6 +44,7 @@ int fd_factor_keys(const fd_array *f, const fd_levels *lv, const int64_t *weight
     int64_t first_bad = k;
     int nt = fd_resolve_threads(n_threads, n);
     (void)nt; /* used by OpenMP only */
+    if (!fd_levels_ok(lv, k)) return FD_ERR_ARGUMENT;
     /* a private minimum merged under a critical section: MSVC's OpenMP 2.0 has no
        reduction(min:) */
 #ifdef _OPENMP
@@ -177,10 +176,11 @@ int fd_sample_batches(const fd_array *codes, const fd_groups *g, int mode, int64
     const int64_t d = codes->n_cols, L = batch_size;
     const int64_t draws = mode == FD_BATCH_VARIANCE ? L : 2 * L;
     int64_t hsize = 1;
-    int nomem = 0;
+    int nomem = 0, bad = 0;
     int nt = fd_resolve_threads(n_threads, n_batches * L);
     (void)nt; /* used by OpenMP only */
-    if (L < 1 || g->n_groups < 1 || d < 1) return FD_ERR_ARGUMENT;
+    if (L < 1 || g->n_groups < 1 || d < 1 || (g->by_size && g->cum[g->n_groups] < 1))
+        return FD_ERR_ARGUMENT;
     while (hsize < 2 * draws) hsize <<= 1;
 
 #ifdef _OPENMP
@@ -191,6 +191,7 @@ int fd_sample_batches(const fd_array *codes, const fd_groups *g, int mode, int64
         int64_t *scratch = rows ? rows + draws : NULL, *hash = rows ? scratch + 4 * draws : NULL;
         double *acc = (double *)malloc(sizeof(double) * (size_t)(2 * d));
         const int ok = rows && acc;
+        int my_bad = 0;
 #ifdef _OPENMP
 #pragma omp for schedule(dynamic, 16)
 #endif
@@ -206,6 +207,8 @@ int fd_sample_batches(const fd_array *codes, const fd_groups *g, int mode, int64
             grp = fd_pick_group(&rng, g);
             lo = g->offsets[grp];
             m = g->offsets[grp + 1] - lo;
+            /* the groups come from fd_group_rows: a group outside the rows is a caller's bug */
+            if (lo < 0 || m < 2 || g->offsets[grp + 1] > codes->n_rows) { my_bad = 1; continue; }
             if (g->replace) {
                 for (int64_t i = 0; i < draws; i++) rows[i] = fd_below(&rng, m);
             } else if (m >= draws) {
@@ -218,7 +221,10 @@ int fd_sample_batches(const fd_array *codes, const fd_groups *g, int mode, int64
             } else { /* small group: with replacement */
                 for (int64_t i = 0; i < L; i++) rows[i] = fd_below(&rng, m);
             }
-            for (int64_t i = 0; i < draws; i++) rows[i] = g->perm[lo + rows[i]];
+            for (int64_t i = 0; i < draws; i++) {
+                rows[i] = g->perm[lo + rows[i]];
+                if ((uint64_t)rows[i] >= (uint64_t)codes->n_rows) { my_bad = 1; rows[i] = 0; }
+            }
 
             for (int64_t j = 0; j < d; j++) acc[j] = 0.0;
             if (mode == FD_BATCH_PAIR_DIFF) {
@@ -251,10 +257,13 @@ int fd_sample_batches(const fd_array *codes, const fd_groups *g, int mode, int64
 #ifdef _OPENMP
 #pragma omp critical(fd_sample_merge)
 #endif
-        if (!ok) nomem = 1;
+        {
+            if (!ok) nomem = 1;
+            if (my_bad) bad = 1;
+        }
         free(rows); free(acc);
     }
-    return nomem ? FD_ERR_NOMEM : FD_OK;
+    return nomem ? FD_ERR_NOMEM : bad ? FD_ERR_ARGUMENT : FD_OK;
 }
 
 /* ---- per-group deviations (IRS) ----------------------------------------------------- */
@@ -270,24 +279,33 @@ int fd_group_deviation(const fd_array *codes, const int64_t *offsets, const int6
 {
     const int64_t d = codes->n_cols;
     int64_t biggest = 1;
-    int nomem = 0;
+    int nomem = 0, bad = 0;
     int nt = fd_resolve_threads(n_threads, codes->n_rows);
     (void)nt; /* used by OpenMP only */
-    for (int64_t g = 0; g < n_groups; g++)
+    /* perm holds codes->n_rows rows; groups must lie within it, in order */
+    if (!(q >= 0.0) || n_groups < 0 || offsets[0] < 0 || offsets[n_groups] > codes->n_rows)
+        return FD_ERR_ARGUMENT;
+    for (int64_t g = 0; g < n_groups; g++) {
+        if (offsets[g + 1] < offsets[g]) return FD_ERR_ARGUMENT;
         if (offsets[g + 1] - offsets[g] > biggest) biggest = offsets[g + 1] - offsets[g];
+    }
 #ifdef _OPENMP
 #pragma omp parallel num_threads(nt)
 #endif
     {
         double *vals = q < 1.0 ? (double *)malloc(sizeof(double) * (size_t)biggest) : NULL;
         const int ok = q >= 1.0 || vals;
+        int my_bad = 0;
 #ifdef _OPENMP
 #pragma omp for schedule(dynamic, 1)
 #endif
         for (int64_t g = 0; g < n_groups; g++) {
             const int64_t lo = offsets[g], m = offsets[g + 1] - lo;
             double *mu = mean + g * d, *dv = dev + g * d;
+            int stray = 0;
             if (!ok) continue;
+            for (int64_t i = 0; i < m; i++) stray |= (uint64_t)perm[lo + i] >= (uint64_t)codes->n_rows;
+            if (stray) { my_bad = 1; continue; }
             if (m == 0) {
                 for (int64_t j = 0; j < d; j++) mu[j] = dv[j] = NAN;
                 continue;
@@ -330,8 +348,11 @@ int fd_group_deviation(const fd_array *codes, const int64_t *offsets, const int6
 #ifdef _OPENMP
 #pragma omp critical(fd_deviation_merge)
 #endif
-        if (!ok) nomem = 1;
+        {
+            if (!ok) nomem = 1;
+            if (my_bad) bad = 1;
+        }
         free(vals);
     }
-    return nomem ? FD_ERR_NOMEM : FD_OK;
+    return nomem ? FD_ERR_NOMEM : bad ? FD_ERR_ARGUMENT : FD_OK;
 }

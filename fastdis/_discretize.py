@@ -14,8 +14,7 @@ import numpy as np
 
 from . import _kernels
 from ._shared import shared
-from ._validation import (check_choice, check_codes, check_n_bins, check_n_threads,
-                          raise_kernel_error)
+from ._validation import check_choice, check_codes, check_n_bins, check_n_threads
 
 __all__ = ["discretize"]
 
@@ -125,9 +124,7 @@ def minmax_affine(mins, maxs):
 def column_ranges(codes, n_threads):
     """Per-column (min, max) of validated codes, rejecting NaN/inf in the same pass."""
     def compute():
-        mins, maxs, status, col = _kernels.code_minmax(codes, n_threads)
-        raise_kernel_error(status, col, codes.shape[1])
-        return mins, maxs
+        return _kernels.code_minmax(codes, n_threads)
 
     return shared("ranges", (codes,), (), compute)
 
@@ -174,8 +171,7 @@ def apply_binning(codes, binning, n_threads=0):
     """Labels 0..n_bins-1 of validated codes, as a C-ordered uint8/uint16 array."""
     dtype = np.uint8 if binning.n_bins <= 256 else np.uint16
     out = np.empty(codes.shape, dtype=dtype)
-    status, col = _kernels.discretize(codes, *binning.kernel_args(), out, n_threads)
-    raise_kernel_error(status, col, codes.shape[1])
+    _kernels.discretize(codes, *binning.kernel_args(), out, n_threads)
     return out
 
 

@@ -8,7 +8,6 @@ import numpy as np
 from . import _kernels
 from ._encode import FactorLevels
 from ._shared import shared
-from ._validation import raise_kernel_error
 
 # Key spaces up to this size are counting-sorted directly; larger ones are compacted first.
 _MAX_DIRECT_KEYS = 1 << 24
@@ -118,9 +117,8 @@ class EncodedFactors:
             weight[c] = total
             total *= int(self.n_levels[c])
         matrix, lut, lut_offset, lut_len, vmin = self.kernel_input
-        keys, status, col = _kernels.factor_keys(matrix, lut, lut_offset, lut_len, vmin,
-                                                 self.n_levels, weight, self.n_threads)
-        raise_kernel_error(status, col, 0)
+        keys = _kernels.factor_keys(matrix, lut, lut_offset, lut_len, vmin, self.n_levels,
+                                    weight, self.n_threads)
         return keys, total
 
 

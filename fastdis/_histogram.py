@@ -5,7 +5,7 @@ from . import _kernels
 from ._discretize import Binning, _check_code_range
 from ._encode import FactorLevels
 from ._validation import (check_codes, check_factors, check_levels, check_n_bins,
-                          check_n_threads, raise_kernel_error)
+                          check_n_threads)
 
 __all__ = ["JointHistogram"]
 
@@ -154,13 +154,13 @@ class JointHistogram:
             tables = tuple(None if t is None else np.zeros_like(t) for t in tables)
         counted = False
         try:
-            status, col = _kernels.joint_histogram(
-                matrix, lut, lut_offset, lut_len, vmin, self.levels.n_levels,
-                codes, *self.binning.kernel_args(), *tables, self.n_threads)
-            if missing_level_ok and status == _kernels.ERR_UNKNOWN_LEVEL:
-                return False
-            raise_kernel_error(status, col, codes.shape[1])
+            _kernels.joint_histogram(matrix, lut, lut_offset, lut_len, vmin, self.levels.n_levels,
+                                     codes, *self.binning.kernel_args(), *tables, self.n_threads)
             counted = True
+        except _kernels.UnknownLevelError:
+            if missing_level_ok:
+                return False
+            raise
         finally:
             if first and not counted:
                 for t in tables:

@@ -1,14 +1,21 @@
 # cython: language_level=3, boundscheck=False, wraparound=False
 """Thin Cython bindings of the C kernels in csrc/.
 
-Python validates, Cython computes: every function here trusts its arguments
-(dtypes, shapes and contiguity are checked by the callers in fastdis/) and only
-turns numpy arrays into the kernels' strided descriptors, releases the GIL and
-returns the kernels' status codes.
+Python validates user input (fastdis/_validation.py); these bindings guard the C
+boundary: every array argument is checked for type, dtype (native byte order),
+dimensions, shape against the others, alignment and contiguity before its pointer
+reaches C, so that a mistake in the Python layer raises TypeError/ValueError instead of
+corrupting memory.  Every kernel status is raised here (the messages of
+fastdis._validation.raise_kernel_error), so no caller can drop one.  Long kernels run in
+chunks of rows (or batches, or groups) with the GIL released, and check for Ctrl-C
+between chunks; the chunks are cut where the result cannot change (tests compare).
 """
 import numpy as np
 cimport numpy as cnp
-from libc.stdint cimport int32_t, int64_t, uint8_t, uint64_t
+from cpython.exc cimport PyErr_CheckSignals
+from libc.stdint cimport int32_t, int64_t, uint8_t, uint64_t, INT64_MAX
+
+from ._validation import raise_kernel_error
 
 cnp.import_array()
 
@@ -27,6 +34,7 @@ cdef extern from "fastdis.h" nogil:
         int check_range
     ctypedef struct fd_levels:
         const int32_t *lut
+        int64_t lut_size
         const int64_t *lut_offset
         const int64_t *lut_len
         const int64_t *vmin
@@ -48,11 +56,15 @@ cdef extern from "fastdis.h" nogil:
                           int64_t n_batches, double *out, int n_threads)
     int fd_group_deviation(const fd_array *codes, const int64_t *offsets, const int64_t *perm,
                            int64_t n_groups, double q, double *mean, double *dev, int n_threads)
-    int fd_level_deviation(const fd_array *factors, const fd_levels *levels,
-                           const fd_array *codes, double *mean, double *dev, double *lo,
-                           double *hi, int64_t *count, int64_t *err_col, int n_threads)
+    int64_t fd_level_chunk(int64_t n_rows, int64_t n_level_total, int64_t n_codes)
+    int fd_level_sums(const fd_array *factors, const fd_levels *levels, const fd_array *codes,
+                      int64_t chunk, double *total, double *lo, double *hi, int64_t *count,
+                      int64_t *err_col, int n_threads)
+    void fd_level_finish(int64_t n_level_total, int64_t n_codes, const int64_t *count,
+                         double *mean, double *dev, const double *lo, const double *hi)
     int fd_openmp_enabled()
     int fd_max_threads()
+    int fd_cap_threads(int n_threads)
     int fd_avx2_available()
     void fd_set_simd(int enabled)
     int fd_avx512_available()
@@ -66,15 +78,16 @@ cdef extern from "fastdis.h" nogil:
                     uint8_t *marks, int64_t window, int n_threads)
     int fd_mark_values(const fd_array *factors, const int64_t *vmin,
                        const int64_t *mark_offset, const int64_t *mark_len,
-                       uint8_t *marks, int n_threads)
+                       uint8_t *marks, int64_t n_marks, int64_t *err_col, int n_threads)
     int fd_joint_histogram(const fd_array *factors, const fd_levels *levels,
                            const fd_array *codes, const fd_binning *bins,
                            int64_t *fc, int64_t *cc, int64_t *ff,
                            int64_t *err_col, int n_threads)
     int fd_gbt_fit(const float *x, const float *xs, const int32_t *order, const int32_t *y,
-                   int64_t n, int64_t d, int n_classes, int n_stages, double learning_rate,
-                   int max_depth, uint64_t seed, double *raw, int32_t *feature,
-                   double *threshold, double *value, double *importance, int n_threads)
+                   int64_t n, int64_t d, int n_classes, int first_stage, int n_stages,
+                   double learning_rate, int max_depth, uint64_t seed, double *raw,
+                   int32_t *feature, double *threshold, double *value, double *importance,
+                   int n_threads)
     int fd_gbt_predict(const float *x, int64_t m, int64_t d, int n_trees, int T, int max_depth,
                        const int32_t *feature, const double *threshold, const double *value,
                        double learning_rate, double *raw, int n_threads)
@@ -92,43 +105,159 @@ _DTYPES = {
     np.dtype(np.uint8): 4, np.dtype(np.uint16): 5, np.dtype(np.uint32): 6, np.dtype(np.uint64): 7,
     np.dtype(np.float32): 8, np.dtype(np.float64): 9,
 }
+cdef int64_t[10] _ITEMSIZE = [1, 2, 4, 8, 1, 2, 4, 8, 4, 8]
+
+# Kinds of the 2-D data arrays each kernel reads.
+_INTS = "iu"
+_FLOATS = "f"
+
+# Elements (rows x columns) a kernel handles between two checks for Ctrl-C: a few tens of
+# milliseconds of work on one core, so that KeyboardInterrupt arrives well within 1 s.
+cdef int64_t _chunk_cells = 1 << 24
 
 
-cdef fd_array _describe(cnp.ndarray a) except *:
-    """Strided view of a 2-D aligned array whose strides are whole elements."""
+class UnknownLevelError(ValueError):
+    """A factor value that is not one of the levels given (the kernels' ERR_UNKNOWN_LEVEL)."""
+
+
+def set_chunk_cells(int64_t cells):
+    """Elements per chunk between checks for Ctrl-C (tests shrink it to compare chunked
+    calls with whole ones); returns the previous value."""
+    global _chunk_cells
+    if cells < 1:
+        raise ValueError(f"cells must be >= 1, got {cells}")
+    previous = _chunk_cells
+    _chunk_cells = cells
+    return previous
+
+
+cdef int _raise(int status, int64_t col, int64_t n_codes, what="codes") except -1:
+    """Raise the user-facing exception of a kernel status (see raise_kernel_error)."""
+    if status == OK:
+        return 0
+    try:
+        raise_kernel_error(status, col, n_codes, what)
+    except ValueError as exc:
+        if status == ERR_UNKNOWN_LEVEL:
+            raise UnknownLevelError(str(exc)) from None
+        raise
+    raise RuntimeError(f"fastdis: kernel status {status} was not raised; this is a bug")
+
+
+cdef inline void _keep_first(int *err, int64_t *col, int e, int64_t c) noexcept:
+    """The kernels' order of errors: lowest column first, then lowest status."""
+    if e and (not err[0] or c < col[0] or (c == col[0] and e < err[0])):
+        err[0] = e
+        col[0] = c
+
+
+cdef int64_t _rows_per_chunk(int64_t n_cols, int64_t at_least=1):
+    """Rows per chunk for a kernel reading n_cols elements a row: a multiple of 256 (the
+    kernels' block of rows), so that a chunk boundary is also a block boundary."""
+    cdef int64_t rows = _chunk_cells // (n_cols if n_cols > 0 else 1)
+    if rows < at_least:
+        rows = at_least
+    return ((rows + 255) // 256) * 256
+
+
+cdef object _array(object a, str name):
+    if not isinstance(a, np.ndarray):
+        raise TypeError(f"{name} must be a numpy array, got {type(a).__name__}")
+    return a
+
+
+cdef fd_array _describe(object a, str name, str kinds) except *:
+    """Strided view of a 2-D aligned array of one of the kernels' dtypes (kinds: "iu" or "f")
+    whose strides are whole elements."""
     cdef fd_array out
-    cdef Py_ssize_t item = a.itemsize
-    out.data = cnp.PyArray_DATA(a)
+    cdef Py_ssize_t item
+    _array(a, name)
+    if a.ndim != 2:
+        raise ValueError(f"{name} must be a 2-D array, got {a.ndim}-D")
+    dt = a.dtype
+    if dt.kind not in kinds or not dt.isnative or dt not in _DTYPES:
+        allowed = "an integer" if kinds == _INTS else "a float32 or float64"
+        raise TypeError(f"{name} must have {allowed} dtype in native byte order, got {dt}")
+    item = dt.itemsize
+    if (not a.flags.aligned or a.strides[0] % item != 0 or a.strides[1] % item != 0):
+        raise ValueError(f"{name} must be aligned with strides that are whole elements, "
+                         f"got strides {a.strides} for itemsize {item}")
+    out.data = cnp.PyArray_DATA(<cnp.ndarray>a)
     out.n_rows = a.shape[0]
     out.n_cols = a.shape[1]
     out.row_stride = a.strides[0] // item
     out.col_stride = a.strides[1] // item
-    out.dtype = _DTYPES[a.dtype.newbyteorder("=")]
+    out.dtype = _DTYPES[dt]
     return out
 
 
-cdef fd_binning _binning(cnp.ndarray edges, cnp.ndarray scale, cnp.ndarray offset,
-                         cnp.ndarray tol, bint uniform, bint check_range):
-    cdef fd_binning b
+cdef inline fd_array _rows(fd_array a, int64_t r0, int64_t nr) noexcept nogil:
+    """Rows r0 .. r0 + nr - 1 of a."""
+    cdef fd_array out = a
+    out.data = <const char *>a.data + r0 * a.row_stride * _ITEMSIZE[a.dtype]
+    out.n_rows = nr
+    return out
+
+
+cdef void *_data(object a, str name, object dtype, tuple shape, bint writable=False) except? NULL:
+    """Pointer to a C-contiguous array of exactly this dtype and shape (-1: any length)."""
+    _array(a, name)
+    if a.dtype != dtype or not a.dtype.isnative:
+        raise TypeError(f"{name} must have dtype {np.dtype(dtype)} in native byte order, "
+                        f"got {a.dtype}")
+    if a.ndim != len(shape) or any(want >= 0 and got != want for got, want in zip(a.shape, shape)):
+        want = tuple("any" if w < 0 else w for w in shape)
+        raise ValueError(f"{name} must have shape {want}, got {a.shape}")
+    if not a.flags.c_contiguous:
+        raise ValueError(f"{name} must be C-contiguous")
+    if writable and not a.flags.writeable:
+        raise ValueError(f"{name} must be writable")
+    return cnp.PyArray_DATA(<cnp.ndarray>a)
+
+
+cdef int _binning(fd_binning *b, object edges, object scale, object offset, object tol,
+                  bint uniform, bint check_range, int64_t n_codes) except -1:
+    _array(edges, "edges")
+    if edges.ndim != 2 or edges.shape[0] != n_codes or not 2 <= edges.shape[1] <= 65537:
+        raise ValueError(f"edges must have shape ({n_codes}, n_bins + 1) with 1 <= n_bins <= "
+                         f"65536, got {edges.shape}")
     b.n_bins = edges.shape[1] - 1
-    b.edges = <const double *>cnp.PyArray_DATA(edges)
-    b.scale = <const double *>cnp.PyArray_DATA(scale)
-    b.offset = <const double *>cnp.PyArray_DATA(offset)
-    b.tol = <const double *>cnp.PyArray_DATA(tol)
+    b.edges = <const double *>_data(edges, "edges", np.float64, (n_codes, -1))
+    b.scale = <const double *>_data(scale, "scale", np.float64, (n_codes,))
+    b.offset = <const double *>_data(offset, "offset", np.float64, (n_codes,))
+    b.tol = <const double *>_data(tol, "tol", np.float64, (n_codes,))
     b.uniform = uniform
     b.check_range = check_range
-    return b
+    return 0
 
 
-cdef fd_levels _levels(cnp.ndarray lut, cnp.ndarray lut_offset, cnp.ndarray lut_len,
-                       cnp.ndarray vmin, cnp.ndarray n_levels):
-    cdef fd_levels lv
-    lv.lut = <const int32_t *>cnp.PyArray_DATA(lut)
-    lv.lut_offset = <const int64_t *>cnp.PyArray_DATA(lut_offset)
-    lv.lut_len = <const int64_t *>cnp.PyArray_DATA(lut_len)
-    lv.vmin = <const int64_t *>cnp.PyArray_DATA(vmin)
-    lv.n_levels = <const int64_t *>cnp.PyArray_DATA(n_levels)
-    return lv
+cdef int _levels(fd_levels *lv, object lut, object lut_offset, object lut_len, object vmin,
+                 object n_levels, int64_t k) except -1:
+    """Level tables of k factors; every table must lie inside lut and hold values that fit
+    in int64 (the kernels check the same, and map stray entries to "no level")."""
+    lv.lut = <const int32_t *>_data(lut, "lut", np.int32, (-1,))
+    lv.lut_size = lut.shape[0]
+    lv.lut_offset = <const int64_t *>_data(lut_offset, "lut_offset", np.int64, (k,))
+    lv.lut_len = <const int64_t *>_data(lut_len, "lut_len", np.int64, (k,))
+    lv.vmin = <const int64_t *>_data(vmin, "vmin", np.int64, (k,))
+    lv.n_levels = <const int64_t *>_data(n_levels, "n_levels", np.int64, (k,))
+    _check_spans(lut_offset, lut_len, vmin, lut.shape[0], "lut")
+    if (n_levels < 0).any() or (n_levels > np.iinfo(np.int32).max).any():
+        raise ValueError("n_levels must lie in [0, 2**31 - 1]")
+    return 0
+
+
+cdef int _check_spans(object offset, object length, object vmin, int64_t size, str table) except -1:
+    """offset[c] .. offset[c] + length[c] inside a table of `size` entries, and the values
+    vmin[c] .. vmin[c] + length[c] - 1 representable in int64 (exact Python integers)."""
+    for c in range(offset.shape[0]):
+        o, n, v = int(offset[c]), int(length[c]), int(vmin[c])
+        if o < 0 or n < 0 or o + n > size:
+            raise ValueError(f"{table} span of column {c} ({o}, length {n}) lies outside "
+                             f"its {size} entries")
+        if n and v + n - 1 > INT64_MAX:
+            raise ValueError(f"{table} span of column {c} (from {v}, length {n}) overflows int64")
+    return 0
 
 
 def openmp_enabled():
@@ -136,7 +265,13 @@ def openmp_enabled():
 
 
 def max_threads():
+    """Threads a kernel uses for n_threads <= 0: OpenMP's limit capped by the processors."""
     return fd_max_threads()
+
+
+def cap_threads(int n_threads):
+    """The threads a kernel asks OpenMP for when given n_threads (<= 0: max_threads())."""
+    return fd_cap_threads(n_threads)
 
 
 def simd_available():
@@ -164,84 +299,149 @@ def set_pairing(bint enabled):
     fd_set_pairing(enabled)
 
 
-def code_minmax(cnp.ndarray codes, int n_threads):
-    """Per-column (mins, maxs, status, bad_column) of a float32/float64 matrix."""
-    cdef fd_array a = _describe(codes)
-    cdef cnp.ndarray mins = np.empty(codes.shape[1], dtype=np.float64)
-    cdef cnp.ndarray maxs = np.empty(codes.shape[1], dtype=np.float64)
-    cdef int64_t col = -1
-    cdef int status
-    with nogil:
-        status = fd_code_minmax(&a, <double *>cnp.PyArray_DATA(mins),
-                                <double *>cnp.PyArray_DATA(maxs), &col, n_threads)
-    return mins, maxs, status, col
+def code_minmax(codes, int n_threads):
+    """Per-column (mins, maxs) of a float32/float64 matrix; NaN/inf raise ValueError."""
+    cdef fd_array a = _describe(codes, "codes", _FLOATS), part
+    cdef int64_t n = a.n_rows, d = a.n_cols, step = _rows_per_chunk(a.n_cols), r0, col = -1
+    cdef int status, err = 0
+    cdef int64_t err_col = 0
+    mins = np.full(d, np.inf)
+    maxs = np.full(d, -np.inf)
+    part_lo = np.empty(d)
+    part_hi = np.empty(d)
+    cdef double *plo = <double *>cnp.PyArray_DATA(part_lo)
+    cdef double *phi = <double *>cnp.PyArray_DATA(part_hi)
+    for r0 in range(0, n, step):
+        part = _rows(a, r0, min(step, n - r0))
+        with nogil:
+            status = fd_code_minmax(&part, plo, phi, &col, n_threads)
+        if status == ERR_NOMEM or status == ERR_ARGUMENT:
+            _raise(status, col, d)
+        _keep_first(&err, &err_col, status, col)
+        np.minimum(mins, part_lo, out=mins)
+        np.maximum(maxs, part_hi, out=maxs)
+        PyErr_CheckSignals()
+    _raise(err, err_col, d)
+    return mins, maxs
 
 
-def discretize(cnp.ndarray codes, cnp.ndarray edges, cnp.ndarray scale, cnp.ndarray offset,
-               cnp.ndarray tol, bint uniform, bint check_range, cnp.ndarray out, int n_threads):
-    """Bin codes into the C-ordered uint8/uint16 matrix `out`; returns (status, column)."""
-    cdef fd_array a = _describe(codes)
-    cdef fd_binning b = _binning(edges, scale, offset, tol, uniform, check_range)
-    cdef int64_t col = -1
-    cdef int status
+def discretize(codes, edges, scale, offset, tol, bint uniform, bint check_range, out,
+               int n_threads):
+    """Bin codes into the C-ordered uint8/uint16 matrix `out` (n_rows, n_codes)."""
+    cdef fd_array a = _describe(codes, "codes", _FLOATS), part
+    cdef fd_binning b
+    _binning(&b, edges, scale, offset, tol, uniform, check_range, a.n_cols)
+    _array(out, "out")
+    if out.dtype not in (np.uint8, np.uint16) or (out.dtype == np.uint8 and b.n_bins > 256):
+        raise TypeError(f"out must be uint8 (up to 256 bins) or uint16, got {out.dtype} for "
+                        f"{b.n_bins} bins")
+    cdef char *o = <char *>_data(out, "out", out.dtype, (a.n_rows, a.n_cols), True)
     cdef int itemsize = out.itemsize
-    cdef void *o = cnp.PyArray_DATA(out)
-    with nogil:
-        status = fd_discretize(&a, &b, o, itemsize, &col, n_threads)
-    return status, col
+    cdef int64_t n = a.n_rows, step = _rows_per_chunk(a.n_cols), r0, col = -1, err_col = 0
+    cdef int status, err = 0
+    for r0 in range(0, n, step):
+        part = _rows(a, r0, min(step, n - r0))
+        with nogil:
+            status = fd_discretize(&part, &b, o + r0 * a.n_cols * itemsize, itemsize, &col,
+                                   n_threads)
+        if status == ERR_NOMEM or status == ERR_ARGUMENT:
+            _raise(status, col, a.n_cols)
+        _keep_first(&err, &err_col, status, col)
+        PyErr_CheckSignals()
+    _raise(err, err_col, a.n_cols)
 
 
-def int_scan(cnp.ndarray factors, int64_t window, int n_threads):
+def int_scan(factors, int64_t window, int n_threads):
     """Per-column (mins, maxs, marks) of an integer matrix; marks[c, v] = 1 if v occurs, 0 <= v < window."""
-    cdef fd_array a = _describe(factors)
-    cdef cnp.ndarray mins = np.empty(factors.shape[1], dtype=np.int64)
-    cdef cnp.ndarray maxs = np.empty(factors.shape[1], dtype=np.int64)
-    cdef cnp.ndarray marks = np.empty((factors.shape[1], window), dtype=np.uint8)
+    cdef fd_array a = _describe(factors, "factors", _INTS), part
+    if not 0 <= window <= 1 << 20:
+        raise ValueError(f"window must be in [0, 2**20], got {window}")
+    cdef int64_t k = a.n_cols, n = a.n_rows, step = _rows_per_chunk(a.n_cols), r0
+    mins = np.full(k, np.iinfo(np.int64).max, dtype=np.int64)
+    maxs = np.full(k, np.iinfo(np.int64).min, dtype=np.int64)
+    marks = np.zeros((k, window), dtype=np.uint8)
+    part_lo = np.empty(k, dtype=np.int64)
+    part_hi = np.empty(k, dtype=np.int64)
+    part_marks = np.empty((k, window), dtype=np.uint8)
+    cdef int64_t *plo = <int64_t *>cnp.PyArray_DATA(part_lo)
+    cdef int64_t *phi = <int64_t *>cnp.PyArray_DATA(part_hi)
+    cdef uint8_t *pmk = <uint8_t *>cnp.PyArray_DATA(part_marks)
     cdef int status
-    with nogil:
-        status = fd_int_scan(&a, <int64_t *>cnp.PyArray_DATA(mins),
-                             <int64_t *>cnp.PyArray_DATA(maxs),
-                             <uint8_t *>cnp.PyArray_DATA(marks), window, n_threads)
-    if status != OK:
-        raise MemoryError("fastdis: a kernel could not allocate its scratch memory")
+    for r0 in range(0, n, step):
+        part = _rows(a, r0, min(step, n - r0))
+        with nogil:
+            status = fd_int_scan(&part, plo, phi, pmk, window, n_threads)
+        _raise(status, -1, 0)
+        np.minimum(mins, part_lo, out=mins)
+        np.maximum(maxs, part_hi, out=maxs)
+        np.bitwise_or(marks, part_marks, out=marks)
+        PyErr_CheckSignals()
     return mins, maxs, marks
 
 
-def mark_values(cnp.ndarray factors, cnp.ndarray vmin, cnp.ndarray mark_offset,
-                cnp.ndarray mark_len, cnp.ndarray marks, int n_threads):
-    """Set marks[mark_offset[c] + v - vmin[c]] = 1 for every value v of column c."""
-    cdef fd_array a = _describe(factors)
+def mark_values(factors, vmin, mark_offset, mark_len, marks, int n_threads):
+    """Set marks[mark_offset[c] + v - vmin[c]] = 1 for every value v of column c; a value
+    outside its span raises UnknownLevelError naming the column."""
+    cdef fd_array a = _describe(factors, "factors", _INTS), part
+    cdef int64_t k = a.n_cols, n = a.n_rows, step = _rows_per_chunk(a.n_cols), r0, col = -1
+    cdef const int64_t *pv = <const int64_t *>_data(vmin, "vmin", np.int64, (k,))
+    cdef const int64_t *po = <const int64_t *>_data(mark_offset, "mark_offset", np.int64, (k,))
+    cdef const int64_t *pl = <const int64_t *>_data(mark_len, "mark_len", np.int64, (k,))
+    cdef uint8_t *pm = <uint8_t *>_data(marks, "marks", np.uint8, (-1,), True)
+    cdef int64_t n_marks = marks.shape[0]
     cdef int status
-    with nogil:
-        status = fd_mark_values(&a, <const int64_t *>cnp.PyArray_DATA(vmin),
-                                <const int64_t *>cnp.PyArray_DATA(mark_offset),
-                                <const int64_t *>cnp.PyArray_DATA(mark_len),
-                                <uint8_t *>cnp.PyArray_DATA(marks), n_threads)
-    return status
+    _check_spans(mark_offset, mark_len, vmin, marks.shape[0], "marks")
+    for r0 in range(0, n, step):
+        part = _rows(a, r0, min(step, n - r0))
+        with nogil:
+            status = fd_mark_values(&part, pv, po, pl, pm, n_marks, &col, n_threads)
+        _raise(status, col, 0)
+        PyErr_CheckSignals()
 
 
-def joint_histogram(cnp.ndarray factors, cnp.ndarray lut, cnp.ndarray lut_offset,
-                    cnp.ndarray lut_len, cnp.ndarray vmin, cnp.ndarray n_levels,
-                    cnp.ndarray codes, cnp.ndarray edges, cnp.ndarray scale,
-                    cnp.ndarray offset, cnp.ndarray tol, bint uniform, bint check_range,
-                    cnp.ndarray fc, cnp.ndarray cc, cnp.ndarray ff, int n_threads):
-    """Add the joint counts of these rows into fc (and cc, ff unless None); returns (status, column)."""
-    cdef fd_array fa = _describe(factors)
-    cdef fd_array ca = _describe(codes)
-    cdef fd_binning b = _binning(edges, scale, offset, tol, uniform, check_range)
-    cdef fd_levels lv = _levels(lut, lut_offset, lut_len, vmin, n_levels)
-    cdef int64_t col = -1
-    cdef int status
-    cdef int64_t *pfc = <int64_t *>cnp.PyArray_DATA(fc)
+def joint_histogram(factors, lut, lut_offset, lut_len, vmin, n_levels, codes, edges, scale,
+                    offset, tol, bint uniform, bint check_range, fc, cc, ff, int n_threads):
+    """Add the joint counts of these rows into fc (and cc, ff unless None).
+
+    A value outside code_range or non-finite raises ValueError, a factor value without a
+    level UnknownLevelError (a ValueError); the tables may then hold part of the counts.
+    """
+    cdef fd_array fa = _describe(factors, "factors", _INTS)
+    cdef fd_array ca = _describe(codes, "codes", _FLOATS)
+    cdef fd_array fpart, cpart
+    cdef fd_binning b
+    cdef fd_levels lv
+    if fa.n_rows != ca.n_rows:
+        raise ValueError(f"factors and codes must have the same number of rows, got "
+                         f"{fa.n_rows} and {ca.n_rows}")
+    if fa.n_cols < 1 or ca.n_cols < 1:
+        raise ValueError("factors and codes need at least one column each")
+    _binning(&b, edges, scale, offset, tol, uniform, check_range, ca.n_cols)
+    _levels(&lv, lut, lut_offset, lut_len, vmin, n_levels, fa.n_cols)
+    cdef int64_t L = int(n_levels.sum()), d = ca.n_cols, nb = b.n_bins
+    cdef int64_t *pfc = <int64_t *>_data(fc, "fc", np.int64, (L, d, nb), True)
     cdef int64_t *pcc = NULL
     cdef int64_t *pff = NULL
     if cc is not None:
-        pcc = <int64_t *>cnp.PyArray_DATA(cc)
+        pcc = <int64_t *>_data(cc, "cc", np.int64, (d, d, nb, nb), True)
     if ff is not None:
-        pff = <int64_t *>cnp.PyArray_DATA(ff)
-    with nogil:
-        status = fd_joint_histogram(&fa, &lv, &ca, &b, pfc, pcc, pff, &col, n_threads)
-    return status, col
+        pff = <int64_t *>_data(ff, "ff", np.int64, (L, L), True)
+    # a chunk also spans at least as many rows as the tables have cells per code: the
+    # kernel adds its private tables into the caller's once per call
+    cdef int64_t cells = fc.size + (cc.size if cc is not None else 0) + (ff.size if ff is not None else 0)
+    cdef int64_t n = ca.n_rows, step = _rows_per_chunk(fa.n_cols + d, cells // d), r0
+    cdef int64_t col = -1, err_col = 0
+    cdef int status, err = 0
+    for r0 in range(0, n, step):
+        fpart = _rows(fa, r0, min(step, n - r0))
+        cpart = _rows(ca, r0, min(step, n - r0))
+        with nogil:
+            status = fd_joint_histogram(&fpart, &lv, &cpart, &b, pfc, pcc, pff, &col, n_threads)
+        if status == ERR_NOMEM or status == ERR_ARGUMENT:
+            _raise(status, col, d)
+        _keep_first(&err, &err_col, status, col)
+        PyErr_CheckSignals()
+    _raise(err, err_col, d)
 
 
 BATCH_PAIR_DIFF = 0
@@ -249,145 +449,260 @@ BATCH_VARIANCE = 1
 BATCH_PAIRS = 2
 
 
-def factor_keys(cnp.ndarray factors, cnp.ndarray lut, cnp.ndarray lut_offset,
-                cnp.ndarray lut_len, cnp.ndarray vmin, cnp.ndarray n_levels,
-                cnp.ndarray weight, int n_threads):
-    """Mixed-radix keys of the factor levels weighted by `weight`; returns (keys, status, column)."""
-    cdef fd_array fa = _describe(factors)
-    cdef fd_levels lv = _levels(lut, lut_offset, lut_len, vmin, n_levels)
-    cdef cnp.ndarray keys = np.empty(factors.shape[0], dtype=np.int64)
-    cdef int64_t col = -1
-    cdef int status
-    with nogil:
-        status = fd_factor_keys(&fa, &lv, <const int64_t *>cnp.PyArray_DATA(weight),
-                                <int64_t *>cnp.PyArray_DATA(keys), &col, n_threads)
-    return keys, status, col
+def factor_keys(factors, lut, lut_offset, lut_len, vmin, n_levels, weight, int n_threads):
+    """Mixed-radix keys sum_c level_c * weight[c] of every row (int64); a factor value
+    without a level raises UnknownLevelError naming the column."""
+    cdef fd_array fa = _describe(factors, "factors", _INTS), part
+    cdef fd_levels lv
+    cdef int64_t k = fa.n_cols
+    _levels(&lv, lut, lut_offset, lut_len, vmin, n_levels, k)
+    cdef const int64_t *pw = <const int64_t *>_data(weight, "weight", np.int64, (k,))
+    # the largest key must fit in int64 (exact Python integers)
+    top = sum(max(int(n_levels[c]) - 1, 0) * int(weight[c]) for c in range(k))
+    if (weight < 0).any() or top > INT64_MAX:
+        raise ValueError(f"weight must be non-negative with keys below 2**63, got a largest "
+                         f"key of {top}")
+    keys = np.empty(fa.n_rows, dtype=np.int64)
+    cdef int64_t *pk = <int64_t *>cnp.PyArray_DATA(keys)
+    cdef int64_t n = fa.n_rows, step = _rows_per_chunk(k), r0, col = -1, err_col = 0
+    cdef int status, err = 0
+    for r0 in range(0, n, step):
+        part = _rows(fa, r0, min(step, n - r0))
+        with nogil:
+            status = fd_factor_keys(&part, &lv, pw, pk + r0, &col, n_threads)
+        if status == ERR_ARGUMENT:
+            _raise(status, col, 0)
+        _keep_first(&err, &err_col, status, col)
+        PyErr_CheckSignals()
+    _raise(err, err_col, 0)
+    return keys
 
 
-def group_rows(cnp.ndarray keys, int64_t n_keys):
+def group_rows(keys, int64_t n_keys):
     """Counting sort of rows by key: (offsets [n_keys + 1], perm [n_rows])."""
-    cdef cnp.ndarray offsets = np.empty(n_keys + 1, dtype=np.int64)
-    cdef cnp.ndarray perm = np.empty(keys.shape[0], dtype=np.int64)
+    cdef const int64_t *pk = <const int64_t *>_data(keys, "keys", np.int64, (-1,))
+    if n_keys < 0:
+        raise ValueError(f"n_keys must be >= 0, got {n_keys}")
+    offsets = np.empty(n_keys + 1, dtype=np.int64)
+    perm = np.empty(keys.shape[0], dtype=np.int64)
     cdef int status
     cdef int64_t n = keys.shape[0]
+    cdef int64_t *po = <int64_t *>cnp.PyArray_DATA(offsets)
+    cdef int64_t *pp = <int64_t *>cnp.PyArray_DATA(perm)
     with nogil:
-        status = fd_group_rows(<const int64_t *>cnp.PyArray_DATA(keys), n, n_keys,
-                               <int64_t *>cnp.PyArray_DATA(offsets),
-                               <int64_t *>cnp.PyArray_DATA(perm))
+        status = fd_group_rows(pk, n, n_keys, po, pp)
     if status == ERR_NOMEM:
         raise MemoryError("fastdis: out of memory while grouping rows")
     if status != OK:
-        raise RuntimeError("fastdis: group key out of range; this is a bug")
+        raise ValueError(f"keys must lie in [0, n_keys = {n_keys})")
     return offsets, perm
 
 
-def sample_batches(cnp.ndarray codes, cnp.ndarray offsets, cnp.ndarray perm, cnp.ndarray groups,
-                   cnp.ndarray cum, bint by_size, int mode, int64_t batch_size, uint64_t seed,
-                   cnp.ndarray batch_ids, int n_threads, bint replace=False):
+def sample_batches(codes, offsets, perm, groups, cum, bint by_size, int mode, int64_t batch_size,
+                   uint64_t seed, batch_ids, int n_threads, bint replace=False):
     """Draw and reduce one batch per id; returns the (n_batches, n_codes) reductions."""
-    cdef fd_array ca = _describe(codes)
+    cdef fd_array ca = _describe(codes, "codes", _FLOATS)
     cdef fd_groups g
-    cdef int64_t n_batches = batch_ids.shape[0]
-    cdef cnp.ndarray out = np.empty((n_batches, codes.shape[1]), dtype=np.float64)
-    cdef int status
-    g.offsets = <const int64_t *>cnp.PyArray_DATA(offsets)
-    g.perm = <const int64_t *>cnp.PyArray_DATA(perm)
-    g.groups = <const int64_t *>cnp.PyArray_DATA(groups)
-    g.cum = <const int64_t *>cnp.PyArray_DATA(cum)
+    if mode not in (BATCH_PAIR_DIFF, BATCH_VARIANCE, BATCH_PAIRS):
+        raise ValueError(f"mode must be BATCH_PAIR_DIFF, BATCH_VARIANCE or BATCH_PAIRS, got {mode}")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    g.offsets = <const int64_t *>_data(offsets, "offsets", np.int64, (-1,))
+    g.perm = <const int64_t *>_data(perm, "perm", np.int64, (ca.n_rows,))
+    g.groups = <const int64_t *>_data(groups, "groups", np.int64, (-1,))
     g.n_groups = groups.shape[0]
+    g.cum = <const int64_t *>_data(cum, "cum", np.int64, (g.n_groups + 1,))
+    cdef const int64_t *pid = <const int64_t *>_data(batch_ids, "batch_ids", np.int64, (-1,))
+    # the kernel checks each drawn group's rows against perm; the group ids and their
+    # cumulative sizes are checked here (both are short)
+    if g.n_groups < 1 or offsets.shape[0] < 2:
+        raise ValueError("sample_batches needs at least one group")
+    if groups.min() < 0 or groups.max() >= offsets.shape[0] - 1:
+        raise ValueError(f"groups must lie in [0, {offsets.shape[0] - 1})")
+    if cum[0] != 0 or (np.diff(cum) < 0).any() or (by_size and cum[g.n_groups] < 1):
+        raise ValueError("cum must start at 0 and be non-decreasing (and end >= 1 with by_size)")
     g.by_size = by_size
     g.replace = replace
-    with nogil:
-        status = fd_sample_batches(&ca, &g, mode, batch_size, seed,
-                                   <const int64_t *>cnp.PyArray_DATA(batch_ids), n_batches,
-                                   <double *>cnp.PyArray_DATA(out), n_threads)
-    if status == ERR_NOMEM:
-        raise MemoryError("fastdis: out of memory while sampling batches")
-    if status != OK:
-        raise RuntimeError("fastdis: sample_batches rejected its arguments; this is a bug")
+    cdef int64_t n_batches = batch_ids.shape[0]
+    out = np.empty((n_batches, ca.n_cols), dtype=np.float64)
+    cdef double *po = <double *>cnp.PyArray_DATA(out)
+    cdef int64_t draws = batch_size * (2 if mode == BATCH_PAIR_DIFF else 1)
+    cdef int64_t step = max(16, _chunk_cells // max(1, draws * ca.n_cols)), b0, nb
+    cdef int status
+    for b0 in range(0, n_batches, step):
+        nb = min(step, n_batches - b0)
+        with nogil:
+            status = fd_sample_batches(&ca, &g, mode, batch_size, seed, pid + b0, nb,
+                                       po + b0 * ca.n_cols, n_threads)
+        if status == ERR_NOMEM:
+            raise MemoryError("fastdis: out of memory while sampling batches")
+        if status != OK:
+            raise ValueError("sample_batches: a group lies outside perm or has fewer than "
+                             "2 rows, or perm holds a row outside codes")
+        PyErr_CheckSignals()
     return out
 
 
-def group_deviation(cnp.ndarray codes, cnp.ndarray offsets, cnp.ndarray perm, double q,
-                    int n_threads):
-    """Per group and code: (mean, q-quantile of |z - mean|)."""
-    cdef fd_array ca = _describe(codes)
-    cdef int64_t n_groups = offsets.shape[0] - 1
-    cdef cnp.ndarray mean = np.empty((n_groups, codes.shape[1]), dtype=np.float64)
-    cdef cnp.ndarray dev = np.empty((n_groups, codes.shape[1]), dtype=np.float64)
+def group_deviation(codes, offsets, perm, double q, int n_threads):
+    """Per group and code: (mean, q-quantile of |z - mean|; q >= 1: the maximum)."""
+    cdef fd_array ca = _describe(codes, "codes", _FLOATS)
+    if not q >= 0.0:
+        raise ValueError(f"q must be >= 0, got {q}")
+    cdef const int64_t *po = <const int64_t *>_data(offsets, "offsets", np.int64, (-1,))
+    cdef const int64_t *pp = <const int64_t *>_data(perm, "perm", np.int64, (ca.n_rows,))
+    if offsets.shape[0] < 1:
+        raise ValueError("offsets must hold at least one entry")
+    cdef int64_t n_groups = offsets.shape[0] - 1, d = ca.n_cols
+    mean = np.empty((n_groups, d), dtype=np.float64)
+    dev = np.empty((n_groups, d), dtype=np.float64)
+    cdef double *pm = <double *>cnp.PyArray_DATA(mean)
+    cdef double *pd = <double *>cnp.PyArray_DATA(dev)
+    # groups in chunks of about _chunk_cells elements; one group is never split
+    sizes = np.diff(offsets)
+    ends = np.searchsorted(np.cumsum(sizes * d), np.arange(1, sizes.sum() * d // _chunk_cells + 1)
+                           * _chunk_cells, side="right")
+    bounds = np.unique(np.concatenate([[0], np.minimum(ends + 1, n_groups), [n_groups]]))
+    cdef int64_t g0, g1
     cdef int status
-    with nogil:
-        status = fd_group_deviation(&ca, <const int64_t *>cnp.PyArray_DATA(offsets),
-                                    <const int64_t *>cnp.PyArray_DATA(perm), n_groups, q,
-                                    <double *>cnp.PyArray_DATA(mean),
-                                    <double *>cnp.PyArray_DATA(dev), n_threads)
-    if status != OK:
-        raise MemoryError("fastdis: out of memory in group_deviation")
+    for i in range(len(bounds) - 1):
+        g0, g1 = bounds[i], bounds[i + 1]
+        with nogil:
+            status = fd_group_deviation(&ca, po + g0, pp, g1 - g0, q, pm + g0 * d, pd + g0 * d,
+                                        n_threads)
+        if status == ERR_NOMEM:
+            raise MemoryError("fastdis: out of memory in group_deviation")
+        if status != OK:
+            raise ValueError("offsets must be non-decreasing within [0, n_rows] and perm must "
+                             "hold rows of codes")
+        PyErr_CheckSignals()
     return mean, dev
 
 
-def level_deviation(cnp.ndarray factors, cnp.ndarray lut, cnp.ndarray lut_offset,
-                    cnp.ndarray lut_len, cnp.ndarray vmin, cnp.ndarray n_levels,
-                    cnp.ndarray codes, int n_threads):
-    """Per level of every factor: (mean, max |z - mean|, min, max, count, status, column)."""
-    cdef fd_array fa = _describe(factors)
-    cdef fd_array ca = _describe(codes)
-    cdef fd_levels lv = _levels(lut, lut_offset, lut_len, vmin, n_levels)
-    cdef int64_t total = int(n_levels.sum())
-    cdef cnp.ndarray mean = np.empty((total, codes.shape[1]), dtype=np.float64)
-    cdef cnp.ndarray dev = np.empty((total, codes.shape[1]), dtype=np.float64)
-    cdef cnp.ndarray lo = np.empty((total, codes.shape[1]), dtype=np.float64)
-    cdef cnp.ndarray hi = np.empty((total, codes.shape[1]), dtype=np.float64)
-    cdef cnp.ndarray count = np.empty(total, dtype=np.int64)
-    cdef int64_t col = -1
-    cdef int status
-    with nogil:
-        status = fd_level_deviation(&fa, &lv, &ca, <double *>cnp.PyArray_DATA(mean),
-                                    <double *>cnp.PyArray_DATA(dev),
-                                    <double *>cnp.PyArray_DATA(lo), <double *>cnp.PyArray_DATA(hi),
-                                    <int64_t *>cnp.PyArray_DATA(count), &col, n_threads)
-    return mean, dev, lo, hi, count, status, col
+def level_deviation(factors, lut, lut_offset, lut_len, vmin, n_levels, codes, int n_threads):
+    """Per level of every factor: (mean, max |z - mean|, min, max, count); a factor value
+    without a level raises UnknownLevelError naming the column."""
+    cdef fd_array fa = _describe(factors, "factors", _INTS)
+    cdef fd_array ca = _describe(codes, "codes", _FLOATS)
+    cdef fd_array fpart, cpart
+    cdef fd_levels lv
+    if fa.n_rows != ca.n_rows:
+        raise ValueError(f"factors and codes must have the same number of rows, got "
+                         f"{fa.n_rows} and {ca.n_rows}")
+    if fa.n_cols < 1 or ca.n_cols < 1:
+        raise ValueError("factors and codes need at least one column each")
+    _levels(&lv, lut, lut_offset, lut_len, vmin, n_levels, fa.n_cols)
+    cdef int64_t total = int(n_levels.sum()), d = ca.n_cols, n = ca.n_rows, k = fa.n_cols
+    mean = np.zeros((total, d), dtype=np.float64)  # the running totals, then the means
+    dev = np.empty((total, d), dtype=np.float64)
+    lo = np.full((total, d), np.inf)
+    hi = np.full((total, d), -np.inf)
+    count = np.zeros(total, dtype=np.int64)
+    cdef double *pm = <double *>cnp.PyArray_DATA(mean)
+    cdef double *pd = <double *>cnp.PyArray_DATA(dev)
+    cdef double *plo = <double *>cnp.PyArray_DATA(lo)
+    cdef double *phi = <double *>cnp.PyArray_DATA(hi)
+    cdef int64_t *pc = <int64_t *>cnp.PyArray_DATA(count)
+    # calls start at multiples of the kernel's chunk of rows: the sums are then added in
+    # the same order as in one call, and the means are bit-identical
+    cdef int64_t chunk = fd_level_chunk(n, total, d)
+    cdef int64_t step = chunk * max(1, _chunk_cells // (chunk * (k * d + d))), r0
+    cdef int64_t col = -1, err_col = 0
+    cdef int status, err = 0
+    for r0 in range(0, n, step):
+        fpart = _rows(fa, r0, min(step, n - r0))
+        cpart = _rows(ca, r0, min(step, n - r0))
+        with nogil:
+            status = fd_level_sums(&fpart, &lv, &cpart, chunk, pm, plo, phi, pc, &col, n_threads)
+        if status == ERR_NOMEM or status == ERR_ARGUMENT:
+            _raise(status, col, 0)
+        _keep_first(&err, &err_col, status, col)
+        PyErr_CheckSignals()
+    _raise(err, err_col, 0)
+    fd_level_finish(total, d, pc, pm, pd, plo, phi)
+    return mean, dev, lo, hi, count
 
 
-def gbt_fit(cnp.ndarray x, cnp.ndarray xs, cnp.ndarray order, cnp.ndarray y, int n_classes,
-            int n_stages, double learning_rate, int max_depth, uint64_t seed, cnp.ndarray raw,
-            int n_threads):
+def gbt_fit(x, xs, order, y, int n_classes, int n_stages, double learning_rate, int max_depth,
+            uint64_t seed, raw, int n_threads):
     """Boost n_stages stages (raw is updated in place); returns (feature, threshold, value,
     importance) of the n_stages * T trees."""
+    if n_classes < 2 or n_stages < 0 or not 1 <= max_depth <= 16:
+        raise ValueError(f"gbt_fit needs n_classes >= 2, n_stages >= 0 and max_depth in "
+                         f"[1, 16], got {n_classes}, {n_stages}, {max_depth}")
+    _array(x, "x")
+    if x.ndim != 2:
+        raise ValueError(f"x must be a 2-D array, got {x.ndim}-D")
     cdef int64_t n = x.shape[0], d = x.shape[1]
     cdef int T = n_classes if n_classes > 2 else 1
     cdef int64_t S = (2 << max_depth) - 1
-    cdef cnp.ndarray feature = np.empty((n_stages * T, S), dtype=np.int32)
-    cdef cnp.ndarray threshold = np.zeros((n_stages * T, S), dtype=np.float64)
-    cdef cnp.ndarray value = np.zeros((n_stages * T, S), dtype=np.float64)
-    cdef cnp.ndarray importance = np.empty((n_stages * T, d), dtype=np.float64)
+    cdef const float *px = <const float *>_data(x, "x", np.float32, (n, d))
+    cdef const float *pxs = <const float *>_data(xs, "xs", np.float32, (d, n))
+    cdef const int32_t *por = <const int32_t *>_data(order, "order", np.int32, (d, n))
+    cdef const int32_t *py = <const int32_t *>_data(y, "y", np.int32, (n,))
+    cdef double *praw = <double *>_data(raw, "raw", np.float64, (n, T), True)
+    if n < 2 or d < 1 or n > np.iinfo(np.int32).max:
+        raise ValueError(f"x must have 2 to 2**31 - 1 rows and a column, got shape {x.shape}")
+    if order.min() < 0 or order.max() >= n:
+        raise ValueError(f"order must hold row numbers in [0, {n})")
+    if y.min() < 0 or y.max() >= n_classes:
+        raise ValueError(f"y must hold labels in [0, {n_classes})")
+    feature = np.empty((n_stages * T, S), dtype=np.int32)
+    threshold = np.zeros((n_stages * T, S), dtype=np.float64)
+    value = np.zeros((n_stages * T, S), dtype=np.float64)
+    importance = np.empty((n_stages * T, d), dtype=np.float64)
+    cdef int32_t *pf = <int32_t *>cnp.PyArray_DATA(feature)
+    cdef double *pt = <double *>cnp.PyArray_DATA(threshold)
+    cdef double *pv = <double *>cnp.PyArray_DATA(value)
+    cdef double *pi = <double *>cnp.PyArray_DATA(importance)
+    # stages in chunks: the trees of stage s are keyed by s itself, so this is bit-identical
+    cdef int step = <int>max(1, _chunk_cells // max(1, n * d * T * max_depth)), s0, ns
+    cdef int64_t at
     cdef int status
-    with nogil:
-        status = fd_gbt_fit(<const float *>cnp.PyArray_DATA(x), <const float *>cnp.PyArray_DATA(xs),
-                            <const int32_t *>cnp.PyArray_DATA(order),
-                            <const int32_t *>cnp.PyArray_DATA(y), n, d, n_classes, n_stages,
-                            learning_rate, max_depth, seed, <double *>cnp.PyArray_DATA(raw),
-                            <int32_t *>cnp.PyArray_DATA(feature),
-                            <double *>cnp.PyArray_DATA(threshold),
-                            <double *>cnp.PyArray_DATA(value),
-                            <double *>cnp.PyArray_DATA(importance), n_threads)
-    if status == ERR_NOMEM:
-        raise MemoryError("fastdis: out of memory in gbt_fit")
-    if status != OK:
-        raise ValueError("fastdis: invalid arguments to gbt_fit")
+    for s0 in range(0, n_stages, step):
+        ns = min(step, n_stages - s0)
+        at = <int64_t>s0 * T
+        with nogil:
+            status = fd_gbt_fit(px, pxs, por, py, n, d, n_classes, s0, ns, learning_rate,
+                                max_depth, seed, praw, pf + at * S, pt + at * S, pv + at * S,
+                                pi + at * d, n_threads)
+        if status == ERR_NOMEM:
+            raise MemoryError("fastdis: out of memory in gbt_fit")
+        if status != OK:
+            raise ValueError("fastdis: invalid arguments to gbt_fit")
+        PyErr_CheckSignals()
     return feature, threshold, value, importance
 
 
-def gbt_predict(cnp.ndarray x, cnp.ndarray feature, cnp.ndarray threshold, cnp.ndarray value,
-                int T, int max_depth, double learning_rate, cnp.ndarray raw, int n_threads):
+def gbt_predict(x, feature, threshold, value, int T, int max_depth, double learning_rate, raw,
+                int n_threads):
     """Add learning_rate * (the trees' leaf values) to raw [m][T] in place."""
+    if T < 1 or not 1 <= max_depth <= 16:
+        raise ValueError(f"gbt_predict needs T >= 1 and max_depth in [1, 16], got {T}, {max_depth}")
+    _array(x, "x")
+    _array(feature, "feature")
+    if x.ndim != 2 or feature.ndim != 2:
+        raise ValueError("x and feature must be 2-D arrays")
+    cdef int64_t m = x.shape[0], d = x.shape[1], S = (2 << max_depth) - 1
+    cdef int64_t n_trees = feature.shape[0]
+    cdef const float *px = <const float *>_data(x, "x", np.float32, (m, d))
+    cdef const int32_t *pf = <const int32_t *>_data(feature, "feature", np.int32, (n_trees, S))
+    cdef const double *pt = <const double *>_data(threshold, "threshold", np.float64, (n_trees, S))
+    cdef const double *pv = <const double *>_data(value, "value", np.float64, (n_trees, S))
+    cdef double *praw = <double *>_data(raw, "raw", np.float64, (m, T), True)
+    # a walk down a tree reads row[feature] and goes to child 2s + 1 or 2s + 2: features
+    # must be columns of x, and the last level must hold no split
+    if n_trees and (feature.max() >= d or (feature[:, (S - 1) // 2:] >= 0).any()):
+        raise ValueError(f"feature must hold columns of x (< {d}) and no split at depth "
+                         f"{max_depth}")
+    if n_trees > np.iinfo(np.int32).max:
+        raise ValueError("too many trees")
+    cdef int64_t step = _rows_per_chunk(d + n_trees), r0, nr
     cdef int status
-    with nogil:
-        status = fd_gbt_predict(<const float *>cnp.PyArray_DATA(x), x.shape[0], x.shape[1],
-                                feature.shape[0], T, max_depth,
-                                <const int32_t *>cnp.PyArray_DATA(feature),
-                                <const double *>cnp.PyArray_DATA(threshold),
-                                <const double *>cnp.PyArray_DATA(value), learning_rate,
-                                <double *>cnp.PyArray_DATA(raw), n_threads)
-    if status != OK:
-        raise ValueError("fastdis: invalid arguments to gbt_predict")
+    for r0 in range(0, m, step):
+        nr = min(step, m - r0)
+        with nogil:
+            status = fd_gbt_predict(px + r0 * d, nr, d, <int>n_trees, T, max_depth, pf, pt, pv,
+                                    learning_rate, praw + r0 * T, n_threads)
+        if status != OK:
+            raise ValueError("fastdis: invalid arguments to gbt_predict")
+        PyErr_CheckSignals()

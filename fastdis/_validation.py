@@ -257,11 +257,40 @@ def check_n_bins(n_bins):
     return check_int(n_bins, "n_bins", 2, 65535)
 
 
+# The kernels take a C int.
+_MAX_N_THREADS = 2**31 - 1
+
+
 def check_n_threads(n_threads):
-    """None (all available cores) or a positive integer; returns the kernels' convention (0 = all)."""
+    """Validate n_threads and return the kernels' convention (0 = all available cores).
+
+    Parameters
+    ----------
+    n_threads : None or int
+        None uses every core available to this process (its CPU affinity), or fewer
+        under an OpenMP limit (``OMP_NUM_THREADS``, ``threadpoolctl``).  An integer from
+        1 to 2**31 - 1 is capped at the cores available to the process: results never
+        depend on the number of threads, and asking OpenMP for thousands of threads
+        makes it abort the process when it cannot create them.
+
+    Returns
+    -------
+    int
+        0 for None, else ``min(n_threads, available cores)``.
+
+    Raises
+    ------
+    TypeError
+        If n_threads is not None or an integer.
+    ValueError
+        If n_threads is below 1 or above 2**31 - 1.
+    """
     if n_threads is None:
         return 0
-    return check_int(n_threads, "n_threads", 1)
+    value = check_int(n_threads, "n_threads", 1, _MAX_N_THREADS)
+    from ._config import _available_cores  # not at import: _config imports the kernels
+
+    return min(value, _available_cores())
 
 
 def check_base(base):

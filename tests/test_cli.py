@@ -236,9 +236,7 @@ def _accepts(value):
     ("garbage.npz", "c.npy", [], "garbage.npz: not a valid .npz file"),
     ("c.npy", "f.npy", [], "look swapped"),
     ("f.npy", "c.npy", ["--seed", "-1"], "argument --seed"),
-    pytest.param("f.npy", "c.npy", ["--threads", "99999999999"], "argument --threads: n_threads",
-                 marks=pytest.mark.xfail(_accepts(99999999999), strict=True,
-                                         reason="check_n_threads has no upper bound yet")),
+    ("f.npy", "c.npy", ["--threads", "99999999999"], "argument --threads: n_threads"),
 ])
 def test_the_process_exits_2_with_one_line(files, factors, codes, extra, message):
     d, _ = files

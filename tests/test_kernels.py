@@ -448,3 +448,189 @@ def test_sampled_levels_skip_continuous_looking_factors():
     factors = np.stack([rng.integers(0, 4, n), np.arange(n)], axis=1)
     with pytest.warns(DegenerateWarning, match="distinct values"):
         fastdis.mutual_info_matrix(factors, rng.normal(size=(n, 2)))
+
+
+# ---- the C boundary: the bindings check every array before its pointer reaches C ----
+
+def _binding_calls():
+    """name -> (binding, arguments, {argument index: (name, kind)}) with valid arguments.
+
+    kind "data": a 2-D matrix read through strides (any layout); "side": a C-contiguous
+    array of fixed dtype and shape; "free": a C-contiguous array whose length is free."""
+    from fastdis import _kernels as K
+    from fastdis._discretize import Binning
+
+    rng = np.random.default_rng(0)
+    n, d = 60, 3
+    codes = rng.normal(size=(n, d))
+    factors = rng.integers(0, 3, size=(n, 2))
+    lv = (np.array([0, 1, 2, 0, 1, 2], dtype=np.int32), np.array([0, 3]), np.array([3, 3]),
+          np.zeros(2, dtype=np.int64), np.array([3, 3]))
+    edges, scale, offset, tol, uniform, check = Binning(
+        np.tile(np.linspace(-5, 5, 11), (d, 1)), 1.0, 0.0, True, False).kernel_args()
+    keys = np.arange(n, dtype=np.int64) % 4
+    offsets, perm = K.group_rows(keys, 4)
+    groups, cum = np.arange(4, dtype=np.int64), np.arange(0, n + 1, n // 4, dtype=np.int64)
+    x = np.ascontiguousarray(codes, dtype=np.float32)
+    order = np.ascontiguousarray(np.argsort(x, axis=0, kind="stable").T, dtype=np.int32)
+    xs = np.ascontiguousarray(np.take_along_axis(x, order.T, axis=0).T)
+    y = (np.arange(n) % 3).astype(np.int32)
+    feature, threshold, value, _ = K.gbt_fit(x, xs, order, y, 3, 2, 0.1, 2, 0, np.zeros((n, 3)), 1)
+    D, S, F = "data", "side", "free"
+    G = F  # x: its rows set the expected shape of the other arrays
+    lv_kinds = {1: ("lut", F), 2: ("lut_offset", S), 3: ("lut_len", S), 4: ("vmin", S),
+                5: ("n_levels", S)}
+    return {
+        "code_minmax": (K.code_minmax, [codes, 1], {0: ("codes", D)}),
+        "discretize": (K.discretize, [codes, edges, scale, offset, tol, uniform, check,
+                                      np.empty((n, d), np.uint8), 1],
+                       {0: ("codes", D), 1: ("edges", S), 2: ("scale", S), 3: ("offset", S),
+                        4: ("tol", S), 7: ("out", S)}),
+        "int_scan": (K.int_scan, [factors, 64, 1], {0: ("factors", D)}),
+        "mark_values": (K.mark_values, [factors, np.zeros(2, np.int64), np.array([0, 3]),
+                                        np.array([3, 3]), np.zeros(6, np.uint8), 1],
+                        {0: ("factors", D), 1: ("vmin", S), 2: ("mark_offset", S),
+                         3: ("mark_len", S), 4: ("marks", F)}),
+        "joint_histogram": (K.joint_histogram,
+                            [factors, *lv, codes, edges, scale, offset, tol, uniform, check,
+                             np.zeros((6, d, 10), np.int64), np.zeros((d, d, 10, 10), np.int64),
+                             np.zeros((6, 6), np.int64), 1],
+                            {0: ("factors", D), **lv_kinds, 6: ("codes", D), 7: ("edges", S),
+                             8: ("scale", S), 9: ("offset", S), 10: ("tol", S), 13: ("fc", S),
+                             14: ("cc", S), 15: ("ff", S)}),
+        "factor_keys": (K.factor_keys, [factors, *lv, np.array([3, 1]), 1],
+                        {0: ("factors", D), **lv_kinds, 6: ("weight", S)}),
+        "group_rows": (K.group_rows, [keys, 4], {0: ("keys", F)}),
+        "sample_batches": (K.sample_batches, [codes, offsets, perm, groups, cum, True, 0, 5, 1,
+                                              np.arange(7, dtype=np.int64), 1],
+                           {0: ("codes", D), 1: ("offsets", F), 2: ("perm", S), 3: ("groups", F),
+                            4: ("cum", S), 9: ("batch_ids", F)}),
+        "group_deviation": (K.group_deviation, [codes, offsets, perm, 0.5, 1],
+                            {0: ("codes", D), 1: ("offsets", F), 2: ("perm", S)}),
+        "level_deviation": (K.level_deviation, [factors, *lv, codes, 1],
+                            {0: ("factors", D), **lv_kinds, 6: ("codes", D)}),
+        "gbt_fit": (K.gbt_fit, [x, xs, order, y, 3, 2, 0.1, 2, 0, np.zeros((n, 3)), 1],
+                    {0: ("x", G), 1: ("xs", S), 2: ("order", S), 3: ("y", S), 9: ("raw", S)}),
+        "gbt_predict": (K.gbt_predict, [x, feature, threshold, value, 3, 2, 0.1,
+                                        np.zeros((n, 3)), 1],
+                        {0: ("x", G), 1: ("feature", G), 2: ("threshold", S), 3: ("value", S),
+                         7: ("raw", S)}),
+    }
+
+
+_OTHER_DTYPE = {"f": {4: np.float64, 8: np.float32}, "i": {4: np.int64, 8: np.int32},
+                "u": {1: np.int64, 2: np.int64, 4: np.int64, 8: np.int64}}
+
+
+def _bad_variants(a, kind):
+    """(what, bad array) for an argument of this kind."""
+    yield "a list", a.tolist()
+    if a.dtype.itemsize > 1:
+        yield "byte-swapped", a.astype(a.dtype.newbyteorder())
+    if kind == "data":  # any real dtype of the right kind and any layout are fine
+        yield "wrong kind", a.astype(np.int64 if a.dtype.kind == "f" else np.float64)
+        yield "1-D", np.ascontiguousarray(a[:, 0])
+        return
+    yield "wrong dtype", a.astype(_OTHER_DTYPE[a.dtype.kind][a.dtype.itemsize])
+    yield "non-contiguous", np.repeat(a, 2, axis=-1)[..., ::2]
+    if kind == "side":
+        yield "one too short", np.ascontiguousarray(a[:-1])
+
+
+@pytest.mark.parametrize("name", sorted(_binding_calls()))
+def test_bindings_reject_wrong_arrays(name):
+    """Every array argument of every binding: a wrong dtype, byte order, length or layout
+    raises TypeError/ValueError naming the argument (it used to be read as raw memory)."""
+    binding, args, kinds = _binding_calls()[name]
+    binding(*[a.copy() if isinstance(a, np.ndarray) else a for a in args])  # valid as given
+    for i, (arg, kind) in kinds.items():
+        for what, bad in _bad_variants(args[i], kind):
+            call = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
+            call[i] = bad
+            with pytest.raises((TypeError, ValueError)) as info:
+                binding(*call)
+            if kind != "data" or what != "1-D":
+                assert arg in str(info.value) or "rows" in str(info.value), \
+                    f"{name}: {arg} {what}: {info.value}"
+
+
+def test_bindings_reject_read_only_outputs():
+    from fastdis import _kernels as K
+
+    binding, args, _ = _binding_calls()["discretize"]
+    out = args[7]
+    out.flags.writeable = False
+    with pytest.raises(ValueError, match="out must be writable"):
+        binding(*args)
+
+
+def test_bindings_reject_inconsistent_tables():
+    """Spans outside their table, values whose span overflows int64, and stray table
+    entries: an error, never a read or write outside the arrays."""
+    from fastdis import _kernels as K
+
+    binding, args, _ = _binding_calls()["joint_histogram"]
+    bad = list(args)
+    bad[2] = np.array([0, 4])  # the second span runs past the 6 entries
+    with pytest.raises(ValueError, match="lut span of column 1"):
+        binding(*bad)
+    bad = list(args)
+    bad[4] = np.array([0, 2**63 - 2])  # values 2**63 - 2 .. 2**63 overflow int64
+    with pytest.raises(ValueError, match="overflows int64"):
+        binding(*bad)
+    bad = list(args)
+    bad[1] = np.array([0, 1, 7, 0, 1, 2], dtype=np.int32)  # level 7 of a 3-level factor
+    with pytest.raises(K.UnknownLevelError, match="factors column 0 has a value"):
+        binding(*bad)
+    f, _, off, length, marks, nt = _binding_calls()["mark_values"][1]
+    with pytest.raises(ValueError, match="marks span of column 0"):
+        K.mark_values(f, np.zeros(2, np.int64), np.array([-1, 3]), length, marks, nt)
+    with pytest.raises(ValueError, match="weight must be non-negative with keys below 2"):
+        K.factor_keys(*_binding_calls()["factor_keys"][1][:6], np.array([2**62, 2**61]), 1)
+
+
+def test_mark_values_at_the_ends_of_int64():
+    """x - vmin without signed overflow: the extreme labels are marked where they belong,
+    a value outside the span is reported (its status used to be dropped), and nothing is
+    written outside the span."""
+    from fastdis import _kernels as K
+
+    top, bottom = np.iinfo(np.int64).max, np.iinfo(np.int64).min
+    f = np.array([[top, bottom], [top - 2, bottom + 2]], dtype=np.int64)
+    marks = np.zeros(8, dtype=np.uint8)
+    K.mark_values(f, np.array([top - 2, bottom]), np.array([1, 5]), np.array([3, 3]), marks, 1)
+    np.testing.assert_array_equal(marks, [0, 1, 0, 1, 0, 1, 0, 1])
+    for vmin in ([top - 2, bottom + 5], [bottom, bottom]):  # -2**63 < vmin; 2**63 - 1 - vmin overflows
+        marks[:] = 0
+        with pytest.raises(K.UnknownLevelError, match="factors column [01] has a value"):
+            K.mark_values(f, np.array(vmin), np.array([1, 5]), np.array([3, 3]), marks, 1)
+        assert marks[0] == 0 and marks[4] == 0  # outside both spans: never written
+    # uint64 labels past int64: in no span
+    u = np.array([[2**64 - 1], [1]], dtype=np.uint64)
+    with pytest.raises(K.UnknownLevelError):
+        K.mark_values(u, np.array([-1]), np.array([0]), np.array([3]), np.zeros(3, np.uint8), 1)
+
+
+def test_level_lookups_at_the_ends_of_int64():
+    """The histogram, key and moments kernels look levels up without signed overflow:
+    factors at the ends of int64 count like their relabelled levels."""
+    from fastdis import _kernels as K
+
+    top, bottom = np.iinfo(np.int64).max, np.iinfo(np.int64).min
+    f = np.array([[bottom], [top], [bottom], [top], [bottom]], dtype=np.int64)
+    lut = np.zeros(2**4, dtype=np.int32) - 1
+    lut[0], lut[-1] = 0, 1  # a table of 16 values from the bottom: top is not in it
+    keys_args = (f, lut, np.array([0]), np.array([16]), np.array([bottom]), np.array([2]))
+    with pytest.raises(K.UnknownLevelError, match="factors column 0"):
+        K.factor_keys(*keys_args, np.array([1]), 1)
+    # relabelled: levels of {bottom, top} at the top of int64 (vmin = top - 15 .. top)
+    g = np.array([[top - 15], [top], [top - 15], [top], [top - 15]], dtype=np.int64)
+    keys = K.factor_keys(g, lut, np.array([0]), np.array([16]), np.array([top - 15]),
+                         np.array([2]), np.array([1]), 1)
+    np.testing.assert_array_equal(keys, [0, 1, 0, 1, 0])
+    codes = np.arange(5, dtype=np.float64)[:, None]
+    mean, dev, lo, hi, count = K.level_deviation(g, lut, np.array([0]), np.array([16]),
+                                                 np.array([top - 15]), np.array([2]), codes, 1)
+    np.testing.assert_array_equal(count, [3, 2])
+    np.testing.assert_array_equal(mean[:, 0], [(0 + 2 + 4) / 3, (1 + 3) / 2])
+    np.testing.assert_array_equal(dev[:, 0], [2.0, 1.0])

@@ -15,10 +15,7 @@ __all__ = ["irs"]
 
 def _level_pass(enc, codes, nt):
     """One pass: per level of every factor, means, max deviations, minima, maxima, counts."""
-    mean, dev, lo, hi, count, status, col = _kernels.level_deviation(
-        *enc.kernel_input, enc.n_levels, codes, nt)
-    raise_kernel_error(status, col, 0)
-    return mean, dev, lo, hi, count
+    return _kernels.level_deviation(*enc.kernel_input, enc.n_levels, codes, nt)
 
 
 def _within_level_deviation(enc, codes, q, nt):

@@ -3,8 +3,11 @@
  *   bash tests/csrc/run_sanitizers.sh        (builds with -fsanitize=address,undefined)
  *
  * Random shapes, dtypes, strides (negative included), bins, edges (duplicated included),
- * values (NaN, inf, huge) and level tables (with holes); every call must stay in bounds,
- * and whenever a kernel reports success its output is checked against a naive reference. */
+ * values (NaN, inf, huge, int64/uint64 extremes) and level tables (with holes, and
+ * inconsistent ones: extreme vmin, spans past the table, stray entries); every kernel is
+ * called, every call must stay in bounds, and whenever a kernel reports success its
+ * output is checked against a naive reference.  Some iterations have enough rows for
+ * several threads; run it also with OMP_THREAD_LIMIT=1 (a smaller team than asked for). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,7 +60,13 @@ static holder make_matrix(int64_t n, int64_t d, int dtype, int allow_special)
         case FD_UINT16: ((uint16_t *)h.buf)[i] = (uint16_t)rint_(0, 2000); break;
         case FD_INT32: ((int32_t *)h.buf)[i] = (int32_t)rint_(-5, 40); break;
         case FD_UINT32: ((uint32_t *)h.buf)[i] = (uint32_t)rint_(0, 40); break;
-        default: ((int64_t *)h.buf)[i] = rint_(-2, 1100); break;
+        case FD_UINT64: /* values past INT64_MAX, which no level table holds */
+            ((uint64_t *)h.buf)[i] = rint_(0, 30) ? (uint64_t)rint_(0, 1100) : rnd(); break;
+        default: { /* int64 extremes: x - vmin overflows int64 */
+            static const int64_t ext[4] = {INT64_MIN, INT64_MIN + 5, INT64_MAX, INT64_MAX - 3};
+            ((int64_t *)h.buf)[i] = rint_(0, 30) ? rint_(-2, 1100) : ext[rint_(0, 3)];
+            break;
+        }
         }
     }
     h.a.data = (char *)h.buf + first * (int64_t)item;
@@ -82,10 +91,12 @@ int main(int argc, char **argv)
 {
     int iters = argc > 1 ? atoi(argv[1]) : 3000, checked = 0;
     for (int it = 0; it < iters; it++) {
-        int64_t n = rint_(0, 700), d = rint_(1, 5), k = rint_(1, 4);
-        int nb = (int)rint_(1, 300), nt = (int)rint_(1, 3);
+        /* now and then enough rows for several threads (one per 16384 rows) */
+        const int big = rint_(0, 40) == 0;
+        int64_t n = big ? rint_(33000, 70000) : rint_(0, 700), d = rint_(1, 5), k = rint_(1, 4);
+        int nb = (int)rint_(1, big ? 20 : 300), nt = (int)rint_(0, 4);
         int cdtype = rint_(0, 1) ? FD_FLOAT64 : FD_FLOAT32;
-        int fdtype = (int)rint_(FD_INT8, FD_UINT32) == FD_UINT64 ? FD_INT64 : (int)rint_(FD_INT8, FD_UINT32);
+        int fdtype = (int)rint_(FD_INT8, FD_UINT64);
         holder codes = make_matrix(n, d, cdtype, 1), factors = make_matrix(n, k, fdtype, 0);
         double *edges = malloc(sizeof(double) * d * (nb + 1)), *sc = malloc(sizeof(double) * d),
                *tol = malloc(sizeof(double) * d),
@@ -146,8 +157,15 @@ int main(int argc, char **argv)
             int32_t *lut;
             uint8_t *marks = malloc(k * 64 + 1);
             fd_int_scan(&factors.a, imin, imax, marks, 64, nt);
+            /* inconsistent tables now and then: they must give an error, never a stray write */
+            const int odd = rint_(0, 6) == 0;
             for (int64_t c = 0; c < k; c++) {
                 vmin[c] = rint_(-5, 5); llen[c] = rint_(1, 60); loff[c] = total; total += llen[c];
+                if (odd) {
+                    static const int64_t ext[5] = {INT64_MIN, INT64_MIN + 5, INT64_MAX, INT64_MAX - 3,
+                                                   (int64_t)1 << 62};
+                    if (rint_(0, 1)) vmin[c] = ext[rint_(0, 4)];
+                }
             }
             lut = malloc(sizeof(int32_t) * total);
             for (int64_t c = 0; c < k; c++) {
@@ -156,18 +174,54 @@ int main(int argc, char **argv)
                 nlev[c] = next > 0 ? next : 1;
                 L += nlev[c];
             }
+            if (odd) { /* stray entries, a span past the table or before it */
+                lut[rint_(0, total - 1)] = (int32_t)rint_(-7, 1000);
+                if (rint_(0, 2) == 0) llen[rint_(0, k - 1)] += rint_(1, 5);
+                if (rint_(0, 4) == 0) loff[rint_(0, k - 1)] = -rint_(1, 5);
+            }
             {
                 uint8_t *mk = calloc(total + 1, 1);
-                fd_mark_values(&factors.a, vmin, loff, llen, mk, nt);
+                int64_t mcol = -1;
+                int st = fd_mark_values(&factors.a, vmin, loff, llen, mk, total, &mcol, nt);
+                if (st == FD_OK) { /* every value marked lies in its span */
+                    for (int64_t c = 0; c < k; c++)
+                        for (int64_t i = 0; i < n; i++) {
+                            const int64_t idx = i * factors.a.row_stride + c * factors.a.col_stride;
+                            int64_t v;
+                            switch (fdtype) {
+                            case FD_INT8: v = ((const int8_t *)factors.a.data)[idx]; break;
+                            case FD_UINT8: v = ((const uint8_t *)factors.a.data)[idx]; break;
+                            case FD_INT16: v = ((const int16_t *)factors.a.data)[idx]; break;
+                            case FD_UINT16: v = ((const uint16_t *)factors.a.data)[idx]; break;
+                            case FD_INT32: v = ((const int32_t *)factors.a.data)[idx]; break;
+                            case FD_UINT32: v = ((const uint32_t *)factors.a.data)[idx]; break;
+                            case FD_UINT64: {
+                                const uint64_t u = ((const uint64_t *)factors.a.data)[idx];
+                                if (u > (uint64_t)INT64_MAX) { fprintf(stderr, "iter %d: huge uint64 marked\n", it); return 1; }
+                                v = (int64_t)u; break;
+                            }
+                            default: v = ((const int64_t *)factors.a.data)[idx]; break;
+                            }
+                            if (v < vmin[c] || (uint64_t)v - (uint64_t)vmin[c] >= (uint64_t)llen[c] ||
+                                !mk[loff[c] + (v - vmin[c])]) {
+                                fprintf(stderr, "iter %d: mark_values\n", it); return 1;
+                            }
+                        }
+                    checked++;
+                } else if (st == FD_ERR_UNKNOWN_LEVEL && (mcol < 0 || mcol >= k)) {
+                    fprintf(stderr, "iter %d: mark_values column\n", it); return 1;
+                }
                 free(mk);
             }
             {
-                fd_levels lv = {lut, loff, llen, vmin, nlev};
+                fd_levels lv = {lut, total, loff, llen, vmin, nlev};
                 int64_t fc_n = L * d * nb, cc_n = d * d * nb * nb, ff_n = L * L;
                 int want_cc = (int)rint_(0, 1), want_ff = (int)rint_(0, 1);
                 int64_t *fc = calloc(fc_n, sizeof(int64_t)), *cc = want_cc ? calloc(cc_n, sizeof(int64_t)) : NULL,
                         *ff = want_ff ? calloc(ff_n, sizeof(int64_t)) : NULL;
-                int st = fd_joint_histogram(&factors.a, &lv, &codes.a, &bins, fc, cc, ff, &err, nt);
+                int st;
+                err = -1;
+                st = fd_joint_histogram(&factors.a, &lv, &codes.a, &bins, fc, cc, ff, &err, nt);
                 if (st == FD_OK) {
                     int64_t s = 0;
                     for (int64_t i = 0; i < fc_n; i++) s += fc[i];
@@ -177,10 +231,64 @@ int main(int argc, char **argv)
                     if (ff) { s = 0; for (int64_t i = 0; i < ff_n; i++) s += ff[i];
                               if (s != n * k * (k - 1) / 2) { fprintf(stderr, "iter %d: ff total\n", it); return 1; } }
                     checked++;
-                } else if (err < 0 || err >= d + k) {
+                } else if (st != FD_ERR_ARGUMENT && (err < 0 || err >= d + k)) {
                     fprintf(stderr, "iter %d: bad error column %lld\n", it, (long long)err); return 1;
                 }
                 free(fc); free(cc); free(ff);
+                { /* mixed-radix keys of a random subset of factors */
+                    int64_t *w = malloc(sizeof(int64_t) * k), *keys = malloc(sizeof(int64_t) * (n + 1));
+                    int64_t radix = 1, kcol = -1;
+                    for (int64_t c = k - 1; c >= 0; c--) {
+                        w[c] = rint_(0, 2) ? radix : 0;
+                        radix *= w[c] ? nlev[c] : 1;
+                    }
+                    st = fd_factor_keys(&factors.a, &lv, w, keys, &kcol, nt);
+                    if (st == FD_OK) {
+                        for (int64_t i = 0; i < n; i++)
+                            if (keys[i] < 0 || keys[i] >= radix) { fprintf(stderr, "iter %d: key\n", it); return 1; }
+                        checked++;
+                    } else if (st == FD_ERR_UNKNOWN_LEVEL && (kcol < 0 || kcol >= k)) {
+                        fprintf(stderr, "iter %d: factor_keys column\n", it); return 1;
+                    }
+                    free(w); free(keys);
+                }
+                { /* per-level moments: one call, and two calls split at a chunk boundary */
+                    double *mean = malloc(sizeof(double) * (L * d + 1)), *dv = malloc(sizeof(double) * (L * d + 1)),
+                           *lo = malloc(sizeof(double) * (L * d + 1)), *hi = malloc(sizeof(double) * (L * d + 1));
+                    double *m2 = calloc(L * d + 1, sizeof(double)), *d2 = malloc(sizeof(double) * (L * d + 1)),
+                           *lo2 = malloc(sizeof(double) * (L * d + 1)), *hi2 = malloc(sizeof(double) * (L * d + 1));
+                    int64_t *cnt = malloc(sizeof(int64_t) * (L + 1)), *cnt2 = calloc(L + 1, sizeof(int64_t));
+                    int64_t mcol = -1, total_rows = 0;
+                    st = fd_level_deviation(&factors.a, &lv, &codes.a, mean, dv, lo, hi, cnt, &mcol, nt);
+                    if (st == FD_OK) {
+                        const int64_t chunk = fd_level_chunk(n, L, d);
+                        const int64_t cut = n > chunk ? chunk : n;
+                        fd_array f1 = factors.a, f2 = factors.a, c1 = codes.a, c2 = codes.a;
+                        const int64_t fi = fdtype == FD_INT8 || fdtype == FD_UINT8 ? 1 : fdtype == FD_INT16 || fdtype == FD_UINT16 ? 2 : fdtype == FD_INT32 || fdtype == FD_UINT32 ? 4 : 8;
+                        const int64_t ci = cdtype == FD_FLOAT32 ? 4 : 8;
+                        for (int64_t i = 0; i < L * d; i++) { lo2[i] = INFINITY; hi2[i] = -INFINITY; }
+                        f1.n_rows = c1.n_rows = cut;
+                        f2.n_rows = c2.n_rows = n - cut;
+                        f2.data = (const char *)f2.data + cut * f2.row_stride * fi;
+                        c2.data = (const char *)c2.data + cut * c2.row_stride * ci;
+                        if (fd_level_sums(&f1, &lv, &c1, chunk, m2, lo2, hi2, cnt2, &mcol, nt) != FD_OK ||
+                            fd_level_sums(&f2, &lv, &c2, chunk, m2, lo2, hi2, cnt2, &mcol, nt) != FD_OK) {
+                            fprintf(stderr, "iter %d: level_sums\n", it); return 1;
+                        }
+                        fd_level_finish(L, d, cnt2, m2, d2, lo2, hi2);
+                        for (int64_t i = 0; i < L; i++) total_rows += cnt[i];
+                        if (total_rows != n * k) { fprintf(stderr, "iter %d: level counts\n", it); return 1; }
+                        for (int64_t i = 0; i < L * d; i++)
+                            if (memcmp(&mean[i], &m2[i], sizeof(double)) || memcmp(&dv[i], &d2[i], sizeof(double))) {
+                                fprintf(stderr, "iter %d: split level sums differ\n", it); return 1;
+                            }
+                        checked++;
+                    } else if (st == FD_ERR_UNKNOWN_LEVEL && (mcol < 0 || mcol >= k)) {
+                        fprintf(stderr, "iter %d: level_deviation column\n", it); return 1;
+                    }
+                    free(mean); free(dv); free(lo); free(hi); free(m2); free(d2); free(lo2); free(hi2);
+                    free(cnt); free(cnt2);
+                }
             }
             free(vmin); free(loff); free(llen); free(nlev); free(imin); free(imax); free(lut); free(marks);
         }
@@ -208,7 +316,7 @@ int main(int argc, char **argv)
                 for (int64_t b = 0; b < nbatch; b++) ids[b] = rint_(0, 1000000);
                 if (ng > 0) {
                     fd_groups gs = {offsets, perm, groups, cum, ng, (int)rint_(0, 1), (int)rint_(0, 1)};
-                    int mode = (int)rint_(0, 1);
+                    int mode = (int)rint_(0, 2);
                     if (fd_sample_batches(&codes.a, &gs, mode, L, rnd(), ids, nbatch, out, nt) != FD_OK) {
                         fprintf(stderr, "iter %d: sample_batches\n", it); return 1;
                     }
@@ -225,7 +333,7 @@ int main(int argc, char **argv)
         }
         /* gradient boosting on quantised values (many ties): every row lands in a stored
          * leaf, and replaying the stored trees gives the kernel's running predictions */
-        if (n >= 2) {
+        if (n >= 2 && !big) { /* the harness presorts by insertion: small n only */
             int ncls = (int)rint_(2, 5), depth = (int)rint_(1, 5), stages = (int)rint_(0, 4);
             int T = ncls > 2 ? ncls : 1;
             int64_t S = ((int64_t)2 << depth) - 1;
@@ -246,7 +354,8 @@ int main(int argc, char **argv)
                 }
                 for (int64_t i = 0; i < n; i++) xs[j * n + i] = x[o[i] * d + j];
             }
-            if (fd_gbt_fit(x, xs, order, y, n, d, ncls, stages, 0.1, depth, rnd(), raw, feat, thr,
+            const uint64_t seed = rnd();
+            if (fd_gbt_fit(x, xs, order, y, n, d, ncls, 0, stages, 0.1, depth, seed, raw, feat, thr,
                            val, imp, nt) != FD_OK ||
                 fd_gbt_predict(x, n, d, stages * T, T, depth, feat, thr, val, 0.1, replay, nt) != FD_OK) {
                 fprintf(stderr, "iter %d: gbt\n", it); return 1;
@@ -255,6 +364,22 @@ int main(int argc, char **argv)
                 if (raw[i] != replay[i] || !isfinite(raw[i])) { fprintf(stderr, "iter %d: gbt replay\n", it); return 1; }
             for (int64_t t = 0; t < stages * T * S; t++)
                 if (feat[t] < -2 || feat[t] >= d) { fprintf(stderr, "iter %d: gbt feature\n", it); return 1; }
+            if (stages >= 2) { /* the same fit in two calls (first_stage): the same trees */
+                const int s1 = (int)rint_(1, stages - 1);
+                int32_t *feat2 = malloc(sizeof(int32_t) * stages * T * S);
+                double *thr2 = malloc(sizeof(double) * stages * T * S), *val2 = malloc(sizeof(double) * stages * T * S);
+                double *imp2 = malloc(sizeof(double) * stages * T * d), *raw2 = calloc(n * T, sizeof(double));
+                const int64_t at = (int64_t)s1 * T;
+                if (fd_gbt_fit(x, xs, order, y, n, d, ncls, 0, s1, 0.1, depth, seed, raw2, feat2, thr2,
+                               val2, imp2, nt) != FD_OK ||
+                    fd_gbt_fit(x, xs, order, y, n, d, ncls, s1, stages - s1, 0.1, depth, seed, raw2,
+                               feat2 + at * S, thr2 + at * S, val2 + at * S, imp2 + at * d, nt) != FD_OK ||
+                    memcmp(raw, raw2, sizeof(double) * n * T) || memcmp(feat, feat2, sizeof(int32_t) * stages * T * S) ||
+                    memcmp(val, val2, sizeof(double) * stages * T * S)) {
+                    fprintf(stderr, "iter %d: gbt in two calls differs\n", it); return 1;
+                }
+                free(feat2); free(thr2); free(val2); free(imp2); free(raw2);
+            }
             for (int64_t t = 0; t < stages * T * d; t++)
                 if (!(imp[t] >= -1e-9)) { fprintf(stderr, "iter %d: gbt importance %g\n", it, imp[t]); return 1; }
             checked++;
