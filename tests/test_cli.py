@@ -221,15 +221,6 @@ def test_evaluate_errors_exit_2_with_one_line(files, capsys, factors, codes, ext
     assert line.startswith("fastdis: error: ") and message in line and "allow_pickle" not in line
 
 
-def _accepts(value):
-    from fastdis._validation import check_n_threads
-
-    try:
-        check_n_threads(value)
-        return True
-    except (ValueError, TypeError):
-        return False
-
 
 @pytest.mark.parametrize("factors, codes, extra, message", [
     ("empty.npy", "c.npy", [], "empty.npy: empty file"),
