@@ -221,7 +221,6 @@ def test_evaluate_errors_exit_2_with_one_line(files, capsys, factors, codes, ext
     assert line.startswith("fastdis: error: ") and message in line and "allow_pickle" not in line
 
 
-
 @pytest.mark.parametrize("factors, codes, extra, message", [
     ("empty.npy", "c.npy", [], "empty.npy: empty file"),
     ("garbage.npz", "c.npy", [], "garbage.npz: not a valid .npz file"),
