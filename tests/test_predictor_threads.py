@@ -182,3 +182,17 @@ def test_ctrl_c_stops_within_one_fit(which):
             child.kill()
     assert out.strip() == "interrupted" and child.returncode == 130
     assert elapsed < 6.0, elapsed
+
+
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_z_diff_classifier_stays_within_the_budget(monkeypatch, n_threads):
+    """Z-diff's logistic regression runs numpy's BLAS: n_threads bounds it too."""
+    from sklearn.linear_model import LogisticRegression
+
+    seen = _record_fits(monkeypatch, LogisticRegression)
+    factors, codes = _data(2000)
+    value = fastdis.z_diff(factors, codes, random_state=0, n_threads=n_threads, n_train=300,
+                           n_eval=100, batch_size=16)
+    assert seen and all(blas <= n_threads and omp <= n_threads for _, blas, omp, _ in seen)
+    assert value == fastdis.z_diff(factors, codes, random_state=0, n_threads=None, n_train=300,
+                                   n_eval=100, batch_size=16)

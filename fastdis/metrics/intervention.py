@@ -14,6 +14,7 @@ import numpy as np
 
 from .. import _kernels
 from .._discretize import column_ranges
+from .._threads import limit_threads, total_threads
 from .._validation import check_int
 from .._warnings import DegenerateWarning
 from ._irs import irs
@@ -108,9 +109,10 @@ def z_diff(factors, codes, *, convention=None, random_state=None, n_threads=None
                     vary_one=False)
     features, C = _classifier_input(features, e)
     model = LogisticRegression(max_iter=max_iter, C=C)
-    model.fit(features[:n_train], y_train)
-    train_acc = float(model.score(features[:n_train], y_train))
-    eval_acc = float(model.score(features[n_train:], y_eval))
+    with limit_threads(total_threads(nt)):  # n_threads counts the BLAS threads of the fit too
+        model.fit(features[:n_train], y_train)
+        train_acc = float(model.score(features[:n_train], y_train))
+        eval_acc = float(model.score(features[n_train:], y_eval))
     score = rescale_accuracy(eval_acc, enc.n_factors, s["scale"])
     details = dict(train_accuracy=train_acc, eval_accuracy=eval_acc)
     return (score, details) if return_details else score
