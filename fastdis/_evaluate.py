@@ -11,6 +11,7 @@ from ._discretize import column_ranges
 from ._progress import progress_bar
 from ._random import check_random_state
 from ._shared import sharing
+from ._threads import limit_threads, total_threads
 from ._validation import check_n_threads, check_pair
 
 # name -> (family, paper)
@@ -254,7 +255,9 @@ def evaluate(factors, codes, metrics="all", *, random_state=0, n_threads=None, p
         code_names=_column_names(raw_codes, code_names, codes.shape[1], "code"),
         settings=dict(random_state=seed, n_threads=n_threads,
                       options={k: dict(v) for k, v in options.items()}))
-    with sharing(), progress_bar(len(names), "fastdis", progress) as bar:
+    # n_threads is the total: a metric's own BLAS / OpenMP pools stay within it too
+    with sharing(), limit_threads(total_threads(nt)), \
+            progress_bar(len(names), "fastdis", progress) as bar:
         column_ranges(codes, nt)  # NaN / inf: bad input, raise now (and shared)
         for name in names:
             func = getattr(_metrics, name)

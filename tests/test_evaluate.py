@@ -308,3 +308,27 @@ def test_random_state_follows_the_one_rule(demo):
     for bad, kind in [(-1, ValueError), (2**32, ValueError), (1.5, TypeError)]:
         with pytest.raises(kind, match="random_state must be"):
             fastdis.evaluate(factors, codes, ["mig"], random_state=bad)
+
+
+def test_n_threads_bounds_every_pool_inside_evaluate(monkeypatch):
+    """evaluate(n_threads=1): no metric's fit sees more than one BLAS / OpenMP thread."""
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    from sklearn.linear_model import Lasso, LogisticRegression
+
+    seen = []
+    for cls in (LogisticRegression, Lasso):
+        original = cls.fit
+
+        def fit(self, *args, _original=original, **kwargs):
+            seen.append(max([lib["num_threads"] for lib in threadpoolctl.threadpool_info()],
+                            default=1))
+            return _original(self, *args, **kwargs)
+
+        monkeypatch.setattr(cls, "fit", fit)
+    rng = np.random.default_rng(0)
+    factors = rng.integers(0, 3, size=(600, 2))
+    codes = factors + 0.2 * rng.normal(size=(600, 2))
+    report = fastdis.evaluate(factors, codes, ["z_diff", "explicitness", "dci"], n_threads=1,
+                              z_diff=dict(n_train=200, n_eval=50, batch_size=8))
+    assert not report.errors
+    assert seen and max(seen) == 1
