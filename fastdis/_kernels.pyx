@@ -191,6 +191,16 @@ cdef fd_array _describe(object a, str name, str kinds) except *:
     return out
 
 
+cdef int _check_pair(const fd_array *fa, const fd_array *ca) except -1:
+    """factors and codes of the same rows, at least one column each."""
+    if fa.n_rows != ca.n_rows:
+        raise ValueError(f"factors and codes must have the same number of rows, got "
+                         f"{fa.n_rows} and {ca.n_rows}")
+    if fa.n_cols < 1 or ca.n_cols < 1:
+        raise ValueError("factors and codes need at least one column each")
+    return 0
+
+
 cdef inline fd_array _rows(fd_array a, int64_t r0, int64_t nr) noexcept nogil:
     """Rows r0 .. r0 + nr - 1 of a."""
     cdef fd_array out = a
@@ -411,11 +421,7 @@ def joint_histogram(factors, lut, lut_offset, lut_len, vmin, n_levels, codes, ed
     cdef fd_array fpart, cpart
     cdef fd_binning b
     cdef fd_levels lv
-    if fa.n_rows != ca.n_rows:
-        raise ValueError(f"factors and codes must have the same number of rows, got "
-                         f"{fa.n_rows} and {ca.n_rows}")
-    if fa.n_cols < 1 or ca.n_cols < 1:
-        raise ValueError("factors and codes need at least one column each")
+    _check_pair(&fa, &ca)
     _binning(&b, edges, scale, offset, tol, uniform, check_range, ca.n_cols)
     _levels(&lv, lut, lut_offset, lut_len, vmin, n_levels, fa.n_cols)
     cdef int64_t L = int(n_levels.sum()), d = ca.n_cols, nb = b.n_bins
@@ -585,11 +591,7 @@ def level_deviation(factors, lut, lut_offset, lut_len, vmin, n_levels, codes, in
     cdef fd_array ca = _describe(codes, "codes", _FLOATS)
     cdef fd_array fpart, cpart
     cdef fd_levels lv
-    if fa.n_rows != ca.n_rows:
-        raise ValueError(f"factors and codes must have the same number of rows, got "
-                         f"{fa.n_rows} and {ca.n_rows}")
-    if fa.n_cols < 1 or ca.n_cols < 1:
-        raise ValueError("factors and codes need at least one column each")
+    _check_pair(&fa, &ca)
     _levels(&lv, lut, lut_offset, lut_len, vmin, n_levels, fa.n_cols)
     cdef int64_t total = int(n_levels.sum()), d = ca.n_cols, n = ca.n_rows, k = fa.n_cols
     mean = np.zeros((total, d), dtype=np.float64)  # the running totals, then the means
