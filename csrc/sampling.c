@@ -143,23 +143,31 @@ static int64_t fd_pick_group(fd_rng *rng, const fd_groups *g)
 /* FD_BATCH_PAIRS: every pair of the batch draws its own group (the value of the fixed
  * factor, as in Higgins et al. 2017), then two rows of it: two different rows, or two
  * independent rows with replace.  Eligible groups hold two rows or more. */
-static void fd_pairs_batch(fd_rng *rng, const fd_array *codes, const fd_groups *g,
-                           int64_t L, double *acc, double *o)
+static int fd_pairs_batch(fd_rng *rng, const fd_array *codes, const fd_groups *g,
+                          int64_t L, double *acc, double *o)
 {
     const int64_t d = codes->n_cols;
     for (int64_t j = 0; j < d; j++) acc[j] = 0.0;
     for (int64_t i = 0; i < L; i++) {
         const int64_t grp = fd_pick_group(rng, g), lo = g->offsets[grp];
         const int64_t m = g->offsets[grp + 1] - lo;
-        int64_t a = fd_below(rng, m), c;
+        int64_t a, c;
+        /* as in the per-batch modes: a group outside the rows is a caller's bug (and a
+         * group of one row would divide by zero below) */
+        if (lo < 0 || m < 2 || g->offsets[grp + 1] > codes->n_rows) return 1;
+        a = fd_below(rng, m);
         if (g->replace) {
             c = fd_below(rng, m);
         } else {
             c = fd_below(rng, m - 1);
             if (c >= a) c++;
         }
-        a = g->perm[lo + a] * codes->row_stride;
-        c = g->perm[lo + c] * codes->row_stride;
+        a = g->perm[lo + a];
+        c = g->perm[lo + c];
+        if ((uint64_t)a >= (uint64_t)codes->n_rows || (uint64_t)c >= (uint64_t)codes->n_rows)
+            return 1;
+        a *= codes->row_stride;
+        c *= codes->row_stride;
         for (int64_t j = 0; j < d; j++) {
             const int64_t cj = j * codes->col_stride;
             acc[j] += fabs(fd_load_float(codes->data, codes->dtype, a + cj) -
@@ -167,6 +175,7 @@ static void fd_pairs_batch(fd_rng *rng, const fd_array *codes, const fd_groups *
         }
     }
     for (int64_t j = 0; j < d; j++) o[j] = acc[j] / (double)L;
+    return 0;
 }
 
 int fd_sample_batches(const fd_array *codes, const fd_groups *g, int mode, int64_t batch_size,
@@ -201,7 +210,7 @@ int fd_sample_batches(const fd_array *codes, const fd_groups *g, int mode, int64
             double *o = out + b * d;
             if (!ok) continue;
             if (mode == FD_BATCH_PAIRS) {
-                fd_pairs_batch(&rng, codes, g, L, acc, o);
+                if (fd_pairs_batch(&rng, codes, g, L, acc, o)) my_bad = 1;
                 continue;
             }
             grp = fd_pick_group(&rng, g);

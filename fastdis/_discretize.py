@@ -141,15 +141,21 @@ def _check_code_range(code_range, n_codes):
     return rng
 
 
+def range_binning(code_range, n_codes, n_bins):
+    """The :class:`Binning` of a known ``code_range``: equal-width bins, values outside it
+    an error (see :func:`_linspace` for ranges beyond float64's maximum)."""
+    rng = _check_code_range(code_range, n_codes)
+    edges = np.stack([_linspace(lo, hi, n_bins + 1, np.dtype(np.float64)) for lo, hi in rng])
+    return Binning(edges, 1.0, 0.0, uniform=True, check_range=True)
+
+
 def make_binning(codes, n_bins, strategy, code_range=None, n_threads=0):
     """Build the :class:`Binning` of validated codes (see the module docstring)."""
     n_codes = codes.shape[1]
     if code_range is not None:
         if strategy != "uniform":
             raise ValueError("code_range is only used with strategy='uniform'")
-        rng = _check_code_range(code_range, n_codes)
-        edges = np.stack([_linspace(lo, hi, n_bins + 1, np.dtype(np.float64)) for lo, hi in rng])
-        return Binning(edges, 1.0, 0.0, uniform=True, check_range=True)
+        return range_binning(code_range, n_codes, n_bins)
     mins, maxs = column_ranges(codes, n_threads)
     if strategy == "uniform":
         edges = np.stack([_histogram_edges(lo, hi, codes.dtype, n_bins)

@@ -2,7 +2,7 @@
 import numpy as np
 
 from . import _kernels
-from ._discretize import Binning, _check_code_range
+from ._discretize import range_binning
 from ._encode import FactorLevels
 from ._validation import (check_codes, check_factors, check_levels, check_n_bins,
                           check_n_threads)
@@ -71,10 +71,8 @@ class JointHistogram:
         if n_codes is None:
             raise ValueError("code_range must have shape (n_codes, 2) here, so that the "
                              "number of codes is known; got shape " + str(rng.shape))
-        rng = _check_code_range(rng, n_codes)
-        edges = np.stack([np.linspace(lo, hi, n_bins + 1) for lo, hi in rng])
-        self._init(levels, Binning(edges, 1.0, 0.0, uniform=True, check_range=True),
-                   code_pairs, factor_pairs, check_n_threads(n_threads))
+        self._init(levels, range_binning(rng, n_codes, n_bins), code_pairs, factor_pairs,
+                   check_n_threads(n_threads))
 
     @classmethod
     def _from_parts(cls, levels, binning, code_pairs=False, factor_pairs=False, n_threads=0):

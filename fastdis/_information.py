@@ -194,6 +194,7 @@ def mutual_info_matrix(factors, codes, n_bins=20, base=None, n_threads=None, *,
     1.0
     """
     base = check_base(base)
+    check_choice(strategy, "strategy", STRATEGIES)  # "minmax" is the survey convention's only
     info = compute_information(factors, codes, n_bins=n_bins, strategy=strategy,
                                code_range=code_range, factor_bins=factor_bins, n_threads=n_threads)
     return _in_base(info.mutual_info, base)

@@ -82,8 +82,25 @@ def test_ubisoft_mig_on_a_range_beyond_float64_max():
         fastdis.mig(f, z, convention="ubisoft"), abs=1e-12)
 
 
-@pytest.mark.parametrize("metric", [fastdis.mig, fastdis.jemmig, fastdis.modularity])
+@pytest.mark.parametrize("metric", [fastdis.mig, fastdis.jemmig, fastdis.modularity,
+                                    fastdis.mutual_info_matrix,
+                                    lambda f, z, **kw: fastdis.discretize(z, **kw)])
 def test_private_minmax_strategy_is_refused(metric):
     f, z = _data()
     with pytest.raises(ValueError, match="strategy must be one of 'uniform', 'quantile'"):
         metric(f, z, strategy="minmax")
+
+
+def test_joint_histogram_code_range_beyond_float64_max_counts_data_inside_it():
+    f, z = _data()
+    wide = z * 1.5e308
+    h = fastdis.JointHistogram([np.arange(5)] * 2, code_range=[(-1.7e308, 1.7e308)] * 2)
+    h.update(f, wide)
+    np.testing.assert_array_equal(
+        fastdis.mutual_info_matrix(f, wide, code_range=(-1.7e308, 1.7e308)),
+        fastdis.mutual_info_matrix(f, wide / 2, code_range=(-0.85e308, 0.85e308)))
+    from fastdis._information import information_from_histogram
+
+    np.testing.assert_array_equal(information_from_histogram(h).mutual_info,
+                                  fastdis.mutual_info_matrix(f, wide / 2,
+                                                             code_range=(-0.85e308, 0.85e308)))

@@ -5,6 +5,7 @@ from sklearn.metrics import mutual_info_score
 from sklearn.preprocessing import minmax_scale
 
 import fastdis
+from fastdis import _kernels
 from fastdis._discretize import apply_binning, make_binning
 
 
@@ -634,3 +635,18 @@ def test_level_lookups_at_the_ends_of_int64():
     np.testing.assert_array_equal(count, [3, 2])
     np.testing.assert_array_equal(mean[:, 0], [(0 + 2 + 4) / 3, (1 + 3) / 2])
     np.testing.assert_array_equal(dev[:, 0], [2.0, 1.0])
+
+
+@pytest.mark.parametrize("mode", ["BATCH_PAIR_DIFF", "BATCH_VARIANCE", "BATCH_PAIRS"])
+@pytest.mark.parametrize("bad", ["row outside codes", "group of one row"])
+def test_every_sampler_mode_rejects_groups_outside_the_rows(mode, bad):
+    """The per-pair mode once read perm rows unchecked (a crash) and divided by a one-row
+    group's size minus one (SIGFPE); every mode must refuse both."""
+    codes = np.zeros((10, 1))
+    if bad == "row outside codes":
+        offsets, perm, cum = np.array([0, 10]), np.full(10, 10**12), np.array([0, 10])
+    else:
+        offsets, perm, cum = np.array([0, 1]), np.arange(10), np.array([0, 1])
+    with pytest.raises(ValueError, match="sample_batches: a group lies outside perm"):
+        _kernels.sample_batches(codes, offsets, perm, np.array([0]), cum, True,
+                                getattr(_kernels, mode), 4, 1, np.arange(4), 1)

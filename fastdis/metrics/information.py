@@ -12,9 +12,13 @@ import numpy as np
 
 from .._discretize import STRATEGIES
 from .._information import compute_information
+from .._random import check_random_state
 from .._validation import check_choice
 from .._warnings import DegenerateWarning
 from ._conventions import INFORMATION, resolve
+
+# a Generator or RandomState is checked without drawing from it: nothing here is random
+_GENERATORS = (np.random.Generator, np.random.RandomState)
 
 __all__ = ["mig", "rmig", "mig_sup", "jemmig", "modularity", "dcimig"]
 
@@ -27,8 +31,9 @@ _COMMON_PARAMS = """\
     convention : {None, "dlib", "ubisoft"}, optional
         Reference implementation to reproduce exactly; None is fastdis's default
         (see Notes).  Explicit parameters override what a convention sets.
-    random_state : ignored
-        The metric is deterministic; accepted for a uniform signature.
+    random_state : None, int, numpy.random.Generator or numpy.random.RandomState, optional
+        The metric is deterministic: accepted for a uniform signature and checked by the
+        rule every metric follows (an integer in [0, 2**32), ...), but not used.
     n_threads : int, optional
         Threads for the histogram pass; default all available. The value does
         not depend on it.
@@ -53,7 +58,8 @@ def _doc(func):
     return func
 
 
-def _information(metric, factors, codes, convention, n_threads, **given):
+def _information(metric, factors, codes, convention, n_threads, random_state, **given):
+    check_random_state(random_state if not isinstance(random_state, _GENERATORS) else 0)
     if given.get("strategy") is not None:
         # "minmax" (the survey code's scaling) is a convention's, not a user's, choice
         check_choice(given["strategy"], "strategy", STRATEGIES)
@@ -147,8 +153,9 @@ def mig(factors, codes, *, convention=None, random_state=None, n_threads=None, n
     factor -- lower than Chen et al.'s value whenever codes have more entropy than
     factors; a constant code gives NaN.
     """
-    info, s = _information("mig", factors, codes, convention, n_threads, n_bins=n_bins,
-                           strategy=strategy, code_range=code_range, factor_bins=factor_bins)
+    info, s = _information("mig", factors, codes, convention, n_threads, random_state,
+                           n_bins=n_bins, strategy=strategy, code_range=code_range,
+                           factor_bins=factor_bins)
     keep = _informative_factors(info, s, "mig")
     top, second = _top_two(_normalized_mi(info, s), axis=1)
     per_factor = np.where(keep, top - second, np.nan)
@@ -190,8 +197,9 @@ def rmig(factors, codes, *, convention=None, random_state=None, n_threads=None, 
     this returns. disentanglement_lib has no RMIG. Constant factors are left out with
     a :class:`fastdis.DegenerateWarning` by default.
     """
-    info, s = _information("rmig", factors, codes, convention, n_threads, n_bins=n_bins,
-                           strategy=strategy, code_range=code_range, factor_bins=factor_bins)
+    info, s = _information("rmig", factors, codes, convention, n_threads, random_state,
+                           n_bins=n_bins, strategy=strategy, code_range=code_range,
+                           factor_bins=factor_bins)
     keep = _informative_factors(info, s, "rmig")
     mi = _normalized_mi(info, s) if normalized else info.mutual_info
     top, second = _top_two(mi, axis=1)
@@ -232,8 +240,9 @@ def mig_sup(factors, codes, *, convention=None, random_state=None, n_threads=Non
     :math:`(I_1 - I_2) / H(z_j)`) and gives NaN for a constant code. disentanglement_lib
     has no MIG-sup.
     """
-    info, s = _information("mig_sup", factors, codes, convention, n_threads, n_bins=n_bins,
-                           strategy=strategy, code_range=code_range, factor_bins=factor_bins)
+    info, s = _information("mig_sup", factors, codes, convention, n_threads, random_state,
+                           n_bins=n_bins, strategy=strategy, code_range=code_range,
+                           factor_bins=factor_bins)
     keep = _informative_factors(info, s, "mig_sup")
     if not keep.any():
         return _finish(_mean([], "mig_sup"), return_details, _details(info, per_code=None))
@@ -279,8 +288,9 @@ def jemmig(factors, codes, *, convention=None, random_state=None, n_threads=None
     taken as ``np.argsort(I)[-1]``, constant factors kept). disentanglement_lib has no
     JEMMIG.
     """
-    info, s = _information("jemmig", factors, codes, convention, n_threads, n_bins=n_bins,
-                           strategy=strategy, code_range=code_range, factor_bins=factor_bins)
+    info, s = _information("jemmig", factors, codes, convention, n_threads, random_state,
+                           n_bins=n_bins, strategy=strategy, code_range=code_range,
+                           factor_bins=factor_bins)
     keep = _informative_factors(info, s, "jemmig")
     mi = info.mutual_info
     if s["degenerate"] == "reference":
@@ -333,8 +343,9 @@ def modularity(factors, codes, *, convention=None, random_state=None, n_threads=
     scores 1. ``convention="ubisoft"`` reproduces the survey code (10 min-max bins
     for codes and factors, no guard: NaN for an uninformative code).
     """
-    info, s = _information("modularity", factors, codes, convention, n_threads, n_bins=n_bins,
-                           strategy=strategy, code_range=code_range, factor_bins=factor_bins)
+    info, s = _information("modularity", factors, codes, convention, n_threads, random_state,
+                           n_bins=n_bins, strategy=strategy, code_range=code_range,
+                           factor_bins=factor_bins)
     keep_f = _informative_factors(info, s, "modularity")
     sq = info.mutual_info[keep_f] ** 2               # (K', d)
     n_f = sq.shape[0]
@@ -393,8 +404,9 @@ def dcimig(factors, codes, *, convention=None, random_state=None, n_threads=None
     reproduces the survey code (10 min-max bins for codes and factors).
     disentanglement_lib has no DCIMIG.
     """
-    info, s = _information("dcimig", factors, codes, convention, n_threads, n_bins=n_bins,
-                           strategy=strategy, code_range=code_range, factor_bins=factor_bins)
+    info, s = _information("dcimig", factors, codes, convention, n_threads, random_state,
+                           n_bins=n_bins, strategy=strategy, code_range=code_range,
+                           factor_bins=factor_bins)
     keep = _informative_factors(info, s, "dcimig")
     mi = info.mutual_info[keep]
     if mi.shape[0] == 0:
