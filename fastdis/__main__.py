@@ -236,8 +236,9 @@ def _parser():
                     help="whether a .csv/.tsv file's first row names its columns. auto: text "
                          "above numbers, text that never recurs below it, or exactly 0,1,...,k-1 "
                          "above numbers (pandas' to_csv(index=False); one column named 0 only "
-                         "above non-integers). A first column 0..N-1 under an empty header cell "
-                         "(pandas' to_csv() index) is left out, with a note on stderr")
+                         "above non-integers). A first column under an empty header cell with a "
+                         "distinct value per row (pandas' to_csv() index) is left out, with a "
+                         "note on stderr")
     ev.add_argument("--dci-estimator", choices=DCI_ESTIMATORS)
     _add_output(ev)
     ev.set_defaults(func=_evaluate)

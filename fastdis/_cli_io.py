@@ -208,14 +208,16 @@ def _read_delimited(path, delimiter, header):
                 raise UsageError(f"{path}: row {i + 1}, column {j} is empty (a missing value; "
                                  "every value is needed)")
     columns = [_parse_column([row[j] for row in rows]) for j in range(width)]
-    if _is_row_numbers(columns[0]):
-        if names is not None and not names[0].strip():
-            columns, names = columns[1:], names[1:]
-            notes.append(f"note: {path}: first column (no name, 0..{len(rows) - 1}) is a pandas "
-                         "index: left out (write the file with to_csv(index=False))")
-        else:
-            notes.append(f"warning: {path}: column 0 is 0, 1, ..., {len(rows) - 1}, like a pandas "
-                         "index; it is used as data (left out only when its header cell is empty)")
+    # pandas writes an unnamed index as a first column with an empty header cell: whatever
+    # its values (0..N-1, or shuffled / filtered / 1-based rows), they are row labels
+    if names is not None and not names[0].strip() and width > 1 \
+            and len(np.unique(columns[0])) == len(rows):
+        columns, names = columns[1:], names[1:]
+        notes.append(f"note: {path}: first column (no name, a distinct value per row) is a pandas "
+                     "index: left out (write the file with to_csv(index=False))")
+    elif _is_row_numbers(columns[0]):
+        notes.append(f"warning: {path}: column 0 is 0, 1, ..., {len(rows) - 1}, like a pandas "
+                     "index; it is used as data (left out only when its header cell is empty)")
     if not columns:
         raise UsageError(f"{path}: no columns besides the index")
     if names is not None and _numbered(names):

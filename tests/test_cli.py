@@ -361,7 +361,24 @@ def test_pandas_csv_index_column_is_left_out(tmp_path):
     assert names is None and len(notes) == 1 and "is a pandas index: left out" in notes[0]
     array, names, notes = read_array(str(tmp_path / "factors.csv"))
     np.testing.assert_array_equal(array, factors)
-    assert names == ["shape", "size"] and "0..29" in notes[0]
+    assert names == ["shape", "size"] and "is a pandas index: left out" in notes[0]
+
+
+@pytest.mark.parametrize("index", ["shuffled", "one-based", "filtered", "labels"])
+def test_any_unnamed_pandas_index_column_is_left_out(tmp_path, index):
+    """An index that is not 0..N-1 (rows shuffled, 1-based, filtered, text labels) is still
+    written by to_csv() as an unnamed first column: it once became an extra code silently."""
+    pd = pytest.importorskip("pandas")
+    rng = np.random.default_rng(3)
+    frame = pd.DataFrame(rng.normal(size=(40, 3)), columns=["a", "b", "c"])
+    frame = {"shuffled": frame.sample(frac=1, random_state=0),
+             "one-based": frame.set_axis(np.arange(1, 41)),
+             "filtered": frame[frame["a"] > -0.5],
+             "labels": frame.set_axis([f"row{i}" for i in range(40)])}[index]
+    frame.to_csv(tmp_path / "codes.csv")
+    array, names, notes = read_array(str(tmp_path / "codes.csv"))
+    np.testing.assert_allclose(array, frame.to_numpy(), rtol=1e-15)
+    assert names == ["a", "b", "c"] and "is a pandas index: left out" in notes[0]
 
 
 def test_a_named_or_headerless_row_number_column_is_kept_with_a_warning(tmp_path):
