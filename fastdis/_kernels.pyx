@@ -209,6 +209,14 @@ cdef inline fd_array _rows(fd_array a, int64_t r0, int64_t nr) noexcept nogil:
     return out
 
 
+cdef inline fd_array _cols(fd_array a, int64_t c0, int64_t nc) noexcept nogil:
+    """Columns c0 .. c0 + nc - 1 of a."""
+    cdef fd_array out = a
+    out.data = <const char *>a.data + c0 * a.col_stride * _ITEMSIZE[a.dtype]
+    out.n_cols = nc
+    return out
+
+
 cdef void *_data(object a, str name, object dtype, tuple shape, bint writable=False) except? NULL:
     """Pointer to a C-contiguous array of exactly this dtype and shape (-1: any length)."""
     _array(a, name)
@@ -568,20 +576,41 @@ def group_deviation(codes, offsets, perm, double q, int n_threads):
     ends = np.searchsorted(np.cumsum(sizes * d), np.arange(1, sizes.sum() * d // _chunk_cells + 1)
                            * _chunk_cells, side="right")
     bounds = np.unique(np.concatenate([[0], np.minimum(ends + 1, n_groups), [n_groups]]))
-    cdef int64_t g0, g1
-    cdef int status
+    cdef int64_t g0, g1, j0, step
+    cdef fd_array part
     for i in range(len(bounds) - 1):
         g0, g1 = bounds[i], bounds[i + 1]
-        with nogil:
-            status = fd_group_deviation(&ca, po + g0, pp, g1 - g0, q, pm + g0 * d, pd + g0 * d,
-                                        n_threads)
-        if status == ERR_NOMEM:
-            raise MemoryError("fastdis: out of memory in group_deviation")
-        if status != OK:
-            raise ValueError("offsets must be non-decreasing within [0, n_rows] and perm must "
-                             "hold rows of codes")
-        PyErr_CheckSignals()
+        if (offsets[g1] - offsets[g0]) * d <= _chunk_cells or d == 1:
+            _group_deviation_part(&ca, po + g0, pp, g1 - g0, q, pm + g0 * d, pd + g0 * d,
+                                  n_threads)
+            continue
+        # a group too large for one chunk: one code at a time, so Ctrl-C is still answered
+        part_mean = np.empty(g1 - g0, dtype=np.float64)
+        part_dev = np.empty(g1 - g0, dtype=np.float64)
+        for j0 in range(d):
+            part = _cols(ca, j0, 1)
+            _group_deviation_part(&part, po + g0, pp, g1 - g0, q,
+                                  <double *>cnp.PyArray_DATA(part_mean),
+                                  <double *>cnp.PyArray_DATA(part_dev), n_threads)
+            mean[g0:g1, j0] = part_mean
+            dev[g0:g1, j0] = part_dev
     return mean, dev
+
+
+cdef int _group_deviation_part(const fd_array *codes, const int64_t *offsets,
+                               const int64_t *perm, int64_t n_groups, double q, double *mean,
+                               double *dev, int n_threads) except -1:
+    """One call of fd_group_deviation, its status raised, then a check for Ctrl-C."""
+    cdef int status
+    with nogil:
+        status = fd_group_deviation(codes, offsets, perm, n_groups, q, mean, dev, n_threads)
+    if status == ERR_NOMEM:
+        raise MemoryError("fastdis: out of memory in group_deviation")
+    if status != OK:
+        raise ValueError("offsets must be non-decreasing within [0, n_rows] and perm must "
+                         "hold rows of codes")
+    PyErr_CheckSignals()
+    return 0
 
 
 def level_deviation(factors, lut, lut_offset, lut_len, vmin, n_levels, codes, int n_threads):
