@@ -177,3 +177,17 @@ def test_boosted_trees_random_state_forms():
     np.testing.assert_array_equal(a.feature_importances_, b.feature_importances_)
     with pytest.raises(ValueError, match="random_state"):
         BoostedTrees(random_state=-1).fit(codes, y)
+
+
+@pytest.mark.parametrize("kind", ["bytes", "object ints", "str", "category codes as float"])
+def test_sap_classification_takes_every_kind_of_label(kind):
+    """scikit-learn refuses bytes labels and integers in an object column; SAP's classes
+    are the sorted distinct labels whatever their kind, so every kind gives the value of the
+    integer labels."""
+    rng = np.random.default_rng(7)
+    factors = rng.integers(0, 3, size=(600, 2))
+    codes = factors + 0.4 * rng.normal(size=(600, 2))
+    labels = {"bytes": factors.astype("S1"), "object ints": factors.astype(object),
+              "str": factors.astype(str), "category codes as float": factors * 1.5}[kind]
+    expected = fastdis.sap(factors, codes, random_state=0, mode="classification")
+    assert fastdis.sap(labels, codes, random_state=0, mode="classification") == expected

@@ -65,15 +65,20 @@ def _classification_scores(factors, codes, train, test, total):
 
     scores = np.zeros((factors.shape[1], codes.shape[1]))
     pairs = [(k, j) for k in range(factors.shape[1]) for j in range(codes.shape[1])]
+    # classes as 0..m-1 in sorted order, the order scikit-learn gives them: the same fits,
+    # and labels scikit-learn refuses (bytes, integers in an object column) work too
+    rows = np.concatenate([train, test])
+    classes = [np.unique(factors[rows, k], return_inverse=True)[1].ravel()
+               for k in range(factors.shape[1])]
 
     def fit(pair, inner):
         k, j = pair
-        y = factors[train, k]
+        y, y_test = classes[k][:len(train)], classes[k][len(train):]
         if len(np.unique(y)) < 2:
             return 0.0  # a factor constant on the training rows: nothing to separate
         clf = LinearSVC(C=0.01, class_weight="balanced")
         clf.fit(codes[train, j][:, None], y)
-        return float(np.mean(clf.predict(codes[test, j][:, None]) == factors[test, k]))
+        return float(np.mean(clf.predict(codes[test, j][:, None]) == y_test))
 
     for (k, j), value in zip(pairs, parallel_map(fit, pairs, total)):  # liblinear: no GIL
         scores[k, j] = value
