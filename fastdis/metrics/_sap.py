@@ -170,7 +170,7 @@ def sap(factors, codes, *, convention=None, random_state=None, n_threads=None, m
         if fraction is False or not 0.0 < float(fraction) < 1.0:
             raise ValueError(f"train_fraction must be in (0, 1), got {fraction}")
         train, test = split_rows(codes.shape[0], fraction, s["max_train"], s["max_test"],
-                                 seed, "sap")
+                                 seed, "sap", convention)
         check_classes(value_counts(factors, train), len(train), "sap",
                       "use mode='regression', or bin it first (fastdis.discretize)")
         scores = _classification_scores(factors, codes, train, test, total_threads(nt))
