@@ -179,7 +179,9 @@ def dci(factors, codes, *, convention=None, random_state=None, n_threads=None, e
     max_train, max_test : int or False, optional
         Fit on at most ``max_train`` rows and score on at most ``max_test`` (random subsets
         of the split); False uses every row. Default 10,000 and 5,000 (disentanglement_lib's
-        ``num_train`` / ``num_test``); the result says how many were used.
+        ``num_train`` / ``num_test``); the result says how many were used. With
+        ``convention=None`` the split draws only the rows it keeps (a seeded Generator), so
+        its rows differ from the conventions' (``RandomState``'s permutation of all rows).
     progress : bool, optional
         A progress bar over factors on stderr (needs tqdm); default: when stderr is a
         terminal.

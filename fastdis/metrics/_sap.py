@@ -116,7 +116,9 @@ def sap(factors, codes, *, convention=None, random_state=None, n_threads=None, m
     max_train, max_test : int or False, optional
         Classification: fit on at most ``max_train`` rows and score on at most ``max_test``
         (random subsets of the split); False uses every row. Default 10,000 and 5,000
-        (disentanglement_lib's ``num_train`` / ``num_test``).
+        (disentanglement_lib's ``num_train`` / ``num_test``). With ``convention=None``
+        the split draws only the rows it keeps (a seeded Generator), so its rows differ
+        from the conventions' (``RandomState``'s permutation of all rows).
     return_details : bool, default=False
         Also return a dict with the ``mode`` used, the ``scores`` matrix (factors x codes)
         and the ``per_factor`` gaps (and ``n_train`` / ``n_test`` for classification).
