@@ -117,7 +117,7 @@ def split_rows(n, train_fraction, max_train, max_test, seed, metric, convention=
     ``RandomState(seed)``; both shuffle all N rows. ``convention`` None draws only the
     rows it keeps, with a ``numpy.random.Generator`` seeded with ``seed``: a uniform
     sample of (capped fit + capped score) distinct rows, split in two. That is the same
-    distribution of splits, in time and memory proportional to the rows kept (0.1 ms
+    distribution of splits, in time and memory proportional to the rows kept (under 1 ms
     instead of 0.6 s at 10**7 rows) -- but not the same rows as the conventions' draw.
     ``seed``: an integer from :func:`fastdis._random.check_random_state`.
     """
