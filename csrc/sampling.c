@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "common.h"
+#include "select.h"
 
 /* ---- grouping --------------------------------------------------------------------- */
 
@@ -277,91 +278,99 @@ int fd_sample_batches(const fd_array *codes, const fd_groups *g, int mode, int64
 
 /* ---- per-group deviations (IRS) ----------------------------------------------------- */
 
-static int fd_cmp_double(const void *a, const void *b)
-{
-    const double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
+/* Doubles of per-thread scratch for the values of a group's codes: a group of m rows is
+ * gathered in one pass for as many codes as fit (all of them at moderate m). */
+#define FD_DEV_CELLS ((int64_t)1 << 21)
 int fd_group_deviation(const fd_array *codes, const int64_t *offsets, const int64_t *perm,
                        int64_t n_groups, double q, double *mean, double *dev, int n_threads)
 {
-    const int64_t d = codes->n_cols;
-    int64_t biggest = 1;
-    int nomem = 0, bad = 0;
+    const int64_t d = codes->n_cols, rs = codes->row_stride, cs = codes->col_stride;
+    const int quantile = q < 1.0;
+    int64_t biggest = 1, block, n_blocks, n_tasks;
+    int nomem = 0;
     int nt = fd_resolve_threads(n_threads, codes->n_rows);
-    (void)nt; /* used by OpenMP only */
-    /* perm holds codes->n_rows rows; groups must lie within it, in order */
+    /* perm holds codes->n_rows rows; groups must lie within it, in order, and hold rows
+       of codes */
     if (!(q >= 0.0) || n_groups < 0 || offsets[0] < 0 || offsets[n_groups] > codes->n_rows)
         return FD_ERR_ARGUMENT;
     for (int64_t g = 0; g < n_groups; g++) {
         if (offsets[g + 1] < offsets[g]) return FD_ERR_ARGUMENT;
         if (offsets[g + 1] - offsets[g] > biggest) biggest = offsets[g + 1] - offsets[g];
     }
+    for (int64_t i = offsets[0]; i < offsets[n_groups]; i++)
+        if ((uint64_t)perm[i] >= (uint64_t)codes->n_rows) return FD_ERR_ARGUMENT;
+    if (d < 1 || n_groups == 0) return FD_OK;
+    /* a task is (group, block of codes): as many codes as the scratch holds, fewer when
+       there are too few groups to keep every thread busy */
+    block = quantile ? fd_min64(d, FD_DEV_CELLS / biggest > 1 ? FD_DEV_CELLS / biggest : 1) : d;
+    if (n_groups * ((d + block - 1) / block) < 2 * (int64_t)nt) {
+        const int64_t want = (2 * (int64_t)nt + n_groups - 1) / n_groups; /* blocks per group */
+        block = fd_min64(block, (d + want - 1) / want);
+    }
+    n_blocks = (d + block - 1) / block;
+    n_tasks = n_groups * n_blocks;
+    (void)nt; /* used by OpenMP only */
 #ifdef _OPENMP
 #pragma omp parallel num_threads(nt)
 #endif
     {
-        double *vals = q < 1.0 ? (double *)malloc(sizeof(double) * (size_t)biggest) : NULL;
-        const int ok = q >= 1.0 || vals;
-        int my_bad = 0;
+        double *vals = quantile ? (double *)malloc(sizeof(double) * (size_t)(block * biggest)) : NULL;
+        const int ok = !quantile || vals;
 #ifdef _OPENMP
 #pragma omp for schedule(dynamic, 1)
 #endif
-        for (int64_t g = 0; g < n_groups; g++) {
+        for (int64_t t = 0; t < n_tasks; t++) {
+            const int64_t g = t / n_blocks, j0 = (t % n_blocks) * block, nj = fd_min64(block, d - j0);
             const int64_t lo = offsets[g], m = offsets[g + 1] - lo;
-            double *mu = mean + g * d, *dv = dev + g * d;
-            int stray = 0;
+            double *mu = mean + g * d + j0, *dv = dev + g * d + j0;
             if (!ok) continue;
-            for (int64_t i = 0; i < m; i++) stray |= (uint64_t)perm[lo + i] >= (uint64_t)codes->n_rows;
-            if (stray) { my_bad = 1; continue; }
             if (m == 0) {
-                for (int64_t j = 0; j < d; j++) mu[j] = dv[j] = NAN;
+                for (int64_t j = 0; j < nj; j++) mu[j] = dv[j] = NAN;
                 continue;
             }
-            /* rows outer: each row of the group is read whole, once per pass */
-            for (int64_t j = 0; j < d; j++) mu[j] = 0.0;
+            /* one pass over the group's rows, each read whole: the sums (in row order) and,
+               for a quantile, the values, code by code */
+            for (int64_t j = 0; j < nj; j++) mu[j] = 0.0;
             for (int64_t i = 0; i < m; i++) {
-                const int64_t row = perm[lo + i] * codes->row_stride;
-                for (int64_t j = 0; j < d; j++)
-                    mu[j] += fd_load_float(codes->data, codes->dtype, row + j * codes->col_stride);
+                const int64_t row = perm[lo + i] * rs + j0 * cs;
+                for (int64_t j = 0; j < nj; j++) {
+                    const double x = fd_load_float(codes->data, codes->dtype, row + j * cs);
+                    mu[j] += x;
+                    if (quantile) vals[j * m + i] = x;
+                }
             }
-            for (int64_t j = 0; j < d; j++) mu[j] /= (double)m;
-            if (q >= 1.0) {
-                for (int64_t j = 0; j < d; j++) dv[j] = 0.0;
-                for (int64_t i = 0; i < m; i++) {
-                    const int64_t row = perm[lo + i] * codes->row_stride;
-                    for (int64_t j = 0; j < d; j++) {
-                        double t = fabs(fd_load_float(codes->data, codes->dtype,
-                                                      row + j * codes->col_stride) - mu[j]);
-                        dv[j] = t > dv[j] ? t : dv[j];
-                    }
+            for (int64_t j = 0; j < nj; j++) mu[j] /= (double)m;
+            if (quantile) {
+                for (int64_t j = 0; j < nj; j++) {
+                    double *v = vals + j * m;
+                    for (int64_t i = 0; i < m; i++) v[i] = fabs(v[i] - mu[j]);
+                    dv[j] = fd_quantile(v, m, q);
                 }
                 continue;
             }
-            /* numpy's default percentile: linear interpolation between order statistics */
-            for (int64_t j = 0; j < d; j++) {
-                const int64_t cj = j * codes->col_stride;
-                double pos = q * (double)(m - 1), frac;
-                int64_t below;
-                for (int64_t i = 0; i < m; i++)
-                    vals[i] = fabs(fd_load_float(codes->data, codes->dtype,
-                                                 perm[lo + i] * codes->row_stride + cj) - mu[j]);
-                qsort(vals, (size_t)m, sizeof(double), fd_cmp_double);
-                below = (int64_t)pos;
-                frac = pos - (double)below;
-                dv[j] = below + 1 < m ? vals[below] + (vals[below + 1] - vals[below]) * frac
-                                      : vals[below];
+            /* the maximum */
+            for (int64_t j = 0; j < nj; j++) dv[j] = 0.0;
+            for (int64_t i = 0; i < m; i++) {
+                const int64_t row = perm[lo + i] * rs + j0 * cs;
+                for (int64_t j = 0; j < nj; j++) {
+                    const double x = fabs(fd_load_float(codes->data, codes->dtype, row + j * cs) - mu[j]);
+                    dv[j] = x > dv[j] ? x : dv[j];
+                }
             }
+            /* a NaN among the values (only possible with a non-finite mean) gives NaN, as
+               numpy's quantile at 1 */
+            for (int64_t j = 0; j < nj; j++)
+                for (int64_t i = 0; i < m && !isfinite(mu[j]); i++) {
+                    const double x = fd_load_float(codes->data, codes->dtype,
+                                                   perm[lo + i] * rs + (j0 + j) * cs) - mu[j];
+                    if (x != x) { dv[j] = NAN; break; }
+                }
         }
 #ifdef _OPENMP
 #pragma omp critical(fd_deviation_merge)
 #endif
-        {
-            if (!ok) nomem = 1;
-            if (my_bad) bad = 1;
-        }
+        if (!ok) nomem = 1;
         free(vals);
     }
-    return nomem ? FD_ERR_NOMEM : bad ? FD_ERR_ARGUMENT : FD_OK;
+    return nomem ? FD_ERR_NOMEM : FD_OK;
 }

@@ -179,7 +179,9 @@ def dci(factors, codes, *, convention=None, random_state=None, n_threads=None, e
     max_train, max_test : int or False, optional
         Fit on at most ``max_train`` rows and score on at most ``max_test`` (random subsets
         of the split); False uses every row. Default 10,000 and 5,000 (disentanglement_lib's
-        ``num_train`` / ``num_test``); the result says how many were used.
+        ``num_train`` / ``num_test``); the result says how many were used. With
+        ``convention=None`` the split draws only the rows it keeps (a seeded Generator), so
+        its rows differ from the conventions' (``RandomState``'s permutation of all rows).
     progress : bool, optional
         A progress bar over factors on stderr (needs tqdm); default: when stderr is a
         terminal.
@@ -252,7 +254,7 @@ def dci(factors, codes, *, convention=None, random_state=None, n_threads=None, e
         raise ValueError(f"dci needs at least 2 factors and 2 codes (entropies in base K and J), "
                          f"got {K} and {J}")
     fit_rows, eval_rows = split_rows(codes.shape[0], s["train_fraction"], s["max_train"],
-                                     s["max_test"], seed, "dci")
+                                     s["max_test"], seed, "dci", convention)
     if name in ("lasso", "random_forest") and len(fit_rows) < 10:
         raise ValueError(f"dci(estimator={name!r}) selects its parameters by 10-fold "
                          f"cross-validation: it needs at least 10 fitting rows, got {len(fit_rows)}")

@@ -99,6 +99,9 @@ def explicitness(factors, codes, *, convention=None, random_state=None, n_thread
         and 5,000 (disentanglement_lib's sample sizes): one logistic regression per factor
         value on all of dSprites's 737,280 rows takes minutes. The survey convention uses
         every row; disentanglement_lib's has the same caps (its num_train / num_test).
+        With ``convention=None`` the split draws only the rows it keeps (a seeded
+        Generator), so its rows differ from the conventions' (``RandomState``'s
+        permutation of all rows).
     return_details : bool, default=False
         Also return a dict with the ``per_factor`` AUCs (unscaled) and the numbers of rows
         fitted and scored (``n_train``, ``n_test``).
@@ -141,7 +144,7 @@ def explicitness(factors, codes, *, convention=None, random_state=None, n_thread
     mins, maxs = column_ranges(codes, nt)
     factors = factor_labels(factors, s["factor_bins"], "minmax", nt)
     fit_rows, eval_rows = split_rows(codes.shape[0], s["train_fraction"], s["max_train"],
-                                     s["max_test"], seed, "explicitness")
+                                     s["max_test"], seed, "explicitness", convention)
     counts = check_factors_vary(factors, fit_rows, "explicitness")
     check_classes(counts, len(fit_rows), "explicitness",
                   "bin it first (factor_bins=..., or fastdis.discretize)")

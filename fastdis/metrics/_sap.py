@@ -121,7 +121,9 @@ def sap(factors, codes, *, convention=None, random_state=None, n_threads=None, m
     max_train, max_test : int or False, optional
         Classification: fit on at most ``max_train`` rows and score on at most ``max_test``
         (random subsets of the split); False uses every row. Default 10,000 and 5,000
-        (disentanglement_lib's ``num_train`` / ``num_test``).
+        (disentanglement_lib's ``num_train`` / ``num_test``). With ``convention=None``
+        the split draws only the rows it keeps (a seeded Generator), so its rows differ
+        from the conventions' (``RandomState``'s permutation of all rows).
     return_details : bool, default=False
         Also return a dict with the ``mode`` used, the ``scores`` matrix (factors x codes)
         and the ``per_factor`` gaps (and ``n_train`` / ``n_test`` for classification).
@@ -175,7 +177,7 @@ def sap(factors, codes, *, convention=None, random_state=None, n_threads=None, m
         if fraction is False or not 0.0 < float(fraction) < 1.0:
             raise ValueError(f"train_fraction must be in (0, 1), got {fraction}")
         train, test = split_rows(codes.shape[0], fraction, s["max_train"], s["max_test"],
-                                 seed, "sap")
+                                 seed, "sap", convention)
         check_classes(value_counts(factors, train), len(train), "sap",
                       "use mode='regression', or bin it first (fastdis.discretize)")
         scores = _classification_scores(factors, codes, train, test, total_threads(nt))

@@ -80,6 +80,54 @@ static double load_f(const fd_array *a, int64_t i, int64_t j)
     return a->dtype == FD_FLOAT32 ? (double)((const float *)a->data)[idx] : ((const double *)a->data)[idx];
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+    const double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static int same(double a, double b) { return a == b || (a != a && b != b); }
+
+/* fd_group_deviation's naive reference: the mean summed in row order, then numpy's
+ * np.quantile(|z - mean|, q) by a full sort (linear interpolation, numpy's _lerp, NaN if
+ * any value is NaN); an empty group gives NaN.  1 if mean and dev agree bit for bit. */
+static int ref_group_deviation(const fd_array *a, const int64_t *offsets, const int64_t *perm,
+                               int64_t n_groups, double q, const double *mean, const double *dev)
+{
+    const int64_t d = a->n_cols;
+    for (int64_t g = 0; g < n_groups; g++) {
+        const int64_t lo = offsets[g], m = offsets[g + 1] - lo;
+        double *v = malloc(sizeof(double) * (m > 0 ? m : 1));
+        for (int64_t j = 0; j < d; j++) {
+            double mu = 0.0, want;
+            int nan = 0;
+            for (int64_t i = 0; i < m; i++) mu += load_f(a, perm[lo + i], j);
+            mu = m > 0 ? mu / (double)m : NAN;
+            for (int64_t i = 0; i < m; i++) {
+                v[i] = fabs(load_f(a, perm[lo + i], j) - mu);
+                nan |= v[i] != v[i];
+            }
+            if (m == 0 || nan) {
+                want = NAN;
+            } else {
+                const double pos = (double)(m - 1) * (q < 1.0 ? q : 1.0), below = floor(pos);
+                const double gamma = pos - below;
+                qsort(v, (size_t)m, sizeof(double), cmp_double);
+                if (pos >= (double)(m - 1)) {
+                    want = v[m - 1];
+                } else {
+                    const double x = v[(int64_t)below], y = v[(int64_t)below + 1], diff = y - x;
+                    want = gamma >= 0.5 ? y - diff * (1.0 - gamma) : x + diff * gamma;
+                }
+            }
+            if (!same(mean[g * d + j], mu) || !same(dev[g * d + j], want)) { free(v); return 0; }
+        }
+        free(v);
+    }
+    return 1;
+}
+
+
 static int naive_bin(double t, const double *e, int nb)
 {
     int b = 0;
@@ -323,8 +371,17 @@ int main(int argc, char **argv)
                     for (int64_t i = 0; i < nbatch * d && all_finite; i++)
                         if (!(out[i] >= 0.0)) { fprintf(stderr, "iter %d: negative reduction\n", it); return 1; }
                 }
-                if (fd_group_deviation(&codes.a, offsets, perm, n_keys, runif() < 0.5 ? 1.0 : runif(), mean, dev, nt) != FD_OK) {
-                    fprintf(stderr, "iter %d: group_deviation\n", it); return 1;
+                {
+                    static const double qs[] = {1.0, 0.0, 0.5, 0.99, 0.999};
+                    const int64_t qi = rint_(0, 5);
+                    const double q = qi < 5 ? qs[qi] : runif();
+                    if (fd_group_deviation(&codes.a, offsets, perm, n_keys, q, mean, dev, nt) != FD_OK) {
+                        fprintf(stderr, "iter %d: group_deviation\n", it); return 1;
+                    }
+                    if (!ref_group_deviation(&codes.a, offsets, perm, n_keys, q, mean, dev)) {
+                        fprintf(stderr, "iter %d: group_deviation differs from the reference (q = %.17g)\n", it, q);
+                        return 1;
+                    }
                 }
                 checked++;
                 free(groups); free(cum); free(ids); free(out); free(mean); free(dev);
