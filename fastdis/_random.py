@@ -2,8 +2,9 @@
 
 Every metric turns its ``random_state`` into one integer seed in [0, 2**32) here and
 derives all of its randomness from that seed (the intervention samplers key their
-counter-based generators with it; the predictor metrics seed numpy's ``RandomState`` and
-scikit-learn's estimators with it). 2**32 is the range both ``numpy.random.RandomState``
+counter-based generators with it; the predictor metrics seed numpy's ``Generator`` -- or,
+under a ``convention=``, the ``RandomState`` the reference uses -- and scikit-learn's
+estimators with it). 2**32 is the range both ``numpy.random.RandomState``
 and scikit-learn accept, so a seed that one metric takes is taken by all of them.
 """
 import numbers
