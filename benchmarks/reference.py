@@ -11,8 +11,9 @@ Setting up the references (outside this repository; nothing of theirs is copied 
 
     # the survey code (Carbonneau et al.): its repository as it is, plus pyitlib
     git clone https://github.com/ubisoft/ubisoft-laforge-disentanglement-metrics /work/refs/ubisoft
-    python -m venv --system-site-packages /work/refs/ubisoft-venv   # numpy/scikit-learn as fastdis
-    /work/refs/ubisoft-venv/bin/pip install pyitlib
+    python -m venv --system-site-packages /work/refs/ubisoft-venv   # fastdis's numpy and scipy
+    # scikit-learn 1.8 removed LogisticRegression(multi_class=...), which its explicitness passes
+    /work/refs/ubisoft-venv/bin/pip install pyitlib "scikit-learn==1.7.*"
     # disentanglement_lib: its own environment with the pins it needs
     git clone https://github.com/google-research/disentanglement_lib /work/refs/dlib
     python -m venv /work/refs/dlib-venv
@@ -84,8 +85,10 @@ CASES = (
     + [(m, "dlib", "dlib", {100_000: 3, 1_000_000: 3}, True)
        for m in ["mig", "modularity", "irs", "sap", "explicitness"]]
     + [(m, "dlib", "dlib", {1_000_000: 3}, False) for m in ["z_diff", "z_min_var"]]
-    + [("dci", "dlib", "dlib", {10_000: 1}, False),
-       ("dci_random_forest", "ubisoft", "ubisoft", {10_000: 1}, False)]
+    # dlib's DCI fits on num_train = 10,000 rows whatever N is: N = 1e5 keeps its 5,000 test
+    # rows apart from them. The survey's forests: 20 settings x 10 folds x 10 trees per factor.
+    + [("dci", "dlib", "dlib", {100_000: 1}, False),
+       ("dci_random_forest", "ubisoft", "ubisoft", {3_000: 1}, False)]
 )
 
 
@@ -184,6 +187,9 @@ class _ArrayGroundTruth:
     def sample(self, num, random_state):
         f = self.sample_factors(num, random_state)
         return f, self.sample_observations_from_factors(f, random_state)
+
+    def sample_observations(self, num, random_state):
+        return self.sample(num, random_state)[1]
 
 
 def _dlib_runner(path):
@@ -333,7 +339,7 @@ def run(args):
     runs = {kind: [] for kind in {"fastdis"} | {c[2] for c in cases}}
     with tempfile.TemporaryDirectory() as tmp:
         tmp = pathlib.Path(tmp)
-        write_data(tmp, sorted({n for c in cases for n in c[3]}))
+        write_data(tmp, [args.quick] if args.quick else sorted({n for c in cases for n in c[3]}))
         workers = {"fastdis": _Worker("fastdis", sys.executable, None)}
         for kind in runs.keys() - {"fastdis"}:
             workers[kind] = _Worker(kind, refs[kind][0] or sys.executable, refs[kind][1])
