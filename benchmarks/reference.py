@@ -385,14 +385,15 @@ def report():
     if "fastdis" not in data:
         sys.exit("no saved results: run without --report-only first")
     m = data["fastdis"]["machine"]
+    print("load: the mean 1-minute load average recorded after the case's calls")
     print(f"Machine: {m['cpu']}, {m['cores']} cores, Python {m['python']}, {m['date']}; "
           f"load average before {data['fastdis']['loadavg_before'][0]:.2f}, after "
           f"{data['fastdis']['loadavg_after'][0]:.2f}")
     for kind, d in data.items():
         print(f"- {kind}: {', '.join(f'{k} {v}' for k, v in d['versions'].items())}")
     print("\n| metric | convention | N | fastdis (median) | reference code (median) | ratio "
-          "| rounds | value: fastdis | value: reference |")
-    print("|---|---|---|---|---|---|---|---|---|")
+          "| rounds | load | value: fastdis | value: reference |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     keys = []
     for rec in data["fastdis"]["runs"]:
         key = (rec["metric"], rec["convention"], rec["n"])
@@ -404,20 +405,21 @@ def report():
                 if (r["metric"], r["convention"], r["n"]) == key]
         ok = [r for r in recs if "time" in r]
         if not ok:
-            return None, recs[0].get("error", "not run") if recs else "not run", 0
-        return statistics.median(r["time"] for r in ok), ok[-1]["value"], len(ok)
+            return None, recs[0].get("error", "not run") if recs else "not run", 0, recs
+        return statistics.median(r["time"] for r in ok), ok[-1]["value"], len(ok), ok
 
     for key in keys:
         ref = key[1]
-        t_f, v_f, k = pick("fastdis", key)
-        t_r, v_r, _ = pick(ref, key)
+        t_f, v_f, k, runs_f = pick("fastdis", key)
+        t_r, v_r, _, runs_r = pick(ref, key)
+        load = statistics.mean(r["loadavg"] for r in runs_f + runs_r)
         ratio = "-" if t_f is None or t_r is None else (
             f"{t_r / t_f:.1f}x" if t_r / t_f < 10 else f"{t_r / t_f:.0f}x")
         label = "dci (random forest)" if key[0] == "dci_random_forest" else key[0]
         print(f"| {label} | {key[1]} | {key[2]:.0e} | "
               f"{_fmt_time(t_f) if t_f is not None else '-'} | "
               f"{_fmt_time(t_r) if t_r is not None else '-'} | {ratio} | {k} | "
-              f"{_fmt_value(v_f)} | {_fmt_value(v_r)} |")
+              f"{load:.1f} | {_fmt_value(v_f)} | {_fmt_value(v_r)} |")
 
 
 if __name__ == "__main__":
