@@ -328,43 +328,67 @@ def write_data(directory, sizes):
         np.save(directory / f"codes_{n}.npy", codes)
 
 
-def run(args):
+# The survey's explicitness passes LogisticRegression(multi_class=...), which scikit-learn 1.8
+# removed: it runs in an environment with an older scikit-learn (--ubisoft-legacy-python);
+# everything else runs on the scikit-learn fastdis uses.
+LEGACY = {("explicitness", "ubisoft")}
+
+
+def _save(directory, kind, recs, sessions, versions, path):
+    """Merge into <directory>/reference_<kind>.json: this run's cases replace the saved ones."""
+    out = directory / f"reference_{kind}.json"
+    old = json.loads(out.read_text()) if out.exists() else {"runs": [], "sessions": []}
+    mine = {(r["metric"], r["convention"], r["n"]) for r in recs}
+    runs = [r for r in old["runs"] if (r["metric"], r["convention"], r["n"]) not in mine] + recs
+    saved_sessions = [x for x in old.get("sessions", []) if x["start"] != sessions["start"]]
+    out.write_text(json.dumps({"impl": kind, "machine": machine(), "path": path,
+                               "versions": versions, "sessions": saved_sessions + [sessions],
+                               "runs": runs}, indent=1) + "\n")
+
+
+def run(args, directory):
     cases = [c for c in CASES if (args.only is None or c[0] in args.only)]
     refs = {"ubisoft": (args.ubisoft_python, args.ubisoft), "dlib": (args.dlib_python, args.dlib)}
     cases = [c for c in cases if refs[c[2]][1]]
     if not cases:
         sys.exit("give --ubisoft PATH and/or --dlib PATH --dlib-python PATH")
-    RESULTS.mkdir(exist_ok=True)
-    info = {"machine": machine(), "loadavg_before": os.getloadavg()}
-    runs = {kind: [] for kind in {"fastdis"} | {c[2] for c in cases}}
+    directory.mkdir(exist_ok=True)
+    session = {"start": machine()["date"], "loadavg_before": os.getloadavg(), "quick": args.quick}
+    kinds = {"fastdis"} | {c[2] for c in cases}
+    runs = {kind: [] for kind in kinds}
     with tempfile.TemporaryDirectory() as tmp:
         tmp = pathlib.Path(tmp)
         write_data(tmp, [args.quick] if args.quick else sorted({n for c in cases for n in c[3]}))
         workers = {"fastdis": _Worker("fastdis", sys.executable, None)}
-        for kind in runs.keys() - {"fastdis"}:
+        for kind in kinds - {"fastdis"}:
             workers[kind] = _Worker(kind, refs[kind][0] or sys.executable, refs[kind][1])
+        if args.ubisoft_legacy_python and any((c[0], c[1]) in LEGACY for c in cases):
+            workers["ubisoft-legacy"] = _Worker("ubisoft", args.ubisoft_legacy_python, args.ubisoft)
+        paths = {k: refs.get(k, (None, None))[1] and str(refs[k][1]) for k in kinds}
         try:
             for metric, convention, ref, sizes, warmup in cases:
+                ref_worker = workers.get(f"{ref}-legacy", workers[ref]) \
+                    if (metric, convention) in LEGACY else workers[ref]
                 for n, rounds in ({args.quick: 1} if args.quick else sizes).items():
                     job = {"metric": metric, "convention": convention, "dir": str(tmp),
                            "n": n, "warmup": warmup}
                     for r in range(rounds):
-                        for kind in ("fastdis", ref):  # alternate, call by call
-                            a = workers[kind].call(job)
-                            rec = dict(metric=metric, convention=convention, n=n, round=r,
-                                       loadavg=os.getloadavg()[0], **a)
-                            runs[kind].append(rec)
+                        for kind, w in (("fastdis", workers["fastdis"]), (ref, ref_worker)):
+                            a = w.call(job)  # alternate, call by call
+                            runs[kind].append(dict(metric=metric, convention=convention, n=n,
+                                                   round=r, loadavg=os.getloadavg()[0],
+                                                   versions=w.versions, **a))
+                            _save(directory, kind, runs[kind], dict(session, loadavg_after=None),
+                                  workers[kind].versions, paths[kind])
                             print(f"{kind:8s} {metric:18s} {convention:8s} {n:>8d} r{r} "
                                   f"{a.get('time', float('nan')):9.3f} s "
                                   f"{a.get('value', a.get('error'))}", flush=True)
         finally:
             for w in workers.values():
                 w.close()
-    info["loadavg_after"] = os.getloadavg()
-    for kind, recs in runs.items():
-        out = dict(info, impl=kind, versions=workers[kind].versions,
-                   path=refs.get(kind, (None, None))[1] and str(refs[kind][1]), runs=recs)
-        (RESULTS / f"reference_{kind}.json").write_text(json.dumps(out, indent=1) + "\n")
+    session["loadavg_after"] = os.getloadavg()
+    for kind in kinds:
+        _save(directory, kind, runs[kind], session, workers[kind].versions, paths[kind])
 
 
 def _fmt_value(v):
@@ -379,18 +403,22 @@ def _fmt_time(t):
     return f"{t:.3f} s" if t < 10 else f"{t:.1f} s"
 
 
-def report():
+def report(directory=RESULTS):
     data = {p.stem[len("reference_"):]: json.loads(p.read_text())
-            for p in sorted(RESULTS.glob("reference_*.json"))}
+            for p in sorted(directory.glob("reference_*.json"))}
     if "fastdis" not in data:
         sys.exit("no saved results: run without --report-only first")
     m = data["fastdis"]["machine"]
-    print("load: the mean 1-minute load average recorded after the case's calls")
-    print(f"Machine: {m['cpu']}, {m['cores']} cores, Python {m['python']}, {m['date']}; "
-          f"load average before {data['fastdis']['loadavg_before'][0]:.2f}, after "
-          f"{data['fastdis']['loadavg_after'][0]:.2f}")
+    print(f"Machine: {m['cpu']}, {m['cores']} cores, Python {m['python']}")
+    for x in data["fastdis"]["sessions"]:
+        after = x["loadavg_after"] and f"{x['loadavg_after'][0]:.2f}"
+        print(f"- run started {x['start']}: load average before {x['loadavg_before'][0]:.2f}, "
+              f"after {after}" + (f" (quick, N = {x['quick']})" if x.get("quick") else ""))
     for kind, d in data.items():
-        print(f"- {kind}: {', '.join(f'{k} {v}' for k, v in d['versions'].items())}")
+        envs = {json.dumps(r["versions"], sort_keys=True) for r in d["runs"]}
+        for env in sorted(envs):
+            print(f"- {kind}: {', '.join(f'{k} {v}' for k, v in json.loads(env).items())}")
+    print("load: the mean 1-minute load average recorded after the case's calls")
     print("\n| metric | convention | N | fastdis (median) | reference code (median) | ratio "
           "| rounds | load | value: fastdis | value: reference |")
     print("|---|---|---|---|---|---|---|---|---|---|")
@@ -416,6 +444,8 @@ def report():
         ratio = "-" if t_f is None or t_r is None else (
             f"{t_r / t_f:.1f}x" if t_r / t_f < 10 else f"{t_r / t_f:.0f}x")
         label = "dci (random forest)" if key[0] == "dci_random_forest" else key[0]
+        if runs_r and runs_r[0]["versions"] != data[ref]["versions"]:
+            label += f" (reference on scikit-learn {runs_r[0]['versions'].get('sklearn')})"
         print(f"| {label} | {key[1]} | {key[2]:.0e} | "
               f"{_fmt_time(t_f) if t_f is not None else '-'} | "
               f"{_fmt_time(t_r) if t_r is not None else '-'} | {ratio} | {k} | "
@@ -427,11 +457,14 @@ if __name__ == "__main__":
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--ubisoft", type=pathlib.Path, help="the survey repository's root")
     parser.add_argument("--ubisoft-python", help="interpreter with pyitlib (default: this one)")
+    parser.add_argument("--ubisoft-legacy-python",
+                        help="interpreter with pyitlib and scikit-learn < 1.8, for the survey's "
+                             "explicitness (its multi_class argument)")
     parser.add_argument("--dlib", type=pathlib.Path, help="disentanglement_lib's repository root")
     parser.add_argument("--dlib-python", help="interpreter of disentanglement_lib's environment")
     parser.add_argument("--only", nargs="+", help="metrics to run (e.g. mig dci)")
     parser.add_argument("--quick", type=int, metavar="N",
-                        help="a smoke test: every case once at N rows (overwrites the results)")
+                        help="a smoke test: every case once at N rows (results not saved)")
     parser.add_argument("--report-only", action="store_true")
     parser.add_argument("--worker", choices=["fastdis", "ubisoft", "dlib"], help=argparse.SUPPRESS)
     parser.add_argument("--path", help=argparse.SUPPRESS)
@@ -442,5 +475,10 @@ if __name__ == "__main__":
         if not args.report_only:
             if args.dlib and not args.dlib_python:
                 parser.error("--dlib needs --dlib-python (its own environment)")
-            run(args)
+            if args.quick:  # a smoke test's numbers are not results
+                with tempfile.TemporaryDirectory() as tmp:
+                    run(args, pathlib.Path(tmp))
+                    report(pathlib.Path(tmp))
+                sys.exit(0)
+            run(args, RESULTS)
         report()
