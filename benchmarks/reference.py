@@ -9,11 +9,14 @@ factor + N(0, 1) (``benchmarks/conftest.py``'s ``benchmark_data``), written to `
 
 Setting up the references (outside this repository; nothing of theirs is copied here)::
 
-    # the survey code (Carbonneau et al.): its repository as it is, plus pyitlib
+    # the survey code (Carbonneau et al.): its repository as it is, plus pyitlib, on fastdis's
+    # numpy / scipy / scikit-learn; its explicitness passes LogisticRegression(multi_class=...),
+    # which scikit-learn 1.8 removed, so a second environment keeps scikit-learn 1.7 for it
     git clone https://github.com/ubisoft/ubisoft-laforge-disentanglement-metrics /work/refs/ubisoft
-    python -m venv --system-site-packages /work/refs/ubisoft-venv   # fastdis's numpy and scipy
-    # scikit-learn 1.8 removed LogisticRegression(multi_class=...), which its explicitness passes
-    /work/refs/ubisoft-venv/bin/pip install pyitlib "scikit-learn==1.7.*"
+    python -m venv --system-site-packages /work/refs/ubisoft-venv
+    /work/refs/ubisoft-venv/bin/pip install pyitlib
+    python -m venv --system-site-packages /work/refs/ubisoft-legacy-venv
+    /work/refs/ubisoft-legacy-venv/bin/pip install pyitlib "scikit-learn==1.7.*"
     # disentanglement_lib: its own environment with the pins it needs
     git clone https://github.com/google-research/disentanglement_lib /work/refs/dlib
     python -m venv /work/refs/dlib-venv
@@ -22,6 +25,7 @@ Setting up the references (outside this repository; nothing of theirs is copied 
 
     python benchmarks/reference.py \\
         --ubisoft /work/refs/ubisoft --ubisoft-python /work/refs/ubisoft-venv/bin/python \\
+        --ubisoft-legacy-python /work/refs/ubisoft-legacy-venv/bin/python \\
         --dlib /work/refs/dlib --dlib-python /work/refs/dlib-venv/bin/python
 
 How each reference is called:
