@@ -56,7 +56,8 @@ How each reference is called:
 
 Results: ``benchmarks/results/reference_<impl>.json`` (every run's time and value, the machine,
 the load average before and after) and a markdown table on stdout. ``--report-only`` prints the
-table from the saved JSON. A full run takes ~15 minutes on 2 cores.
+table from the saved JSON. A full run took 17 minutes on a shared 2-core machine (2026-11-29).
+One self-contained file on purpose: the workers re-run it in the references' environments.
 """
 import argparse
 import datetime
@@ -183,7 +184,8 @@ class _ArrayGroundTruth:
         hi = np.searchsorted(self.sorted_keys, keys, "right")
         found = hi > lo
         self.misses += int((~found).sum())
-        pick = lo + (random_state.random_sample(len(keys)) * np.maximum(hi - lo, 1)).astype(np.int64)
+        width = np.maximum(hi - lo, 1)
+        pick = lo + (random_state.random_sample(len(keys)) * width).astype(np.int64)
         rows = np.where(found, self.order[np.minimum(pick, len(self.order) - 1)],
                         random_state.randint(len(self.factors), size=len(keys)))
         return self.codes[rows]
