@@ -12,13 +12,13 @@ Setting up the references (outside this repository; nothing of theirs is copied 
     # the survey code (Carbonneau et al.): its repository as it is, plus pyitlib, on fastdis's
     # numpy / scipy / scikit-learn; its explicitness passes LogisticRegression(multi_class=...),
     # which scikit-learn 1.8 removed, so a second environment keeps scikit-learn 1.7 for it
-    git clone https://github.com/ubisoft/ubisoft-laforge-disentanglement-metrics /work/refs/ubisoft
+    git clone <GitHub: ubisoft/ubisoft-laforge-disentanglement-metrics> /work/refs/ubisoft
     python -m venv --system-site-packages /work/refs/ubisoft-venv
     /work/refs/ubisoft-venv/bin/pip install pyitlib
     python -m venv --system-site-packages /work/refs/ubisoft-legacy-venv
     /work/refs/ubisoft-legacy-venv/bin/pip install pyitlib "scikit-learn==1.7.*"
     # disentanglement_lib: its own environment with the pins it needs
-    git clone https://github.com/google-research/disentanglement_lib /work/refs/dlib
+    git clone <GitHub: google-research/disentanglement_lib> /work/refs/dlib
     python -m venv /work/refs/dlib-venv
     /work/refs/dlib-venv/bin/pip install "tensorflow-cpu==2.15.*" "gin-config==0.4.0" \\
         scikit-learn "numpy<2" scipy six absl-py
