@@ -118,12 +118,9 @@ def _marked_levels(factors, mins, spans, n_threads):
     offsets = np.concatenate([[0], np.cumsum(spans)[:-1]]).astype(np.int64)
     lengths = np.array(spans, dtype=np.int64)
     marks = np.zeros(int(lengths.sum()), dtype=np.uint8)
-    status = _kernels.mark_values(factors, mins, offsets, lengths, marks, n_threads)
-    if status not in (None, _kernels.OK):
-        # every value lies in [min, max] of its column (the scan just found them): a
-        # value outside means the factors changed under us or a kernel bug
-        raise RuntimeError(f"fastdis: marking factor levels failed (status {status}); were "
-                           "the factors modified by another thread during the call?")
+    # the binding raises if a value lies outside its column's span (it cannot: the scan
+    # just found [min, max], unless another thread changed the factors meanwhile)
+    _kernels.mark_values(factors, mins, offsets, lengths, marks, n_threads)
     return [(np.flatnonzero(marks[o:o + s]) + m).astype(factors.dtype)
             for o, s, m in zip(offsets, lengths, mins)]
 

@@ -556,8 +556,6 @@ def test_bindings_reject_wrong_arrays(name):
 
 
 def test_bindings_reject_read_only_outputs():
-    from fastdis import _kernels as K
-
     binding, args, _ = _binding_calls()["discretize"]
     out = args[7]
     out.flags.writeable = False

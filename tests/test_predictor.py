@@ -7,7 +7,7 @@ from sklearn.metrics import r2_score
 
 import fastdis
 from conftest import CASES, grid, load_case
-from fastdis.metrics.predictor import squared_correlation
+from fastdis.metrics._sap import squared_correlation
 
 
 @pytest.mark.parametrize("case", CASES)
@@ -155,7 +155,7 @@ def test_dci_lasso_matches_survey_code(reference, case):
 
 def test_dci_break_bug_only_in_the_survey_convention(reference):
     """The survey's `break` on an all-zero code (Lasso zeroes code 3 of "partial")."""
-    from fastdis.metrics.predictor import _aggregate
+    from fastdis.metrics._dci import _aggregate
 
     factors, codes = load_case("partial")
     survey = fastdis.dci(factors, codes, convention="ubisoft")

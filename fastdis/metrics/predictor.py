@@ -7,8 +7,8 @@ reference codes. Each metric lives in its own module (``_sap``, ``_explicitness`
 ``_dci`` with its fits in ``_dci_fit``; what they share in ``_fitting``); this one is
 their public face.
 """
-from ._dci import DCI, DCI_ESTIMATORS, DCIResult, _aggregate, dci
-from ._explicitness import EXPLICITNESS, explicitness
-from ._sap import SAP, sap, squared_correlation
+from ._dci import DCI_ESTIMATORS, DCIResult, dci
+from ._explicitness import explicitness
+from ._sap import sap
 
 __all__ = ["sap", "explicitness", "dci", "DCIResult", "DCI_ESTIMATORS"]
