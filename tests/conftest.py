@@ -1,10 +1,18 @@
 import json
+import os
 import pathlib
+import signal
+import subprocess
+import time
 
 import numpy as np
 import pytest
 
+import fastdis
+
 DATA = pathlib.Path(__file__).parent / "data"
+# the directory holding the fastdis under test, so that child processes import it too
+PACKAGE_PARENT = pathlib.Path(fastdis.__file__).resolve().parent.parent
 CASES = ("axis_aligned", "entangled", "partial", "sampled")
 
 
@@ -25,3 +33,30 @@ def grid(sizes, repeat=1):
     mesh = np.meshgrid(*[np.arange(s) for s in sizes], indexing="ij")
     f = np.stack([m.ravel() for m in mesh], axis=1).astype(np.int64)
     return np.repeat(f, repeat, axis=0)
+
+
+def child_env(*paths, **variables):
+    """os.environ for a child Python that imports the fastdis under test (not another
+    installed copy), with ``paths`` after it on PYTHONPATH and ``variables`` set."""
+    return dict(os.environ, PYTHONPATH=os.pathsep.join([str(PACKAGE_PARENT), *map(str, paths)]),
+                **variables)
+
+
+def interrupt_when_ready(argv, delay, timeout, **popen):
+    """Start ``argv``, wait for its "ready" line, let it run ``delay`` seconds, send SIGINT.
+
+    Returns (stdout after "ready", stderr, return code, seconds from SIGINT to its exit)."""
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            **popen)
+    try:
+        ready = proc.stdout.readline().strip()
+        assert ready == "ready", proc.stderr.read()[-3000:]
+        time.sleep(delay)
+        sent = time.perf_counter()
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=timeout)
+        return out, err, proc.returncode, time.perf_counter() - sent
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

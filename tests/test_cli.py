@@ -10,15 +10,15 @@ import numpy as np
 import pytest
 
 import fastdis
+from conftest import child_env
 from fastdis.__main__ import main
 from fastdis._cli_io import UsageError, read_array
 
 # the package these tests imported (a source tree built in place, or the installed one)
-PACKAGE_ROOT = str(pathlib.Path(fastdis.__file__).resolve().parent.parent)
 
 
 def run(*args):
-    env = dict(os.environ, PYTHONPATH=PACKAGE_ROOT)
+    env = child_env()
     return subprocess.run([sys.executable, "-m", "fastdis", *args], capture_output=True, env=env,
                           text=True, timeout=120, cwd=pathlib.Path(__file__).parent / "data")
 

@@ -3,8 +3,6 @@ joblib), scikit-learn's Parallel never runs in fastdis's pool threads, Ctrl-C st
 call within one fit."""
 import os
 import pathlib
-import signal
-import subprocess
 import sys
 import threading
 import time
@@ -13,6 +11,7 @@ import numpy as np
 import pytest
 
 import fastdis
+from conftest import child_env, interrupt_when_ready
 
 threadpoolctl = pytest.importorskip("threadpoolctl")
 
@@ -164,23 +163,10 @@ def test_ctrl_c_stops_within_one_fit(which):
     """SIGINT during a long call: KeyboardInterrupt reaches the caller, and the process
     ends, within about one estimator fit (the pools used to wait for every running
     factor: 25-35 s here)."""
-    tests = pathlib.Path(__file__).parent
-    package_root = pathlib.Path(fastdis.__file__).parent.parent  # the fastdis under test
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
-        [str(package_root)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]))
-    child = subprocess.Popen([sys.executable, str(tests / "_interrupt_child.py"), which],
-                             stdout=subprocess.PIPE, text=True, env=env)
-    try:
-        assert child.stdout.readline().strip() == "ready"
-        time.sleep(2.0)
-        start = time.perf_counter()
-        child.send_signal(signal.SIGINT)
-        out, _ = child.communicate(timeout=120)
-        elapsed = time.perf_counter() - start
-    finally:
-        if child.poll() is None:
-            child.kill()
-    assert out.strip() == "interrupted" and child.returncode == 130
+    child = pathlib.Path(__file__).parent / "_interrupt_child.py"
+    out, _, returncode, elapsed = interrupt_when_ready([sys.executable, str(child), which], 2.0,
+                                                       120, env=child_env())
+    assert out.strip() == "interrupted" and returncode == 130
     assert elapsed < 6.0, elapsed
 
 

@@ -7,21 +7,18 @@ subprocess because those variables are read once, when the OpenMP runtime starts
 import os
 import pathlib
 import pickle
-import signal
 import subprocess
 import sys
 import textwrap
-import time
 
 import numpy as np
 import pytest
 
 import fastdis
+from conftest import child_env, interrupt_when_ready
 from fastdis import _kernels
 
 HERE = pathlib.Path(__file__).parent
-# the fastdis under test (an in-place build or an installed wheel), for subprocesses
-PACKAGE_PARENT = pathlib.Path(fastdis.__file__).resolve().parent.parent
 THREADS = (None, 2, 4)
 
 
@@ -70,8 +67,7 @@ def assert_same(got, expected, what):
 
 
 def run_python(code, env_extra, timeout=240):
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(PACKAGE_PARENT), str(HERE)]),
-               **env_extra)
+    env = child_env(HERE, **env_extra)
     return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], env=env, cwd=HERE,
                           capture_output=True, timeout=timeout)
 
@@ -200,19 +196,7 @@ MINMAX_CALL = "_kernels.code_minmax(codes, 1)"
                          ids=["joint_histogram", "code_minmax"])
 def test_ctrl_c_interrupts_a_long_kernel_within_a_second(setup, call):
     code = CTRL_C.format(setup=textwrap.dedent(setup), call=call)
-    env = dict(os.environ, PYTHONPATH=str(PACKAGE_PARENT))
-    proc = subprocess.Popen([sys.executable, "-c", code], env=env, cwd=HERE,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        assert proc.stdout.readline().strip() == "ready", proc.stderr.read()
-        time.sleep(0.5)
-        sent = time.perf_counter()
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=60)
-        waited = time.perf_counter() - sent
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+    out, err, _, waited = interrupt_when_ready([sys.executable, "-c", code], 0.5, 60,
+                                               env=child_env(), cwd=HERE)
     assert out.startswith("interrupted"), f"the kernel was not interrupted: {out!r} {err[-2000:]}"
     assert waited < 1.5, f"KeyboardInterrupt came {waited:.2f} s after SIGINT"
