@@ -7,7 +7,6 @@
 import argparse
 import json
 import pathlib
-import platform
 import subprocess
 import sys
 
@@ -38,14 +37,10 @@ def run(only=None):
 
 
 def machine():
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    import os
-    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    from reference import machine as facts  # benchmarks/ is on sys.path: this script's folder
+
+    m = facts()
+    return f"{m['cpu']}, {m['cores']} cores, Python {m['python']}"
 
 
 def report():
