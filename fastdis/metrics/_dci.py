@@ -8,8 +8,8 @@ from .._threads import parallel_map, total_threads
 from .._validation import check_choice, check_n_threads, check_pair
 from ._conventions import AVAILABLE, resolve
 from ._dci_fit import CLASSIFIERS, ESTIMATORS, fit_factor, serial
-from ._fitting import (check_classes, check_factors_vary, column_exponents, is_numeric,
-                       minmax_scaled, split_rows, to_unit)
+from ._fitting import check_classes, check_factors_vary, is_numeric, minmax_scaled, split_rows
+from ._scale import column_exponents, to_unit
 
 DCI_ESTIMATORS = ESTIMATORS
 # the classifier chosen when factors are labels (strings, categories) and no estimator is given

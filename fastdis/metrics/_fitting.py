@@ -13,23 +13,12 @@ import numpy as np
 
 from .._discretize import minmax_affine
 from .._validation import check_int, continuous_looking
+from ._scale import column_exponents, to_unit
 
 
 def is_numeric(factors):
     """Whether the factors are numbers (else labels: strings, objects, categories)."""
     return factors.dtype.kind in "iubf"
-
-
-def column_exponents(lo, hi):
-    """Per column, e such that ``np.ldexp(x, -e)`` lies in [-1, 1] for lo <= x <= hi."""
-    big = np.maximum(np.abs(np.asarray(lo, dtype=np.float64)),
-                     np.abs(np.asarray(hi, dtype=np.float64)))
-    return np.frexp(big)[1]  # big = m 2**e with 0.5 <= m < 1 (e = 0 for 0)
-
-
-def to_unit(x, exponents):
-    """float64 ``x`` with column j divided by 2**exponents[j] (exact)."""
-    return np.ldexp(np.asarray(x, dtype=np.float64), -exponents)
 
 
 def minmax_scaled(x, mins, maxs):

@@ -17,6 +17,7 @@ from .._random import check_random_state
 from .._shared import shared
 from .._validation import BIN_HINT, check_int, check_n_threads, check_pair, continuous_looking
 from ._conventions import resolve_metric
+from ._scale import column_exponents
 
 # Columns whose largest magnitude lies outside [2**-EXTREME, 2**EXTREME] are rescaled by an
 # exact power of two before any sum: squares of values beyond 2**511 overflow and those
@@ -79,18 +80,11 @@ def prepare(metric, factors, codes, convention, n_threads, settings_given, check
     return s, enc, codes, nt
 
 
-def exponents(mins, maxs):
-    """Per column, e with max |z| * 2**-e in [0.5, 1) (0 for an all-zero column)."""
-    big = np.maximum(np.abs(np.asarray(mins, dtype=np.float64)),
-                     np.abs(np.asarray(maxs, dtype=np.float64)))
-    return np.frexp(big)[1].astype(np.int64)
-
-
 def rescale_extreme(codes, mins, maxs):
     """``(codes, e)``: columns of extreme magnitude multiplied by 2**-e exactly (a float64
     copy; other columns unchanged, their e 0), so that no sum of squares or of differences
     over or underflows. Ratios of variances or deviations of one column do not change."""
-    e = exponents(mins, maxs)
+    e = column_exponents(mins, maxs).astype(np.int64)
     extreme = (np.abs(e) > EXTREME) & (np.maximum(np.abs(mins), np.abs(maxs)) > 0)
     e = np.where(extreme, e, 0)
     if not extreme.any():

@@ -6,8 +6,8 @@ from .._random import check_random_state
 from .._threads import parallel_map, total_threads
 from .._validation import check_choice, check_n_threads, check_pair
 from ._conventions import resolve
-from ._fitting import (check_classes, column_exponents, is_numeric, split_rows, to_unit,
-                       value_counts)
+from ._fitting import check_classes, is_numeric, split_rows, value_counts
+from ._scale import column_exponents, to_unit
 from .information import _top_two
 
 # Chunk of rows for the moment sums: bounded temporaries whatever N.
