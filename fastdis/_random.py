@@ -50,3 +50,11 @@ def check_random_state(random_state, name="random_state"):
     if not 0 <= seed < SEED_LIMIT:
         raise ValueError(f"{name} must be an integer in [0, 2**32) (4294967295 at most), got {seed}")
     return seed
+
+
+def check_unused_random_state(random_state, name="random_state"):
+    """Hold the ``random_state`` of a deterministic metric to the same rule, without
+    drawing anything: nothing is taken from a Generator or the operating system."""
+    if random_state is not None and not isinstance(random_state, (np.random.Generator,
+                                                                  np.random.RandomState)):
+        check_random_state(random_state, name)

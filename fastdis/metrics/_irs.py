@@ -5,7 +5,7 @@ import warnings
 import numpy as np
 
 from .. import _kernels
-from .._random import check_random_state
+from .._random import check_unused_random_state
 from .._validation import raise_kernel_error
 from .._warnings import DegenerateWarning
 from ._sampling import check_real, document, prepare, rescale_extreme
@@ -98,8 +98,7 @@ def irs(factors, codes, *, convention=None, random_state=None, n_threads=None,
     """
     s, enc, codes, nt = prepare("irs", factors, codes, convention, n_threads, dict(
         diff_quantile=diff_quantile, factor_bins=factor_bins), check_finite=False, min_factors=1)
-    if not isinstance(random_state, (np.random.Generator, np.random.RandomState)):
-        check_random_state(random_state)  # unused, but held to the rule of every metric
+    check_unused_random_state(random_state)
     q = check_real(s["diff_quantile"], "diff_quantile", 0.0, 1.0, low_open=True)
     cum, mean, mins, maxs, e = _within_level_deviation(enc, codes, q, nt)
     active = maxs > mins

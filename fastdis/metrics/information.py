@@ -12,13 +12,10 @@ import numpy as np
 
 from .._discretize import STRATEGIES
 from .._information import compute_information
-from .._random import check_random_state
+from .._random import check_unused_random_state
 from .._validation import check_choice
 from .._warnings import DegenerateWarning
 from ._conventions import INFORMATION, resolve
-
-# a Generator or RandomState is checked without drawing from it: nothing here is random
-_GENERATORS = (np.random.Generator, np.random.RandomState)
 
 __all__ = ["mig", "rmig", "mig_sup", "jemmig", "modularity", "dcimig"]
 
@@ -59,7 +56,7 @@ def _doc(func):
 
 
 def _information(metric, factors, codes, convention, n_threads, random_state, **given):
-    check_random_state(random_state if not isinstance(random_state, _GENERATORS) else 0)
+    check_unused_random_state(random_state)
     if given.get("strategy") is not None:
         # "minmax" (the survey code's scaling) is a convention's, not a user's, choice
         check_choice(given["strategy"], "strategy", STRATEGIES)
