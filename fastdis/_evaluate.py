@@ -13,6 +13,7 @@ from ._random import check_random_state
 from ._shared import sharing
 from ._threads import limit_threads, total_threads
 from ._validation import check_n_threads, check_pair
+from .metrics._fitting import value_counts
 
 # name -> (family, paper)
 _REGISTRY = {
@@ -109,7 +110,7 @@ _SWAP_SAMPLE = 10_000
 
 
 def _distinct(x, rows):
-    return np.array([len(np.unique(x[rows, j])) for j in range(x.shape[1])])
+    return np.array(value_counts(x, rows))
 
 
 def check_not_swapped(factors, codes):
