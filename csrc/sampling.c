@@ -95,6 +95,61 @@ int fd_group_rows(const int64_t *keys, int64_t n, int64_t n_keys, int64_t *offse
 
 /* ---- batches ---------------------------------------------------------------------- */
 
+/* fd_below's draw (the same values from the same generator state) without its two 64-bit
+ * divisions: the rejection threshold 2**64 mod m is below m, so a draw x >= m is always
+ * kept and the threshold is computed only for the rare x < m; and x mod m is Lemire,
+ * Kaser & Kurz's exact remainder by multiplication (Software: Practice and Experience
+ * 2019) with M = ceil(2**128 / m), where the compiler has 128-bit integers. */
+typedef struct {
+    uint64_t m;
+#ifdef __SIZEOF_INT128__
+    unsigned __int128 magic;
+#endif
+} fd_divisor;
+
+static inline fd_divisor fd_divisor_of(int64_t m)
+{
+    fd_divisor dv;
+    dv.m = (uint64_t)m;
+#ifdef __SIZEOF_INT128__
+    dv.magic = ~(unsigned __int128)0 / dv.m + 1; /* m = 1: 0, and every remainder is 0 */
+#endif
+    return dv;
+}
+
+static inline uint64_t fd_mod(uint64_t x, const fd_divisor *dv)
+{
+#ifdef __SIZEOF_INT128__
+    const unsigned __int128 low = dv->magic * x;
+    const unsigned __int128 top = (unsigned __int128)(uint64_t)(low >> 64) * dv->m;
+    return (uint64_t)((top + (((unsigned __int128)(uint64_t)low * dv->m) >> 64)) >> 64);
+#else
+    return x % dv->m;
+#endif
+}
+
+static inline int64_t fd_draw_by(fd_rng *r, const fd_divisor *dv)
+{
+    uint64_t x = fd_next(r);
+    if (x < dv->m) {
+        const uint64_t threshold = (0 - dv->m) % dv->m;
+        while (x < threshold) x = fd_next(r);
+    }
+    return (int64_t)fd_mod(x, dv);
+}
+
+/* fd_below(r, m) for a divisor used once: the same draw, one division (x mod m) */
+static inline int64_t fd_draw_below(fd_rng *r, int64_t m)
+{
+    const uint64_t um = (uint64_t)m;
+    uint64_t x = fd_next(r);
+    if (x < um) {
+        const uint64_t threshold = (0 - um) % um;
+        while (x < threshold) x = fd_next(r);
+    }
+    return (int64_t)(x % um);
+}
+
 /* Draw `count` distinct positions in [0, m) (count <= m) into out.
  * scratch holds 2 * count int64 (partial Fisher-Yates when m < 2 count) or a hash set
  * of hsize >= 2 count slots (Floyd's algorithm otherwise). */
@@ -104,7 +159,7 @@ static void fd_distinct(fd_rng *rng, int64_t m, int64_t count, int64_t *out,
     if (m < 2 * count) {
         for (int64_t i = 0; i < m; i++) scratch[i] = i;
         for (int64_t i = 0; i < count; i++) {
-            int64_t j = i + fd_below(rng, m - i), t = scratch[i];
+            int64_t j = i + fd_draw_below(rng, m - i), t = scratch[i];
             scratch[i] = scratch[j]; scratch[j] = t;
             out[i] = scratch[i];
         }
@@ -112,7 +167,7 @@ static void fd_distinct(fd_rng *rng, int64_t m, int64_t count, int64_t *out,
     }
     for (int64_t i = 0; i < hsize; i++) hash[i] = -1;
     for (int64_t i = 0, j = m - count; i < count; i++, j++) { /* Floyd */
-        int64_t t = fd_below(rng, j + 1), pick = t;
+        int64_t t = fd_draw_below(rng, j + 1), pick = t;
         uint64_t h = fd_mix64((uint64_t)t) & (uint64_t)(hsize - 1);
         int seen = 0;
         while (hash[h] != -1) {
@@ -129,54 +184,152 @@ static void fd_distinct(fd_rng *rng, int64_t m, int64_t count, int64_t *out,
     }
 }
 
-/* A group for one batch (or one pair): in proportion to its size (the group of a random
- * row) with by_size, uniformly over the eligible groups otherwise. */
-static int64_t fd_pick_group(fd_rng *rng, const fd_groups *g)
+/* A group for one batch (or one pair), as its index among the eligible groups: in
+ * proportion to its size (the group of a random row) with by_size, uniformly otherwise.
+ * `pick` divides by the number of eligible rows (by_size) or groups. */
+static int64_t fd_pick_group(fd_rng *rng, const fd_groups *g, const fd_divisor *pick)
 {
     if (g->by_size) {
-        int64_t u = fd_below(rng, g->cum[g->n_groups]), a = 0, z = g->n_groups - 1;
+        int64_t u = fd_draw_by(rng, pick), a = 0, z = g->n_groups - 1;
         while (a < z) { int64_t mid = (a + z) >> 1; if (g->cum[mid + 1] <= u) a = mid + 1; else z = mid; }
-        return g->groups[a];
+        return a;
     }
-    return g->groups[fd_below(rng, g->n_groups)];
+    return fd_draw_by(rng, pick);
 }
+
+/* Eligible groups up to which FD_BATCH_PAIRS keeps the divisors of every group's size m
+ * and m - 1 (a pair draws its group anew each time); beyond, each draw divides. */
+#define FD_PAIR_DIVISORS ((int64_t)1 << 16)
 
 /* FD_BATCH_PAIRS: every pair of the batch draws its own group (the value of the fixed
  * factor, as in Higgins et al. 2017), then two rows of it: two different rows, or two
- * independent rows with replace.  Eligible groups hold two rows or more. */
-static int fd_pairs_batch(fd_rng *rng, const fd_array *codes, const fd_groups *g,
-                          int64_t L, double *acc, double *o)
+ * independent rows with replace.  Eligible groups hold two rows or more.  Writes the
+ * positions in perm of the pairs' rows, pos[i] and pos[L + i], and prefetches them.
+ * sizes: divisors m and m - 1 of eligible group e at 2e and 2e + 1, or NULL. */
+static int fd_pairs_positions(fd_rng *rng, const fd_groups *g, const fd_divisor *pick,
+                              const fd_divisor *sizes, int64_t n_rows, int64_t L, int64_t *pos)
 {
-    const int64_t d = codes->n_cols;
-    for (int64_t j = 0; j < d; j++) acc[j] = 0.0;
     for (int64_t i = 0; i < L; i++) {
-        const int64_t grp = fd_pick_group(rng, g), lo = g->offsets[grp];
+        const int64_t e = fd_pick_group(rng, g, pick), grp = g->groups[e], lo = g->offsets[grp];
         const int64_t m = g->offsets[grp + 1] - lo;
         int64_t a, c;
         /* as in the per-batch modes: a group outside the rows is a caller's bug (and a
-         * group of one row would divide by zero below) */
-        if (lo < 0 || m < 2 || g->offsets[grp + 1] > codes->n_rows) return 1;
-        a = fd_below(rng, m);
-        if (g->replace) {
-            c = fd_below(rng, m);
+         * group of one row could not give two different rows) */
+        if (lo < 0 || m < 2 || g->offsets[grp + 1] > n_rows) return 1;
+        if (sizes) {
+            a = fd_draw_by(rng, sizes + 2 * e);
+            c = fd_draw_by(rng, sizes + 2 * e + (g->replace ? 0 : 1));
         } else {
-            c = fd_below(rng, m - 1);
-            if (c >= a) c++;
+            a = fd_draw_below(rng, m);
+            c = fd_draw_below(rng, g->replace ? m : m - 1);
         }
-        a = g->perm[lo + a];
-        c = g->perm[lo + c];
-        if ((uint64_t)a >= (uint64_t)codes->n_rows || (uint64_t)c >= (uint64_t)codes->n_rows)
-            return 1;
-        a *= codes->row_stride;
-        c *= codes->row_stride;
-        for (int64_t j = 0; j < d; j++) {
-            const int64_t cj = j * codes->col_stride;
-            acc[j] += fabs(fd_load_float(codes->data, codes->dtype, a + cj) -
-                           fd_load_float(codes->data, codes->dtype, c + cj));
-        }
+        if (!g->replace && c >= a) c++;
+        pos[i] = lo + a;
+        pos[L + i] = lo + c;
+#if defined(__GNUC__) || defined(__clang__)
+        __builtin_prefetch(g->perm + pos[i]);
+        __builtin_prefetch(g->perm + pos[L + i]);
+#endif
     }
-    for (int64_t j = 0; j < d; j++) o[j] = acc[j] / (double)L;
     return 0;
+}
+
+/* The positions of one batch's rows within its group [0, m): `draws` of them. */
+static void fd_batch_positions(fd_rng *rng, int mode, int replace, int64_t m, int64_t L,
+                               int64_t draws, int64_t *rows, int64_t *scratch, int64_t *hash,
+                               int64_t hsize)
+{
+    if (replace) {
+        const fd_divisor dm = fd_divisor_of(m);
+        for (int64_t i = 0; i < draws; i++) rows[i] = fd_draw_by(rng, &dm);
+    } else if (m >= draws) {
+        fd_distinct(rng, m, draws, rows, scratch, hash, hsize);
+    } else if (mode == FD_BATCH_PAIR_DIFF) { /* small group: pairs of two different rows */
+        for (int64_t i = 0; i < L; i++) {
+            int64_t a = fd_draw_below(rng, m), c = fd_draw_below(rng, m - 1);
+            rows[i] = a; rows[L + i] = c >= a ? c + 1 : c;
+        }
+    } else { /* small group: with replacement */
+        const fd_divisor dm = fd_divisor_of(m);
+        for (int64_t i = 0; i < L; i++) rows[i] = fd_draw_by(rng, &dm);
+    }
+}
+
+/* rows[i] = perm[rows[i]] (positions -> rows), all loads issued before any row of codes
+ * is read: the batch's cache misses overlap instead of forming a chain per row.  Returns
+ * 1 if perm holds a row outside codes. */
+static int fd_resolve_rows(const fd_array *codes, const int64_t *perm, int64_t draws,
+                           int64_t *rows)
+{
+    int bad = 0;
+    for (int64_t i = 0; i < draws; i++) {
+        const int64_t r = perm[rows[i]];
+        if ((uint64_t)r >= (uint64_t)codes->n_rows) { bad = 1; rows[i] = 0; continue; }
+        rows[i] = r;
+#if defined(__GNUC__) || defined(__clang__)
+        {
+            const char *p = (const char *)codes->data +
+                            r * codes->row_stride * fd_itemsize(codes->dtype);
+            __builtin_prefetch(p);
+            __builtin_prefetch(p + 64);
+        }
+#endif
+    }
+    return bad;
+}
+
+/* The batch's reduction into o[d]: the mean over L pairs of |z_a - z_b| (rows[i] and
+ * rows[L + i]), or the unbiased variance (ddof = 1, two passes) of L rows.  One summation
+ * order for every layout, so float64 C-ordered codes (the fast path) give the same bits. */
+static void fd_reduce_batch(const fd_array *codes, int mode, const int64_t *rows, int64_t L,
+                            double *acc, double *o)
+{
+    const int64_t d = codes->n_cols, rs = codes->row_stride, cs = codes->col_stride;
+    const int fast = codes->dtype == FD_FLOAT64 && cs == 1;
+    const double *x = (const double *)codes->data;
+    for (int64_t j = 0; j < d; j++) acc[j] = 0.0;
+    if (mode != FD_BATCH_VARIANCE) {
+        for (int64_t i = 0; i < L; i++) {
+            const int64_t ra = rows[i] * rs, rb = rows[L + i] * rs;
+            if (fast) {
+                const double *pa = x + ra, *pb = x + rb;
+                for (int64_t j = 0; j < d; j++) acc[j] += fabs(pa[j] - pb[j]);
+            } else {
+                for (int64_t j = 0; j < d; j++)
+                    acc[j] += fabs(fd_load_float(codes->data, codes->dtype, ra + j * cs) -
+                                   fd_load_float(codes->data, codes->dtype, rb + j * cs));
+            }
+        }
+        for (int64_t j = 0; j < d; j++) o[j] = acc[j] / (double)L;
+        return;
+    }
+    {
+        double *mean = acc + d;
+        for (int64_t j = 0; j < d; j++) mean[j] = 0.0;
+        for (int64_t i = 0; i < L; i++) {
+            if (fast) {
+                const double *p = x + rows[i] * rs;
+                for (int64_t j = 0; j < d; j++) mean[j] += p[j];
+            } else {
+                for (int64_t j = 0; j < d; j++)
+                    mean[j] += fd_load_float(codes->data, codes->dtype, rows[i] * rs + j * cs);
+            }
+        }
+        for (int64_t j = 0; j < d; j++) mean[j] /= (double)L;
+        for (int64_t i = 0; i < L; i++) {
+            if (fast) {
+                const double *p = x + rows[i] * rs;
+                for (int64_t j = 0; j < d; j++) { const double t = p[j] - mean[j]; acc[j] += t * t; }
+            } else {
+                for (int64_t j = 0; j < d; j++) {
+                    const double t = fd_load_float(codes->data, codes->dtype,
+                                                   rows[i] * rs + j * cs) - mean[j];
+                    acc[j] += t * t;
+                }
+            }
+        }
+        for (int64_t j = 0; j < d; j++) o[j] = L > 1 ? acc[j] / (double)(L - 1) : 0.0;
+    }
 }
 
 int fd_sample_batches(const fd_array *codes, const fd_groups *g, int mode, int64_t batch_size,
@@ -187,11 +340,23 @@ int fd_sample_batches(const fd_array *codes, const fd_groups *g, int mode, int64
     const int64_t draws = mode == FD_BATCH_VARIANCE ? L : 2 * L;
     int64_t hsize = 1;
     int nomem = 0, bad = 0;
+    fd_divisor pick, *sizes = NULL;
     int nt = fd_resolve_threads(n_threads, n_batches * L);
     (void)nt; /* used by OpenMP only */
     if (L < 1 || g->n_groups < 1 || d < 1 || (g->by_size && g->cum[g->n_groups] < 1))
         return FD_ERR_ARGUMENT;
     while (hsize < 2 * draws) hsize <<= 1;
+    pick = fd_divisor_of(g->by_size ? g->cum[g->n_groups] : g->n_groups);
+    if (mode == FD_BATCH_PAIRS && g->n_groups <= FD_PAIR_DIVISORS) {
+        sizes = (fd_divisor *)malloc(sizeof(fd_divisor) * (size_t)(2 * g->n_groups));
+        if (!sizes) return FD_ERR_NOMEM;
+        for (int64_t e = 0; e < g->n_groups; e++) {
+            /* a bad group is refused when drawn; its divisors only need to be defined */
+            const int64_t m = g->offsets[g->groups[e] + 1] - g->offsets[g->groups[e]];
+            sizes[2 * e] = fd_divisor_of(m >= 2 ? m : 2);
+            sizes[2 * e + 1] = fd_divisor_of(m >= 2 ? m - 1 : 1);
+        }
+    }
 
 #ifdef _OPENMP
 #pragma omp parallel num_threads(nt)
@@ -207,62 +372,22 @@ int fd_sample_batches(const fd_array *codes, const fd_groups *g, int mode, int64
 #endif
         for (int64_t b = 0; b < n_batches; b++) {
             fd_rng rng = fd_rng_for(seed, (uint64_t)batch_ids[b]);
-            int64_t grp, lo, m;
-            double *o = out + b * d;
             if (!ok) continue;
             if (mode == FD_BATCH_PAIRS) {
-                if (fd_pairs_batch(&rng, codes, g, L, acc, o)) my_bad = 1;
-                continue;
-            }
-            grp = fd_pick_group(&rng, g);
-            lo = g->offsets[grp];
-            m = g->offsets[grp + 1] - lo;
-            /* the groups come from fd_group_rows: a group outside the rows is a caller's bug */
-            if (lo < 0 || m < 2 || g->offsets[grp + 1] > codes->n_rows) { my_bad = 1; continue; }
-            if (g->replace) {
-                for (int64_t i = 0; i < draws; i++) rows[i] = fd_below(&rng, m);
-            } else if (m >= draws) {
-                fd_distinct(&rng, m, draws, rows, scratch, hash, hsize);
-            } else if (mode == FD_BATCH_PAIR_DIFF) { /* small group: pairs of two different rows */
-                for (int64_t i = 0; i < L; i++) {
-                    int64_t a = fd_below(&rng, m), c = fd_below(&rng, m - 1);
-                    rows[i] = a; rows[L + i] = c >= a ? c + 1 : c;
+                if (fd_pairs_positions(&rng, g, &pick, sizes, codes->n_rows, L, rows)) {
+                    my_bad = 1;
+                    continue;
                 }
-            } else { /* small group: with replacement */
-                for (int64_t i = 0; i < L; i++) rows[i] = fd_below(&rng, m);
+            } else {
+                const int64_t grp = g->groups[fd_pick_group(&rng, g, &pick)], lo = g->offsets[grp];
+                const int64_t m = g->offsets[grp + 1] - lo;
+                /* the groups come from fd_group_rows: a group outside the rows is a caller's bug */
+                if (lo < 0 || m < 2 || g->offsets[grp + 1] > codes->n_rows) { my_bad = 1; continue; }
+                fd_batch_positions(&rng, mode, g->replace, m, L, draws, rows, scratch, hash, hsize);
+                for (int64_t i = 0; i < draws; i++) rows[i] += lo;
             }
-            for (int64_t i = 0; i < draws; i++) {
-                rows[i] = g->perm[lo + rows[i]];
-                if ((uint64_t)rows[i] >= (uint64_t)codes->n_rows) { my_bad = 1; rows[i] = 0; }
-            }
-
-            for (int64_t j = 0; j < d; j++) acc[j] = 0.0;
-            if (mode == FD_BATCH_PAIR_DIFF) {
-                for (int64_t i = 0; i < L; i++) {
-                    const int64_t ra = rows[i] * codes->row_stride, rb = rows[L + i] * codes->row_stride;
-                    for (int64_t j = 0; j < d; j++) {
-                        const int64_t cj = j * codes->col_stride;
-                        acc[j] += fabs(fd_load_float(codes->data, codes->dtype, ra + cj) -
-                                       fd_load_float(codes->data, codes->dtype, rb + cj));
-                    }
-                }
-                for (int64_t j = 0; j < d; j++) o[j] = acc[j] / (double)L;
-            } else { /* unbiased variance (ddof = 1), two passes over the batch */
-                double *mean = acc + d;
-                for (int64_t j = 0; j < d; j++) mean[j] = 0.0;
-                for (int64_t i = 0; i < L; i++)
-                    for (int64_t j = 0; j < d; j++)
-                        mean[j] += fd_load_float(codes->data, codes->dtype,
-                                                 rows[i] * codes->row_stride + j * codes->col_stride);
-                for (int64_t j = 0; j < d; j++) mean[j] /= (double)L;
-                for (int64_t i = 0; i < L; i++)
-                    for (int64_t j = 0; j < d; j++) {
-                        double t = fd_load_float(codes->data, codes->dtype,
-                                                 rows[i] * codes->row_stride + j * codes->col_stride) - mean[j];
-                        acc[j] += t * t;
-                    }
-                for (int64_t j = 0; j < d; j++) o[j] = L > 1 ? acc[j] / (double)(L - 1) : 0.0;
-            }
+            if (fd_resolve_rows(codes, g->perm, draws, rows)) my_bad = 1;
+            fd_reduce_batch(codes, mode, rows, L, acc, out + b * d);
         }
 #ifdef _OPENMP
 #pragma omp critical(fd_sample_merge)
@@ -273,6 +398,7 @@ int fd_sample_batches(const fd_array *codes, const fd_groups *g, int mode, int64
         }
         free(rows); free(acc);
     }
+    free(sizes);
     return nomem ? FD_ERR_NOMEM : bad ? FD_ERR_ARGUMENT : FD_OK;
 }
 
