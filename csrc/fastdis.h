@@ -221,6 +221,31 @@ int fd_gbt_predict(const float *x,       /* IN [m][d] */
                    double *raw,          /* IN/OUT [m][T]: initial raw predictions in */
                    int n_threads);
 
+/* sampling.c: rows grouped by each wanted factor alone, all of them in the same passes.
+ * fd_level_counts adds to counts[level_off[c] + level] the rows of each level of each
+ * wanted factor c (levels of different factors must not share an entry) and writes the
+ * levels to codes [n_rows][wanted factors] (uint8, or int32 with wide).  The caller turns
+ * the counts into group offsets (next = each group's first position in its perm);
+ * fd_group_scatter then writes rows row0 .. row0 + n - 1 (a chunk of the rows, chunks
+ * in order; codes, level_off and n_levels of that chunk and of the wanted factors) to
+ * perm[i][next[...]++]: stable counting sorts, the same groups as
+ * fd_factor_keys + fd_group_rows by one factor, whatever n_threads. */
+int fd_level_counts(const fd_array *factors, const fd_levels *levels,
+                    const uint8_t *want,          /* [n_factors]: 1 = group by it */
+                    const int64_t *level_off,     /* [n_factors] */
+                    int64_t n_total,              /* entries of counts */
+                    int wide, void *codes,        /* OUT [n_rows][wanted] */
+                    int64_t *counts,              /* IN/OUT [n_total] */
+                    int64_t *err_col, int n_threads);
+int fd_group_scatter(const void *codes, int wide, int64_t n, int64_t n_wanted,
+                     const int64_t *level_off,     /* [n_wanted] */
+                     const int64_t *n_levels,      /* [n_wanted] */
+                     int64_t n_total,
+                     int64_t row0,                 /* index of the chunk's first row */
+                     int64_t *next,                /* IN/OUT [n_total] */
+                     int64_t *const *perm,         /* OUT [n_wanted] arrays of perm_len */
+                     int64_t perm_len, int n_threads);
+
 #ifdef __cplusplus
 }
 #endif

@@ -93,6 +93,191 @@ int fd_group_rows(const int64_t *keys, int64_t n, int64_t n_keys, int64_t *offse
     return FD_OK;
 }
 
+/* Grouping by each factor alone, every wanted factor in the same passes over the rows (a
+ * row of factors is read once for all of them): fd_level_counts counts the rows of every
+ * level, the caller turns the counts into group offsets, and fd_group_scatter writes each
+ * row into each wanted factor's perm, chunk after chunk.  Stable, like fd_group_rows:
+ * the groups equal those of fd_factor_keys + fd_group_rows by one factor. */
+
+/* lvl[r * k + c] = level_off[c] + level of rows 0 .. nr-1 for the wanted factors c;
+ * returns the first column holding a value without a level (k if none). */
+#define FD_DEFINE_GROUP_LEVELS(SUF, T)                                                 \
+    static int64_t fd_group_levels_##SUF(const void *xv, int64_t rs, int64_t cs,       \
+                                         int64_t nr, int64_t k, const fd_levels *lv,   \
+                                         const uint8_t *want, const int64_t *level_off,\
+                                         int64_t *lvl)                                 \
+    {                                                                                  \
+        const T *x = (const T *)xv;                                                    \
+        int64_t bad = k;                                                               \
+        for (int64_t r = 0; r < nr; r++)                                               \
+            for (int64_t c = 0; c < k; c++) {                                          \
+                int32_t level;                                                         \
+                if (!want[c]) continue;                                                \
+                level = fd_lookup_##SUF(x[r * rs + c * cs], lv, c);                    \
+                if (level < 0) { bad = c < bad ? c : bad; level = 0; }                 \
+                lvl[r * k + c] = level_off[c] + level;                                 \
+            }                                                                          \
+        return bad;                                                                    \
+    }
+FD_FOR_INT_TYPES(FD_DEFINE_GROUP_LEVELS)
+
+static int64_t fd_group_levels(const fd_array *f, const fd_levels *lv, const uint8_t *want,
+                               const int64_t *level_off, int64_t r0, int64_t nr, int64_t *lvl)
+{
+    const char *x = (const char *)f->data + r0 * f->row_stride * fd_itemsize(f->dtype);
+    int64_t bad = f->n_cols;
+    FD_INT_DISPATCH(f->dtype, bad = fd_group_levels, (const void *)x, f->row_stride,
+                    f->col_stride, nr, f->n_cols, lv, want, level_off, lvl)
+    return bad;
+}
+
+/* The level offsets must number the wanted factors' levels within [0, n_total). */
+static int fd_group_args_ok(const fd_array *f, const fd_levels *lv, const uint8_t *want,
+                            const int64_t *level_off, int64_t n_total)
+{
+    if (!fd_levels_ok(lv, f->n_cols) || n_total < 0) return 0;
+    for (int64_t c = 0; c < f->n_cols; c++)
+        if (want[c] && (level_off[c] < 0 || lv->n_levels[c] > n_total - level_off[c]))
+            return 0;
+    return 1;
+}
+
+/* The level of row r's i-th wanted factor, stored in one byte when every level fits. */
+static inline int64_t fd_code_at(const void *codes, int wide, int64_t idx)
+{
+    return wide ? (int64_t)((const int32_t *)codes)[idx] : (int64_t)((const uint8_t *)codes)[idx];
+}
+
+int fd_level_counts(const fd_array *f, const fd_levels *lv, const uint8_t *want,
+                    const int64_t *level_off, int64_t n_total, int wide, void *codes,
+                    int64_t *counts, int64_t *err_col, int n_threads)
+{
+    const int64_t n = f->n_rows, k = f->n_cols;
+    const int64_t n_blocks = (n + FD_BLOCK - 1) / FD_BLOCK;
+    int64_t first_bad = k, kw = 0;
+    int nomem = 0;
+    int nt = fd_resolve_threads(n_threads, n);
+    (void)nt; /* used by OpenMP only */
+    if (!fd_group_args_ok(f, lv, want, level_off, n_total)) return FD_ERR_ARGUMENT;
+    for (int64_t c = 0; c < k; c++) {
+        if (!want[c]) continue;
+        kw++;
+        if (!wide && lv->n_levels[c] > 256) return FD_ERR_ARGUMENT;
+    }
+#ifdef _OPENMP
+#pragma omp parallel num_threads(nt)
+#endif
+    {
+        int64_t *mine = (int64_t *)calloc((size_t)(n_total > 0 ? n_total : 1), sizeof(int64_t));
+        int64_t *lvl = (int64_t *)malloc(sizeof(int64_t) * (size_t)(FD_BLOCK * (k > 0 ? k : 1)));
+        int64_t my_bad = k;
+        const int ok = mine && lvl;
+#ifdef _OPENMP
+#pragma omp for schedule(static)
+#endif
+        for (int64_t blk = 0; blk < n_blocks; blk++) {
+            const int64_t r0 = blk * FD_BLOCK, nr = fd_min64(FD_BLOCK, n - r0);
+            int64_t bad;
+            if (!ok) continue;
+            bad = fd_group_levels(f, lv, want, level_off, r0, nr, lvl);
+            if (bad < my_bad) my_bad = bad;
+            for (int64_t r = 0; r < nr; r++)
+                for (int64_t c = 0, i = 0; c < k; c++) {
+                    int64_t at;
+                    if (!want[c]) continue;
+                    at = lvl[r * k + c];
+                    mine[at]++;
+                    if (wide) ((int32_t *)codes)[(r0 + r) * kw + i] = (int32_t)(at - level_off[c]);
+                    else ((uint8_t *)codes)[(r0 + r) * kw + i] = (uint8_t)(at - level_off[c]);
+                    i++;
+                }
+        }
+#ifdef _OPENMP
+#pragma omp critical(fd_level_counts_merge)
+#endif
+        {
+            if (!ok) nomem = 1;
+            else for (int64_t i = 0; i < n_total; i++) counts[i] += mine[i];
+            if (my_bad < first_bad) first_bad = my_bad;
+        }
+        free(mine); free(lvl);
+    }
+    if (nomem) return FD_ERR_NOMEM;
+    if (first_bad < k) { *err_col = first_bad; return FD_ERR_UNKNOWN_LEVEL; }
+    return FD_OK;
+}
+
+int fd_group_scatter(const void *codes, int wide, int64_t n, int64_t kw,
+                     const int64_t *level_off, const int64_t *n_levels, int64_t n_total,
+                     int64_t row0, int64_t *next, int64_t *const *perm, int64_t perm_len,
+                     int n_threads)
+{
+    int64_t *start;
+    int bad = 0, team;
+    int nt = fd_resolve_threads(n_threads, n);
+    if (n < 0 || kw < 0 || n_total < 0) return FD_ERR_ARGUMENT;
+    for (int64_t i = 0; i < kw; i++)
+        if (level_off[i] < 0 || n_levels[i] < 0 || n_levels[i] > n_total - level_off[i] ||
+            (!wide && n_levels[i] > 256))
+            return FD_ERR_ARGUMENT;
+    /* each thread's part of the rows gets its own start positions, computed from every
+       part's counts: the order within a group stays the rows' order, whatever nt */
+    start = (int64_t *)calloc((size_t)nt * (size_t)(n_total > 0 ? n_total : 1), sizeof(int64_t));
+    if (!start) return FD_ERR_NOMEM;
+    team = nt;
+#ifdef _OPENMP
+#pragma omp parallel num_threads(nt)
+#endif
+    {
+        int t = 0, my_bad = 0;
+        int64_t r0, r1, *mine;
+#ifdef _OPENMP
+        t = omp_get_thread_num();
+#pragma omp single
+        team = omp_get_num_threads(); /* the team granted, maybe fewer than asked */
+#endif
+        r0 = n * t / team;
+        r1 = n * (t + 1) / team;
+        mine = start + (int64_t)t * n_total;
+        for (int64_t r = r0; r < r1; r++)
+            for (int64_t i = 0; i < kw; i++) {
+                const int64_t level = fd_code_at(codes, wide, r * kw + i);
+                if (level < 0 || level >= n_levels[i]) { my_bad = 1; continue; }
+                mine[level_off[i] + level]++;
+            }
+#ifdef _OPENMP
+#pragma omp barrier
+#pragma omp single
+#endif
+        for (int64_t j = 0; j < n_total; j++) {
+            int64_t at = next[j];
+            for (int u = 0; u < team; u++) {
+                const int64_t c = start[(int64_t)u * n_total + j];
+                start[(int64_t)u * n_total + j] = at;
+                at += c;
+            }
+            next[j] = at;
+        }
+        /* (the single's implicit barrier: every start is ready) */
+        for (int64_t r = r0; r < r1; r++)
+            for (int64_t i = 0; i < kw; i++) {
+                const int64_t level = fd_code_at(codes, wide, r * kw + i);
+                int64_t at;
+                if (level < 0 || level >= n_levels[i]) continue;
+                at = mine[level_off[i] + level]++;
+                /* within this factor's perm when next holds the group offsets */
+                if (at < 0 || at >= perm_len) { my_bad = 1; continue; }
+                perm[i][at] = row0 + r;
+            }
+#ifdef _OPENMP
+#pragma omp critical(fd_group_scatter_merge)
+#endif
+        if (my_bad) bad = 1;
+    }
+    free(start);
+    return bad ? FD_ERR_ARGUMENT : FD_OK;
+}
+
 /* ---- batches ---------------------------------------------------------------------- */
 
 /* fd_below's draw (the same values from the same generator state) without its two 64-bit

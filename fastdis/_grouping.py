@@ -7,7 +7,7 @@ import numpy as np
 
 from . import _kernels
 from ._encode import FactorLevels
-from ._shared import shared
+from ._shared import active, shared
 
 # Key spaces up to this size are counting-sorted directly; larger ones are compacted first.
 _MAX_DIRECT_KEYS = 1 << 24
@@ -69,10 +69,42 @@ class EncodedFactors:
         ``share``: keep the grouping for the other metrics of an ``evaluate()`` call (N
         int64 each: only worth it for groupings that another metric asks for too)."""
         include = np.asarray(include, dtype=bool)
+        if include.sum() == 1:
+            return self.group_each([int(np.flatnonzero(include)[0])], share)[0]
         if not share:
             return self._group_by(include)
         return shared("grouping", (self.factors,), (include.tobytes(),),
                       lambda: self._group_by(include))
+
+    def group_each(self, columns, share=True):
+        """Rows grouped by each factor of ``columns`` alone: a list of :class:`Grouping`,
+        all computed in the same two passes over the rows (a row of factors is read once
+        for all of them). The same groups as :meth:`group_by` with that factor alone.
+
+        Inside an ``evaluate()`` call (with ``share``) every factor is grouped on the
+        first request and each grouping kept for the other metrics: N int64 per factor."""
+        columns = [int(c) for c in columns]
+        if not (share and active()):
+            return self._group_each(columns)
+        computed = {}
+
+        def one(c):
+            if not computed:  # the first factor asked for: group them all in one go
+                computed.update(zip(range(self.n_factors),
+                                    self._group_each(range(self.n_factors))))
+            return computed[c]
+
+        return [shared("grouping", (self.factors,), (_alone(c, self.n_factors).tobytes(),),
+                       lambda c=c: one(c)) for c in columns]
+
+    def _group_each(self, columns):
+        want = np.zeros(self.n_factors, dtype=np.uint8)
+        want[list(columns)] = 1
+        matrix, lut, lut_offset, lut_len, vmin = self.kernel_input
+        offsets, perm = _kernels.group_each(matrix, lut, lut_offset, lut_len, vmin,
+                                            self.n_levels, want, self.n_threads)
+        index = {c: i for i, c in enumerate(np.flatnonzero(want))}
+        return [Grouping(offsets[index[c]], perm[index[c]]) for c in columns]
 
     def _group_by(self, include):
         keys, total = self._keys(np.flatnonzero(include))
@@ -120,6 +152,13 @@ class EncodedFactors:
         keys = _kernels.factor_keys(matrix, lut, lut_offset, lut_len, vmin, self.n_levels,
                                     weight, self.n_threads)
         return keys, total
+
+
+def _alone(c, n_factors):
+    """The ``include`` mask of factor c alone."""
+    include = np.zeros(n_factors, dtype=bool)
+    include[c] = True
+    return include
 
 
 def _compact(keys):

@@ -14,6 +14,7 @@ import numpy as np
 cimport numpy as cnp
 from cpython.exc cimport PyErr_CheckSignals
 from libc.stdint cimport int32_t, int64_t, uint8_t, uint64_t, INT64_MAX
+from libc.stdlib cimport malloc, free
 
 from ._validation import raise_kernel_error
 
@@ -91,6 +92,13 @@ cdef extern from "fastdis.h" nogil:
     int fd_gbt_predict(const float *x, int64_t m, int64_t d, int n_trees, int T, int max_depth,
                        const int32_t *feature, const double *threshold, const double *value,
                        double learning_rate, double *raw, int n_threads)
+    int fd_level_counts(const fd_array *factors, const fd_levels *levels, const uint8_t *want,
+                        const int64_t *level_off, int64_t n_total, int wide, void *codes,
+                        int64_t *counts, int64_t *err_col, int n_threads)
+    int fd_group_scatter(const void *codes, int wide, int64_t n, int64_t n_wanted,
+                         const int64_t *level_off, const int64_t *n_levels, int64_t n_total,
+                         int64_t row0, int64_t *next, int64_t *const *perm, int64_t perm_len,
+                         int n_threads)
 
 # Status codes of csrc/fastdis.h
 OK = 0
@@ -737,3 +745,80 @@ def gbt_predict(x, feature, threshold, value, int T, int max_depth, double learn
         if status != OK:
             raise ValueError("fastdis: invalid arguments to gbt_predict")
         PyErr_CheckSignals()
+
+
+def group_each(factors, lut, lut_offset, lut_len, vmin, n_levels, want, int n_threads):
+    """Rows grouped by each factor c with want[c] alone (stable counting sorts, all wanted
+    factors in the same passes over the rows): (offsets, perm), offsets a list with one
+    array of n_levels[c] + 1 group offsets per wanted factor, and perm a list with the rows
+    of its groups (n_rows int64) per wanted factor. The groups equal
+    group_rows(factor_keys(...)) by that factor alone; a factor value without a level
+    raises UnknownLevelError naming the column. Transient memory: one byte per row and
+    wanted factor (4 beyond 256 levels)."""
+    cdef fd_array fa = _describe(factors, "factors", _INTS), part
+    cdef fd_levels lv
+    cdef int64_t k = fa.n_cols, n = fa.n_rows
+    _levels(&lv, lut, lut_offset, lut_len, vmin, n_levels, k)
+    want = np.ascontiguousarray(want, dtype=np.uint8)
+    cdef const uint8_t *pw = <const uint8_t *>_data(want, "want", np.uint8, (k,))
+    cols = np.flatnonzero(want)
+    cdef int64_t kw = len(cols)
+    sizes = np.where(want != 0, np.asarray(n_levels, dtype=np.int64), 0)
+    level_off = (np.cumsum(sizes) - sizes).astype(np.int64)
+    cdef int64_t n_total = int(sizes.sum())
+    cdef const int64_t *plo = <const int64_t *>cnp.PyArray_DATA(level_off)
+    cdef int wide = bool(kw) and int(sizes.max()) > 256
+    codes = np.empty((n, kw), dtype=np.int32 if wide else np.uint8)
+    cdef char *pcodes = <char *>cnp.PyArray_DATA(codes)
+    counts = np.zeros(max(n_total, 1), dtype=np.int64)
+    cdef int64_t *pc = <int64_t *>cnp.PyArray_DATA(counts)
+    cdef int64_t step = _rows_per_chunk(k), r0, col = -1, err_col = 0
+    cdef int64_t width = kw * codes.itemsize
+    cdef int status, err = 0
+    for r0 in range(0, n, step):
+        part = _rows(fa, r0, min(step, n - r0))
+        with nogil:
+            status = fd_level_counts(&part, &lv, pw, plo, n_total, wide,
+                                     pcodes + r0 * width, pc, &col, n_threads)
+        if status == ERR_NOMEM:
+            raise MemoryError("fastdis: out of memory while grouping rows")
+        if status == ERR_ARGUMENT:
+            raise ValueError("group_each: n_levels exceed the level tables")
+        _keep_first(&err, &err_col, status, col)
+        PyErr_CheckSignals()
+    _raise(err, err_col, 0)
+    # each factor's groups start at 0 in its own perm
+    nxt = np.empty(max(n_total, 1), dtype=np.int64)
+    offsets = []
+    for c in cols:
+        off = np.zeros(sizes[c] + 1, dtype=np.int64)
+        np.cumsum(counts[level_off[c]:level_off[c] + sizes[c]], out=off[1:])
+        nxt[level_off[c]:level_off[c] + sizes[c]] = off[:sizes[c]]
+        offsets.append(off)
+    wanted_off = np.ascontiguousarray(level_off[cols], dtype=np.int64)
+    wanted_levels = np.ascontiguousarray(sizes[cols], dtype=np.int64)
+    cdef const int64_t *pwo = <const int64_t *>cnp.PyArray_DATA(wanted_off)
+    cdef const int64_t *pwl = <const int64_t *>cnp.PyArray_DATA(wanted_levels)
+    cdef int64_t *pn = <int64_t *>cnp.PyArray_DATA(nxt)
+    # one array per factor (not one block): each is freed with its grouping
+    perm = [np.empty(n, dtype=np.int64) for _ in range(kw)]
+    cdef int64_t **pp = <int64_t **>malloc(sizeof(int64_t *) * max(kw, 1))
+    if pp == NULL:
+        raise MemoryError("fastdis: out of memory while grouping rows")
+    cdef int64_t nr, i
+    try:
+        for i in range(kw):
+            pp[i] = <int64_t *>cnp.PyArray_DATA(perm[i])
+        for r0 in range(0, n, step):
+            nr = min(step, n - r0)
+            with nogil:
+                status = fd_group_scatter(pcodes + r0 * width, wide, nr, kw, pwo, pwl, n_total,
+                                          r0, pn, pp, n, n_threads)
+            if status == ERR_NOMEM:
+                raise MemoryError("fastdis: out of memory while grouping rows")
+            if status != OK:
+                raise ValueError("group_each: a row fell outside its factor's perm")
+            PyErr_CheckSignals()
+    finally:
+        free(pp)
+    return offsets, perm

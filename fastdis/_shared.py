@@ -28,6 +28,11 @@ def sharing():
         _SCOPE.reset(token)
 
 
+def active():
+    """Whether a ``sharing()`` scope is open (results asked for are then kept)."""
+    return _SCOPE.get() is not None
+
+
 def memory_key(arr):
     """Where and how an array lies in memory: equal keys, equal arrays (while alive)."""
     return (arr.__array_interface__["data"][0], arr.shape, arr.strides, arr.dtype.str)

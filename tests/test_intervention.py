@@ -149,6 +149,57 @@ def test_grouping_by_all_but_one_factor():
         assert sorted(rows[:, 1]) == [0, 1, 2]
 
 
+def naive_groups(column):
+    """Rows grouped by one factor column, in numpy: (offsets over the sorted values, rows in
+    a stable order)."""
+    values, index = np.unique(column, return_inverse=True)
+    offsets = np.concatenate([[0], np.cumsum(np.bincount(index.ravel(), minlength=len(values)))])
+    return offsets, np.argsort(index.ravel(), kind="stable")
+
+
+@pytest.mark.parametrize("kind", ["ints", "wide", "strings"])
+@pytest.mark.parametrize("cells", [None, 1000])
+def test_group_each_is_a_stable_sort_by_each_factor(kind, cells):
+    """Every factor grouped in the same passes (uint8 levels, or int32 beyond 256 levels;
+    in chunks too) gives numpy's stable sort by that factor, whatever the thread count."""
+    rng = np.random.default_rng(7)
+    n = 5000
+    factors = np.column_stack([rng.integers(-3, 4, n) * 1000, rng.integers(0, 2, n),
+                               rng.integers(0, 300 if kind == "wide" else 40, n)])
+    if kind == "strings":
+        factors = factors.astype(str)
+    previous = _kernels.set_chunk_cells(cells) if cells else None
+    try:
+        enc = EncodedFactors(factors)
+        results = [EncodedFactors(factors, nt).group_each([2, 0, 1]) for nt in (1, 2)]
+    finally:
+        if previous:
+            _kernels.set_chunk_cells(previous)
+    for one, two in zip(*results):
+        np.testing.assert_array_equal(one.perm, two.perm)
+        np.testing.assert_array_equal(one.offsets, two.offsets)
+    for c, g in zip([2, 0, 1], results[0]):
+        offsets, perm = naive_groups(factors[:, c])
+        np.testing.assert_array_equal(g.offsets, offsets)
+        np.testing.assert_array_equal(g.perm, perm)
+        # the mixed-radix path (keys + counting sort) groups the same way
+        keys, total = enc._keys([c])
+        np.testing.assert_array_equal(_kernels.group_rows(keys, total)[1], perm)
+
+
+def test_group_each_shares_every_factor_inside_evaluate():
+    from fastdis._shared import sharing
+    factors = grid((2, 3, 4), repeat=3)
+    enc = EncodedFactors(factors)
+    with sharing() as scope:
+        first = enc.group_by([False, True, False])
+        rest = enc.group_each([0, 1, 2])
+        assert scope.computed == {"grouping": 3}  # all three from one pass, each kept
+        assert rest[1] is first
+    for c, g in enumerate(rest):
+        np.testing.assert_array_equal(g.perm, naive_groups(factors[:, c])[1])
+
+
 # --- degenerate and bad input --------------------------------------------------------------
 
 def test_constant_code_never_wins_the_vote():

@@ -502,6 +502,8 @@ def _binding_calls():
         "factor_keys": (K.factor_keys, [factors, *lv, np.array([3, 1]), 1],
                         {0: ("factors", D), **lv_kinds, 6: ("weight", S)}),
         "group_rows": (K.group_rows, [keys, 4], {0: ("keys", F)}),
+        "group_each": (K.group_each, [factors, *lv, np.array([1, 1], np.uint8), 1],
+                       {0: ("factors", D), **lv_kinds}),
         "sample_batches": (K.sample_batches, [codes, offsets, perm, groups, cum, True, 0, 5, 1,
                                               np.arange(7, dtype=np.int64), 1],
                            {0: ("codes", D), 1: ("offsets", F), 2: ("perm", S), 3: ("groups", F),

@@ -139,19 +139,19 @@ def _groups_or_raise(grouping, what, k, metric):
 def draw(codes, enc, targets, seed, mode, batch_size, settings, nt, metric, vary_one):
     """Reductions of every batch: (n_batches, n_codes), batch b intervening on targets[b]."""
     out = np.empty((len(targets), codes.shape[1]))
-    for k in range(enc.n_factors):
-        ids = np.flatnonzero(targets == k).astype(np.int64)
-        if len(ids) == 0:
-            continue
-        include = np.ones(enc.n_factors, dtype=bool)
-        if vary_one:   # all factors but k fixed
-            include[k] = False
-        else:          # factor k fixed
-            include[:] = False
-            include[k] = True
-        # grouping by one factor is shared with the other metrics of evaluate() (Z-diff,
-        # Z-min); by all factors but one (Z-max only) it is not kept
-        grouping = enc.group_by(include, share=not vary_one)
+    order = np.argsort(targets, kind="stable")
+    bounds = np.searchsorted(targets[order], np.arange(enc.n_factors + 1))
+    used = [k for k in range(enc.n_factors) if bounds[k + 1] > bounds[k]]
+    # by one factor: every factor used grouped in the same passes over the rows, and kept
+    # for the other metrics of evaluate() (Z-diff, Z-min, IRS); by all factors but one
+    # (Z-max only): one grouping at a time, not kept
+    alone = None if vary_one else dict(zip(used, enc.group_each(used)))
+    for k in used:
+        ids = order[bounds[k]:bounds[k + 1]].astype(np.int64)
+        if vary_one:
+            grouping = enc.group_by(np.arange(enc.n_factors) != k, share=False)
+        else:
+            grouping = alone.pop(k)
         what = "combination of the other factors" if vary_one else "value"
         groups, cum = _groups_or_raise(grouping, what, k, metric)
         out[ids] = _kernels.sample_batches(codes, grouping.offsets, grouping.perm, groups, cum,
