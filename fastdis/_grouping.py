@@ -86,16 +86,13 @@ class EncodedFactors:
         columns = [int(c) for c in columns]
         if not (share and active()):
             return self._group_each(columns)
-        computed = {}
 
-        def one(c):
-            if not computed:  # the first factor asked for: group them all in one go
-                computed.update(zip(range(self.n_factors),
-                                    self._group_each(range(self.n_factors))))
-            return computed[c]
+        def every():  # the first factor asked for: group them all in one go
+            return shared("grouping of each factor", (self.factors,), (),
+                          lambda: self._group_each(range(self.n_factors)))
 
         return [shared("grouping", (self.factors,), (_alone(c, self.n_factors).tobytes(),),
-                       lambda c=c: one(c)) for c in columns]
+                       lambda c=c: every()[c]) for c in columns]
 
     def _group_each(self, columns):
         want = np.zeros(self.n_factors, dtype=np.uint8)

@@ -194,7 +194,9 @@ def test_group_each_shares_every_factor_inside_evaluate():
     with sharing() as scope:
         first = enc.group_by([False, True, False])
         rest = enc.group_each([0, 1, 2])
-        assert scope.computed == {"grouping": 3}  # all three from one pass, each kept
+        assert enc.group_each([2])[0] is rest[2]
+        # all three from one pass, each kept
+        assert scope.computed == {"grouping": 3, "grouping of each factor": 1}
         assert rest[1] is first
     for c, g in enumerate(rest):
         np.testing.assert_array_equal(g.perm, naive_groups(factors[:, c])[1])

@@ -51,8 +51,9 @@ def document(func):
 
 
 def prepare(metric, factors, codes, convention, n_threads, settings_given, check_finite=True,
-            min_factors=2):
-    """Validated settings, encoded factors, codes and thread count of an intervention metric.
+            min_factors=2, return_ranges=False):
+    """Validated settings, encoded factors, codes and thread count of an intervention metric
+    (and, with ``return_ranges``, the codes' column (mins, maxs) found checking them).
 
     ``min_factors``: the vote and classifier metrics tell which factor a batch intervened
     on, which needs two factors at least."""
@@ -64,8 +65,8 @@ def prepare(metric, factors, codes, convention, n_threads, settings_given, check
             f"{metric}: factors has a single column; the metric scores how well the codes tell "
             f"which factor a batch intervened on, which needs two factors or more (with one "
             f"the answer is always the same)")
-    if check_finite:
-        column_ranges(codes, nt)  # rejects NaN / inf, naming the column
+    # rejects NaN / inf, naming the column
+    ranges = column_ranges(codes, nt) if check_finite or return_ranges else None
     strategy = s.get("factor_strategy", "minmax" if convention == "ubisoft" else "uniform")
     enc = shared("encoded factors", (factors,), (s.get("factor_bins"), strategy),
                  lambda: EncodedFactors(factor_labels(factors, s.get("factor_bins"), strategy, nt), nt))
@@ -77,7 +78,7 @@ def prepare(metric, factors, codes, convention, n_threads, settings_given, check
     if len(single):
         raise ValueError(f"factors column {int(single[0])} has a single value: it cannot be "
                          f"intervened on; drop it before calling {metric}")
-    return s, enc, codes, nt
+    return (s, enc, codes, nt, ranges) if return_ranges else (s, enc, codes, nt)
 
 
 def rescale_extreme(codes, mins, maxs):
@@ -136,22 +137,29 @@ def _groups_or_raise(grouping, what, k, metric):
     return groups, cum
 
 
+# Grouping rows by several factors in one pass keeps N int64 per factor at once: up to
+# this many bytes (10**6 rows of 5 factors take 40 MB), else one factor at a time.
+_TOGETHER_BYTES = 1 << 28
+
+
 def draw(codes, enc, targets, seed, mode, batch_size, settings, nt, metric, vary_one):
     """Reductions of every batch: (n_batches, n_codes), batch b intervening on targets[b]."""
     out = np.empty((len(targets), codes.shape[1]))
     order = np.argsort(targets, kind="stable")
     bounds = np.searchsorted(targets[order], np.arange(enc.n_factors + 1))
     used = [k for k in range(enc.n_factors) if bounds[k + 1] > bounds[k]]
-    # by one factor: every factor used grouped in the same passes over the rows, and kept
-    # for the other metrics of evaluate() (Z-diff, Z-min, IRS); by all factors but one
-    # (Z-max only): one grouping at a time, not kept
-    alone = None if vary_one else dict(zip(used, enc.group_each(used)))
+    # by one factor: all the factors used grouped in the same passes over the rows (inside
+    # evaluate(): every factor, kept for Z-diff, Z-min and IRS), or, where their rows
+    # would take more than _TOGETHER_BYTES, one factor at a time; by all factors but one
+    # (Z-max only): one at a time, not kept
+    together = {}
+    if not vary_one and len(codes) * len(used) * 8 <= _TOGETHER_BYTES:
+        together = dict(zip(used, enc.group_each(used)))
     for k in used:
         ids = order[bounds[k]:bounds[k + 1]].astype(np.int64)
-        if vary_one:
-            grouping = enc.group_by(np.arange(enc.n_factors) != k, share=False)
-        else:
-            grouping = alone.pop(k)
+        grouping = together.pop(k, None) or enc.group_by(
+            np.arange(enc.n_factors) != k if vary_one else np.arange(enc.n_factors) == k,
+            share=not vary_one)
         what = "combination of the other factors" if vary_one else "value"
         groups, cum = _groups_or_raise(grouping, what, k, metric)
         out[ids] = _kernels.sample_batches(codes, grouping.offsets, grouping.perm, groups, cum,

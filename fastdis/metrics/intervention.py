@@ -13,7 +13,6 @@ import warnings
 import numpy as np
 
 from .. import _kernels
-from .._discretize import column_ranges
 from .._threads import limit_threads, total_threads
 from .._validation import check_int
 from .._warnings import DegenerateWarning
@@ -85,9 +84,10 @@ def z_diff(factors, codes, *, convention=None, random_state=None, n_threads=None
     with its defaults
     (``max_iter=100``), and the accuracy reported unscaled.
     """
-    s, enc, codes, nt = prepare("z_diff", factors, codes, convention, n_threads, dict(
-        batch_size=batch_size, n_train=n_train, n_eval=n_eval, max_iter=max_iter, scale=scale,
-        factor_bins=factor_bins))
+    given = dict(batch_size=batch_size, n_train=n_train, n_eval=n_eval, max_iter=max_iter,
+                 scale=scale, factor_bins=factor_bins)
+    s, enc, codes, nt, (mins, maxs) = prepare("z_diff", factors, codes, convention, n_threads,
+                                              given, return_ranges=True)
     L = check_batches(s, codes.shape[0])
     max_iter = check_int(s["max_iter"], "max_iter", 1)
     from sklearn.linear_model import LogisticRegression
@@ -99,7 +99,6 @@ def z_diff(factors, codes, *, convention=None, random_state=None, n_threads=None
     if len(np.unique(y_train)) < 2:
         raise ValueError(f"z_diff: all {n_train} training batches intervene on the same factor, "
                          f"so the classifier has one class to learn; increase n_train")
-    mins, maxs = column_ranges(codes, nt)
     if not (maxs > mins).any():
         warnings.warn("z_diff: every code is constant, so every feature is 0: the classifier "
                       "can only guess the most frequent factor of the training batches (a "
@@ -148,14 +147,15 @@ def _classifier_input(features, e):
 
 def _variance_vote(metric, factors, codes, convention, random_state, n_threads, given, argmax,
                    return_details):
-    s, enc, codes, nt = prepare(metric, factors, codes, convention, n_threads, given)
+    s, enc, codes, nt, ranges = prepare(metric, factors, codes, convention, n_threads, given,
+                                        return_ranges=True)
     L = check_batches(s, codes.shape[0])
     rng = generator(random_state)
     n_var = check_int(s["n_variance_estimate"], "n_variance_estimate", 2)
     threshold = check_real(s["std_threshold"], "std_threshold", 0.0)
     # variances are ratios within a column: computed on codes rescaled by exact powers of
     # two where squares would over- or underflow, the threshold rescaled with them
-    scaled, e = rescale_extreme(codes, *column_ranges(codes, nt))
+    scaled, e = rescale_extreme(codes, *ranges)
     if s["replace"]:  # disentanglement_lib: observations drawn with replacement
         rows = rng.integers(0, codes.shape[0], size=n_var)
     else:
