@@ -300,6 +300,61 @@ int main(int argc, char **argv)
                     }
                     free(w); free(keys);
                 }
+                { /* every wanted factor grouped at once (fd_level_counts + fd_group_scatter,
+                     in two chunks) equals fd_factor_keys + fd_group_rows by that factor */
+                    uint8_t *want = malloc((size_t)k + 1);
+                    int64_t *loff2 = malloc(sizeof(int64_t) * (k + 1)), *lev2 = malloc(sizeof(int64_t) * (k + 1));
+                    int64_t tot = 0, kw = 0, kcol = -1, wide = 0;
+                    for (int64_t c = 0; c < k; c++) {
+                        want[c] = (uint8_t)rint_(0, 1);
+                        if (!want[c]) continue;
+                        loff2[c] = tot; tot += nlev[c];
+                        lev2[kw] = nlev[c]; kw++;
+                        if (nlev[c] > 256) wide = 1;
+                    }
+                    {
+                        int64_t *cnt = calloc((size_t)(tot + 1), sizeof(int64_t)), *next = malloc(sizeof(int64_t) * (tot + 1));
+                        void *lcodes = malloc((size_t)(n * kw * (wide ? 4 : 1) + 1));
+                        int64_t **perms = malloc(sizeof(int64_t *) * (kw + 1)), *woff = malloc(sizeof(int64_t) * (kw + 1));
+                        for (int64_t i = 0; i < kw; i++) perms[i] = malloc(sizeof(int64_t) * (n + 1));
+                        st = fd_level_counts(&factors.a, &lv, want, loff2, tot, (int)wide, lcodes, cnt, &kcol, nt);
+                        if (st == FD_OK) {
+                            const int64_t cut = rint_(0, n), width = kw * (wide ? 4 : 1);
+                            int64_t i = 0, *w = malloc(sizeof(int64_t) * k), *keys = malloc(sizeof(int64_t) * (n + 1));
+                            for (int64_t c = 0; c < k; c++) {
+                                if (!want[c]) continue;
+                                int64_t at = 0;
+                                for (int64_t l = 0; l < nlev[c]; l++) { next[loff2[c] + l] = at; at += cnt[loff2[c] + l]; }
+                                if (at != n) { fprintf(stderr, "iter %d: level counts\n", it); return 1; }
+                                woff[i++] = loff2[c];
+                            }
+                            if (fd_group_scatter(lcodes, (int)wide, cut, kw, woff, lev2, tot, 0, next, perms, n, nt) != FD_OK ||
+                                fd_group_scatter((char *)lcodes + cut * width, (int)wide, n - cut, kw, woff, lev2, tot, cut,
+                                                 next, perms, n, nt) != FD_OK) {
+                                fprintf(stderr, "iter %d: group_scatter\n", it); return 1;
+                            }
+                            i = 0;
+                            for (int64_t c = 0; c < k; c++) {
+                                int64_t *off = malloc(sizeof(int64_t) * (nlev[c] + 1)), *pm = malloc(sizeof(int64_t) * (n + 1));
+                                if (!want[c]) { free(off); free(pm); continue; }
+                                for (int64_t e = 0; e < k; e++) w[e] = e == c;
+                                if (fd_factor_keys(&factors.a, &lv, w, keys, &kcol, nt) != FD_OK ||
+                                    fd_group_rows(keys, n, nlev[c], off, pm) != FD_OK ||
+                                    memcmp(pm, perms[i], sizeof(int64_t) * n)) {
+                                    fprintf(stderr, "iter %d: group_each differs from keys + group_rows\n", it); return 1;
+                                }
+                                free(off); free(pm); i++;
+                            }
+                            free(w); free(keys);
+                            checked++;
+                        } else if (st == FD_ERR_UNKNOWN_LEVEL && (kcol < 0 || kcol >= k)) {
+                            fprintf(stderr, "iter %d: level_counts column\n", it); return 1;
+                        }
+                        for (int64_t i = 0; i < kw; i++) free(perms[i]);
+                        free(perms); free(woff); free(cnt); free(next); free(lcodes);
+                    }
+                    free(want); free(loff2); free(lev2);
+                }
                 { /* per-level moments: one call, and two calls split at a chunk boundary */
                     double *mean = malloc(sizeof(double) * (L * d + 1)), *dv = malloc(sizeof(double) * (L * d + 1)),
                            *lo = malloc(sizeof(double) * (L * d + 1)), *hi = malloc(sizeof(double) * (L * d + 1));

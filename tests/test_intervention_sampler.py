@@ -1,0 +1,145 @@
+"""The batch sampler's exact draws, replayed in plain Python.
+
+fastdis._kernels.sample_batches draws every batch with a counter-based generator keyed
+by (seed, batch id) (csrc/common.h: splitmix64 steps, ``fd_below``'s rejection rule);
+the C kernel computes remainders by multiplication and reorders its loads for speed.
+These tests replay the documented draws in Python integers and compare the reductions
+bit for bit, so the same seed keeps giving the same rows (and values)."""
+import numpy as np
+import pytest
+
+from fastdis import _kernels
+from fastdis._grouping import EncodedFactors
+
+M64 = (1 << 64) - 1
+GOLDEN = 0x9E3779B97F4A7C15
+
+
+def mix64(z):
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & M64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & M64
+    return z ^ (z >> 31)
+
+
+class Stream:
+    """fd_rng_for(seed, stream) and fd_below."""
+
+    def __init__(self, seed, stream):
+        self.s = mix64(seed ^ mix64((stream + GOLDEN) & M64))
+
+    def below(self, m):
+        m = int(m)
+        threshold = (1 << 64) % m  # (0 - m) % m in uint64
+        while True:
+            self.s = (self.s + GOLDEN) & M64
+            x = mix64(self.s)
+            if x >= threshold:
+                return x % m
+
+
+def pick_group(rng, groups, cum, by_size):
+    if by_size:  # the group of a random row
+        return int(np.searchsorted(cum[1:], rng.below(int(cum[-1])), side="right"))
+    return rng.below(len(groups))
+
+
+def distinct(rng, m, count):
+    """fd_distinct: partial Fisher-Yates when m < 2 count, Floyd's algorithm otherwise."""
+    if m < 2 * count:
+        scratch = list(range(m))
+        for i in range(count):
+            j = i + rng.below(m - i)
+            scratch[i], scratch[j] = scratch[j], scratch[i]
+        return scratch[:count]
+    out, seen = [], set()
+    for j in range(m - count, m):
+        t = rng.below(j + 1)
+        out.append(j if t in seen else t)
+        seen.add(out[-1])
+    return out
+
+
+def batch_rows(rng, mode, offsets, perm, groups, cum, by_size, replace, L):
+    """The rows of one batch: (first rows, second rows) of its pairs, or (rows, None)."""
+    if mode == _kernels.BATCH_PAIRS:
+        a_rows, c_rows = [], []
+        for _ in range(L):
+            g = groups[pick_group(rng, groups, cum, by_size)]
+            lo, m = offsets[g], offsets[g + 1] - offsets[g]
+            a = rng.below(m)
+            c = rng.below(m if replace else m - 1)
+            c += 1 if not replace and c >= a else 0
+            a_rows.append(perm[lo + a])
+            c_rows.append(perm[lo + c])
+        return a_rows, c_rows
+    g = groups[pick_group(rng, groups, cum, by_size)]
+    lo, m = offsets[g], offsets[g + 1] - offsets[g]
+    draws = L if mode == _kernels.BATCH_VARIANCE else 2 * L
+    if replace:
+        pos = [rng.below(m) for _ in range(draws)]
+    elif m >= draws:
+        pos = distinct(rng, m, draws)
+    elif mode == _kernels.BATCH_PAIR_DIFF:  # small group: pairs of two different rows
+        pos = [0] * draws
+        for i in range(L):
+            a, c = rng.below(m), rng.below(m - 1)
+            pos[i], pos[L + i] = a, c + (c >= a)
+    else:  # small group: with replacement
+        pos = [rng.below(m) for _ in range(L)]
+    rows = [perm[lo + p] for p in pos]
+    return (rows, None) if mode == _kernels.BATCH_VARIANCE else (rows[:L], rows[L:])
+
+
+def replay(codes, mode, offsets, perm, groups, cum, by_size, replace, L, seed, ids):
+    """The reductions, summed in the kernel's order (row by row, then divided)."""
+    out = np.empty((len(ids), codes.shape[1]))
+    for b, bid in enumerate(ids):
+        first, second = batch_rows(Stream(seed, int(bid)), mode, offsets, perm, groups, cum,
+                                   by_size, replace, L)
+        for j in range(codes.shape[1]):
+            if second is not None:
+                acc = 0.0
+                for ra, rc in zip(first, second):
+                    acc += abs(codes[ra, j] - codes[rc, j])
+                out[b, j] = acc / L
+            else:
+                mean = 0.0
+                for r in first:
+                    mean += codes[r, j]
+                mean /= L
+                acc = 0.0
+                for r in first:
+                    acc += (codes[r, j] - mean) * (codes[r, j] - mean)
+                out[b, j] = acc / (L - 1)
+    return out
+
+
+@pytest.mark.parametrize("mode", [_kernels.BATCH_PAIRS, _kernels.BATCH_VARIANCE,
+                                  _kernels.BATCH_PAIR_DIFF])
+@pytest.mark.parametrize("by_size", [False, True])
+@pytest.mark.parametrize("replace", [False, True])
+def test_batches_are_the_documented_draws(mode, by_size, replace):
+    # groups of 2, 3, 7, 30 and 400 rows (and one of 1, never drawn): small groups take
+    # the small-group paths, 30 rows Fisher-Yates, 400 rows Floyd's algorithm
+    sizes = [2, 3, 1, 7, 30, 400]
+    factors = np.repeat(np.arange(len(sizes)), sizes)[:, None]
+    factors = np.column_stack([factors, np.arange(len(factors)) % 3])
+    rng = np.random.default_rng(3)
+    order = rng.permutation(len(factors))
+    factors = factors[order]
+    codes = rng.normal(size=(len(factors), 3)) * [1.0, 1e-3, 1e6]
+    grouping = EncodedFactors(factors).group_by([True, False], share=False)
+    groups, cum = grouping.eligible()
+    seed, ids = 2**62 + 12345, np.array([0, 1, 7, 2**40, 99], dtype=np.int64)
+    for L in (2, 12):
+        expected = replay(codes, mode, grouping.offsets, grouping.perm, groups, cum, by_size,
+                          replace, L, seed, ids)
+        for nt in (1, 2):
+            got = _kernels.sample_batches(codes, grouping.offsets, grouping.perm, groups, cum,
+                                          by_size, mode, L, seed, ids, nt, replace)
+            np.testing.assert_array_equal(got, expected)
+            # the strided path (any layout, float32) reads the same rows in the same order
+            fortran = _kernels.sample_batches(np.asfortranarray(codes), grouping.offsets,
+                                              grouping.perm, groups, cum, by_size, mode, L,
+                                              seed, ids, nt, replace)
+            np.testing.assert_array_equal(fortran, expected)
