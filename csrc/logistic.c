@@ -241,19 +241,17 @@ FD_SIMD_CLONES static void fd_logit_rows(const fd_logit *pb, const double *w, in
         }
         if (!hessian) continue;
         for (int64_t pair = 0; pair < NP; pair++) {
-            const double *c0 = cf + pair * FD_LN, *c1 = c0 + NP * FD_LN;
-            const double *c2 = c1 + NP * FD_LN, *c3 = c2 + NP * FD_LN;
             double *FD_RESTRICT hb = hl + pair * Q * FD_LN;
+            double c[FD_SB][FD_LN]; /* this block's weights, held in registers */
+            for (int g = 0; g < FD_SB; g++)
+                for (int l = 0; l < FD_LN; l++) c[g][l] = cf[(g * NP + pair) * FD_LN + l];
             for (int64_t q = 0; q < Q; q++) {
-                const double *o0 = o + q * FD_LN, *o1 = o0 + Q * FD_LN;
-                const double *o2 = o1 + Q * FD_LN, *o3 = o2 + Q * FD_LN;
                 double *FD_RESTRICT hq = hb + q * FD_LN;
                 FD_LANES
                 for (int l = 0; l < FD_LN; l++) {
-                    double v = hq[l] + c0[l] * o0[l];
-                    v += c1[l] * o1[l];
-                    v += c2[l] * o2[l];
-                    hq[l] = v + c3[l] * o3[l];
+                    double v = hq[l];
+                    for (int g = 0; g < FD_SB; g++) v += c[g][l] * o[(g * Q + q) * FD_LN + l];
+                    hq[l] = v;
                 }
             }
         }

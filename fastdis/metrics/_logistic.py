@@ -115,7 +115,7 @@ class Logistic:
 # the rows' total weight), so that most Newton iterations run on the subsample and a couple
 # finish on all rows; a subsample of fewer than _MIN_ROWS rows is not worth it.
 _STRIDE = 8
-_MIN_ROWS = 2048
+_MIN_ROWS = 1024
 
 
 def _newton(x, labels, weights, n_classes, multinomial, C, tol, max_iter, coef, n_threads):
