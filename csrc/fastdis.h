@@ -232,7 +232,7 @@ int fd_gbt_predict(const float *x,       /* IN [m][d] */
  * again), 1 (converged: a Newton step below tol * max(1, max |coef|), or a decrease at
  * rounding level), 2 (max_iter reached) or 3 (no decrease found along the Newton step). */
 int64_t fd_logistic_state_size(int64_t d, int n_classes, int multinomial);
-int fd_logistic_fit(const double *x,            /* IN [n][d] */
+int fd_logistic_fit(const double *x,            /* IN [d][n]: the features column by column */
                     const int32_t *y,           /* IN [n] labels 0 .. n_classes - 1 */
                     const double *class_weight, /* IN [n_classes] */
                     int64_t n, int64_t d, int n_classes, int multinomial, double C,

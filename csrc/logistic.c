@@ -29,7 +29,7 @@
 #define FD_GAUGE 1.0
 
 typedef struct {
-    const double *x;        /* [n][d] */
+    const double *x;        /* [d][n]: column after column */
     const int32_t *y;       /* [n] in [0, K) */
     const double *cw;       /* [K] */
     int64_t n, d, D;        /* D = d + 1: the intercept is the last coefficient */
@@ -160,15 +160,30 @@ FD_SIMD_CLONES static void fd_logit_rows(const fd_logit *pb, const double *w, in
     for (int64_t i0 = r0; i0 < r1; i0 += FD_SB * FD_LN) {
         for (int g = 0; g < FD_SB; g++) {
             double *FD_RESTRICT xg = xt + g * D * FD_LN, *FD_RESTRICT cg = cf + g * NP * FD_LN;
-            for (int l = 0; l < FD_LN; l++) { /* rows past r1 weigh 0 */
-                const int64_t i = i0 + g * FD_LN + l;
-                const int ok = i < r1;
-                const int yi = ok ? pb->y[i] : 0;
-                sw[l] = ok ? pb->cw[yi] : 0.0;
-                yv[l] = T == 1 ? (double)(yi == 1) : (double)yi;
-                for (int64_t a = 0; a < d; a++) xg[a * FD_LN + l] = ok ? pb->x[i * d + a] : 0.0;
-                xg[d * FD_LN + l] = 1.0;
+            const int64_t ig = i0 + g * FD_LN;
+            if (ig + FD_LN <= r1) { /* a full group: contiguous loads of each column */
+                for (int l = 0; l < FD_LN; l++) {
+                    const int yi = pb->y[ig + l];
+                    sw[l] = pb->cw[yi];
+                    yv[l] = T == 1 ? (double)(yi == 1) : (double)yi;
+                }
+                for (int64_t a = 0; a < d; a++) {
+                    const double *FD_RESTRICT xa = pb->x + a * pb->n + ig;
+                    FD_LANES
+                    for (int l = 0; l < FD_LN; l++) xg[a * FD_LN + l] = xa[l];
+                }
+            } else {
+                for (int l = 0; l < FD_LN; l++) { /* rows past r1 weigh 0 */
+                    const int64_t i = ig + l;
+                    const int ok = i < r1;
+                    const int yi = ok ? pb->y[i] : 0;
+                    sw[l] = ok ? pb->cw[yi] : 0.0;
+                    yv[l] = T == 1 ? (double)(yi == 1) : (double)yi;
+                    for (int64_t a = 0; a < d; a++) xg[a * FD_LN + l] = ok ? pb->x[a * pb->n + i] : 0.0;
+                }
             }
+            FD_LANES
+            for (int l = 0; l < FD_LN; l++) xg[d * FD_LN + l] = 1.0;
             for (int k = 0; k < T; k++) { /* scores */
                 const double *wk = w + (int64_t)k * D;
                 double *FD_RESTRICT zk = z + k * FD_LN;

@@ -749,8 +749,9 @@ cdef extern from "fastdis.h" nogil:
 
 def logistic_fit(x, y, class_weight, int n_classes, bint multinomial, double C, double tol,
                  int max_iter, coef, int n_threads):
-    """Fit L2-regularised logistic regression (csrc/logistic.c) from coef, in place; returns
-    (iterations, status: 1 converged, 2 max_iter reached, 3 no decrease found)."""
+    """Fit L2-regularised logistic regression (csrc/logistic.c) from coef, in place, on the
+    features x given column by column (d, n); returns (iterations, status: 1 converged,
+    2 max_iter reached, 3 no decrease found)."""
     if n_classes < 2 or (not multinomial and n_classes != 2):
         raise ValueError(f"logistic_fit needs n_classes >= 2 (exactly 2 unless multinomial), "
                          f"got {n_classes}")
@@ -760,9 +761,9 @@ def logistic_fit(x, y, class_weight, int n_classes, bint multinomial, double C, 
     _array(x, "x")
     if x.ndim != 2:
         raise ValueError(f"x must be a 2-D array, got {x.ndim}-D")
-    cdef int64_t n = x.shape[0], d = x.shape[1]
+    cdef int64_t d = x.shape[0], n = x.shape[1]
     cdef int T = n_classes if multinomial else 1
-    cdef const double *px = <const double *>_data(x, "x", np.float64, (n, d))
+    cdef const double *px = <const double *>_data(x, "x", np.float64, (d, n))
     cdef const int32_t *py = <const int32_t *>_data(y, "y", np.int32, (n,))
     cdef const double *pw = <const double *>_data(class_weight, "class_weight", np.float64,
                                                   (n_classes,))
@@ -771,11 +772,11 @@ def logistic_fit(x, y, class_weight, int n_classes, bint multinomial, double C, 
         raise ValueError("x must have at least one row")
     if y.min() < 0 or y.max() >= n_classes:
         raise ValueError(f"y must hold labels in [0, {n_classes})")
-    if not (np.isfinite(class_weight).all() and (class_weight >= 0).all()
-            and class_weight[np.unique(y)].sum() > 0):
-        raise ValueError("class_weight must be finite, >= 0, and positive for some class of y")
-    if not np.isfinite(x).all() or not np.isfinite(coef).all():
-        raise ValueError("x and coef must be finite")
+    # NaN or inf in x make the objective non-finite, which the kernel reports
+    if not (np.isfinite(class_weight).all() and (class_weight >= 0).all()):
+        raise ValueError("class_weight must be finite and >= 0")
+    if not np.isfinite(coef).all():
+        raise ValueError("coef must be finite")
     state = np.zeros(fd_logistic_state_size(d, n_classes, multinomial), dtype=np.float64)
     cdef double *ps = <double *>cnp.PyArray_DATA(state)
     # Newton iterations per call: each is a pass over the rows with the Hessian's blocks
@@ -789,9 +790,10 @@ def logistic_fit(x, y, class_weight, int n_classes, bint multinomial, double C, 
         if rc == ERR_NOMEM:
             raise MemoryError("fastdis: out of memory in logistic_fit")
         if rc == ERR_NONFINITE:
-            raise FloatingPointError("logistic_fit: the objective overflowed")
+            raise ValueError("logistic_fit: the objective is not finite (NaN or infinity in x)")
         if rc != OK:
-            raise ValueError("fastdis: invalid arguments to logistic_fit")
+            raise ValueError("fastdis: invalid arguments to logistic_fit (the rows' total "
+                             "weight must be positive and finite)")
         if status:
             return n_iter, status
         PyErr_CheckSignals()

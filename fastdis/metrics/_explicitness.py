@@ -43,9 +43,11 @@ def _ovr_proba(x_fit, y_fit, x_eval, classes, n_threads):
     approached with lbfgs stopped on the gradient of the summed loss (since 1.1 the loss
     is averaged over the rows, so its default tol stops n times earlier, a little off it).
     """
+    columns = np.ascontiguousarray(x_fit.T)  # the kernel's layout, once for every class
+
     def model(target):
         checkpoint()  # between fits: an abandoned call stops here
-        return Logistic(class_weight="balanced", n_threads=n_threads).fit(x_fit, target)
+        return Logistic(class_weight="balanced", n_threads=n_threads).fit_columns(columns, target)
 
     if len(classes) == 2:
         return model(y_fit == classes[1]).predict_proba(x_eval)

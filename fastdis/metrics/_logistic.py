@@ -63,9 +63,15 @@ class Logistic:
 
     def fit(self, x, y):
         """Fit on features ``x`` (n_samples, n_features), finite, and labels ``y``."""
+        return self.fit_columns(np.ascontiguousarray(np.asarray(x, dtype=np.float64).T), y)
+
+    def fit_columns(self, columns, y):
+        """:meth:`fit` on the features given column by column, C-contiguous
+        (n_features, n_samples): what the kernel reads, so that several fits on the same
+        features transpose them once."""
         if self.class_weight not in (None, "balanced"):
             raise ValueError(f"class_weight must be None or 'balanced', got {self.class_weight!r}")
-        x = np.ascontiguousarray(x, dtype=np.float64)
+        x = columns
         self.classes_, labels = np.unique(np.asarray(y), return_inverse=True)
         n_classes = len(self.classes_)
         if n_classes < 2:
@@ -75,7 +81,7 @@ class Logistic:
         weights = (balanced_weights(labels, n_classes) if self.class_weight == "balanced"
                    else np.ones(n_classes))
         multinomial = n_classes > 2
-        coef = np.zeros((n_classes if multinomial else 1, x.shape[1] + 1))
+        coef = np.zeros((n_classes if multinomial else 1, x.shape[0] + 1))
         self.n_iter_, status = _newton(x, labels, weights, n_classes, multinomial,
                                        float(self.C), float(self.tol), int(self.max_iter),
                                        coef, int(self.n_threads))
@@ -119,11 +125,12 @@ _MIN_ROWS = 1024
 
 
 def _newton(x, labels, weights, n_classes, multinomial, C, tol, max_iter, coef, n_threads):
-    """Fit coef in place (the kernel), warm-started on a subsample; (iterations, status)."""
+    """Fit coef in place (the kernel; x column by column), warm-started on a subsample;
+    (iterations, status)."""
     if len(labels) >= _STRIDE * _MIN_ROWS:
         sub = labels[::_STRIDE]
         ratio = weights[labels].sum() / weights[sub].sum()
-        _newton(np.ascontiguousarray(x[::_STRIDE]), np.ascontiguousarray(sub), weights,
+        _newton(np.ascontiguousarray(x[:, ::_STRIDE]), np.ascontiguousarray(sub), weights,
                 n_classes, multinomial, C * ratio, 1e-4, max_iter, coef, n_threads)
     return _kernels.logistic_fit(x, labels, weights, n_classes, multinomial, C, tol, max_iter,
                                  coef, n_threads)
