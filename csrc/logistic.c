@@ -348,11 +348,10 @@ static int fd_logit_pass(const fd_logit *pb, const double *w, int hessian, doubl
     return FD_OK;
 }
 
-/* Solve H step = -G by Cholesky (L in the lower triangle of work [P][P]).  A Hessian that
+/* Cholesky factor of H (L in the lower triangle of work [P][P]).  A Hessian that
  * is singular to rounding (rows that no longer weigh: saturated probabilities with a
  * negligible penalty) gets a growing multiple of its largest diagonal entry added. */
-static void fd_newton_step(const double *H, const double *G, int64_t P, double *work,
-                           double *step)
+static void fd_cholesky(const double *H, int64_t P, double *work)
 {
     double top = 0.0, shift = 0.0;
     for (int64_t j = 0; j < P; j++) top = H[j * P + j] > top ? H[j * P + j] : top;
@@ -373,6 +372,11 @@ static void fd_newton_step(const double *H, const double *G, int64_t P, double *
         if (ok) break;
         shift = shift > 0.0 ? shift * 100.0 : (top > 0.0 ? top : 1.0) * 1e-12;
     }
+}
+
+/* step = -(L L^T)^-1 G, L from fd_cholesky. */
+static void fd_cholesky_solve(const double *work, const double *G, int64_t P, double *step)
+{
     for (int64_t i = 0; i < P; i++) { /* L u = -G */
         double v = -G[i];
         for (int64_t k = 0; k < i; k++) v -= work[i * P + k] * step[k];
@@ -388,7 +392,7 @@ static void fd_newton_step(const double *H, const double *G, int64_t P, double *
 int64_t fd_logistic_state_size(int64_t d, int n_classes, int multinomial)
 {
     const int64_t T = multinomial ? n_classes : 1, P = T * (d + 1);
-    return 2 + P + P * P;
+    return 3 + P + P * P;
 }
 
 int fd_logistic_fit(const double *x, const int32_t *y, const double *class_weight, int64_t n,
@@ -398,9 +402,9 @@ int fd_logistic_fit(const double *x, const int32_t *y, const double *class_weigh
 {
     fd_logit pb;
     double sw = 0.0, *chunks, *Gt, *Ht, *work, *step, *wt;
-    double *F = state + 1, *G = state + 2, *H;
+    double *F = state + 2, *G = state + 3, *H;
     int64_t P;
-    int err = FD_OK, nt;
+    int err = FD_OK, nt, factored = 0;
     if (n < 1 || d < 0 || n_classes < 2 || (!multinomial && n_classes != 2) || !(C > 0.0) ||
         !(tol >= 0.0) || max_iter < 0 || max_steps < 1 || !n_iter || !status)
         return FD_ERR_ARGUMENT;
@@ -433,24 +437,31 @@ int fd_logistic_fit(const double *x, const int32_t *y, const double *class_weigh
     }
     for (int s = 0; s < max_steps && !err; s++) {
         double wmax = 0.0, smax = 0.0, decrease = 0.0, alpha = 1.0, Ft = 0.0;
+        int fresh;
         if (!isfinite(*F)) { err = FD_ERR_NONFINITE; break; }
         if (*n_iter >= max_iter) { *status = 2; break; }
-        fd_newton_step(H, G, P, work, step);
+        if (!factored) { fd_cholesky(H, P, work); factored = 1; }
+        fd_cholesky_solve(work, G, P, step);
         ++*n_iter;
         for (int64_t j = 0; j < P; j++) {
             wmax = fabs(coef[j]) > wmax ? fabs(coef[j]) : wmax;
             smax = fabs(step[j]) > smax ? fabs(step[j]) : smax;
             decrease -= G[j] * step[j];
         }
-        if (smax <= tol * (wmax > 1.0 ? wmax : 1.0)) { /* quadratic convergence: w + step is it */
+        wmax = wmax > 1.0 ? wmax : 1.0;
+        if (smax <= tol * wmax) { /* what is left is of the order of this step's square */
             for (int64_t j = 0; j < P; j++) coef[j] += step[j];
             *status = 1;
             break;
         }
         if (!(decrease > 4.0 * DBL_EPSILON * fabs(*F))) { *status = 1; break; } /* at rounding */
+        /* Near the optimum the Hessian barely changes: steps below 1e-3 (relative) keep the
+         * last one (each then shrinks the error by about the distance it was computed at),
+         * unless that stops paying (a step not halving the previous one). */
+        fresh = smax > 1e-3 * wmax || (state[1] > 0.0 && smax > 0.5 * state[1]);
         for (;;) { /* Armijo backtracking; the trial's pass serves the next iteration */
             for (int64_t j = 0; j < P; j++) wt[j] = coef[j] + alpha * step[j];
-            err = fd_logit_pass(&pb, wt, 1, &Ft, Gt, Ht, chunks, nt);
+            err = fd_logit_pass(&pb, wt, fresh || alpha < 1.0, &Ft, Gt, Ht, chunks, nt);
             if (err || Ft <= *F - 1e-4 * alpha * decrease) break;
             alpha *= 0.5;
             if (alpha < 1e-12) break;
@@ -460,7 +471,13 @@ int fd_logistic_fit(const double *x, const int32_t *y, const double *class_weigh
         memcpy(coef, wt, sizeof(double) * (size_t)P);
         *F = Ft;
         memcpy(G, Gt, sizeof(double) * (size_t)P);
-        memcpy(H, Ht, sizeof(double) * (size_t)(P * P));
+        if (fresh || alpha < 1.0) {
+            memcpy(H, Ht, sizeof(double) * (size_t)(P * P));
+            factored = 0;
+            state[1] = 0.0; /* the last step's size, while the Hessian is an old one */
+        } else {
+            state[1] = smax;
+        }
     }
     free(chunks); free(wt);
     return err;
