@@ -37,7 +37,9 @@ typedef struct {
     double lambda, inv_sw;
     int64_t P;              /* coefficients: T * D */
     int64_t Q;              /* entries of a packed symmetric D x D block: D (D + 1) / 2 */
-    int64_t n_pairs;        /* Hessian blocks (k <= l): T (T + 1) / 2 */
+    int64_t n_pairs;        /* Hessian blocks summed over rows: 1 (binary) or the K (K - 1) / 2
+                             * blocks k < l (multinomial: each diagonal block is minus the sum
+                             * of its row's others, the probabilities summing to 1) */
     int64_t A;              /* a chunk's sums: loss, gradient [P], blocks [n_pairs][Q] */
     int64_t chunk, n_chunks;
 } fd_logit;
@@ -236,13 +238,11 @@ FD_SIMD_CLONES static void fd_logit_rows(const fd_logit *pb, const double *w, in
                         FD_LANES
                         for (int l = 0; l < FD_LN; l++) gk[a * FD_LN + l] += mx[l] * xg[a * FD_LN + l];
                 }
-                for (int k = 0, pair = 0; k < K; k++) /* block (k, m): s p_k ([k = m] - p_m) */
-                    for (int m = k; m < K; m++, pair++)
+                for (int k = 0, pair = 0; k < K; k++) /* block (k, m), k < m: -s p_k p_m */
+                    for (int m = k + 1; m < K; m++, pair++)
                         FD_LANES
-                        for (int l = 0; l < FD_LN; l++) {
-                            const double sp = sw[l] * p[k * FD_LN + l];
-                            cg[pair * FD_LN + l] = (m == k ? sp : 0.0) - sp * p[m * FD_LN + l];
-                        }
+                        for (int l = 0; l < FD_LN; l++)
+                            cg[pair * FD_LN + l] = -(sw[l] * p[k * FD_LN + l]) * p[m * FD_LN + l];
             }
             if (hessian) {
                 double *FD_RESTRICT og = o + g * Q * FD_LN;
@@ -327,8 +327,20 @@ static int fd_logit_pass(const fd_logit *pb, const double *w, int hessian, doubl
         }
     }
     if (!hessian) return FD_OK;
+    if (T > 1) /* diagonal blocks: minus the sum of the others in their row, in class order */
+        for (int64_t k = 0; k < T; k++) {
+            double *hd = chunks + 1 + P + pb->n_pairs * Q; /* scratch past the summed blocks */
+            for (int64_t q = 0; q < Q; q++) hd[k * Q + q] = 0.0;
+            for (int64_t l = 0; l < T; l++) {
+                const int64_t i = k < l ? k : l, j = k < l ? l : k;
+                const double *hb;
+                if (l == k) continue;
+                hb = chunks + 1 + P + (i * T - i * (i + 1) / 2 + (j - i - 1)) * Q;
+                for (int64_t q = 0; q < Q; q++) hd[k * Q + q] -= hb[q];
+            }
+        }
     for (int64_t k = 0, pair = 0; k < T; k++)
-        for (int64_t l = k; l < T; l++, pair++) {
+        for (int64_t l = T > 1 ? k + 1 : k; l < T; l++, pair++) {
             const double *hb = chunks + 1 + P + pair * Q;
             int64_t q = 0;
             for (int64_t a = 0; a < D; a++)
@@ -339,6 +351,14 @@ static int fd_logit_pass(const fd_logit *pb, const double *w, int hessian, doubl
                     H[(l * D + a) * P + k * D + b] = v;
                     H[(l * D + b) * P + k * D + a] = v;
                 }
+        }
+    if (T > 1)
+        for (int64_t k = 0; k < T; k++) {
+            const double *hd = chunks + 1 + P + pb->n_pairs * Q + k * Q;
+            int64_t q = 0;
+            for (int64_t a = 0; a < D; a++)
+                for (int64_t b = a; b < D; b++, q++)
+                    H[(k * D + a) * P + k * D + b] = H[(k * D + b) * P + k * D + a] = hd[q] * pb->inv_sw;
         }
     for (int64_t k = 0; k < T; k++) {
         for (int64_t a = 0; a < d; a++) H[(k * D + a) * P + k * D + a] += pb->lambda;
@@ -412,7 +432,7 @@ int fd_logistic_fit(const double *x, const int32_t *y, const double *class_weigh
     pb.K = n_classes; pb.T = multinomial ? n_classes : 1;
     P = pb.P = pb.T * pb.D;
     pb.Q = pb.D * (pb.D + 1) / 2;
-    pb.n_pairs = (int64_t)pb.T * (pb.T + 1) / 2;
+    pb.n_pairs = pb.T > 1 ? (int64_t)pb.T * (pb.T - 1) / 2 : 1;
     pb.A = 1 + P + pb.n_pairs * pb.Q;
     pb.chunk = fd_logit_chunk(n, pb.A);
     pb.n_chunks = (n + pb.chunk - 1) / pb.chunk;
@@ -426,7 +446,8 @@ int fd_logistic_fit(const double *x, const int32_t *y, const double *class_weigh
     pb.lambda = 1.0 / C / sw;
     /* a row costs about A / 32 of a histogram row: weigh rows so when going parallel */
     nt = fd_resolve_threads(n_threads, n * (1 + pb.A / 32));
-    chunks = (double *)malloc(sizeof(double) * (size_t)(pb.n_chunks * pb.A));
+    /* + T Q: the diagonal blocks of the multinomial, once the chunks are added */
+    chunks = (double *)malloc(sizeof(double) * (size_t)(pb.n_chunks * pb.A + pb.T * pb.Q));
     wt = (double *)malloc(sizeof(double) * (size_t)(3 * P + 2 * P * P));
     if (!chunks || !wt) { free(chunks); free(wt); return FD_ERR_NOMEM; }
     step = wt + P; Gt = step + P; Ht = Gt + P; work = Ht + P * P;
