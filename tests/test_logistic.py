@@ -164,3 +164,16 @@ def test_roc_auc_is_roc_auc_score():
     positive = np.array([True, False, True, False])
     assert roc_auc(positive, np.array([1.0, 1.0, 1.0, 1.0])) == 0.5
     assert roc_auc(positive, np.array([2.0, 1.0, 3.0, 0.0])) == 1.0
+
+
+def test_labels_of_any_type_are_encoded_as_np_unique():
+    from fastdis.metrics._logistic import _encode
+
+    rng = np.random.default_rng(4)
+    for y in (rng.integers(-3, 3, 200), rng.integers(0, 2, 200).astype(bool),
+              np.full(10, True), rng.integers(0, 2**40, 50, dtype=np.uint64),
+              rng.choice(np.array(["a", "b", "c"]), 100), rng.integers(0, 5, 300).astype(np.uint8)):
+        classes, labels = _encode(y)
+        want_classes, want_labels = np.unique(y, return_inverse=True)
+        assert np.array_equal(classes, want_classes) and classes.dtype == want_classes.dtype
+        assert np.array_equal(labels, want_labels) and labels.dtype == np.int32

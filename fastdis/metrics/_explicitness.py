@@ -8,7 +8,7 @@ from .._threads import checkpoint, parallel_map, total_threads
 from .._validation import check_n_threads, check_pair
 from ._conventions import resolve
 from ._fitting import check_classes, check_factors_vary, minmax_scaled, split_rows, standardised
-from ._logistic import Logistic, roc_auc, sigmoid
+from ._logistic import Logistic, pyramid, roc_auc, sigmoid
 
 EXPLICITNESS = {
     # held-out AUC with factors as labels, subsampled for large N; else the survey's procedure
@@ -43,7 +43,7 @@ def _ovr_proba(x_fit, y_fit, x_eval, classes, n_threads):
     approached with lbfgs stopped on the gradient of the summed loss (since 1.1 the loss
     is averaged over the rows, so its default tol stops n times earlier, a little off it).
     """
-    columns = np.ascontiguousarray(x_fit.T)  # the kernel's layout, once for every class
+    columns = pyramid(np.ascontiguousarray(x_fit.T))  # the kernel's layout, once for all
 
     def model(target):
         checkpoint()  # between fits: an abandoned call stops here

@@ -67,22 +67,22 @@ class Logistic:
 
     def fit_columns(self, columns, y):
         """:meth:`fit` on the features given column by column, C-contiguous
-        (n_features, n_samples): what the kernel reads, so that several fits on the same
-        features transpose them once."""
+        (n_features, n_samples), or on their :func:`pyramid`: what the kernel reads, so
+        that several fits on the same features prepare them once."""
         if self.class_weight not in (None, "balanced"):
             raise ValueError(f"class_weight must be None or 'balanced', got {self.class_weight!r}")
-        x = columns
-        self.classes_, labels = np.unique(np.asarray(y), return_inverse=True)
+        levels = columns if isinstance(columns, list) else pyramid(columns)
+        x = levels[0]
+        self.classes_, labels = _encode(np.asarray(y).reshape(-1))
         n_classes = len(self.classes_)
         if n_classes < 2:
             raise ValueError("Logistic needs at least two classes in y, got "
                              f"{n_classes}")
-        labels = labels.astype(np.int32).reshape(-1)
         weights = (balanced_weights(labels, n_classes) if self.class_weight == "balanced"
                    else np.ones(n_classes))
         multinomial = n_classes > 2
         coef = np.zeros((n_classes if multinomial else 1, x.shape[0] + 1))
-        self.n_iter_, status = _newton(x, labels, weights, n_classes, multinomial,
+        self.n_iter_, status = _newton(levels, labels, weights, n_classes, multinomial,
                                        float(self.C), float(self.tol), int(self.max_iter),
                                        coef, int(self.n_threads))
         self.converged_ = status == 1
@@ -124,22 +124,49 @@ _STRIDE = 8
 _MIN_ROWS = 1024
 
 
-def _newton(x, labels, weights, n_classes, multinomial, C, tol, max_iter, coef, n_threads):
-    """Fit coef in place (the kernel; x column by column), warm-started on a subsample;
-    (iterations, status)."""
-    if len(labels) >= _STRIDE * _MIN_ROWS:
-        sub = labels[::_STRIDE]
+def pyramid(columns):
+    """The features (n_features, n_samples) and their every 8th, 64th, ... sample, while a
+    level has enough rows to warm-start the one above it."""
+    levels = [columns]
+    while levels[-1].shape[1] >= _STRIDE * _MIN_ROWS:
+        levels.append(np.ascontiguousarray(levels[-1][:, ::_STRIDE]))
+    return levels
+
+
+def _encode(y):
+    """(classes, labels as int32 0 .. classes - 1) of a 1-D array, as np.unique's inverse;
+    booleans and integers without a sort."""
+    if y.dtype == bool:
+        present = [v for v in (False, True) if (y == v).any()]
+        return np.array(present), (y.astype(np.int32) if len(present) == 2
+                                   else np.zeros(len(y), np.int32))
+    if y.dtype.kind in "iu" and len(y) and int(y.max()) - int(y.min()) < 4 * len(y) + 1024:
+        low = y.min()
+        counts = np.bincount((y - low).astype(np.intp))
+        lut = (np.cumsum(counts > 0) - 1).astype(np.int32)
+        return np.flatnonzero(counts).astype(y.dtype) + low, lut[y - low]
+    classes, labels = np.unique(y, return_inverse=True)
+    return classes, labels.astype(np.int32).reshape(-1)
+
+
+def _newton(levels, labels, weights, n_classes, multinomial, C, tol, max_iter, coef,
+            n_threads):
+    """Fit coef in place (the kernel) on levels[0], warm-started on levels[1:] (every
+    8th row: the same problem, C scaled by the rows' total weight); (iterations, status)."""
+    if len(levels) > 1:
+        sub = np.ascontiguousarray(labels[::_STRIDE])
         ratio = weights[labels].sum() / weights[sub].sum()
-        _newton(np.ascontiguousarray(x[:, ::_STRIDE]), np.ascontiguousarray(sub), weights,
-                n_classes, multinomial, C * ratio, 1e-4, max_iter, coef, n_threads)
-    return _kernels.logistic_fit(x, labels, weights, n_classes, multinomial, C, tol, max_iter,
-                                 coef, n_threads)
+        _newton(levels[1:], sub, weights, n_classes, multinomial, C * ratio, 1e-4, max_iter,
+                coef, n_threads)
+    return _kernels.logistic_fit(levels[0], labels, weights, n_classes, multinomial, C, tol,
+                                 max_iter, coef, n_threads)
 
 
 def sigmoid(t):
-    """1 / (1 + exp(-t)) without overflow."""
-    e = np.exp(-np.abs(t))
-    return np.where(t >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+    """1 / (1 + exp(-t)), without overflow."""
+    from scipy.special import expit
+
+    return expit(t)
 
 
 def roc_auc(positive, score):
