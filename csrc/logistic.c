@@ -13,7 +13,8 @@
  * anything else (the loss's gradient in b always sums to 0 over the classes).
  *
  * Each Newton iteration is one pass over the rows computing F, its gradient and Hessian
- * ((d+1) T square: small), then a Cholesky solve.  The pass sums rows in chunks whose size
+ * ((d+1) T square: small), then a Cholesky solve; near the optimum, where the Hessian no
+ * longer changes, passes skip it and the last factor is reused.  The pass sums rows in chunks whose size
  * depends only on the problem's shape, each chunk into its own buffer, and adds the chunks
  * in order: the fit does not depend on the number of threads.  A backtracking (Armijo) line
  * search keeps every step a decrease, so separable data, where the weights grow until the
@@ -24,6 +25,7 @@
 #include <string.h>
 
 #include "common.h"
+#include "lanes.h"
 
 /* The intercepts' gauge term of the multinomial (any positive weight gives the same fit). */
 #define FD_GAUGE 1.0
@@ -59,86 +61,12 @@ static int64_t fd_logit_chunk(int64_t n, int64_t A)
  * per FD_SB groups of lanes, so that they stream through the cache once per FD_SB * FD_LN rows. */
 #define FD_LN 8
 #define FD_SB 4
-/* A loop over lanes: one SIMD operation per statement (elementwise, so exact). */
-#ifdef _OPENMP
-#define FD_LANES _Pragma("omp simd")
-#else
-#define FD_LANES
-#endif
-
-/* One copy of the row loop per SIMD width, picked at load time (the sums are the same). */
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
-#define FD_SIMD_CLONES __attribute__((target_clones("default", "avx2", "avx512f")))
-#else
-#define FD_SIMD_CLONES
-#endif
 
 /* Per-thread scratch of fd_logit_rows, in doubles. */
 static int64_t fd_logit_scratch(const fd_logit *pb)
 {
     return FD_LN * (FD_SB * (pb->D + pb->n_pairs + pb->Q) + 2 * pb->K + 4 + pb->P +
                     pb->n_pairs * pb->Q + 1);
-}
-
-/* exp(t) for t <= 0 (t below -708 counts as -708: a result of 3e-308 instead of less):
- * Cody and Waite's reduction t = k ln2 + r, |r| <= ln2 / 2, then Taylor to degree 13
- * (truncation below 1e-17 relative), times 2^k built in the exponent bits.  Plain
- * arithmetic, so a loop of it vectorises. */
-static inline double fd_exp_neg(double t)
-{
-    const double shift = 0x1.8p52, inv_ln2 = 0x1.71547652b82fep0;
-    const double ln2_hi = 0x1.62e42fee00000p-1, ln2_lo = 0x1.a39ef35793c76p-33;
-    const uint64_t magic = 0x4338000000000000ULL; /* the bits of shift */
-    double kf, r, p, scale;
-    uint64_t u, bits;
-    t = t > -708.0 ? t : -708.0;
-    kf = t * inv_ln2 + shift; /* k rounded to the nearest integer, in the low bits */
-    memcpy(&u, &kf, sizeof u);
-    kf -= shift;
-    r = t - kf * ln2_hi; /* exact: ln2_hi has 32 trailing zero bits, |k| < 2^11 */
-    r = r - kf * ln2_lo;
-    p = 1.0 / 6227020800.0;
-    p = 1.0 / 479001600.0 + r * p;
-    p = 1.0 / 39916800.0 + r * p;
-    p = 1.0 / 3628800.0 + r * p;
-    p = 1.0 / 362880.0 + r * p;
-    p = 1.0 / 40320.0 + r * p;
-    p = 1.0 / 5040.0 + r * p;
-    p = 1.0 / 720.0 + r * p;
-    p = 1.0 / 120.0 + r * p;
-    p = 1.0 / 24.0 + r * p;
-    p = 1.0 / 6.0 + r * p;
-    p = 0.5 + r * p;
-    p = 1.0 + r * p;
-    p = 1.0 + r * p;
-    bits = (u - magic + 1023) << 52; /* 2^k, k in [-1022, 0] */
-    memcpy(&scale, &bits, sizeof scale);
-    return p * scale;
-}
-
-/* log(1 + e) for e in [0, 1]: 2 atanh(s), s = e / (2 + e) <= 1/3, by its series to s^33
- * (truncation below 2e-17 relative). */
-static inline double fd_log1p_unit(double e)
-{
-    const double s = e / (2.0 + e), s2 = s * s;
-    double p = 1.0 / 33.0;
-    p = 1.0 / 31.0 + s2 * p;
-    p = 1.0 / 29.0 + s2 * p;
-    p = 1.0 / 27.0 + s2 * p;
-    p = 1.0 / 25.0 + s2 * p;
-    p = 1.0 / 23.0 + s2 * p;
-    p = 1.0 / 21.0 + s2 * p;
-    p = 1.0 / 19.0 + s2 * p;
-    p = 1.0 / 17.0 + s2 * p;
-    p = 1.0 / 15.0 + s2 * p;
-    p = 1.0 / 13.0 + s2 * p;
-    p = 1.0 / 11.0 + s2 * p;
-    p = 1.0 / 9.0 + s2 * p;
-    p = 1.0 / 7.0 + s2 * p;
-    p = 1.0 / 5.0 + s2 * p;
-    p = 1.0 / 3.0 + s2 * p;
-    p = 1.0 + s2 * p;
-    return 2.0 * s * p;
 }
 
 /* The sums of rows [r0, r1) into acc (zeroed by the caller); sc: fd_logit_scratch doubles. */
