@@ -458,8 +458,10 @@ int main(int argc, char **argv)
          * one class; a fit must decrease the naive objective, and the same fit on one thread
          * or in one-iteration calls must be bit-identical */
         if (n >= 1 && (!big || rint_(0, 3) == 0)) {
+            const int64_t n_all = n;
             const int K = (int)rint_(2, 5), multi = K > 2 || rint_(0, 1), T = multi ? K : 1;
             const int64_t D = d + 1, P = T * D, ss = fd_logistic_state_size(d, K, multi);
+            n = n > 4500 ? 4500 : n; /* a few chunks of rows: enough for the threads' merge */
             double *x = malloc(sizeof(double) * n * d), *cw = malloc(sizeof(double) * K);
             int32_t *y = malloc(sizeof(int32_t) * n);
             double *c1 = calloc(P, sizeof(double)), *c2 = calloc(P, sizeof(double)), *c3 = calloc(P, sizeof(double));
@@ -470,10 +472,10 @@ int main(int argc, char **argv)
             for (int64_t i = 0; i < n * d; i++) x[i] = rint_(0, 9) == 0 ? 0.0 : (runif() - 0.5) * scale;
             for (int64_t i = 0; i < n; i++) y[i] = one_class ? 1 : (int32_t)rint_(0, K - 1);
             for (int c = 0; c < K; c++) cw[c] = rint_(0, 4) == 0 ? 0.0 : runif() * 3;
-            r1 = fd_logistic_fit(x, y, cw, n, d, K, multi, 1.0, 1e-8, 50, 1000, c1, s1, &i1, &st1, nt);
-            r2 = fd_logistic_fit(x, y, cw, n, d, K, multi, 1.0, 1e-8, 50, 1000, c2, s2, &i2, &st2, 1);
+            r1 = fd_logistic_fit(x, y, cw, n, d, K, multi, 1.0, 1e-8, 20, 1000, c1, s1, &i1, &st1, nt);
+            r2 = fd_logistic_fit(x, y, cw, n, d, K, multi, 1.0, 1e-8, 20, 1000, c2, s2, &i2, &st2, 1);
             while (r3 == FD_OK && !st3)
-                r3 = fd_logistic_fit(x, y, cw, n, d, K, multi, 1.0, 1e-8, 50, 1, c3, s3, &i3, &st3, nt);
+                r3 = fd_logistic_fit(x, y, cw, n, d, K, multi, 1.0, 1e-8, 20, 1, c3, s3, &i3, &st3, nt);
             if (r1 != r2 || r1 != r3 || (r1 != FD_OK && r1 != FD_ERR_ARGUMENT && r1 != FD_ERR_NONFINITE)) {
                 fprintf(stderr, "iter %d: logistic status %d %d %d\n", it, r1, r2, r3); return 1;
             }
@@ -507,6 +509,7 @@ int main(int argc, char **argv)
                 checked++;
             }
             free(x); free(cw); free(y); free(c1); free(c2); free(c3); free(s1); free(s2); free(s3);
+            n = n_all;
         }
         free(edges); free(tol); free(sc); free(off); free(mins); free(maxs); free(codes.buf); free(factors.buf);
     }
