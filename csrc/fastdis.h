@@ -245,6 +245,25 @@ int fd_group_scatter(const void *codes, int wide, int64_t n, int64_t n_wanted,
                      int64_t *next,                /* IN/OUT [n_total] */
                      int64_t *const *perm,         /* OUT [n_wanted] arrays of perm_len */
                      int64_t perm_len, int n_threads);
+/* logistic.c: scikit-learn's LogisticRegression model (L2 penalty C, intercept unpenalised,
+ * row weights class_weight[y]) fitted to the exact optimum by Newton's method: binary (T = 1,
+ * labels 0/1, class 1 positive) or multinomial (T = n_classes, symmetric parametrisation,
+ * intercepts summing to 0).  coef [T][d + 1] (intercept last) is the start and the result.
+ * A fit may take several calls of at most max_steps Newton iterations each: state
+ * [fd_logistic_state_size] carries the pass at coef from one call to the next (state[0] = 0
+ * before the first), so the iterates do not depend on how the calls were cut, nor on the
+ * number of threads.  *n_iter counts the iterations (start it at 0); *status is 0 (call
+ * again), 1 (converged: a Newton step below tol * max(1, max |coef|), or a decrease at
+ * rounding level), 2 (max_iter reached) or 3 (no decrease found along the Newton step). */
+int64_t fd_logistic_state_size(int64_t d, int n_classes, int multinomial);
+int fd_logistic_fit(const double *x,            /* IN [d][n]: the features column by column */
+                    const int32_t *y,           /* IN [n] labels 0 .. n_classes - 1 */
+                    const double *class_weight, /* IN [n_classes] */
+                    int64_t n, int64_t d, int n_classes, int multinomial, double C,
+                    double tol, int max_iter, int max_steps,
+                    double *coef,               /* IN/OUT [T][d + 1] */
+                    double *state,              /* IN/OUT */
+                    int *n_iter, int *status, int n_threads);
 
 #ifdef __cplusplus
 }

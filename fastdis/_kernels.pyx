@@ -822,3 +822,63 @@ def group_each(factors, lut, lut_offset, lut_len, vmin, n_levels, want, int n_th
     finally:
         free(pp)
     return offsets, perm
+
+
+cdef extern from "fastdis.h" nogil:
+    int64_t fd_logistic_state_size(int64_t d, int n_classes, int multinomial)
+    int fd_logistic_fit(const double *x, const int32_t *y, const double *class_weight,
+                        int64_t n, int64_t d, int n_classes, int multinomial, double C,
+                        double tol, int max_iter, int max_steps, double *coef, double *state,
+                        int *n_iter, int *status, int n_threads)
+
+
+def logistic_fit(x, y, class_weight, int n_classes, bint multinomial, double C, double tol,
+                 int max_iter, coef, int n_threads):
+    """Fit L2-regularised logistic regression (csrc/logistic.c) from coef, in place, on the
+    features x given column by column (d, n); returns (iterations, status: 1 converged,
+    2 max_iter reached, 3 no decrease found)."""
+    if n_classes < 2 or (not multinomial and n_classes != 2):
+        raise ValueError(f"logistic_fit needs n_classes >= 2 (exactly 2 unless multinomial), "
+                         f"got {n_classes}")
+    if not C > 0 or not tol >= 0 or max_iter < 0:
+        raise ValueError(f"logistic_fit needs C > 0, tol >= 0 and max_iter >= 0, got {C}, "
+                         f"{tol}, {max_iter}")
+    _array(x, "x")
+    if x.ndim != 2:
+        raise ValueError(f"x must be a 2-D array, got {x.ndim}-D")
+    cdef int64_t d = x.shape[0], n = x.shape[1]
+    cdef int T = n_classes if multinomial else 1
+    cdef const double *px = <const double *>_data(x, "x", np.float64, (d, n))
+    cdef const int32_t *py = <const int32_t *>_data(y, "y", np.int32, (n,))
+    cdef const double *pw = <const double *>_data(class_weight, "class_weight", np.float64,
+                                                  (n_classes,))
+    cdef double *pc = <double *>_data(coef, "coef", np.float64, (T, d + 1), True)
+    if n < 1:
+        raise ValueError("x must have at least one row")
+    if y.min() < 0 or y.max() >= n_classes:
+        raise ValueError(f"y must hold labels in [0, {n_classes})")
+    # NaN or inf in x make the objective non-finite, which the kernel reports
+    if not (np.isfinite(class_weight).all() and (class_weight >= 0).all()):
+        raise ValueError("class_weight must be finite and >= 0")
+    if not np.isfinite(coef).all():
+        raise ValueError("coef must be finite")
+    state = np.zeros(fd_logistic_state_size(d, n_classes, multinomial), dtype=np.float64)
+    cdef double *ps = <double *>cnp.PyArray_DATA(state)
+    # Newton iterations per call: each is a pass over the rows with the Hessian's blocks
+    cdef int64_t cost = n * (T * (d + 1) + (<int64_t>T * (T + 1) // 2) * ((d + 1) * (d + 2) // 2))
+    cdef int steps = <int>max(1, min(1 << 20, _chunk_cells // max(1, cost)))
+    cdef int n_iter = 0, status = 0, rc
+    while True:
+        with nogil:
+            rc = fd_logistic_fit(px, py, pw, n, d, n_classes, multinomial, C, tol, max_iter,
+                                 steps, pc, ps, &n_iter, &status, n_threads)
+        if rc == ERR_NOMEM:
+            raise MemoryError("fastdis: out of memory in logistic_fit")
+        if rc == ERR_NONFINITE:
+            raise ValueError("logistic_fit: the objective is not finite (NaN or infinity in x)")
+        if rc != OK:
+            raise ValueError("fastdis: invalid arguments to logistic_fit (the rows' total "
+                             "weight must be positive and finite)")
+        if status:
+            return n_iter, status
+        PyErr_CheckSignals()

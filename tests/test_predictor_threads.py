@@ -23,9 +23,10 @@ def _data(n=400, seed=0):
     return factors, codes
 
 
-def _record_fits(monkeypatch, cls):
-    """Wrap cls.fit: record (thread, BLAS threads, OpenMP threads, n_jobs) seen by each fit."""
-    seen, lock, original = [], threading.Lock(), cls.fit
+def _record_fits(monkeypatch, cls, method="fit"):
+    """Wrap cls.fit: record (thread, BLAS threads, OpenMP threads, n_jobs) seen by each fit
+    (fastdis's own fitters: their n_threads as n_jobs)."""
+    seen, lock, original = [], threading.Lock(), getattr(cls, method)
 
     def fit(self, *args, **kwargs):
         info = threadpoolctl.threadpool_info()
@@ -34,22 +35,26 @@ def _record_fits(monkeypatch, cls):
             return max([lib["num_threads"] for lib in info if lib["user_api"] == api], default=1)
 
         jobs = getattr(self, "n_jobs", None) or 1
+        if hasattr(self, "n_threads"):
+            jobs = self.n_threads or os.cpu_count() or 1
         if jobs < 0:  # joblib's -1: every core, -2: all but one, ...
             jobs = max(1, (os.cpu_count() or 1) + 1 + jobs)
         with lock:
             seen.append((threading.get_ident(), most("blas"), most("openmp"), jobs))
         return original(self, *args, **kwargs)
 
-    monkeypatch.setattr(cls, "fit", fit)
+    monkeypatch.setattr(cls, method, fit)
     return seen
 
 
 def _fitted_class(name):
     from sklearn.ensemble import ExtraTreesRegressor, HistGradientBoostingClassifier
-    from sklearn.linear_model import Lasso, LogisticRegression
+    from sklearn.linear_model import Lasso
     from sklearn.svm import LinearSVC
 
-    return dict(explicitness=LogisticRegression, explicitness_dlib=LogisticRegression,
+    from fastdis.metrics._logistic import Logistic
+
+    return dict(explicitness=Logistic, explicitness_dlib=Logistic,
                 dci_lasso=Lasso, dci_hist=HistGradientBoostingClassifier, sap_dlib=LinearSVC,
                 dci_user=ExtraTreesRegressor)[name]
 
@@ -78,7 +83,9 @@ def test_n_threads_is_the_total_budget(monkeypatch, name):
     factors, codes = _data()
     results = []
     for n_threads in (1, 2, 4):
-        seen = _record_fits(monkeypatch, _fitted_class(name))
+        cls = _fitted_class(name)
+        seen = _record_fits(monkeypatch, cls, "fit_columns" if name.startswith("explicitness")
+                            else "fit")
         results.append(_run(name, factors, codes, n_threads))
         monkeypatch.undo()
         assert seen, "no fit recorded"
@@ -121,18 +128,19 @@ def test_scikit_learn_parallel_runs_only_in_the_callers_thread(monkeypatch):
 
 def test_pool_threads_see_the_callers_scikit_learn_config(monkeypatch):
     import sklearn
+    from sklearn.svm import LinearSVC
 
     seen = []
-    original = sklearn.linear_model.LogisticRegression.fit
+    original = LinearSVC.fit
 
     def fit(self, *args, **kwargs):
         seen.append(sklearn.get_config()["assume_finite"])
         return original(self, *args, **kwargs)
 
-    monkeypatch.setattr(sklearn.linear_model.LogisticRegression, "fit", fit)
+    monkeypatch.setattr(LinearSVC, "fit", fit)
     factors, codes = _data()
     with sklearn.config_context(assume_finite=True):
-        fastdis.explicitness(factors, codes, random_state=0, n_threads=2)
+        fastdis.sap(factors, codes, convention="dlib", random_state=0, n_threads=2)
     assert seen and all(seen)
 
 
@@ -172,13 +180,15 @@ def test_ctrl_c_stops_within_one_fit(which):
 
 @pytest.mark.parametrize("n_threads", [1, 2])
 def test_z_diff_classifier_stays_within_the_budget(monkeypatch, n_threads):
-    """Z-diff's logistic regression runs numpy's BLAS: n_threads bounds it too."""
-    from sklearn.linear_model import LogisticRegression
+    """Z-diff's logistic regression runs OpenMP threads and numpy's BLAS: n_threads bounds
+    them."""
+    from fastdis.metrics._logistic import Logistic
 
-    seen = _record_fits(monkeypatch, LogisticRegression)
+    seen = _record_fits(monkeypatch, Logistic, "fit_columns")
     factors, codes = _data(2000)
     value = fastdis.z_diff(factors, codes, random_state=0, n_threads=n_threads, n_train=300,
                            n_eval=100, batch_size=16)
-    assert seen and all(blas <= n_threads and omp <= n_threads for _, blas, omp, _ in seen)
+    assert seen and all(blas <= n_threads and omp <= n_threads and jobs <= n_threads
+                        for _, blas, omp, jobs in seen)
     assert value == fastdis.z_diff(factors, codes, random_state=0, n_threads=None, n_train=300,
                                    n_eval=100, batch_size=16)

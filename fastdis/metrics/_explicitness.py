@@ -8,54 +8,54 @@ from .._threads import checkpoint, parallel_map, total_threads
 from .._validation import check_n_threads, check_pair
 from ._conventions import resolve
 from ._fitting import check_classes, check_factors_vary, minmax_scaled, split_rows, standardised
+from ._logistic import Logistic, pyramid, roc_auc, sigmoid
 
 EXPLICITNESS = {
     # held-out AUC with factors as labels, subsampled for large N; else the survey's procedure
     None: dict(train_fraction=0.8, factor_bins=None, procedure="ovr", scale=True,
-               max_train=10000, max_test=5000, survey_tol=False),
+               max_train=10000, max_test=5000),
     # explicitness(impl=1): OvR logistic regressions, AUC on the fitting rows, factors binned
     "ubisoft": dict(train_fraction=None, factor_bins=10, procedure="ovr", scale=True,
-                    max_train=False, max_test=False, survey_tol=True),
+                    max_train=False, max_test=False),
     # explicitness_per_factor on standardised codes, multinomial LogisticRegression()
     "dlib": dict(train_fraction=0.9, factor_bins=None, procedure="multinomial", scale=False,
-                 max_train=10000, max_test=5000, survey_tol=False),
+                 max_train=10000, max_test=5000),
 }
 
 
 def _macro_auc(y_true, proba, classes):
     """Mean one-vs-rest ROC-AUC over the classes that have positives and negatives in y_true."""
-    from sklearn.metrics import roc_auc_score
-
-    aucs = [roc_auc_score(y_true == c, proba[:, i]) for i, c in enumerate(classes)
-            if 0 < np.sum(y_true == c) < len(y_true)]
+    aucs = []
+    for i, c in enumerate(classes):
+        positive = y_true == c
+        if 0 < np.count_nonzero(positive) < len(y_true):
+            aucs.append(roc_auc(positive, proba[:, i]))
     return float(np.mean(aucs)) if aucs else float("nan")
 
 
-def _ovr_proba(x_fit, y_fit, x_eval, classes, survey_tol):
-    """LogisticRegression(class_weight="balanced", multi_class="ovr").predict_proba, rebuilt
-    from binary fits (scikit-learn >= 1.8 has no multi_class=): each class is fitted
-    against the rest with 'balanced' weights of the binary labels, and the sigmoids are
-    normalised to sum to 1 (for two classes: [1 - p, p]).
+def _ovr_proba(x_fit, y_fit, x_eval, classes, n_threads):
+    """LogisticRegression(class_weight="balanced", multi_class="ovr").predict_proba, from
+    binary fits (scikit-learn >= 1.8 has no multi_class=): each class is fitted against
+    the rest with 'balanced' weights of the binary labels, and the sigmoids are normalised
+    to sum to 1 (for two classes: [1 - p, p]).
 
-    scikit-learn 0.23 (the survey's) stopped lbfgs on the gradient of the summed loss;
-    since 1.1 the loss is averaged over the rows, so the same tol=1e-4 stops n times
-    earlier: tol = 1e-4 / n restores the old stopping rule (and the survey's values), at the
-    price of many more iterations; ``survey_tol=False`` keeps scikit-learn's default.
+    Each fit ends at the optimum (:class:`Logistic`): what scikit-learn 0.23, the survey's,
+    approached with lbfgs stopped on the gradient of the summed loss (since 1.1 the loss
+    is averaged over the rows, so its default tol stops n times earlier, a little off it).
     """
-    from scipy.special import expit
-    from sklearn.linear_model import LogisticRegression
+    columns = pyramid(np.ascontiguousarray(x_fit.T))  # the kernel's layout, once for all
 
-    def model():
+    def model(target):
         checkpoint()  # between fits: an abandoned call stops here
-        return LogisticRegression(class_weight="balanced",
-                                  tol=1e-4 / len(y_fit) if survey_tol else 1e-4)
+        return Logistic(class_weight="balanced", n_threads=n_threads).fit_columns(columns, target)
 
     if len(classes) == 2:
-        p = expit(model().fit(x_fit, y_fit == classes[1]).decision_function(x_eval))
-        return np.column_stack([1 - p, p])
-    scores = np.column_stack([model().fit(x_fit, y_fit == c).decision_function(x_eval)
-                              for c in classes])
-    prob = expit(scores)
+        return model(y_fit == classes[1]).predict_proba(x_eval)
+    models = [model(y_fit == c) for c in classes]
+    # every class's scores in one product: one pass over the rows
+    scores = (x_eval @ np.concatenate([m.coef_ for m in models]).T
+              + np.concatenate([m.intercept_ for m in models]))
+    prob = sigmoid(scores)
     return prob / prob.sum(axis=1, keepdims=True)
 
 
@@ -122,9 +122,10 @@ def explicitness(factors, codes, *, convention=None, random_state=None, n_thread
     -----
     Default: codes min-max scaled, one-vs-rest logistic regressions with balanced class
     weights (as the survey code), fitted on a seeded 80 % of the rows and scored on the
-    other 20 % (the survey code scores on the rows it fitted), with scikit-learn's default
-    stopping tolerance (the survey's old scikit-learn stopped later; reproducing that
-    costs many more iterations, and is kept for ``"ubisoft"`` only). Values absent from the
+    other 20 % (the survey code scores on the rows it fitted). Every logistic regression
+    is scikit-learn's model fitted to its exact optimum by Newton's method in C
+    (:class:`fastdis.metrics._logistic.Logistic`), where scikit-learn's lbfgs stops at its
+    tolerance near it. Values absent from the
     held-out rows are left out of that factor's average (disentanglement_lib crashes).
     ``convention="ubisoft"``: the survey code exactly -- factors min-max binned into 10
     bins, AUC on the fitting rows; its ``multi_class="ovr"`` classifier, which current
@@ -161,11 +162,9 @@ def explicitness(factors, codes, *, convention=None, random_state=None, n_thread
         y_fit, y_eval = factors[fit_rows, k], factors[eval_rows, k]
         classes = np.unique(y_fit)
         if s["procedure"] == "multinomial":
-            from sklearn.linear_model import LogisticRegression
-
-            proba = LogisticRegression().fit(x_fit, y_fit).predict_proba(x_eval)
+            proba = Logistic(n_threads=inner).fit(x_fit, y_fit).predict_proba(x_eval)
         else:
-            proba = _ovr_proba(x_fit, y_fit, x_eval, classes, s["survey_tol"])
+            proba = _ovr_proba(x_fit, y_fit, x_eval, classes, inner)
         return _macro_auc(y_eval, proba, classes)
 
     per_factor = np.array(parallel_map(factor_auc, range(factors.shape[1]), total_threads(nt)))

@@ -17,6 +17,7 @@ from .._threads import limit_threads, total_threads
 from .._validation import check_int
 from .._warnings import DegenerateWarning
 from ._irs import irs
+from ._logistic import Logistic
 from ._sampling import (check_batches, check_real, document, draw, generator, prepare,
                         rescale_accuracy, rescale_extreme, targets_and_seed)
 
@@ -44,7 +45,8 @@ def z_diff(factors, codes, *, convention=None, random_state=None, n_threads=None
     n_train, n_eval : int, optional
         Training and evaluation batches; default 10000 and 5000.
     max_iter : int, optional
-        Iterations of the logistic regression (lbfgs); default 10000.
+        Iterations of the logistic regression at most (Newton's, to its optimum); default
+        10000.
     scale : bool, optional
         Rescale the accuracy so that a random guess scores 0; default True.
     factor_bins : int or False, optional
@@ -90,7 +92,6 @@ def z_diff(factors, codes, *, convention=None, random_state=None, n_threads=None
                                               given, return_ranges=True)
     L = check_batches(s, codes.shape[0])
     max_iter = check_int(s["max_iter"], "max_iter", 1)
-    from sklearn.linear_model import LogisticRegression
 
     rng = generator(random_state)
     n_train, n_eval = s["n_train"], s["n_eval"]
@@ -107,7 +108,7 @@ def z_diff(factors, codes, *, convention=None, random_state=None, n_threads=None
     features = draw(scaled, enc, targets, seed, _kernels.BATCH_PAIRS, L, s, nt, "z_diff",
                     vary_one=False)
     features, C = _classifier_input(features, e)
-    model = LogisticRegression(max_iter=max_iter, C=C)
+    model = Logistic(C=C, max_iter=max_iter, n_threads=total_threads(nt))
     with limit_threads(total_threads(nt)):  # n_threads counts the BLAS threads of the fit too
         model.fit(features[:n_train], y_train)
         train_acc = float(model.score(features[:n_train], y_train))

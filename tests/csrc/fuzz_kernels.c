@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "fastdis.h"
+#include "lanes.h"
 
 static uint64_t rng_state = 88172645463325252ULL;
 static uint64_t rnd(void) { rng_state ^= rng_state << 13; rng_state ^= rng_state >> 7; rng_state ^= rng_state << 17; return rng_state; }
@@ -138,6 +139,17 @@ static int naive_bin(double t, const double *e, int nb)
 int main(int argc, char **argv)
 {
     int iters = argc > 1 ? atoi(argv[1]) : 3000, checked = 0;
+    /* the lanes' exp and log1p against libm's, over their domains */
+    for (int i = 0; i < 200000; i++) {
+        const double t = i < 4 ? -(double)i * 354.0 : -runif() * pow(10, (double)rint_(-12, 3));
+        const double e = fd_exp_neg(t), want = exp(t > -708.0 ? t : -708.0);
+        const double u = runif(), l = fd_log1p_unit(u), lw = log1p(u);
+        if (fabs(e - want) > 1e-15 * want || fabs(l - lw) > 1e-15 * lw) { /* a few ulps */
+            fprintf(stderr, "fd_exp_neg(%.17g) = %.17g (libm %.17g), fd_log1p_unit(%.17g) = %.17g "
+                    "(libm %.17g)\n", t, e, want, u, l, lw);
+            return 1;
+        }
+    }
     for (int it = 0; it < iters; it++) {
         /* now and then enough rows for several threads (one per 16384 rows) */
         const int big = rint_(0, 40) == 0;
@@ -496,6 +508,63 @@ int main(int argc, char **argv)
                 if (!(imp[t] >= -1e-9)) { fprintf(stderr, "iter %d: gbt importance %g\n", it, imp[t]); return 1; }
             checked++;
             free(x); free(xs); free(order); free(y); free(feat); free(thr); free(val); free(imp); free(raw); free(replay);
+        }
+        /* logistic regression: any sizes, weights (zeros included), values up to 1e6, rows of
+         * one class; a fit must decrease the naive objective, and the same fit on one thread
+         * or in one-iteration calls must be bit-identical */
+        if (n >= 1 && (!big || rint_(0, 3) == 0)) {
+            const int64_t n_all = n;
+            const int K = (int)rint_(2, 5), multi = K > 2 || rint_(0, 1), T = multi ? K : 1;
+            const int64_t D = d + 1, P = T * D, ss = fd_logistic_state_size(d, K, multi);
+            n = n > 4500 ? 4500 : n; /* a few chunks of rows: enough for the threads' merge */
+            double *x = malloc(sizeof(double) * n * d), *cw = malloc(sizeof(double) * K);
+            int32_t *y = malloc(sizeof(int32_t) * n);
+            double *c1 = calloc(P, sizeof(double)), *c2 = calloc(P, sizeof(double)), *c3 = calloc(P, sizeof(double));
+            double *s1 = calloc(ss, sizeof(double)), *s2 = calloc(ss, sizeof(double)), *s3 = calloc(ss, sizeof(double));
+            const double scale = pow(10, (double)rint_(-3, 6));
+            const int one_class = rint_(0, 5) == 0;
+            int i1 = 0, i2 = 0, i3 = 0, st1 = 0, st2 = 0, st3 = 0, r1, r2, r3 = FD_OK;
+            for (int64_t i = 0; i < n * d; i++) x[i] = rint_(0, 9) == 0 ? 0.0 : (runif() - 0.5) * scale;
+            for (int64_t i = 0; i < n; i++) y[i] = one_class ? 1 : (int32_t)rint_(0, K - 1);
+            for (int c = 0; c < K; c++) cw[c] = rint_(0, 4) == 0 ? 0.0 : runif() * 3;
+            r1 = fd_logistic_fit(x, y, cw, n, d, K, multi, 1.0, 1e-8, 20, 1000, c1, s1, &i1, &st1, nt);
+            r2 = fd_logistic_fit(x, y, cw, n, d, K, multi, 1.0, 1e-8, 20, 1000, c2, s2, &i2, &st2, 1);
+            while (r3 == FD_OK && !st3)
+                r3 = fd_logistic_fit(x, y, cw, n, d, K, multi, 1.0, 1e-8, 20, 1, c3, s3, &i3, &st3, nt);
+            if (r1 != r2 || r1 != r3 || (r1 != FD_OK && r1 != FD_ERR_ARGUMENT && r1 != FD_ERR_NONFINITE)) {
+                fprintf(stderr, "iter %d: logistic status %d %d %d\n", it, r1, r2, r3); return 1;
+            }
+            if (r1 == FD_OK) {
+                double f0 = 0.0, f1 = 0.0, sw = 0.0, pen = 0.0;
+                if (memcmp(c1, c2, sizeof(double) * P) || memcmp(c1, c3, sizeof(double) * P) ||
+                    i1 != i2 || i1 != i3 || st1 != st2 || st1 != st3) {
+                    fprintf(stderr, "iter %d: logistic depends on threads or calls\n", it); return 1;
+                }
+                for (int64_t i = 0; i < n; i++) { /* naive objectives at 0 and at the fit */
+                    const double s = cw[y[i]];
+                    double z[5], m = -INFINITY, e = 0.0, loss;
+                    for (int t = 0; t < T; t++) {
+                        z[t] = c1[t * D + d];
+                        for (int64_t a = 0; a < d; a++) z[t] += c1[t * D + a] * x[a * n + i]; /* [d][n] */
+                        m = z[t] > m ? z[t] : m;
+                    }
+                    if (T == 1) loss = (z[0] > 0 ? z[0] : 0.0) + log1p(exp(-fabs(z[0]))) - (y[i] == 1) * z[0];
+                    else {
+                        for (int t = 0; t < T; t++) e += exp(z[t] - m);
+                        loss = m + log(e) - z[y[i]];
+                    }
+                    f1 += s * loss; f0 += s * (T == 1 ? log(2.0) : log((double)K)); sw += s;
+                }
+                for (int t = 0; t < T; t++)
+                    for (int64_t a = 0; a < d; a++) pen += 0.5 * c1[t * D + a] * c1[t * D + a];
+                f1 += pen;
+                if (!(f1 <= f0 * (1 + 1e-9) + 1e-9) || st1 < 1 || st1 > 3) {
+                    fprintf(stderr, "iter %d: logistic objective %.17g > %.17g at zero\n", it, f1, f0); return 1;
+                }
+                checked++;
+            }
+            free(x); free(cw); free(y); free(c1); free(c2); free(c3); free(s1); free(s2); free(s3);
+            n = n_all;
         }
         free(edges); free(tol); free(sc); free(off); free(mins); free(maxs); free(codes.buf); free(factors.buf);
     }
