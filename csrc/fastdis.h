@@ -229,7 +229,8 @@ int fd_gbt_predict(const float *x,       /* IN [m][d] */
 int64_t fd_moment_chunk(int64_t m, int64_t n_groups, int64_t p);
 /* Per group, the moments of the p = d + k variables (codes' d columns, then targets' k) of
  * rows rows[0 .. m) (NULL: 0 .. m-1), row r in group group[r]; each value is
- * ((x * u1[v]) * u2[v]) * scale[v] + offset[v].  Merged into moments chunk by chunk in
+ * ((x * u1[v]) * u2[v]) * scale[v] + offset[v] - shift[v] (the means are of those: add
+ * shift back; a typical value as shift keeps the precision of far-off columns).  Merged into moments chunk by chunk in
  * order, so calls over consecutive ranges starting at multiples of `chunk` (from
  * fd_moment_chunk of all rows) give the result of one call on all rows, for any n_threads.
  * A row or group out of range is FD_ERR_ARGUMENT. */
@@ -237,7 +238,7 @@ int fd_fold_moments(const fd_array *codes,      /* float32 / float64 */
                     const fd_array *targets,    /* any dtype, same rows */
                     const int64_t *rows, const int32_t *group, int64_t m, int64_t n_groups,
                     const double *u1, const double *u2, const double *scale,
-                    const double *offset,       /* [p] */
+                    const double *offset, const double *shift, /* [p] */
                     int64_t chunk,
                     double *moments,            /* IN/OUT [n_groups][FD_MOMENTS(p)] */
                     int n_threads);

@@ -60,12 +60,14 @@ void fd_moments_merge(double *acc, const double *b, int64_t p, double *scratch)
 }
 
 /* Column j of rows [r0, r0 + nr) of a (rows[] picks them, or NULL), each as
- * ((x * u1) * u2) * scale + offset, to out[pos[r]]: u1 u2 a power of two (exact, as
- * np.ldexp), then scikit-learn's min-max affine map. */
+ * ((x * u1) * u2) * scale + offset - c, to out[pos[r]]: u1 u2 a power of two (exact, as
+ * np.ldexp), then scikit-learn's min-max affine map, then the caller's shift c (a typical
+ * value: differences from it are exact for values near it, so that the block means of
+ * codes far from zero relative to their spread keep every digit of that spread). */
 #define FD_DEFINE_LOAD(SUF, T)                                                          \
     static void fd_load_##SUF(const fd_array *a, int64_t j, const int64_t *rows,         \
                               int64_t r0, int64_t nr, double u1, double u2, double sc,   \
-                              double off, const int32_t *pos, double *out)               \
+                              double off, double c, const int32_t *pos, double *out)     \
     {                                                                                   \
         const T *x = (const T *)a->data + j * a->col_stride;                            \
         for (int64_t r = 0; r < nr; r++) {                                              \
@@ -73,7 +75,8 @@ void fd_moments_merge(double *acc, const double *b, int64_t p, double *scratch)
             double v = (double)x[i * a->row_stride] * u1;                               \
             v = v * u2;                                                                 \
             v = v * sc;                                                                 \
-            out[pos[r]] = v + off;                                                      \
+            v = v + off;                                                                \
+            out[pos[r]] = v - c;                                                        \
         }                                                                               \
     }
 FD_FOR_INT_TYPES(FD_DEFINE_LOAD)
@@ -81,12 +84,13 @@ FD_DEFINE_LOAD(f32, float)
 FD_DEFINE_LOAD(f64, double)
 
 static void fd_load(const fd_array *a, int64_t j, const int64_t *rows, int64_t r0, int64_t nr,
-                    double u1, double u2, double sc, double off, const int32_t *pos, double *out)
+                    double u1, double u2, double sc, double off, double c, const int32_t *pos,
+                    double *out)
 {
     switch (a->dtype) {
-    case FD_FLOAT32: fd_load_f32(a, j, rows, r0, nr, u1, u2, sc, off, pos, out); break;
-    case FD_FLOAT64: fd_load_f64(a, j, rows, r0, nr, u1, u2, sc, off, pos, out); break;
-    default: FD_INT_DISPATCH(a->dtype, fd_load, a, j, rows, r0, nr, u1, u2, sc, off, pos, out)
+    case FD_FLOAT32: fd_load_f32(a, j, rows, r0, nr, u1, u2, sc, off, c, pos, out); break;
+    case FD_FLOAT64: fd_load_f64(a, j, rows, r0, nr, u1, u2, sc, off, c, pos, out); break;
+    default: FD_INT_DISPATCH(a->dtype, fd_load, a, j, rows, r0, nr, u1, u2, sc, off, c, pos, out)
     }
 }
 
@@ -125,8 +129,8 @@ static void fd_block_moments(double *z, int64_t ld, int64_t c, int64_t p, double
 
 int fd_fold_moments(const fd_array *codes, const fd_array *targets, const int64_t *rows,
                     const int32_t *group, int64_t m, int64_t n_groups, const double *u1,
-                    const double *u2, const double *scale, const double *offset, int64_t chunk,
-                    double *moments, int n_threads)
+                    const double *u2, const double *scale, const double *offset,
+                    const double *shift, int64_t chunk, double *moments, int n_threads)
 {
     const int64_t d = codes->n_cols, k = targets->n_cols, p = d + k, R = fd_rec(p);
     const int64_t N = codes->n_rows, G = n_groups;
@@ -177,7 +181,7 @@ int fd_fold_moments(const fd_array *codes, const fd_array *targets, const int64_
                 for (int64_t v = 0; v < p; v++) {
                     const int in_codes = v < d;
                     fd_load(in_codes ? codes : targets, in_codes ? v : v - d, rows, r0, nr,
-                            u1[v], u2[v], scale[v], offset[v], pos, z + v * FD_BLOCK);
+                            u1[v], u2[v], scale[v], offset[v], shift[v], pos, z + v * FD_BLOCK);
                 }
                 /* start[g] is now the end of group g's rows: each group's block moments */
                 for (int64_t g = 0, s = 0; g < G; s = start[g], g++) {
@@ -394,7 +398,9 @@ int fd_lasso_cv(const double *moments, int64_t n_folds, int64_t p, int64_t d, in
 {
     const int64_t R = fd_rec(p), n_fits = n_alphas * n_folds;
     int nomem = 0, bad = 0;
-    int nt = fd_cap_threads(n_threads);
+    /* a fit costs ~d^2 per sweep: threads only where fits are big enough to pay for them
+     * (an idle team on a busy machine costs more than d = 10 fits take) */
+    int nt = d * d * n_fits >= ((int64_t)1 << 18) ? fd_cap_threads(n_threads) : 1;
     if (nt > n_fits) nt = n_fits > 0 ? (int)n_fits : 1;
 #ifndef _OPENMP
     nt = 1;

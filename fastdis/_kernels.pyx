@@ -748,7 +748,7 @@ cdef extern from "fastdis.h" nogil:
     int fd_fold_moments(const fd_array *codes, const fd_array *targets, const int64_t *rows,
                         const int32_t *group, int64_t m, int64_t n_groups, const double *u1,
                         const double *u2, const double *scale, const double *offset,
-                        int64_t chunk, double *moments, int n_threads)
+                        const double *shift, int64_t chunk, double *moments, int n_threads)
     void fd_moments_merge(double *acc, const double *b, int64_t p, double *scratch)
     int fd_lasso_fit(const double *rec, int64_t p, int64_t d, int64_t t, double alpha,
                      int max_iter, double tol, double *w, double *intercept, double *gap,
@@ -806,19 +806,35 @@ def fold_moments(codes, targets, rows, group, int64_t n_groups, u1, u2, scale, o
     cdef const double *of = <const double *>_data(offset, "offset", np.float64, (p,))
     out = np.zeros((n_groups, 1 + p + p * p), dtype=np.float64)
     cdef double *po = <double *>cnp.PyArray_DATA(out)
+    # moments about the first row's values: exact differences for rows near it, so that
+    # columns far from zero relative to their spread keep their precision
+    shift = np.zeros(p)
+    if m:
+        first = rows[0] if rows is not None else 0
+        if 0 <= first < ca.n_rows:
+            shift = np.concatenate([codes[first], targets[first]]).astype(np.float64)
+            shift = ((shift * u1) * u2) * scale + offset
+    cdef const double *sh = <const double *>cnp.PyArray_DATA(shift)
     cdef int64_t chunk = fd_moment_chunk(m, n_groups, p)
     # calls start at multiples of the kernel's chunk: the same result as one call
     cdef int64_t step = max(chunk, _rows_per_chunk(p) // chunk * chunk), r0, nr
     cdef int status
+    cdef fd_array cpart = ca, tpart = ta
+    if pr == NULL and m > ca.n_rows:
+        raise ValueError(f"rows must lie in [0, {ca.n_rows}) and group in [0, {n_groups})")
     for r0 in range(0, m, step):
         nr = min(step, m - r0)
+        if pr == NULL:  # rows r0 .. r0 + nr - 1 themselves
+            cpart = _rows(ca, r0, nr)
+            tpart = _rows(ta, r0, nr)
         with nogil:
-            status = fd_fold_moments(&ca, &ta, pr + r0 if pr != NULL else NULL, pg + r0, nr,
-                                     n_groups, a1, a2, sc, of, chunk, po, n_threads)
+            status = fd_fold_moments(&cpart, &tpart, pr + r0 if pr != NULL else NULL, pg + r0,
+                                     nr, n_groups, a1, a2, sc, of, sh, chunk, po, n_threads)
         if status == ERR_ARGUMENT:
             raise ValueError(f"rows must lie in [0, {ca.n_rows}) and group in [0, {n_groups})")
         _lasso_status(status, "fold_moments")
         PyErr_CheckSignals()
+    out[:, 1:1 + p] += np.where(out[:, :1] > 0, shift, 0.0)
     return out
 
 

@@ -331,9 +331,9 @@ def _result(importance, informativeness, informativeness_train, s, label, classi
 def _lasso_dci(factors, codes, fit_rows, eval_rows, code_range, s, seeds, nt, progress):
     """The Lasso's importances and scores (test, train) of every factor, from the moments
     of the rows (:mod:`fastdis.metrics._lasso`): no copy of the rows, no prediction."""
-    from ._lasso import lasso_scores
+    from ._lasso import column_range, lasso_scores
 
-    fmin, fmax = factors.min(axis=0), factors.max(axis=0)
+    fmin, fmax = column_range(factors, total_threads(nt))
     if len(fit_rows) == len(factors):  # every row: the factors' own ranges say it
         lo, hi = fmin, fmax
     else:

@@ -63,6 +63,16 @@ def _as_kernel_dtype(a):
     return a if native else np.asarray(a, dtype=np.float64)
 
 
+def column_range(a, n_threads):
+    """Per-column (min, max) of validated (finite) numeric factors, in one threaded pass."""
+    if a.dtype.kind in "iu" and a.dtype != np.uint64:  # uint64 beyond int64: numpy's
+        lo, hi, _ = _kernels.int_scan(a, 0, n_threads)
+        return lo, hi
+    if a.dtype in (np.float32, np.float64):
+        return _kernels.code_minmax(a, n_threads)
+    return a.min(axis=0), a.max(axis=0)
+
+
 def select_alpha(mean_mse):
     """Index of the lowest mean MSE, the first one on ties (the survey's ``mse < best``)."""
     best, best_mse = 0, np.inf
