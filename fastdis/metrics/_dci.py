@@ -149,14 +149,17 @@ def dci(factors, codes, *, convention=None, random_state=None, n_threads=None, e
         ``n_threads``): an integer in [0, 2**32), a generator (one draw), or None for
         fresh entropy.
     n_threads : int, optional
-        Threads in all (default: all available). The Lasso fits factors side by side, each
-        with its share of BLAS threads; gradient boosting grows the trees of each boosting
+        Threads in all (default: all available). The Lasso reads the rows once on them
+        (its fits then take microseconds); gradient boosting grows the trees of each boosting
         stage (one per class) on them (two-class factors side by side); the forests, histogram
         gradient boosting and a user's estimator fit one factor after the other with every
         thread (their ``n_jobs`` capped at ``n_threads``, BLAS and OpenMP pools limited).
     estimator : str or scikit-learn estimator, optional
         ``"lasso"`` (default): importance :math:`|w|`, alpha among (1e-4, ..., 1) by 10-fold
-        CV, as the survey code. ``"random_forest"``: ``RandomForestRegressor`` with 10
+        CV, as the survey code; scikit-learn's Lasso (its coordinate descent, screening and
+        duality-gap stop) run by fastdis on the Gram matrix of each fold, from one pass over
+        the rows: the same coefficients to rounding, at any N in about the time of one read
+        of the rows. ``"random_forest"``: ``RandomForestRegressor`` with 10
         trees, depth (8..128) and max_features (0.2..1) by 10-fold CV, Gini importance, as
         the survey code (20 x 10 forests per factor: slow). ``"gradient_boosting"``:
         disentanglement_lib's ``GradientBoostingClassifier()`` model (100 depth-3 trees,
