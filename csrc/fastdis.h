@@ -265,6 +265,51 @@ int fd_logistic_fit(const double *x,            /* IN [d][n]: the features colum
                     double *state,              /* IN/OUT */
                     int *n_iter, int *status, int n_threads);
 
+/* lasso.c: DCI's cross-validated Lasso from moments.  A moments record of p variables is
+ * [count, mean[p], comoment[p][p]] (centred, full, symmetric): FD_MOMENTS(p) doubles. */
+#define FD_MOMENTS(p) (1 + (p) + (p) * (p))
+/* Rows per chunk for fd_fold_moments on m rows (calls must start at multiples of it). */
+int64_t fd_moment_chunk(int64_t m, int64_t n_groups, int64_t p);
+/* Per group, the moments of the p = d + k variables (codes' d columns, then targets' k) of
+ * rows rows[0 .. m) (NULL: 0 .. m-1), row r in group group[r]; each value is
+ * ((x * u1[v]) * u2[v]) * scale[v] + offset[v] - shift[v] (the means are of those: add
+ * shift back; a typical value as shift keeps the precision of far-off columns).  Merged into moments chunk by chunk in
+ * order, so calls over consecutive ranges starting at multiples of `chunk` (from
+ * fd_moment_chunk of all rows) give the result of one call on all rows, for any n_threads.
+ * A row or group out of range is FD_ERR_ARGUMENT. */
+int fd_fold_moments(const fd_array *codes,      /* float32 / float64 */
+                    const fd_array *targets,    /* any dtype, same rows */
+                    const int64_t *rows, const int32_t *group, int64_t m, int64_t n_groups,
+                    const double *u1, const double *u2, const double *scale,
+                    const double *offset, const double *shift, /* [p] */
+                    int64_t chunk,
+                    double *moments,            /* IN/OUT [n_groups][FD_MOMENTS(p)] */
+                    int n_threads);
+/* acc = acc merged with b (pairwise update); scratch [p]. */
+void fd_moments_merge(double *acc, const double *b, int64_t p, double *scratch);
+/* scikit-learn's Lasso (objective 1/(2n) |y - Xw - b|^2 + alpha |w|_1, its coordinate
+ * descent, screening and duality-gap stop with tol * |y - mean y|^2) of target variable t
+ * (d <= t < p) on codes 0 .. d-1, from the record's moments; w holds the start (zeros for
+ * scikit-learn's) and the result.  Converged when *gap <= *gap_tol. */
+int fd_lasso_fit(const double *rec, int64_t p, int64_t d, int64_t t, double alpha,
+                 int max_iter, double tol,
+                 double *w,             /* IN/OUT [d] */
+                 double *intercept, double *gap, double *gap_tol, int *n_iter);
+/* The intercept mean_t - mean_x . w, and the mean squared error of (w, intercept) on the
+ * rows of a record. */
+double fd_lasso_intercept(const double *rec, int64_t p, int64_t d, int64_t t, const double *w);
+double fd_lasso_mse(const double *rec, int64_t p, int64_t d, int64_t t, const double *w,
+                    double intercept);
+/* Cross-validation: for each alpha a and fold f, the Lasso fitted from zero on the other
+ * folds' moments (merged in fold order), scored on fold f. */
+int fd_lasso_cv(const double *moments,  /* [n_folds][FD_MOMENTS(p)] */
+                int64_t n_folds, int64_t p, int64_t d, int64_t t, const double *alphas,
+                int64_t n_alphas, int max_iter, double tol,
+                double *mse,            /* OUT [n_alphas][n_folds] */
+                int32_t *n_iter,        /* OUT [n_alphas][n_folds] */
+                double *excess,         /* OUT [n_alphas][n_folds]: gap - tolerance (> 0: not converged) */
+                int n_threads);
+
 #ifdef __cplusplus
 }
 #endif

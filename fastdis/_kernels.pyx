@@ -882,3 +882,184 @@ def logistic_fit(x, y, class_weight, int n_classes, bint multinomial, double C, 
         if status:
             return n_iter, status
         PyErr_CheckSignals()
+
+# ----------------------------------------------------------------------------- Lasso (lasso.c)
+
+from libc.math cimport sqrt
+
+cdef extern from "fastdis.h" nogil:
+    int64_t fd_moment_chunk(int64_t m, int64_t n_groups, int64_t p)
+    int fd_fold_moments(const fd_array *codes, const fd_array *targets, const int64_t *rows,
+                        const int32_t *group, int64_t m, int64_t n_groups, const double *u1,
+                        const double *u2, const double *scale, const double *offset,
+                        const double *shift, int64_t chunk, double *moments, int n_threads)
+    void fd_moments_merge(double *acc, const double *b, int64_t p, double *scratch)
+    int fd_lasso_fit(const double *rec, int64_t p, int64_t d, int64_t t, double alpha,
+                     int max_iter, double tol, double *w, double *intercept, double *gap,
+                     double *gap_tol, int *n_iter)
+    double fd_lasso_mse(const double *rec, int64_t p, int64_t d, int64_t t, const double *w,
+                        double intercept)
+    int fd_lasso_cv(const double *moments, int64_t n_folds, int64_t p, int64_t d, int64_t t,
+                    const double *alphas, int64_t n_alphas, int max_iter, double tol,
+                    double *mse, int32_t *n_iter, double *excess, int n_threads)
+
+
+cdef int64_t _moment_vars(object records, str name) except -1:
+    """p of moments records [..., 1 + p + p * p] (float64, C-contiguous, last axis)."""
+    _array(records, name)
+    if records.ndim < 1:
+        raise ValueError(f"{name} must be an array of moments records")
+    cdef int64_t size = records.shape[records.ndim - 1]
+    cdef int64_t p = <int64_t>((sqrt(<double>(4 * size - 3)) - 1) / 2) if size >= 3 else 0
+    if p < 1 or 1 + p + p * p != size:
+        raise ValueError(f"{name} records must hold 1 + p + p * p values, got {size}")
+    _data(records, name, np.float64, tuple(records.shape))
+    return p
+
+
+cdef int _lasso_status(int status, str what) except -1:
+    if status == ERR_NOMEM:
+        raise MemoryError(f"fastdis: out of memory in {what}")
+    if status != OK:
+        raise ValueError(f"fastdis: invalid arguments to {what}")
+    return 0
+
+
+def fold_moments(codes, targets, rows, group, int64_t n_groups, u1, u2, scale, offset,
+                 int n_threads):
+    """Moments [count, mean[p], comoment[p][p]] of each of n_groups groups of rows, over the
+    p = d + k columns of codes (float) and targets (any numeric dtype): row rows[i] (rows
+    None: row i) is in group group[i]; each value is mapped to ((x u1) u2) scale + offset
+    first.  Returns an (n_groups, 1 + p + p * p) array; the same for any n_threads."""
+    cdef fd_array ca = _describe(codes, "codes", _FLOATS)
+    cdef fd_array ta = _describe(targets, "targets", _INTS + _FLOATS)
+    _check_pair(&ta, &ca)
+    _array(group, "group")
+    if group.ndim != 1:
+        raise ValueError(f"group must be a 1-D array, got {group.ndim}-D")
+    cdef int64_t m = group.shape[0], p = ca.n_cols + ta.n_cols
+    cdef const int32_t *pg = <const int32_t *>_data(group, "group", np.int32, (m,))
+    cdef const int64_t *pr = NULL
+    if rows is not None:
+        pr = <const int64_t *>_data(rows, "rows", np.int64, (m,))
+    if n_groups < 1 or n_groups > np.iinfo(np.int32).max:
+        raise ValueError(f"n_groups must be in [1, 2**31 - 1], got {n_groups}")
+    cdef const double *a1 = <const double *>_data(u1, "u1", np.float64, (p,))
+    cdef const double *a2 = <const double *>_data(u2, "u2", np.float64, (p,))
+    cdef const double *sc = <const double *>_data(scale, "scale", np.float64, (p,))
+    cdef const double *of = <const double *>_data(offset, "offset", np.float64, (p,))
+    out = np.zeros((n_groups, 1 + p + p * p), dtype=np.float64)
+    cdef double *po = <double *>cnp.PyArray_DATA(out)
+    # moments about the first row's values: exact differences for rows near it, so that
+    # columns far from zero relative to their spread keep their precision
+    shift = np.zeros(p)
+    if m:
+        first = rows[0] if rows is not None else 0
+        if 0 <= first < ca.n_rows:
+            shift = np.concatenate([codes[first], targets[first]]).astype(np.float64)
+            shift = ((shift * u1) * u2) * scale + offset
+    cdef const double *sh = <const double *>cnp.PyArray_DATA(shift)
+    cdef int64_t chunk = fd_moment_chunk(m, n_groups, p)
+    # calls start at multiples of the kernel's chunk: the same result as one call
+    cdef int64_t step = max(chunk, _rows_per_chunk(p) // chunk * chunk), r0, nr
+    cdef int status
+    cdef fd_array cpart = ca, tpart = ta
+    if pr == NULL and m > ca.n_rows:
+        raise ValueError(f"rows must lie in [0, {ca.n_rows}) and group in [0, {n_groups})")
+    for r0 in range(0, m, step):
+        nr = min(step, m - r0)
+        if pr == NULL:  # rows r0 .. r0 + nr - 1 themselves
+            cpart = _rows(ca, r0, nr)
+            tpart = _rows(ta, r0, nr)
+        with nogil:
+            status = fd_fold_moments(&cpart, &tpart, pr + r0 if pr != NULL else NULL, pg + r0,
+                                     nr, n_groups, a1, a2, sc, of, sh, chunk, po, n_threads)
+        if status == ERR_ARGUMENT:
+            raise ValueError(f"rows must lie in [0, {ca.n_rows}) and group in [0, {n_groups})")
+        _lasso_status(status, "fold_moments")
+        PyErr_CheckSignals()
+    out[:, 1:1 + p] += np.where(out[:, :1] > 0, shift, 0.0)
+    return out
+
+
+def moments_merge(records):
+    """The moments of the union of the rows of records [n][1 + p + p * p], merged in order."""
+    cdef int64_t p = _moment_vars(records, "records")
+    if records.ndim != 2:
+        raise ValueError(f"records must be a 2-D array, got {records.ndim}-D")
+    out = np.zeros(records.shape[1], dtype=np.float64)
+    scratch = np.empty(p, dtype=np.float64)
+    cdef double *po = <double *>cnp.PyArray_DATA(out)
+    cdef const double *pr = <const double *>cnp.PyArray_DATA(records)
+    cdef double *ps = <double *>cnp.PyArray_DATA(scratch)
+    cdef int64_t i, size = records.shape[1]
+    for i in range(records.shape[0]):
+        fd_moments_merge(po, pr + i * size, p, ps)
+    return out
+
+
+cdef int _lasso_target(int64_t p, int64_t d, int64_t t) except -1:
+    if d < 1 or not d <= t < p:
+        raise ValueError(f"a Lasso needs 1 <= d <= target < p, got d={d}, target={t}, p={p}")
+    return 0
+
+
+def lasso_fit(record, int64_t d, int64_t target, double alpha, int max_iter, double tol,
+              w=None):
+    """scikit-learn's Lasso of variable `target` on variables 0 .. d-1 from a moments record,
+    started from w (None: zeros). Returns (coef, intercept, gap, gap_tol, n_iter)."""
+    cdef int64_t p = _moment_vars(record, "record")
+    _lasso_target(p, d, target)
+    if record.ndim != 1 or not record[0] >= 1:
+        raise ValueError("record must be one moments record of at least one row")
+    if not alpha >= 0 or max_iter < 0 or not tol >= 0:
+        raise ValueError(f"alpha and tol must be >= 0 and max_iter >= 0, got {alpha}, {tol}, "
+                         f"{max_iter}")
+    coef = np.zeros(d, dtype=np.float64) if w is None else np.array(w, dtype=np.float64)
+    cdef double *pw = <double *>_data(coef, "w", np.float64, (d,), True)
+    cdef const double *pr = <const double *>cnp.PyArray_DATA(record)
+    cdef double intercept = 0.0, gap = 0.0, gap_tol = 0.0
+    cdef int n_iter = 0, status
+    with nogil:
+        status = fd_lasso_fit(pr, p, d, target, alpha, max_iter, tol, pw, &intercept, &gap,
+                              &gap_tol, &n_iter)
+    _lasso_status(status, "lasso_fit")
+    return coef, intercept, gap, gap_tol, n_iter
+
+
+def lasso_mse(record, int64_t d, int64_t target, w, double intercept):
+    """Mean squared error of the linear model (w, intercept) on the rows of a moments record."""
+    cdef int64_t p = _moment_vars(record, "record")
+    _lasso_target(p, d, target)
+    if record.ndim != 1:
+        raise ValueError("record must be one moments record")
+    cdef const double *pw = <const double *>_data(w, "w", np.float64, (d,))
+    return fd_lasso_mse(<const double *>cnp.PyArray_DATA(record), p, d, target, pw, intercept)
+
+
+def lasso_cv(moments, int64_t d, int64_t target, alphas, int max_iter, double tol,
+             int n_threads):
+    """For each alpha and fold f of moments [n_folds][record]: the Lasso fitted from zero on
+    the other folds, scored on fold f. Returns (mse, n_iter, gap - tolerance), each
+    [n_alphas][n_folds]."""
+    cdef int64_t p = _moment_vars(moments, "moments")
+    _lasso_target(p, d, target)
+    if moments.ndim != 2 or moments.shape[0] < 2 or (moments[:, 0] < 1).any():
+        raise ValueError("moments must hold at least 2 folds of at least one row each")
+    _array(alphas, "alphas")
+    cdef int64_t A = alphas.shape[0] if alphas.ndim == 1 else -1, F = moments.shape[0]
+    cdef const double *pa = <const double *>_data(alphas, "alphas", np.float64, (A,))
+    if (alphas < 0).any() or np.isnan(alphas).any() or max_iter < 0 or not tol >= 0:
+        raise ValueError("alphas and tol must be >= 0 and max_iter >= 0")
+    mse = np.empty((A, F), dtype=np.float64)
+    n_iter = np.empty((A, F), dtype=np.int32)
+    excess = np.empty((A, F), dtype=np.float64)
+    cdef double *pm = <double *>cnp.PyArray_DATA(mse)
+    cdef int32_t *pn = <int32_t *>cnp.PyArray_DATA(n_iter)
+    cdef double *pe = <double *>cnp.PyArray_DATA(excess)
+    cdef const double *pmo = <const double *>cnp.PyArray_DATA(moments)
+    cdef int status
+    with nogil:
+        status = fd_lasso_cv(pmo, F, p, d, target, pa, A, max_iter, tol, pm, pn, pe, n_threads)
+    _lasso_status(status, "lasso_cv")
+    return mse, n_iter, excess

@@ -11,7 +11,6 @@ from .._threads import checkpoint, limit_threads
 
 ESTIMATORS = ("lasso", "random_forest", "gradient_boosting", "hist_gradient_boosting")
 CLASSIFIERS = ("gradient_boosting", "hist_gradient_boosting")
-_LASSO_ALPHAS = (0.0001, 0.001, 0.01, 0.1, 0.2, 0.4, 0.8, 1.0)
 _FOREST_GRID = [(depth, features) for depth in (8, 16, 32, 64, 128)
                 for features in (0.2, 0.4, 0.8, 1.0)]
 # dlib's GradientBoostingClassifier() has 100 depth-3 trees with learning rate 0.1; on
@@ -91,17 +90,10 @@ def _capped_jobs(model, inner):
 
 def fit_factor(name, x, y, s, seed, inner=1):
     """Fit the predictor of one factor; returns (fitted model, importance of each code).
-    ``inner``: threads this fit may use (see :mod:`fastdis._threads`)."""
+    ``inner``: threads this fit may use (see :mod:`fastdis._threads`). The Lasso is not
+    fitted here: :mod:`fastdis.metrics._lasso` fits it from the rows' moments."""
     from sklearn.base import clone
 
-    if name == "lasso":
-        from sklearn.linear_model import Lasso
-
-        alpha = _cv_select(lambda a: Lasso(alpha=a, max_iter=5000), _LASSO_ALPHAS, x, y,
-                           _cv_folds(s, seed))
-        checkpoint()
-        model = Lasso(alpha=alpha, max_iter=s["refit_max_iter"]).fit(x, y)
-        return model, np.abs(np.ravel(model.coef_))
     if name == "random_forest":
         from sklearn.ensemble import RandomForestRegressor
 

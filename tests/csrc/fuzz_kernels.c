@@ -565,6 +565,73 @@ int main(int argc, char **argv)
             }
             free(x); free(cw); free(y); free(c1); free(c2); free(c3); free(s1); free(s2); free(s3);
             n = n_all;
+        if (rint_(0, 3) == 0) { /* lasso.c: fold moments (any rows, groups, dtypes, strides) and
+                                 * the cross-validated Lasso on them */
+            const int64_t p = d + k, R = FD_MOMENTS(p), G = rint_(1, 12);
+            const int use_rows = n > 0 && rint_(0, 1);
+            const int64_t m = use_rows ? rint_(0, 2 * n) : n;
+            int64_t *rows = malloc(sizeof(int64_t) * (m + 1)), *count = calloc(G, sizeof(int64_t));
+            int32_t *grp = malloc(sizeof(int32_t) * (m + 1));
+            double *maps = malloc(sizeof(double) * 5 * p), *mom = calloc(G * R, sizeof(double)),
+                   *mom2 = calloc(G * R, sizeof(double));
+            const int64_t chunk = fd_moment_chunk(m, G, p);
+            for (int64_t v = 0; v < p; v++) {
+                maps[v] = rint_(0, 1) ? 1.0 : 0.5; maps[p + v] = 1.0;
+                maps[2 * p + v] = runif() * 2; maps[3 * p + v] = runif() - 0.5;
+                maps[4 * p + v] = rint_(0, 1) ? 0.0 : runif();
+            }
+            for (int64_t i = 0; i < m; i++) {
+                rows[i] = use_rows ? rint_(0, n - 1) : i;
+                grp[i] = (int32_t)rint_(0, G - 1);
+                count[grp[i]]++;
+            }
+            if (fd_fold_moments(&codes.a, &factors.a, use_rows ? rows : NULL, grp, m, G, maps,
+                                maps + p, maps + 2 * p, maps + 3 * p, maps + 4 * p, chunk, mom, nt) != FD_OK ||
+                fd_fold_moments(&codes.a, &factors.a, use_rows ? rows : NULL, grp, m, G, maps,
+                                maps + p, maps + 2 * p, maps + 3 * p, maps + 4 * p, chunk, mom2,
+                                (int)rint_(1, 4)) != FD_OK) {
+                fprintf(stderr, "iter %d: fold moments\n", it); return 1;
+            }
+            for (int64_t g = 0; g < G; g++)
+                if (mom[g * R] != (double)count[g]) { fprintf(stderr, "iter %d: fold counts\n", it); return 1; }
+            if (memcmp(mom, mom2, sizeof(double) * G * R)) {
+                fprintf(stderr, "iter %d: fold moments depend on threads\n", it); return 1;
+            }
+            if (m > 0) { /* a row or a group out of range: refused, nothing written outside */
+                const int64_t at = rint_(0, m - 1);
+                const int32_t g_was = grp[at];
+                const int64_t r_was = rows[at];
+                if (use_rows && rint_(0, 1)) rows[at] = rint_(0, 1) ? -1 : n;
+                else grp[at] = rint_(0, 1) ? -1 : (int32_t)G;
+                if (fd_fold_moments(&codes.a, &factors.a, use_rows ? rows : NULL, grp, m, G, maps,
+                                    maps + p, maps + 2 * p, maps + 3 * p, maps + 4 * p, chunk, mom2,
+                                    nt) != FD_ERR_ARGUMENT) {
+                    fprintf(stderr, "iter %d: fold moments took a bad row or group\n", it); return 1;
+                }
+                grp[at] = g_was; rows[at] = r_was;
+            }
+            {
+                int all = G >= 2;
+                for (int64_t g = 0; g < G; g++) all &= count[g] > 0;
+                if (all) {
+                    const double alphas[3] = {1e-4, 0.1, 10.0};
+                    const int max_iter = (int)rint_(0, 60);
+                    const int64_t t = d + rint_(0, k - 1);
+                    double mse[3 * 12], excess[3 * 12], w[8] = {0}, b, gap, gtol;
+                    int32_t iters[3 * 12];
+                    int n_it;
+                    if (fd_lasso_cv(mom, G, p, d, t, alphas, 3, max_iter, 1e-4, mse, iters, excess, nt) != FD_OK ||
+                        fd_lasso_fit(mom, p, d, t, 1e-3, max_iter, 1e-4, w, &b, &gap, &gtol, &n_it) != FD_OK) {
+                        fprintf(stderr, "iter %d: lasso\n", it); return 1;
+                    }
+                    for (int64_t i = 0; i < 3 * G; i++)
+                        if (iters[i] < 0 || iters[i] > max_iter) { fprintf(stderr, "iter %d: lasso iterations\n", it); return 1; }
+                    if (n_it < 0 || n_it > max_iter) { fprintf(stderr, "iter %d: lasso fit iterations\n", it); return 1; }
+                    (void)fd_lasso_mse(mom + R, p, d, t, w, b);
+                }
+            }
+            checked++;
+            free(rows); free(count); free(grp); free(maps); free(mom); free(mom2);
         }
         free(edges); free(tol); free(sc); free(off); free(mins); free(maxs); free(codes.buf); free(factors.buf);
     }
