@@ -79,3 +79,59 @@ def test_integer_factors_score_as_float_factors(metric):
         kw.update(n_train=60, n_eval=40)
     fn = getattr(fastdis, metric)
     assert fn(factors, codes, **kw) == fn(factors.astype(np.float64), codes, **kw)
+
+
+# Rows on either side of the kernels' one-thread threshold (csrc/common.h FD_TEAM_WORK =
+# 2**19 element operations per thread): 4000 rows run on one thread, 300000 rows of 4 factors
+# and 10 codes on two.
+SIZES = [4000, 300000]
+
+
+def _team_data(n):
+    rng = np.random.default_rng(n)
+    factors = rng.integers(0, 7, size=(n, 4))
+    codes = rng.normal(size=(n, 10))
+    codes[:, :4] += factors
+    codes[::97, 5] = 1e300  # extreme values
+    codes[:, 9] = 2.5  # a constant column
+    return factors, codes
+
+
+def _naive_grouping(column):
+    """Rows by level, in row order within a level: a stable sort."""
+    perm = np.argsort(column, kind="stable")
+    offsets = np.concatenate([[0], np.cumsum(np.bincount(column))])
+    return offsets, perm
+
+
+@pytest.mark.parametrize("n", SIZES)
+def test_range_binning_and_level_kernels_match_numpy_on_1_and_2_threads(n):
+    from fastdis._encode import FactorLevels
+
+    factors, codes = _team_data(n)
+    for nt in (1, 2):
+        expected = np.stack([np.clip(np.digitize(c, np.histogram_bin_edges(c, 20)[:-1]) - 1, 0, 19)
+                             for c in codes.T], axis=1)
+        np.testing.assert_array_equal(fastdis.discretize(codes, n_bins=20, n_threads=nt), expected)
+        levels = FactorLevels.from_data(factors, nt)
+        for k in range(factors.shape[1]):
+            np.testing.assert_array_equal(levels.values[k], np.unique(factors[:, k]))
+        for k, g in enumerate(EncodedFactors(factors, nt)._group_each(range(4))):
+            offsets, perm = _naive_grouping(factors[:, k])
+            np.testing.assert_array_equal(g.offsets, offsets)
+            np.testing.assert_array_equal(g.perm, perm)
+
+
+@pytest.mark.parametrize("n", SIZES)
+@pytest.mark.parametrize("metric, convention", [("z_min_var", "ubisoft"), ("z_min_var", "dlib"),
+                                                ("z_diff", "dlib"), ("irs", None)])
+def test_intervention_metrics_bit_identical_on_1_and_2_threads(n, metric, convention):
+    factors, codes = _team_data(n)
+    kw = dict(convention=convention, random_state=3, return_details=True)
+    if metric != "irs":
+        kw.update(n_train=300, n_eval=100)
+    fn = getattr(fastdis, metric)
+    one, two = fn(factors, codes, n_threads=1, **kw), fn(factors, codes, n_threads=2, **kw)
+    assert one[0] == two[0]
+    for key, value in one[1].items():
+        np.testing.assert_array_equal(np.asarray(value), np.asarray(two[1][key]), err_msg=key)
