@@ -33,6 +33,22 @@
 
 static inline int64_t fd_min64(int64_t a, int64_t b) { return a < b ? a : b; }
 
+/* Elementary operations (an element read and folded) per thread below which a parallel
+ * region runs on fewer threads: 2^19 take ~0.3 ms, so a split saves at most that, while
+ * a region whose team waits at its barrier for a descheduled thread (a loaded machine)
+ * loses a scheduler time slice, milliseconds. */
+#define FD_TEAM_WORK ((int64_t)1 << 19)
+
+/* Team size for a parallel region of `work` elementary operations, given the resolved
+ * thread count (fd_resolve_threads): one thread per FD_TEAM_WORK, at most n_threads.
+ * Kernels' results never depend on the team size (fixed-order merges), only their speed. */
+static inline int fd_team(int n_threads, int64_t work)
+{
+    const int64_t cap = work / FD_TEAM_WORK;
+    if (cap <= 1) return 1;
+    return cap < (int64_t)n_threads ? (int)cap : n_threads;
+}
+
 /* Bytes per element of an fd_array's dtype. */
 static inline int64_t fd_itemsize(int dtype)
 {

@@ -53,7 +53,7 @@ int fd_code_minmax(const fd_array *codes, double *mins, double *maxs,
     const int64_t n_blocks = (n + FD_BLOCK - 1) / FD_BLOCK;
     int64_t first_bad = d; /* lowest column holding a NaN/inf */
     int nomem = 0;
-    int nt = fd_resolve_threads(n_threads, n);
+    int nt = fd_team(fd_resolve_threads(n_threads, n), n * d);
     (void)nt; /* used by OpenMP only */
     const int simd = codes->col_stride == 1 && fd_avx2_available();
 
@@ -117,7 +117,7 @@ int fd_discretize(const fd_array *codes, const fd_binning *bins,
 {
     const int64_t n = codes->n_rows, d = codes->n_cols;
     const int64_t n_blocks = (n + FD_BLOCK - 1) / FD_BLOCK;
-    int nt = fd_resolve_threads(n_threads, n);
+    int nt = fd_team(fd_resolve_threads(n_threads, n), n * d);
     (void)nt; /* used by OpenMP only */
     const int64_t nb = bins->n_bins;
     int nomem = 0;

@@ -41,7 +41,7 @@ int fd_int_scan(const fd_array *f, int64_t *mins, int64_t *maxs, uint8_t *marks,
     const int64_t n = f->n_rows, k = f->n_cols;
     const int64_t n_blocks = (n + FD_BLOCK - 1) / FD_BLOCK;
     const int64_t item = fd_itemsize(f->dtype);
-    int nt = fd_resolve_threads(n_threads, n);
+    int nt = fd_team(fd_resolve_threads(n_threads, n), n * k);
     (void)nt; /* used by OpenMP only */
     int nomem = 0;
 

@@ -43,7 +43,7 @@ int fd_level_sums(const fd_array *factors, const fd_levels *levels, const fd_arr
     double *sums;
     int64_t *counts;
     int nomem = 0;
-    int nt = fd_resolve_threads(n_threads, n);
+    int nt = fd_team(fd_resolve_threads(n_threads, n), n * k * d);
     (void)nt; /* used by OpenMP only */
 
     if (factors->n_rows != n || d < 1 || k < 1 || chunk < 1 || !fd_levels_ok(levels, k))

@@ -43,7 +43,7 @@ int fd_factor_keys(const fd_array *f, const fd_levels *lv, const int64_t *weight
     const int64_t n = f->n_rows, k = f->n_cols;
     const int64_t n_blocks = (n + FD_BLOCK - 1) / FD_BLOCK;
     int64_t first_bad = k;
-    int nt = fd_resolve_threads(n_threads, n);
+    int nt = fd_team(fd_resolve_threads(n_threads, n), n * k);
     (void)nt; /* used by OpenMP only */
     if (!fd_levels_ok(lv, k)) return FD_ERR_ARGUMENT;
     /* a private minimum merged under a critical section: MSVC's OpenMP 2.0 has no
@@ -156,7 +156,7 @@ int fd_level_counts(const fd_array *f, const fd_levels *lv, const uint8_t *want,
     const int64_t n_blocks = (n + FD_BLOCK - 1) / FD_BLOCK;
     int64_t first_bad = k, kw = 0;
     int nomem = 0;
-    int nt = fd_resolve_threads(n_threads, n);
+    int nt = fd_team(fd_resolve_threads(n_threads, n), n * k);
     (void)nt; /* used by OpenMP only */
     if (!fd_group_args_ok(f, lv, want, level_off, n_total)) return FD_ERR_ARGUMENT;
     for (int64_t c = 0; c < k; c++) {
@@ -214,7 +214,7 @@ int fd_group_scatter(const void *codes, int wide, int64_t n, int64_t kw,
 {
     int64_t *start;
     int bad = 0, team;
-    int nt = fd_resolve_threads(n_threads, n);
+    int nt = fd_team(fd_resolve_threads(n_threads, n), n * kw);
     if (n < 0 || kw < 0 || n_total < 0) return FD_ERR_ARGUMENT;
     for (int64_t i = 0; i < kw; i++)
         if (level_off[i] < 0 || n_levels[i] < 0 || n_levels[i] > n_total - level_off[i] ||
@@ -526,7 +526,7 @@ int fd_sample_batches(const fd_array *codes, const fd_groups *g, int mode, int64
     int64_t hsize = 1;
     int nomem = 0, bad = 0;
     fd_divisor pick, *sizes = NULL;
-    int nt = fd_resolve_threads(n_threads, n_batches * L);
+    int nt = fd_team(fd_resolve_threads(n_threads, n_batches * L), n_batches * draws * d);
     (void)nt; /* used by OpenMP only */
     if (L < 1 || g->n_groups < 1 || d < 1 || (g->by_size && g->cum[g->n_groups] < 1))
         return FD_ERR_ARGUMENT;

@@ -157,18 +157,24 @@ def make_binning(codes, n_bins, strategy, code_range=None, n_threads=0):
             raise ValueError("code_range is only used with strategy='uniform'")
         return range_binning(code_range, n_codes, n_bins)
     mins, maxs = column_ranges(codes, n_threads)
-    if strategy == "uniform":
-        edges = np.stack([_histogram_edges(lo, hi, codes.dtype, n_bins)
-                          for lo, hi in zip(mins, maxs)]).astype(np.float64)
-        return Binning(edges, 1.0, 0.0, uniform=True, check_range=False)
     if strategy == "quantile":
         qs = np.linspace(0.0, 1.0, n_bins + 1)
         edges = np.stack([_quantiles(codes[:, j], lo, hi, qs) for j, (lo, hi) in
                           enumerate(zip(mins, maxs))])
         return Binning(edges, 1.0, 0.0, uniform=False, check_range=False)
+    return range_strategy_binning(mins, maxs, codes.dtype, n_bins, strategy)
+
+
+def range_strategy_binning(mins, maxs, dtype, n_bins, strategy):
+    """The :class:`Binning` of a strategy that depends on each column's (min, max) alone
+    (``"uniform"`` or ``"minmax"``), for columns of ``dtype``."""
+    if strategy == "uniform":
+        edges = np.stack([_histogram_edges(lo, hi, dtype, n_bins)
+                          for lo, hi in zip(mins, maxs)]).astype(np.float64)
+        return Binning(edges, 1.0, 0.0, uniform=True, check_range=False)
     if strategy == "minmax":
         scale, offset = minmax_affine(mins, maxs)
-        edges = np.tile(np.linspace(0.0, 1.0, n_bins + 1), (n_codes, 1))
+        edges = np.tile(np.linspace(0.0, 1.0, n_bins + 1), (len(mins), 1))
         return Binning(edges, scale, offset, uniform=True, check_range=False)
     raise ValueError(f"unknown strategy {strategy!r}")
 

@@ -49,9 +49,9 @@ class Grouping:
 class EncodedFactors:
     """Validated factors and their levels, ready to be grouped any number of times."""
 
-    def __init__(self, factors, n_threads=0):
+    def __init__(self, factors, n_threads=0, *, levels=None):
         self.factors = factors
-        self.levels = FactorLevels.from_data(factors, n_threads)
+        self.levels = FactorLevels.from_data(factors, n_threads) if levels is None else levels
         self.n_threads = n_threads
         self.kernel_input = self.levels.kernel_input(factors)
 

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._discretize import STRATEGIES, Binning, apply_binning, make_binning
+from ._discretize import (STRATEGIES, Binning, apply_binning, make_binning,
+                          range_strategy_binning)
 from ._encode import FactorLevels, _unique_column
 from ._histogram import JointHistogram
 from ._shared import shared
@@ -75,6 +76,59 @@ def factor_labels(factors, factor_bins, strategy, n_threads):
     as_codes = np.asarray(factors, dtype=np.float64)
     binning = make_binning(as_codes, factor_bins, strategy, None, n_threads)
     return apply_binning(as_codes, binning, n_threads)
+
+
+def grouping_labels(factors, factor_bins, strategy, n_threads):
+    """``(labels, levels)``: labels that group the rows exactly as
+    ``factor_labels(factors, factor_bins, strategy, n_threads)`` does, levels in the same
+    order, and their :class:`FactorLevels` when already known (else None).
+
+    Binning with ``"uniform"`` or ``"minmax"`` depends on each column's min and max alone,
+    so the label of an integer factor value is a function of the value: the factor's few
+    levels are binned (the same kernel on the same float64 values) instead of every row.
+    When no two levels of a factor share a bin (integer factors with at most factor_bins
+    values, the usual case) the binning is a monotone relabelling: the factors themselves
+    group the rows identically, without a pass over them; otherwise each row's label is
+    looked up from its level's bin (one gather instead of a conversion and a binning)."""
+    if factor_bins is None or factor_bins is False:
+        return factors, None
+    factor_bins = check_int(factor_bins, "factor_bins", 2, 65535)
+    if factors.dtype.kind not in "iu" or strategy not in ("uniform", "minmax"):
+        return factor_labels(factors, factor_bins, strategy, n_threads), None
+    levels = FactorLevels.from_data(factors, n_threads)
+    if levels._lut is None or (levels.n_levels == 0).any():  # spans too wide for a table
+        return factor_labels(factors, factor_bins, strategy, n_threads), None
+    bins = _level_bins(levels.values, factor_bins, strategy)
+    if all((np.diff(b.astype(np.int64)) > 0).all() for b in bins):
+        return factors, levels
+    return _relabelled(factors, levels, bins), None
+
+
+def _level_bins(values, factor_bins, strategy):
+    """The bin of each level of each factor: the binning of the factors' float64 values
+    (whose column min and max are those of the levels), applied to the levels."""
+    as_float = [np.asarray(v, dtype=np.float64) for v in values]
+    mins = np.array([v[0] for v in as_float])
+    maxs = np.array([v[-1] for v in as_float])
+    binning = range_strategy_binning(mins, maxs, np.dtype(np.float64), factor_bins, strategy)
+    table = np.empty((max(len(v) for v in as_float), len(as_float)))
+    for k, v in enumerate(as_float):  # short columns padded with their last level
+        table[:len(v), k] = v
+        table[len(v):, k] = v[-1]
+    labels = apply_binning(table, binning, 1)
+    return [labels[:len(v), k] for k, v in enumerate(as_float)]
+
+
+def _relabelled(factors, levels, bins):
+    """Each row's label, looked up from its level's bin through the levels' lookup table
+    (value - min -> level)."""
+    lut, offsets, spans, mins = levels._lut
+    out = np.empty(factors.shape, dtype=bins[0].dtype)
+    for k, b in enumerate(bins):
+        level = lut[offsets[k]:offsets[k] + spans[k]]
+        by_value = b[np.maximum(level, 0)]  # -1: a value absent from the data, never read
+        out[:, k] = by_value[factors[:, k].astype(np.int64) - mins[k]]
+    return out
 
 
 def _check_level_counts(n_levels, n_rows):

@@ -12,7 +12,7 @@ import numpy as np
 from .. import _kernels
 from .._discretize import column_ranges
 from .._grouping import EncodedFactors
-from .._information import factor_labels
+from .._information import grouping_labels
 from .._random import check_random_state
 from .._shared import shared
 from .._validation import BIN_HINT, check_int, check_n_threads, check_pair, continuous_looking
@@ -69,7 +69,7 @@ def prepare(metric, factors, codes, convention, n_threads, settings_given, check
     ranges = column_ranges(codes, nt) if check_finite or return_ranges else None
     strategy = s.get("factor_strategy", "minmax" if convention == "ubisoft" else "uniform")
     enc = shared("encoded factors", (factors,), (s.get("factor_bins"), strategy),
-                 lambda: EncodedFactors(factor_labels(factors, s.get("factor_bins"), strategy, nt), nt))
+                 lambda: _encoded(factors, s.get("factor_bins"), strategy, nt))
     looks = continuous_looking(enc.n_levels, codes.shape[0])
     if looks:
         raise ValueError(f"{metric}: {looks}, and the metric needs repeated factor values; "
@@ -79,6 +79,11 @@ def prepare(metric, factors, codes, convention, n_threads, settings_given, check
         raise ValueError(f"factors column {int(single[0])} has a single value: it cannot be "
                          f"intervened on; drop it before calling {metric}")
     return (s, enc, codes, nt, ranges) if return_ranges else (s, enc, codes, nt)
+
+
+def _encoded(factors, factor_bins, strategy, nt):
+    labels, levels = grouping_labels(factors, factor_bins, strategy, nt)
+    return EncodedFactors(labels, nt, levels=levels)
 
 
 def rescale_extreme(codes, mins, maxs):
