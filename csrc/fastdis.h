@@ -221,6 +221,19 @@ int fd_gbt_predict(const float *x,       /* IN [m][d] */
                    double *raw,          /* IN/OUT [m][T]: initial raw predictions in */
                    int n_threads);
 
+/* svm.c: SAP's classification scores, scores[k][j] = held-out accuracy of
+ * LinearSVC(C, class_weight="balanced") (squared hinge, L2 penalty on weight and bias) fitted
+ * on code j alone to predict factor k, each problem solved exactly.  Labels in
+ * [0, n_classes[k]); a factor with one class on the training rows scores 0. */
+int fd_sap_svm(const double *x_train,   /* IN [n_codes][n_train], finite */
+               const double *x_test,    /* IN [n_codes][n_test] */
+               const int64_t *y_train,  /* IN [n_factors][n_train] */
+               const int64_t *y_test,   /* IN [n_factors][n_test] */
+               const int64_t *n_classes,/* IN [n_factors] */
+               int64_t n_factors, int64_t n_codes, int64_t n_train, int64_t n_test,
+               double C,
+               double *scores,          /* OUT [n_factors][n_codes] */
+               int n_threads);
 #ifdef __cplusplus
 }
 #endif

@@ -737,3 +737,56 @@ def gbt_predict(x, feature, threshold, value, int T, int max_depth, double learn
         if status != OK:
             raise ValueError("fastdis: invalid arguments to gbt_predict")
         PyErr_CheckSignals()
+
+
+cdef extern from "fastdis.h" nogil:
+    int fd_sap_svm(const double *x_train, const double *x_test, const int64_t *y_train,
+                   const int64_t *y_test, const int64_t *n_classes, int64_t n_factors,
+                   int64_t n_codes, int64_t n_train, int64_t n_test, double C, double *scores,
+                   int n_threads)
+
+
+def sap_svm(x_train, x_test, y_train, y_test, n_classes, double C, int n_threads):
+    """scores[k, j]: held-out accuracy of LinearSVC(C, class_weight="balanced") fitted on code
+    j (row j of x_train, finite) to predict factor k (labels in [0, n_classes[k]))."""
+    _array(x_train, "x_train")
+    _array(x_test, "x_test")
+    _array(n_classes, "n_classes")
+    if x_train.ndim != 2 or x_test.ndim != 2 or n_classes.ndim != 1:
+        raise ValueError("x_train and x_test must be 2-D, n_classes 1-D")
+    cdef int64_t d = x_train.shape[0], n = x_train.shape[1], nt = x_test.shape[1]
+    cdef int64_t K = n_classes.shape[0]
+    if n < 1 or nt < 1 or n > np.iinfo(np.int32).max or not C > 0.0:
+        raise ValueError(f"sap_svm needs training and test rows (fewer than 2**31) and C > 0, "
+                         f"got {n}, {nt}, C={C}")
+    cdef const double *pxr = <const double *>_data(x_train, "x_train", np.float64, (d, n))
+    cdef const double *pxe = <const double *>_data(x_test, "x_test", np.float64, (d, nt))
+    cdef const int64_t *pyr = <const int64_t *>_data(y_train, "y_train", np.int64, (K, n))
+    cdef const int64_t *pye = <const int64_t *>_data(y_test, "y_test", np.int64, (K, nt))
+    cdef const int64_t *pm = <const int64_t *>_data(n_classes, "n_classes", np.int64, (K,))
+    if K and ((n_classes < 1).any() or (y_train < 0).any() or (y_test < 0).any()
+              or (y_train >= n_classes[:, None]).any() or (y_test >= n_classes[:, None]).any()):
+        raise ValueError("labels must lie in [0, n_classes[k]) for every factor k")
+    if not (np.isfinite(x_train).all() and np.isfinite(x_test).all()):
+        raise ValueError("x_train and x_test must be finite")
+    scores = np.zeros((K, d), dtype=np.float64)
+    part = np.empty((K, 0), dtype=np.float64)
+    cdef double *ps
+    # codes in blocks, with a check for Ctrl-C between blocks
+    cdef int64_t step = max(1, _chunk_cells // max(1, (n + nt) * max(K, 1) * int(n_classes.max(initial=1))))
+    cdef int64_t j0, nj
+    cdef int status
+    for j0 in range(0, d, step):
+        nj = min(step, d - j0)
+        part = np.empty((K, nj), dtype=np.float64)
+        ps = <double *>cnp.PyArray_DATA(part)
+        with nogil:
+            status = fd_sap_svm(pxr + j0 * n, pxe + j0 * nt, pyr, pye, pm, K, nj, n, nt, C, ps,
+                                n_threads)
+        if status == ERR_NOMEM:
+            raise MemoryError("fastdis: out of memory in sap_svm")
+        if status != OK:
+            raise ValueError("fastdis: invalid arguments to sap_svm")
+        scores[:, j0:j0 + nj] = part
+        PyErr_CheckSignals()
+    return scores

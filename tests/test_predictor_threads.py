@@ -47,10 +47,8 @@ def _record_fits(monkeypatch, cls):
 def _fitted_class(name):
     from sklearn.ensemble import ExtraTreesRegressor, HistGradientBoostingClassifier
     from sklearn.linear_model import Lasso, LogisticRegression
-    from sklearn.svm import LinearSVC
-
     return dict(explicitness=LogisticRegression, explicitness_dlib=LogisticRegression,
-                dci_lasso=Lasso, dci_hist=HistGradientBoostingClassifier, sap_dlib=LinearSVC,
+                dci_lasso=Lasso, dci_hist=HistGradientBoostingClassifier,
                 dci_user=ExtraTreesRegressor)[name]
 
 
@@ -62,8 +60,6 @@ def _run(name, factors, codes, n_threads):
         return fastdis.explicitness(factors, codes, **common)
     if name == "explicitness_dlib":
         return fastdis.explicitness(factors, codes, convention="dlib", **common)
-    if name == "sap_dlib":
-        return fastdis.sap(factors, codes, convention="dlib", **common)
     estimator = {"dci_lasso": "lasso", "dci_hist": "hist_gradient_boosting",
                  "dci_user": ExtraTreesRegressor(n_estimators=4, n_jobs=-1)}[name]
     r = fastdis.dci(factors, codes, estimator=estimator, **common)
@@ -71,7 +67,7 @@ def _run(name, factors, codes, n_threads):
 
 
 @pytest.mark.parametrize("name", ["explicitness", "explicitness_dlib", "dci_lasso", "dci_hist",
-                                  "sap_dlib", "dci_user"])
+                                  "dci_user"])
 def test_n_threads_is_the_total_budget(monkeypatch, name):
     """Threads running fits at once x threads each fit may start <= n_threads; the
     result does not depend on n_threads."""

@@ -1,12 +1,12 @@
 """SAP, Separated Attribute Predictability (Kumar, Sattigeri & Balakrishnan, ICLR 2018)."""
 import numpy as np
 
+from .. import _kernels
 from .._discretize import column_ranges
 from .._random import check_random_state
-from .._threads import parallel_map, total_threads
 from .._validation import check_choice, check_n_threads, check_pair
 from ._conventions import resolve
-from ._fitting import check_classes, is_numeric, split_rows, value_counts
+from ._fitting import check_classes, is_numeric, split_rows
 from ._scale import column_exponents, to_unit
 from .information import _top_two
 
@@ -59,30 +59,38 @@ def squared_correlation(factors, codes, code_ranges=None):
     return np.clip(r2, 0.0, 1.0)
 
 
-def _classification_scores(factors, codes, train, test, total):
-    """Held-out accuracy of LinearSVC(C=0.01, class_weight="balanced") on each single code."""
-    from sklearn.svm import LinearSVC
+def _row_labels(factors, rows):
+    """Each factor's values on ``rows`` as labels 0..m-1 in sorted order of the values (the
+    classes scikit-learn would see), (n_factors, len(rows)) int64, and m per factor.
 
-    scores = np.zeros((factors.shape[1], codes.shape[1]))
-    pairs = [(k, j) for k in range(factors.shape[1]) for j in range(codes.shape[1])]
-    # classes as 0..m-1 in sorted order, the order scikit-learn gives them: the same fits,
-    # and labels scikit-learn refuses (bytes, integers in an object column) work too
-    rows = np.concatenate([train, test])
-    classes = [np.unique(factors[rows, k], return_inverse=True)[1].ravel()
-               for k in range(factors.shape[1])]
+    Integers of a small span are counted (a table of the span), other values sorted
+    (np.unique): labels scikit-learn refuses (bytes, integers in an object column) work too."""
+    sub = factors[rows]
+    labels = np.empty((factors.shape[1], len(rows)), dtype=np.int64)
+    n_classes = np.empty(factors.shape[1], dtype=np.int64)
+    small = sub.dtype.kind in "iu" and len(rows) > 0
+    if small:
+        lo, hi = sub.min(axis=0), sub.max(axis=0)
+    for k in range(factors.shape[1]):
+        if small and int(hi[k]) - int(lo[k]) <= 4 * len(rows):
+            at = (sub[:, k] - lo[k]).astype(np.int64)  # within the span: no overflow
+            present = np.bincount(at, minlength=1) > 0
+            code = np.cumsum(present) - 1
+            labels[k], n_classes[k] = code[at], code[-1] + 1
+        else:
+            values, inverse = np.unique(sub[:, k], return_inverse=True)
+            labels[k], n_classes[k] = inverse.ravel(), len(values)
+    return labels, n_classes
 
-    def fit(pair, inner):
-        k, j = pair
-        y, y_test = classes[k][:len(train)], classes[k][len(train):]
-        if len(np.unique(y)) < 2:
-            return 0.0  # a factor constant on the training rows: nothing to separate
-        clf = LinearSVC(C=0.01, class_weight="balanced")
-        clf.fit(codes[train, j][:, None], y)
-        return float(np.mean(clf.predict(codes[test, j][:, None]) == y_test))
 
-    for (k, j), value in zip(pairs, parallel_map(fit, pairs, total)):  # liblinear: no GIL
-        scores[k, j] = value
-    return scores
+def _classification_scores(codes, labels, n_classes, n_train, train, test, nt):
+    """Held-out accuracy of LinearSVC(C=0.01, class_weight="balanced") on each single code
+    (disentanglement_lib's classifier), each fit solved exactly in C
+    (:func:`fastdis._kernels.sap_svm`); (n_factors, n_codes)."""
+    x_train = np.ascontiguousarray(codes[train].T, dtype=np.float64)
+    x_test = np.ascontiguousarray(codes[test].T, dtype=np.float64)
+    return _kernels.sap_svm(x_train, x_test, np.ascontiguousarray(labels[:, :n_train]),
+                            np.ascontiguousarray(labels[:, n_train:]), n_classes, 0.01, nt)
 
 
 def sap(factors, codes, *, convention=None, random_state=None, n_threads=None, mode=None,
@@ -178,9 +186,11 @@ def sap(factors, codes, *, convention=None, random_state=None, n_threads=None, m
             raise ValueError(f"train_fraction must be in (0, 1), got {fraction}")
         train, test = split_rows(codes.shape[0], fraction, s["max_train"], s["max_test"],
                                  seed, "sap", convention)
-        check_classes(value_counts(factors, train), len(train), "sap",
+        labels, n_classes = _row_labels(factors, np.concatenate([train, test]))
+        seen = [np.count_nonzero(np.bincount(y, minlength=1)) for y in labels[:, :len(train)]]
+        check_classes(seen, len(train), "sap",
                       "use mode='regression', or bin it first (fastdis.discretize)")
-        scores = _classification_scores(factors, codes, train, test, total_threads(nt))
+        scores = _classification_scores(codes, labels, n_classes, len(train), train, test, nt)
         details["n_train"], details["n_test"] = len(train), len(test)
     top, second = _top_two(scores, axis=1)
     per_factor = top - second
