@@ -234,6 +234,18 @@ int fd_sap_svm(const double *x_train,   /* IN [n_codes][n_train], finite */
                double C,
                double *scores,          /* OUT [n_factors][n_codes] */
                int n_threads);
+/* correlation.c: SAP's regression moments.  With f = x 2^-ef[c] - f0[c] for factor column c
+ * and z = x 2^-ez[j] - z0[j] for code j, adds to sums (IN/OUT) the row sums
+ * [sf (k), sff (k), sz (d), szz (d), sfz (k x d)] of f, f^2, z, z^2 and f z, summed in
+ * blocks of 1024 rows added in order: calls over consecutive row ranges starting at
+ * multiples of 1024 give the sums of one call.  Factors of any integer or float dtype. */
+int fd_cross_moments(const fd_array *factors, const fd_array *codes,
+                     const int64_t *ef,   /* [k] */
+                     const int64_t *ez,   /* [d] */
+                     const double *f0,    /* [k] */
+                     const double *z0,    /* [d] */
+                     double *sums,        /* IN/OUT [2k + 2d + k d] */
+                     int n_threads);
 #ifdef __cplusplus
 }
 #endif

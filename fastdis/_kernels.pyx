@@ -790,3 +790,43 @@ def sap_svm(x_train, x_test, y_train, y_test, n_classes, double C, int n_threads
         scores[:, j0:j0 + nj] = part
         PyErr_CheckSignals()
     return scores
+
+
+cdef extern from "fastdis.h" nogil:
+    int fd_cross_moments(const fd_array *factors, const fd_array *codes, const int64_t *ef,
+                         const int64_t *ez, const double *f0, const double *z0, double *sums,
+                         int n_threads)
+
+
+def cross_moments(factors, codes, ef, ez, f0, z0, int n_threads):
+    """Row sums (sf, sff, sz, szz, sfz) of f = factors 2**-ef - f0 and z = codes 2**-ez - z0:
+    (k,), (k,), (d,), (d,), (k, d) arrays."""
+    cdef fd_array fa = _describe(factors, "factors", _INTS + _FLOATS)
+    cdef fd_array ca = _describe(codes, "codes", _FLOATS)
+    _check_pair(&fa, &ca)
+    cdef int64_t k = fa.n_cols, d = ca.n_cols, n = ca.n_rows
+    cdef const int64_t *pef = <const int64_t *>_data(ef, "ef", np.int64, (k,))
+    cdef const int64_t *pez = <const int64_t *>_data(ez, "ez", np.int64, (d,))
+    cdef const double *pf0 = <const double *>_data(f0, "f0", np.float64, (k,))
+    cdef const double *pz0 = <const double *>_data(z0, "z0", np.float64, (d,))
+    if (np.abs(ef) > 1100).any() or (np.abs(ez) > 1100).any():
+        raise ValueError("ef and ez must be exponents of float64 values")
+    sums = np.zeros(2 * k + 2 * d + k * d, dtype=np.float64)
+    cdef double *ps = <double *>cnp.PyArray_DATA(sums)
+    # calls start at multiples of the kernel's block of 1024 rows: the same sums as one call
+    cdef int64_t step = max(1, _chunk_cells // (k * d + k + d)), r0
+    step = (step + 4095) // 4096 * 4096
+    cdef fd_array fpart, cpart
+    cdef int status
+    for r0 in range(0, n, step):
+        fpart = _rows(fa, r0, min(step, n - r0))
+        cpart = _rows(ca, r0, min(step, n - r0))
+        with nogil:
+            status = fd_cross_moments(&fpart, &cpart, pef, pez, pf0, pz0, ps, n_threads)
+        if status == ERR_NOMEM:
+            raise MemoryError("fastdis: out of memory in cross_moments")
+        if status != OK:
+            raise ValueError("fastdis: invalid arguments to cross_moments")
+        PyErr_CheckSignals()
+    return (sums[:k], sums[k:2 * k], sums[2 * k:2 * k + d], sums[2 * k + d:2 * k + 2 * d],
+            sums[2 * k + 2 * d:].reshape(k, d))

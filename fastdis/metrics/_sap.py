@@ -10,9 +10,6 @@ from ._fitting import check_classes, is_numeric, split_rows
 from ._scale import column_exponents, to_unit
 from .information import _top_two
 
-# Chunk of rows for the moment sums: bounded temporaries whatever N.
-_CHUNK = 1 << 16
-
 SAP = {
     # the survey code's default: the regression variant for every factor
     None: dict(mode="regression", train_fraction=None, max_train=10000, max_test=5000),
@@ -23,33 +20,31 @@ SAP = {
 }
 
 
-def squared_correlation(factors, codes, code_ranges=None):
+def squared_correlation(factors, codes, code_ranges=None, n_threads=0):
     """r^2 between every factor and every code, (n_factors, n_codes), from moment sums.
 
     Equals the R^2 of a least-squares line fitted to one code (sklearn's LinearRegression
     + r2_score, the survey code's procedure). Each column is first divided by a power of
     two that brings it into [-1, 1] (exact; r^2 does not depend on it), so no square
-    overflows or underflows whatever the scale of the codes; rows are read in chunks,
-    shifted by the first row, so no N x d temporary is made and large offsets lose no
-    precision. A constant code or factor gives 0. ``code_ranges``: the codes' (mins,
-    maxs), if already known.
+    overflows or underflows whatever the scale of the codes, and shifted by its first
+    row, so large offsets lose no precision; the sums are one pass over the rows in C
+    (:func:`fastdis._kernels.cross_moments`), no N x d temporary. A constant code or
+    factor gives 0. ``code_ranges``: the codes' (mins, maxs), if already known.
     """
     mins, maxs = code_ranges if code_ranges is not None else (codes.min(0), codes.max(0))
-    ez = column_exponents(mins, maxs)
-    ef = column_exponents(factors.min(axis=0), factors.max(axis=0))
-    f0, z0 = to_unit(factors[:1], ef)[0], to_unit(codes[:1], ez)[0]
+    ez = column_exponents(mins, maxs).astype(np.int64)
+    if factors.dtype.kind in "iub":
+        # integers are within 2**64: their squares and sums cannot overflow, and dividing
+        # them by a power of two would change no bit of r^2
+        factors = factors.view(np.uint8) if factors.dtype.kind == "b" else factors
+        ef = np.zeros(factors.shape[1], dtype=np.int64)
+    else:
+        if factors.dtype not in (np.float32, np.float64):
+            factors = factors.astype(np.float64)
+        ef = column_exponents(factors.min(axis=0), factors.max(axis=0)).astype(np.int64)
+    f0, z0 = to_unit(factors[0], ef), to_unit(codes[0], ez)
+    sf, sff, sz, szz, sfz = _kernels.cross_moments(factors, codes, ef, ez, f0, z0, n_threads)
     n = factors.shape[0]
-    sf, sz = np.zeros(factors.shape[1]), np.zeros(codes.shape[1])
-    sff, szz = np.zeros(factors.shape[1]), np.zeros(codes.shape[1])
-    sfz = np.zeros((factors.shape[1], codes.shape[1]))
-    for start in range(0, n, _CHUNK):
-        f = to_unit(factors[start:start + _CHUNK], ef) - f0
-        z = to_unit(codes[start:start + _CHUNK], ez) - z0
-        sf += f.sum(axis=0)
-        sz += z.sum(axis=0)
-        sff += np.einsum("ij,ij->j", f, f)
-        szz += np.einsum("ij,ij->j", z, z)
-        sfz += f.T @ z
     cov = sfz - np.outer(sf, sz) / n
     var_f = np.maximum(sff - sf ** 2 / n, 0.0)
     var_z = np.maximum(szz - sz ** 2 / n, 0.0)
@@ -179,7 +174,7 @@ def sap(factors, codes, *, convention=None, random_state=None, n_threads=None, m
                             f"{factors.dtype}; use mode='classification' for labels")
     details = {"mode": s["mode"]}
     if s["mode"] == "regression":
-        scores = squared_correlation(factors, codes, ranges)
+        scores = squared_correlation(factors, codes, ranges, nt)
     else:
         fraction = s["train_fraction"] if s["train_fraction"] is not None else 0.9
         if fraction is False or not 0.0 < float(fraction) < 1.0:
