@@ -442,6 +442,95 @@ int main(int argc, char **argv)
             checked++;
             free(x); free(xs); free(order); free(y); free(feat); free(thr); free(val); free(imp); free(raw); free(replay);
         }
+        { /* fd_cross_moments: in bounds for any strides and dtypes; with finite codes, bit for
+             bit the naive blocks-of-1024 sums, whatever the thread count */
+            int64_t *ef = malloc(sizeof(int64_t) * k), *ez = malloc(sizeof(int64_t) * d);
+            double *f0 = malloc(sizeof(double) * k), *z0 = malloc(sizeof(double) * d);
+            const int64_t width = 2 * k + 2 * d + k * d;
+            double *got = calloc(width, sizeof(double)), *one = calloc(width, sizeof(double));
+            double *want = calloc(width, sizeof(double)), *part = malloc(sizeof(double) * width);
+            int finite = 1;
+            for (int64_t c = 0; c < k; c++) { ef[c] = rint_(-3, 3); f0[c] = runif(); }
+            for (int64_t j = 0; j < d; j++) { ez[j] = rint_(-3, 3); z0[j] = runif(); }
+            for (int64_t i = 0; i < n; i++)
+                for (int64_t j = 0; j < d; j++) finite &= isfinite(load_f(&codes.a, i, j)) != 0;
+            if (fd_cross_moments(&factors.a, &codes.a, ef, ez, f0, z0, got, nt) != FD_OK ||
+                fd_cross_moments(&factors.a, &codes.a, ef, ez, f0, z0, one, 1) != FD_OK) {
+                fprintf(stderr, "iter %d: cross_moments\n", it); return 1;
+            }
+            for (int64_t i = 0; i < width; i++)
+                if (!same(got[i], one[i])) { fprintf(stderr, "iter %d: cross_moments threads\n", it); return 1; }
+            if (finite && fdtype != FD_UINT64 && fdtype != FD_INT64) { /* exact conversions */
+                for (int64_t r0 = 0; r0 < n; r0 += 1024) {
+                    memset(part, 0, sizeof(double) * width);
+                    for (int64_t r = r0; r < n && r < r0 + 1024; r++) {
+                        const int64_t base = r * factors.a.row_stride;
+                        for (int64_t c = 0; c < k; c++) {
+                            const int64_t at = base + c * factors.a.col_stride;
+                            double x = 0.0, fv;
+                            switch (fdtype) {
+                            case FD_INT8: x = ((const int8_t *)factors.a.data)[at]; break;
+                            case FD_INT16: x = ((const int16_t *)factors.a.data)[at]; break;
+                            case FD_INT32: x = ((const int32_t *)factors.a.data)[at]; break;
+                            case FD_UINT8: x = ((const uint8_t *)factors.a.data)[at]; break;
+                            case FD_UINT16: x = ((const uint16_t *)factors.a.data)[at]; break;
+                            default: x = ((const uint32_t *)factors.a.data)[at]; break;
+                            }
+                            fv = ldexp(x, (int)-ef[c]) - f0[c];
+                            part[c] += fv; part[k + c] += fv * fv;
+                            for (int64_t j = 0; j < d; j++) {
+                                const double zv = ldexp(load_f(&codes.a, r, j), (int)-ez[j]) - z0[j];
+                                part[2 * k + 2 * d + c * d + j] += fv * zv;
+                            }
+                        }
+                        for (int64_t j = 0; j < d; j++) {
+                            const double zv = ldexp(load_f(&codes.a, r, j), (int)-ez[j]) - z0[j];
+                            part[2 * k + j] += zv; part[2 * k + d + j] += zv * zv;
+                        }
+                    }
+                    for (int64_t i = 0; i < width; i++) want[i] += part[i];
+                }
+                for (int64_t i = 0; i < width; i++)
+                    if (!same(got[i], want[i])) { fprintf(stderr, "iter %d: cross_moments differs from the reference\n", it); return 1; }
+                checked++;
+            }
+            free(ef); free(ez); free(f0); free(z0); free(got); free(one); free(want); free(part);
+        }
+        if (rint_(0, 3) == 0) { /* fd_sap_svm: in bounds; scores in [0, 1] whatever the thread count */
+            const int64_t ntr = rint_(1, big ? 3000 : 200), nte = rint_(1, 60), dd = rint_(1, 3), kk = rint_(1, 3);
+            double *xtr = malloc(sizeof(double) * dd * ntr), *xte = malloc(sizeof(double) * dd * nte);
+            int64_t *ytr = malloc(sizeof(int64_t) * kk * ntr), *yte = malloc(sizeof(int64_t) * kk * nte);
+            int64_t *ncl = malloc(sizeof(int64_t) * kk);
+            double *sc1 = malloc(sizeof(double) * kk * dd), *sc2 = malloc(sizeof(double) * kk * dd);
+            for (int64_t c = 0; c < kk; c++) ncl[c] = rint_(1, 6);
+            for (int64_t j = 0; j < dd; j++) {
+                const double scale = pow(2.0, (double)rint_(-1060, 1000) * (rint_(0, 3) == 0)), shift = runif() * 4;
+                const int kind = (int)rint_(0, 3); /* 0: constant, 1: ties, else continuous */
+                for (int64_t i = 0; i < ntr + nte; i++) {
+                    double v = kind == 0 ? 1.5 : kind == 1 ? (double)rint_(-2, 2) : (runif() - 0.5) * 6;
+                    v = (v + shift) * scale;
+                    if (i < ntr) xtr[j * ntr + i] = v; else xte[j * nte + i - ntr] = v;
+                }
+            }
+            for (int64_t c = 0; c < kk; c++) {
+                for (int64_t i = 0; i < ntr; i++) ytr[c * ntr + i] = rint_(0, ncl[c] - 1);
+                for (int64_t i = 0; i < nte; i++) yte[c * nte + i] = rint_(0, ncl[c] - 1);
+            }
+            if (fd_sap_svm(xtr, xte, ytr, yte, ncl, kk, dd, ntr, nte, 0.01, sc1, nt) != FD_OK ||
+                fd_sap_svm(xtr, xte, ytr, yte, ncl, kk, dd, ntr, nte, 0.01, sc2, 1) != FD_OK) {
+                fprintf(stderr, "iter %d: sap_svm\n", it); return 1;
+            }
+            for (int64_t i = 0; i < kk * dd; i++)
+                if (!(sc1[i] >= 0.0 && sc1[i] <= 1.0) || sc1[i] != sc2[i]) {
+                    fprintf(stderr, "iter %d: sap_svm score %g / %g\n", it, sc1[i], sc2[i]); return 1;
+                }
+            ytr[0] = ncl[0]; /* a label out of range is refused, not read */
+            if (fd_sap_svm(xtr, xte, ytr, yte, ncl, kk, dd, ntr, nte, 0.01, sc1, nt) != FD_ERR_ARGUMENT) {
+                fprintf(stderr, "iter %d: sap_svm accepted a bad label\n", it); return 1;
+            }
+            checked++;
+            free(xtr); free(xte); free(ytr); free(yte); free(ncl); free(sc1); free(sc2);
+        }
         free(edges); free(tol); free(sc); free(off); free(mins); free(maxs); free(codes.buf); free(factors.buf);
     }
     printf("fuzz_kernels: %d iterations, %d successful calls checked against the naive reference\n", iters, checked);
