@@ -246,6 +246,19 @@ int fd_cross_moments(const fd_array *factors, const fd_array *codes,
                      const double *z0,    /* [d] */
                      double *sums,        /* IN/OUT [2k + 2d + k d] */
                      int n_threads);
+/* moments.c: per level of every factor and code (cell = level * n_codes + code), numpy's
+ * q-quantile (0 <= q < 1) of |z - mean[cell]| over the rows at that level, in one pass:
+ * values below lo[cell] are counted, values in [lo, hi] kept, and the order statistics
+ * selected among those kept.  ok[cell] = 0 where the thresholds left them out (dev not
+ * written: compute it another way); a level without rows gives NaN.  count: rows per level. */
+int fd_level_quantile(const fd_array *factors, const fd_levels *levels, const fd_array *codes,
+                      const double *mean,     /* [L * n_codes] */
+                      const int64_t *count,   /* [L] */
+                      const double *lo, const double *hi,  /* [L * n_codes] */
+                      double q,
+                      double *dev,            /* OUT [L * n_codes] */
+                      uint8_t *ok,            /* OUT [L * n_codes] */
+                      int64_t *err_col, int n_threads);
 #ifdef __cplusplus
 }
 #endif

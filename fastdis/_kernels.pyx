@@ -830,3 +830,40 @@ def cross_moments(factors, codes, ef, ez, f0, z0, int n_threads):
         PyErr_CheckSignals()
     return (sums[:k], sums[k:2 * k], sums[2 * k:2 * k + d], sums[2 * k + d:2 * k + 2 * d],
             sums[2 * k + 2 * d:].reshape(k, d))
+
+
+cdef extern from "fastdis.h" nogil:
+    int fd_level_quantile(const fd_array *factors, const fd_levels *levels, const fd_array *codes,
+                          const double *mean, const int64_t *count, const double *lo,
+                          const double *hi, double q, double *dev, uint8_t *ok,
+                          int64_t *err_col, int n_threads)
+
+
+def level_quantile(factors, lut, lut_offset, lut_len, vmin, n_levels, codes, mean, count, lo,
+                   hi, double q, int n_threads):
+    """Per level of every factor and code: (numpy's q-quantile of |z - mean|, ok), counting
+    values below lo and keeping those in [lo, hi]; ok False where the thresholds missed the
+    quantile.  One call: the pass is one read of the rows, a few tens of ms per 10**6."""
+    cdef fd_array fa = _describe(factors, "factors", _INTS)
+    cdef fd_array ca = _describe(codes, "codes", _FLOATS)
+    cdef fd_levels lv
+    _check_pair(&fa, &ca)
+    _levels(&lv, lut, lut_offset, lut_len, vmin, n_levels, fa.n_cols)
+    if not 0.0 <= q < 1.0:
+        raise ValueError(f"q must be in [0, 1), got {q}")
+    cdef int64_t L = int(n_levels.sum()), d = ca.n_cols
+    cdef const double *pm = <const double *>_data(mean, "mean", np.float64, (L, d))
+    cdef const int64_t *pc = <const int64_t *>_data(count, "count", np.int64, (L,))
+    cdef const double *plo = <const double *>_data(lo, "lo", np.float64, (L, d))
+    cdef const double *phi = <const double *>_data(hi, "hi", np.float64, (L, d))
+    dev = np.full((L, d), np.nan)
+    ok = np.zeros((L, d), dtype=np.uint8)
+    cdef double *pd = <double *>cnp.PyArray_DATA(dev)
+    cdef uint8_t *pok = <uint8_t *>cnp.PyArray_DATA(ok)
+    cdef int64_t col = -1
+    cdef int status
+    with nogil:
+        status = fd_level_quantile(&fa, &lv, &ca, pm, pc, plo, phi, q, pd, pok, &col, n_threads)
+    _raise(status, col, 0)
+    PyErr_CheckSignals()
+    return dev, ok.astype(bool)
