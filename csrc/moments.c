@@ -180,7 +180,7 @@ int fd_level_quantile(const fd_array *factors, const fd_levels *levels, const fd
 {
     const int64_t n = codes->n_rows, d = codes->n_cols, k = factors->n_cols;
     int64_t L = 0, *level_off, first_bad = k, cells, team = 1;
-    int64_t *below_all = NULL;
+    int64_t *above_all = NULL;
     fd_kept *kept_all = NULL;
     int nomem = 0;
     int nt = fd_resolve_threads(n_threads, n);
@@ -195,10 +195,10 @@ int fd_level_quantile(const fd_array *factors, const fd_levels *levels, const fd
 #ifdef _OPENMP
     team = nt;
 #endif
-    /* per thread: counts of values below lo, and the values kept, for every cell */
-    below_all = (int64_t *)calloc((size_t)(team * cells + 1), sizeof(int64_t));
+    /* per thread: counts of values above hi, and the values kept, for every cell */
+    above_all = (int64_t *)calloc((size_t)(team * cells + 1), sizeof(int64_t));
     kept_all = (fd_kept *)calloc((size_t)(team * cells + 1), sizeof(fd_kept));
-    if (!below_all || !kept_all) { free(level_off); free(below_all); free(kept_all); return FD_ERR_NOMEM; }
+    if (!above_all || !kept_all) { free(level_off); free(above_all); free(kept_all); return FD_ERR_NOMEM; }
 
 #ifdef _OPENMP
 #pragma omp parallel num_threads(nt)
@@ -209,13 +209,13 @@ int fd_level_quantile(const fd_array *factors, const fd_levels *levels, const fd
         double *zr = (double *)malloc(sizeof(double) * (size_t)d);
         int my_ok = fo && zr;
         int64_t my_bad = k;
-        int64_t *below;
+        int64_t *above;
         fd_kept *kept;
         const int64_t n_blocks = (n + FD_BLOCK - 1) / FD_BLOCK;
 #ifdef _OPENMP
         tid = omp_get_thread_num(); /* < team: OpenMP may grant fewer threads, never more */
 #endif
-        below = below_all + tid * cells;
+        above = above_all + tid * cells;
         kept = kept_all + tid * cells;
 #ifdef _OPENMP
 #pragma omp for schedule(static)
@@ -233,9 +233,13 @@ int fd_level_quantile(const fd_array *factors, const fd_levels *levels, const fd
                 for (int64_t c = 0; c < k; c++) {
                     const int64_t base = fo[r * k + c];
                     for (int64_t j = 0; j < d; j++) {
+                        /* only the few values from lo up are looked at again: the rows
+                           below are counted as those neither kept nor above */
                         const double x = fabs(zr[j] - mean[base + j]);
-                        if (x < lo[base + j]) below[base + j]++;
-                        else if (x <= hi[base + j] && !fd_keep(kept + base + j, x)) my_ok = 0;
+                        if (x >= lo[base + j]) {
+                            if (x > hi[base + j]) above[base + j]++;
+                            else if (!fd_keep(kept + base + j, x)) my_ok = 0;
+                        }
                     }
                 }
             }
@@ -253,16 +257,17 @@ int fd_level_quantile(const fd_array *factors, const fd_levels *levels, const fd
 #pragma omp for schedule(dynamic, 8)
 #endif
         for (int64_t cell = 0; cell < cells; cell++) { /* merge the threads' cells, select */
-            int64_t nb = 0, nk = 0, m, rank;
+            int64_t nb, na = 0, nk = 0, m, rank;
             double *v, pos, below_pos, gamma, a, b;
             if (nomem || first_bad < k) continue;
             m = count[cell / d];
             ok[cell] = 1;
             if (m == 0) { dev[cell] = NAN; continue; }
             for (int64_t t = 0; t < team; t++) {
-                nb += below_all[t * cells + cell];
+                na += above_all[t * cells + cell];
                 nk += kept_all[t * cells + cell].n;
             }
+            nb = m - nk - na; /* below lo */
             pos = (double)(m - 1) * q;
             below_pos = floor(pos);
             gamma = pos - below_pos;
@@ -302,7 +307,7 @@ int fd_level_quantile(const fd_array *factors, const fd_levels *levels, const fd
         }
     }
     for (int64_t i = 0; i < team * cells; i++) free(kept_all[i].v);
-    free(kept_all); free(below_all); free(level_off);
+    free(kept_all); free(above_all); free(level_off);
     if (nomem) return FD_ERR_NOMEM;
     if (first_bad < k) { *err_col = first_bad; return FD_ERR_UNKNOWN_LEVEL; }
     return FD_OK;

@@ -331,6 +331,60 @@ int main(int argc, char **argv)
                                 fprintf(stderr, "iter %d: split level sums differ\n", it); return 1;
                             }
                         checked++;
+                        { /* fd_level_quantile: random thresholds; cells it answers (ok) hold numpy's
+                             quantile of |z - mean| over the level's rows, whatever the threads */
+                            const double q = runif() * 0.999;
+                            double *tl = malloc(sizeof(double) * (L * d + 1)), *th = malloc(sizeof(double) * (L * d + 1));
+                            double *q1 = malloc(sizeof(double) * (L * d + 1)), *q2 = malloc(sizeof(double) * (L * d + 1));
+                            uint8_t *ok1 = malloc(L * d + 1), *ok2 = malloc(L * d + 1);
+                            int finite = 1;
+                            for (int64_t i = 0; i < n && finite; i++)
+                                for (int64_t j = 0; j < d; j++) finite &= isfinite(load_f(&codes.a, i, j)) != 0;
+                            for (int64_t i = 0; i < L * d; i++) {
+                                tl[i] = rint_(0, 2) ? -INFINITY : runif() * 5;
+                                th[i] = rint_(0, 2) ? INFINITY : tl[i] + runif() * 5;
+                            }
+                            if (fd_level_quantile(&factors.a, &lv, &codes.a, mean, cnt, tl, th, q, q1, ok1, &mcol, nt) != FD_OK ||
+                                fd_level_quantile(&factors.a, &lv, &codes.a, mean, cnt, tl, th, q, q2, ok2, &mcol, 1) != FD_OK) {
+                                fprintf(stderr, "iter %d: level_quantile\n", it); return 1;
+                            }
+                            for (int64_t i = 0; i < L * d; i++)
+                                if (ok1[i] != ok2[i] || (ok1[i] && memcmp(&q1[i], &q2[i], sizeof(double)))) {
+                                    fprintf(stderr, "iter %d: level_quantile threads\n", it); return 1;
+                                }
+                            if (finite) {
+                                int64_t *w = calloc(k, sizeof(int64_t)), *keys = malloc(sizeof(int64_t) * (n + 1));
+                                double *v = malloc(sizeof(double) * (n + 1));
+                                for (int64_t c = 0, off = 0; c < k; off += nlev[c], c++) {
+                                    memset(w, 0, sizeof(int64_t) * k);
+                                    w[c] = 1;
+                                    if (fd_factor_keys(&factors.a, &lv, w, keys, &mcol, nt) != FD_OK) { fprintf(stderr, "iter %d: keys\n", it); return 1; }
+                                    for (int64_t g = 0; g < nlev[c]; g++)
+                                        for (int64_t j = 0; j < d; j++) {
+                                            const int64_t cell = (off + g) * d + j;
+                                            int64_t m = 0;
+                                            double want;
+                                            if (!ok1[cell]) continue;
+                                            for (int64_t i = 0; i < n; i++)
+                                                if (keys[i] == g) v[m++] = fabs(load_f(&codes.a, i, j) - mean[cell]);
+                                            if (m == 0) want = NAN;
+                                            else {
+                                                const double pos = (double)(m - 1) * q, below = floor(pos), gamma = pos - below;
+                                                qsort(v, (size_t)m, sizeof(double), cmp_double);
+                                                if (pos >= (double)(m - 1)) want = v[m - 1];
+                                                else {
+                                                    const double x = v[(int64_t)below], y = v[(int64_t)below + 1], diff = y - x;
+                                                    want = gamma >= 0.5 ? y - diff * (1.0 - gamma) : x + diff * gamma;
+                                                }
+                                            }
+                                            if (!same(q1[cell], want)) { fprintf(stderr, "iter %d: level_quantile differs (q %g)\n", it, q); return 1; }
+                                        }
+                                }
+                                free(w); free(keys); free(v);
+                                checked++;
+                            }
+                            free(tl); free(th); free(q1); free(q2); free(ok1); free(ok2);
+                        }
                     } else if (st == FD_ERR_UNKNOWN_LEVEL && (mcol < 0 || mcol >= k)) {
                         fprintf(stderr, "iter %d: level_deviation column\n", it); return 1;
                     }
