@@ -79,7 +79,8 @@ def _thresholds(enc, codes, mean, offsets, q, nt):
             if m < 64:
                 continue
             spread = _MARGIN_SD * np.sqrt(m * q * (1.0 - q)) + 2.0
-            r_lo, r_hi = int(np.floor(q * m - spread)), int(np.ceil(q * m + spread))
+            r_lo = min(int(np.floor(q * m - spread)), m - 1)
+            r_hi = max(int(np.ceil(q * m + spread)), 0)
             part = np.sort(part, axis=0)
             if r_lo >= 0:
                 lo[at[0]] = part[r_lo]
