@@ -1,5 +1,7 @@
-"""Interventional Robustness Score (Suter et al. 2019): deterministic, one pass over the
-rows per factor level in C (:func:`fastdis._kernels.level_deviation`)."""
+"""Interventional Robustness Score (Suter et al. 2019): deterministic; one pass over the rows
+gives every factor level's means and extremes in C (:func:`fastdis._kernels.level_deviation`),
+and with a quantile a second pass selects it within every level of every factor
+(:func:`fastdis._kernels.level_quantile`)."""
 import warnings
 
 import numpy as np
@@ -20,8 +22,8 @@ def _level_pass(enc, codes, nt):
 
 def _within_level_deviation(enc, codes, q, nt):
     """For IRS: the (codes x factors) mean over each factor's values of the q-quantile of
-    |z - E[z | value]|, each code's global mean, minimum and maximum, all on codes
-    rescaled by 2**-e (exactly), and e.
+    |z - E[z | value]| (E from the level pass), each code's global mean, minimum and
+    maximum, all on codes rescaled by 2**-e (exactly), and e.
 
     Columns of extreme magnitude (their sums would overflow, or lose bits as subnormals)
     are rescaled and the pass redone: every IRS ratio is one column's deviation over
