@@ -110,7 +110,7 @@ def sap(factors, codes, *, convention=None, random_state=None, n_threads=None, m
         Seed of the train/test split (classification only): an integer in [0, 2**32), a
         generator (one draw), or None for fresh entropy.
     n_threads : int, optional
-        Threads in all, for the classifier fits side by side; default all available.
+        Threads in all (the C passes over rows and the fits); default all available.
     mode : {"regression", "classification"}, optional
         ``"regression"``: :math:`S_{kj}` is the :math:`R^2` of a line fitted to
         :math:`z_j` (the squared correlation, computed in closed form on all rows).
@@ -156,7 +156,12 @@ def sap(factors, codes, *, convention=None, random_state=None, n_threads=None, m
     the scale of the codes (disentanglement_lib gives 0.231 / 0.000 / 0.441 for codes x 1 /
     x 0.01 / x 100 on one case): standardise codes yourself if you compare representations
     of different scales. A factor that is constant on the training rows scores 0 for every
-    code.
+    code. Each SVM (squared hinge, L2 penalty on weight and bias, one-vs-rest for more
+    than two classes) is solved exactly in C, where liblinear stops at its tolerance
+    (``tol=1e-4``): a test row within that tolerance of a decision boundary may be
+    classified differently (rarely; more often on codes of large scale, where
+    liblinear's default stopping rule ends far from the optimum), and on a constant code
+    exact ties between classes go to the first class.
     """
     labels_given = mode is None and convention is None
     s = resolve("sap", convention, SAP, mode=mode, train_fraction=train_fraction,
