@@ -82,7 +82,25 @@ static const double *fd_second_scale(const double *b, int64_t m)
     {                                                                                   \
         double *FD_RESTRICT sf = p, *FD_RESTRICT sff = p + k, *FD_RESTRICT sz = p + 2 * k; \
         double *FD_RESTRICT szz = sz + d, *FD_RESTRICT sfz = szz + d;                   \
-        for (int64_t r = 0; r < nr; r++) {                                              \
+        int64_t r = 0;                                                                  \
+        for (; r + 2 <= nr; r += 2) { /* two rows per update of the sums in memory */   \
+            const double *FD_RESTRICT fa = f + r * k, *FD_RESTRICT fb = fa + k;         \
+            const double *FD_RESTRICT za = z + r * d, *FD_RESTRICT zb = za + d;         \
+            for (int64_t c = 0; c < k; c++) {                                           \
+                sf[c] += fa[c] + fb[c];                                                 \
+                sff[c] += fa[c] * fa[c] + fb[c] * fb[c];                                \
+            }                                                                           \
+            for (int64_t j = 0; j < d; j++) {                                           \
+                sz[j] += za[j] + zb[j];                                                 \
+                szz[j] += za[j] * za[j] + zb[j] * zb[j];                                \
+            }                                                                           \
+            for (int64_t c = 0; c < k; c++) {                                           \
+                const double ca = fa[c], cb = fb[c];                                    \
+                double *FD_RESTRICT row = sfz + c * d;                                  \
+                for (int64_t j = 0; j < d; j++) row[j] += ca * za[j] + cb * zb[j];      \
+            }                                                                           \
+        }                                                                               \
+        for (; r < nr; r++) {                                                           \
             const double *FD_RESTRICT fr = f + r * k, *FD_RESTRICT zr = z + r * d;      \
             for (int64_t c = 0; c < k; c++) { sf[c] += fr[c]; sff[c] += fr[c] * fr[c]; } \
             for (int64_t j = 0; j < d; j++) { sz[j] += zr[j]; szz[j] += zr[j] * zr[j]; } \

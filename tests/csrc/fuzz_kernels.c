@@ -515,37 +515,49 @@ int main(int argc, char **argv)
             for (int64_t i = 0; i < width; i++)
                 if (!same(got[i], one[i])) { fprintf(stderr, "iter %d: cross_moments threads\n", it); return 1; }
             if (finite && fdtype != FD_UINT64 && fdtype != FD_INT64) { /* exact conversions */
+                /* rows in pairs within each block, as the kernel adds them */
+                double *fv = malloc(sizeof(double) * 2 * k), *zv = malloc(sizeof(double) * 2 * d);
                 for (int64_t r0 = 0; r0 < n; r0 += 1024) {
+                    const int64_t stop = n < r0 + 1024 ? n : r0 + 1024;
                     memset(part, 0, sizeof(double) * width);
-                    for (int64_t r = r0; r < n && r < r0 + 1024; r++) {
-                        const int64_t base = r * factors.a.row_stride;
+                    for (int64_t r = r0; r < stop; r += 2) {
+                        const int two = r + 1 < stop;
+                        for (int h = 0; h < 1 + two; h++) {
+                            const int64_t base = (r + h) * factors.a.row_stride;
+                            for (int64_t c = 0; c < k; c++) {
+                                const int64_t at = base + c * factors.a.col_stride;
+                                double x = 0.0;
+                                switch (fdtype) {
+                                case FD_INT8: x = ((const int8_t *)factors.a.data)[at]; break;
+                                case FD_INT16: x = ((const int16_t *)factors.a.data)[at]; break;
+                                case FD_INT32: x = ((const int32_t *)factors.a.data)[at]; break;
+                                case FD_UINT8: x = ((const uint8_t *)factors.a.data)[at]; break;
+                                case FD_UINT16: x = ((const uint16_t *)factors.a.data)[at]; break;
+                                default: x = ((const uint32_t *)factors.a.data)[at]; break;
+                                }
+                                fv[h * k + c] = ldexp(x, (int)-ef[c]) - f0[c];
+                            }
+                            for (int64_t j = 0; j < d; j++)
+                                zv[h * d + j] = ldexp(load_f(&codes.a, r + h, j), (int)-ez[j]) - z0[j];
+                        }
                         for (int64_t c = 0; c < k; c++) {
-                            const int64_t at = base + c * factors.a.col_stride;
-                            double x = 0.0, fv;
-                            switch (fdtype) {
-                            case FD_INT8: x = ((const int8_t *)factors.a.data)[at]; break;
-                            case FD_INT16: x = ((const int16_t *)factors.a.data)[at]; break;
-                            case FD_INT32: x = ((const int32_t *)factors.a.data)[at]; break;
-                            case FD_UINT8: x = ((const uint8_t *)factors.a.data)[at]; break;
-                            case FD_UINT16: x = ((const uint16_t *)factors.a.data)[at]; break;
-                            default: x = ((const uint32_t *)factors.a.data)[at]; break;
-                            }
-                            fv = ldexp(x, (int)-ef[c]) - f0[c];
-                            part[c] += fv; part[k + c] += fv * fv;
-                            for (int64_t j = 0; j < d; j++) {
-                                const double zv = ldexp(load_f(&codes.a, r, j), (int)-ez[j]) - z0[j];
-                                part[2 * k + 2 * d + c * d + j] += fv * zv;
-                            }
+                            const double x = fv[c], y = two ? fv[k + c] : 0.0;
+                            part[c] += two ? x + y : x;
+                            part[k + c] += two ? x * x + y * y : x * x;
+                            for (int64_t j = 0; j < d; j++)
+                                part[2 * k + 2 * d + c * d + j] += two ? x * zv[j] + y * zv[d + j] : x * zv[j];
                         }
                         for (int64_t j = 0; j < d; j++) {
-                            const double zv = ldexp(load_f(&codes.a, r, j), (int)-ez[j]) - z0[j];
-                            part[2 * k + j] += zv; part[2 * k + d + j] += zv * zv;
+                            const double x = zv[j], y = two ? zv[d + j] : 0.0;
+                            part[2 * k + j] += two ? x + y : x;
+                            part[2 * k + d + j] += two ? x * x + y * y : x * x;
                         }
                     }
                     for (int64_t i = 0; i < width; i++) want[i] += part[i];
                 }
                 for (int64_t i = 0; i < width; i++)
                     if (!same(got[i], want[i])) { fprintf(stderr, "iter %d: cross_moments differs from the reference\n", it); return 1; }
+                free(fv); free(zv);
                 checked++;
             }
             free(ef); free(ez); free(f0); free(z0); free(got); free(one); free(want); free(part);
