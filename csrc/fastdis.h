@@ -310,6 +310,44 @@ int fd_lasso_cv(const double *moments,  /* [n_folds][FD_MOMENTS(p)] */
                 double *excess,         /* OUT [n_alphas][n_folds]: gap - tolerance (> 0: not converged) */
                 int n_threads);
 
+/* svm.c: SAP's classification scores, scores[k][j] = held-out accuracy of
+ * LinearSVC(C, class_weight="balanced") (squared hinge, L2 penalty on weight and bias) fitted
+ * on code j alone to predict factor k, each problem solved exactly.  Labels in
+ * [0, n_classes[k]); a factor with one class on the training rows scores 0. */
+int fd_sap_svm(const double *x_train,   /* IN [n_codes][n_train], finite */
+               const double *x_test,    /* IN [n_codes][n_test] */
+               const int64_t *y_train,  /* IN [n_factors][n_train] */
+               const int64_t *y_test,   /* IN [n_factors][n_test] */
+               const int64_t *n_classes,/* IN [n_factors] */
+               int64_t n_factors, int64_t n_codes, int64_t n_train, int64_t n_test,
+               double C,
+               double *scores,          /* OUT [n_factors][n_codes] */
+               int n_threads);
+/* correlation.c: SAP's regression moments.  With f = x 2^-ef[c] - f0[c] for factor column c
+ * and z = x 2^-ez[j] - z0[j] for code j, adds to sums (IN/OUT) the row sums
+ * [sf (k), sff (k), sz (d), szz (d), sfz (k x d)] of f, f^2, z, z^2 and f z, summed in
+ * blocks of 1024 rows added in order: calls over consecutive row ranges starting at
+ * multiples of 1024 give the sums of one call.  Factors of any integer or float dtype. */
+int fd_cross_moments(const fd_array *factors, const fd_array *codes,
+                     const int64_t *ef,   /* [k] */
+                     const int64_t *ez,   /* [d] */
+                     const double *f0,    /* [k] */
+                     const double *z0,    /* [d] */
+                     double *sums,        /* IN/OUT [2k + 2d + k d] */
+                     int n_threads);
+/* moments.c: per level of every factor and code (cell = level * n_codes + code), numpy's
+ * q-quantile (0 <= q < 1) of |z - mean[cell]| over the rows at that level, in one pass:
+ * values below lo[cell] are counted, values in [lo, hi] kept, and the order statistics
+ * selected among those kept.  ok[cell] = 0 where the thresholds left them out (dev not
+ * written: compute it another way); a level without rows gives NaN.  count: rows per level. */
+int fd_level_quantile(const fd_array *factors, const fd_levels *levels, const fd_array *codes,
+                      const double *mean,     /* [L * n_codes] */
+                      const int64_t *count,   /* [L] */
+                      const double *lo, const double *hi,  /* [L * n_codes] */
+                      double q,
+                      double *dev,            /* OUT [L * n_codes] */
+                      uint8_t *ok,            /* OUT [L * n_codes] */
+                      int64_t *err_col, int n_threads);
 #ifdef __cplusplus
 }
 #endif

@@ -149,3 +149,166 @@ int fd_level_deviation(const fd_array *factors, const fd_levels *levels, const f
     if (status == FD_OK) fd_level_finish(L, d, count, mean, dev, lo, hi);
     return status;
 }
+
+/* ---- quantiles of |z - mean| per level, in one pass (IRS with a quantile) ------------- */
+
+#include "select.h"
+
+/* The values kept for one (level, code) cell by one thread. */
+typedef struct {
+    double *v;
+    int64_t n, cap;
+} fd_kept;
+
+static int fd_keep(fd_kept *c, double x)
+{
+    if (c->n == c->cap) {
+        const int64_t cap = c->cap ? 2 * c->cap : 64;
+        double *v = (double *)realloc(c->v, sizeof(double) * (size_t)cap);
+        if (!v) return 0;
+        c->v = v;
+        c->cap = cap;
+    }
+    c->v[c->n++] = x;
+    return 1;
+}
+
+int fd_level_quantile(const fd_array *factors, const fd_levels *levels, const fd_array *codes,
+                      const double *mean, const int64_t *count, const double *lo,
+                      const double *hi, double q, double *dev, uint8_t *ok, int64_t *err_col,
+                      int n_threads)
+{
+    const int64_t n = codes->n_rows, d = codes->n_cols, k = factors->n_cols;
+    int64_t L = 0, *level_off, first_bad = k, cells, team = 1;
+    int64_t *above_all = NULL;
+    fd_kept *kept_all = NULL;
+    int nomem = 0;
+    int nt = fd_resolve_threads(n_threads, n);
+    (void)nt; /* used by OpenMP only */
+    if (factors->n_rows != n || d < 1 || k < 1 || !fd_levels_ok(levels, k) || !(q >= 0.0 && q < 1.0))
+        return FD_ERR_ARGUMENT;
+    level_off = (int64_t *)malloc(sizeof(int64_t) * (size_t)(k + 1));
+    if (!level_off) return FD_ERR_NOMEM;
+    for (int64_t c = 0; c < k; c++) { level_off[c] = L; L += levels->n_levels[c]; }
+    level_off[k] = L;
+    cells = L * d;
+#ifdef _OPENMP
+    team = nt;
+#endif
+    /* per thread: counts of values above hi, and the values kept, for every cell */
+    above_all = (int64_t *)calloc((size_t)(team * cells + 1), sizeof(int64_t));
+    kept_all = (fd_kept *)calloc((size_t)(team * cells + 1), sizeof(fd_kept));
+    if (!above_all || !kept_all) { free(level_off); free(above_all); free(kept_all); return FD_ERR_NOMEM; }
+
+#ifdef _OPENMP
+#pragma omp parallel num_threads(nt)
+#endif
+    {
+        int tid = 0;
+        uint32_t *fo = (uint32_t *)malloc(sizeof(uint32_t) * (size_t)(FD_BLOCK * k));
+        double *zr = (double *)malloc(sizeof(double) * (size_t)d);
+        int my_ok = fo && zr;
+        int64_t my_bad = k;
+        int64_t *above;
+        fd_kept *kept;
+        const int64_t n_blocks = (n + FD_BLOCK - 1) / FD_BLOCK;
+#ifdef _OPENMP
+        tid = omp_get_thread_num(); /* < team: OpenMP may grant fewer threads, never more */
+#endif
+        above = above_all + tid * cells;
+        kept = kept_all + tid * cells;
+#ifdef _OPENMP
+#pragma omp for schedule(static)
+#endif
+        for (int64_t blk = 0; blk < n_blocks; blk++) {
+            const int64_t r0 = blk * FD_BLOCK, nr = fd_min64(FD_BLOCK, n - r0);
+            int64_t bad;
+            if (!my_ok) continue;
+            bad = fd_level_rows(factors, levels, r0, nr, level_off, (uint32_t)d, fo);
+            if (bad < my_bad) my_bad = bad;
+            for (int64_t r = 0; r < nr; r++) {
+                const int64_t row = (r0 + r) * codes->row_stride;
+                for (int64_t j = 0; j < d; j++)
+                    zr[j] = fd_load_float(codes->data, codes->dtype, row + j * codes->col_stride);
+                for (int64_t c = 0; c < k; c++) {
+                    const int64_t base = fo[r * k + c];
+                    for (int64_t j = 0; j < d; j++) {
+                        /* only the few values from lo up are looked at again: the rows
+                           below are counted as those neither kept nor above */
+                        const double x = fabs(zr[j] - mean[base + j]);
+                        if (x >= lo[base + j]) {
+                            if (x > hi[base + j]) above[base + j]++;
+                            else if (!fd_keep(kept + base + j, x)) my_ok = 0;
+                        }
+                    }
+                }
+            }
+        }
+#ifdef _OPENMP
+#pragma omp critical(fd_quantile_merge)
+#endif
+        {
+            if (!my_ok) nomem = 1;
+            if (my_bad < first_bad) first_bad = my_bad;
+        }
+        free(fo); free(zr);
+#ifdef _OPENMP
+#pragma omp barrier
+#pragma omp for schedule(dynamic, 8)
+#endif
+        for (int64_t cell = 0; cell < cells; cell++) { /* merge the threads' cells, select */
+            int64_t nb, na = 0, nk = 0, m, rank;
+            double *v, pos, below_pos, gamma, a, b;
+            if (nomem || first_bad < k) continue;
+            m = count[cell / d];
+            ok[cell] = 1;
+            if (m == 0) { dev[cell] = NAN; continue; }
+            for (int64_t t = 0; t < team; t++) {
+                na += above_all[t * cells + cell];
+                nk += kept_all[t * cells + cell].n;
+            }
+            nb = m - nk - na; /* below lo */
+            pos = (double)(m - 1) * q;
+            below_pos = floor(pos);
+            gamma = pos - below_pos;
+            rank = (int64_t)below_pos;
+            /* the order statistics rank and rank + 1 (the largest when pos reaches m - 1)
+               must lie among the kept values */
+            if (nb > rank || nb + nk < (pos >= (double)(m - 1) ? m : rank + 2)) { ok[cell] = 0; continue; }
+            v = kept_all[cell].v; /* gather into thread 0's list */
+            if (nk > kept_all[cell].cap) {
+                double *w = (double *)realloc(v, sizeof(double) * (size_t)nk);
+                if (!w) { ok[cell] = 0; continue; }
+                kept_all[cell].v = v = w;
+                kept_all[cell].cap = nk;
+            }
+            {
+                int64_t at = kept_all[cell].n;
+                for (int64_t t = 1; t < team; t++) {
+                    const fd_kept *o = kept_all + t * cells + cell;
+                    if (o->n) memcpy(v + at, o->v, sizeof(double) * (size_t)o->n);
+                    at += o->n;
+                }
+                kept_all[cell].n = at;
+            }
+            rank -= nb;
+            if (pos >= (double)(m - 1)) { /* numpy takes the largest value */
+                a = v[0];
+                for (int64_t i = 1; i < nk; i++) a = v[i] > a ? v[i] : a;
+                dev[cell] = a;
+                continue;
+            }
+            fd_select(v, 0, nk - 1, rank);
+            a = v[rank];
+            b = v[rank + 1];
+            for (int64_t i = rank + 2; i < nk; i++) b = v[i] < b ? v[i] : b;
+            /* fd_quantile's interpolation, the same rounding as numpy's */
+            dev[cell] = gamma >= 0.5 ? b - (b - a) * (1.0 - gamma) : a + (b - a) * gamma;
+        }
+    }
+    for (int64_t i = 0; i < team * cells; i++) free(kept_all[i].v);
+    free(kept_all); free(above_all); free(level_off);
+    if (nomem) return FD_ERR_NOMEM;
+    if (first_bad < k) { *err_col = first_bad; return FD_ERR_UNKNOWN_LEVEL; }
+    return FD_OK;
+}

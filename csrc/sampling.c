@@ -592,10 +592,18 @@ int fd_sample_batches(const fd_array *codes, const fd_groups *g, int mode, int64
 /* Doubles of per-thread scratch for the values of a group's codes: a group of m rows is
  * gathered in one pass for as many codes as fit (all of them at moderate m). */
 #define FD_DEV_CELLS ((int64_t)1 << 21)
+/* Rows fetched ahead of the one being read (memory latency / time per row). */
+#define FD_DEV_AHEAD 48
+#if defined(__GNUC__) || defined(__clang__)
+#define FD_PREFETCH(p) __builtin_prefetch(p)
+#else
+#define FD_PREFETCH(p) ((void)(p))
+#endif
 int fd_group_deviation(const fd_array *codes, const int64_t *offsets, const int64_t *perm,
                        int64_t n_groups, double q, double *mean, double *dev, int n_threads)
 {
     const int64_t d = codes->n_cols, rs = codes->row_stride, cs = codes->col_stride;
+    const int64_t item = fd_itemsize(codes->dtype);
     const int quantile = q < 1.0;
     int64_t biggest = 1, block, n_blocks, n_tasks;
     int nomem = 0;
@@ -644,6 +652,13 @@ int fd_group_deviation(const fd_array *codes, const int64_t *offsets, const int6
             for (int64_t j = 0; j < nj; j++) mu[j] = 0.0;
             for (int64_t i = 0; i < m; i++) {
                 const int64_t row = perm[lo + i] * rs + j0 * cs;
+                /* the group's rows are scattered over the array: fetch ahead, so that the
+                   loads do not wait for memory one row at a time */
+                if (i + FD_DEV_AHEAD < m) {
+                    const int64_t ahead = perm[lo + i + FD_DEV_AHEAD] * rs + j0 * cs;
+                    FD_PREFETCH((const char *)codes->data + ahead * item);
+                    FD_PREFETCH((const char *)codes->data + (ahead + (nj - 1) * cs) * item);
+                }
                 for (int64_t j = 0; j < nj; j++) {
                     const double x = fd_load_float(codes->data, codes->dtype, row + j * cs);
                     mu[j] += x;

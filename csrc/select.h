@@ -66,7 +66,7 @@ static void fd_select(double *v, int64_t left, int64_t right, int64_t k)
 /* numpy's default np.quantile(v[0..m), q), 0 <= q < 1, m >= 1, exactly: the order
  * statistics at floor((m - 1) q) and the next, and its _lerp (from the upper one when the
  * weight is >= 0.5); any NaN gives NaN, as numpy's.  v is reordered. */
-static double fd_quantile(double *v, int64_t m, double q)
+static inline double fd_quantile(double *v, int64_t m, double q)
 {
     const double pos = (double)(m - 1) * q, below = floor(pos), gamma = pos - below;
     int64_t k;

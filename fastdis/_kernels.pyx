@@ -1063,3 +1063,132 @@ def lasso_cv(moments, int64_t d, int64_t target, alphas, int max_iter, double to
         status = fd_lasso_cv(pmo, F, p, d, target, pa, A, max_iter, tol, pm, pn, pe, n_threads)
     _lasso_status(status, "lasso_cv")
     return mse, n_iter, excess
+
+cdef extern from "fastdis.h" nogil:
+    int fd_sap_svm(const double *x_train, const double *x_test, const int64_t *y_train,
+                   const int64_t *y_test, const int64_t *n_classes, int64_t n_factors,
+                   int64_t n_codes, int64_t n_train, int64_t n_test, double C, double *scores,
+                   int n_threads)
+
+
+def sap_svm(x_train, x_test, y_train, y_test, n_classes, double C, int n_threads):
+    """scores[k, j]: held-out accuracy of LinearSVC(C, class_weight="balanced") fitted on code
+    j (row j of x_train, finite) to predict factor k (labels in [0, n_classes[k]))."""
+    _array(x_train, "x_train")
+    _array(x_test, "x_test")
+    _array(n_classes, "n_classes")
+    if x_train.ndim != 2 or x_test.ndim != 2 or n_classes.ndim != 1:
+        raise ValueError("x_train and x_test must be 2-D, n_classes 1-D")
+    cdef int64_t d = x_train.shape[0], n = x_train.shape[1], nt = x_test.shape[1]
+    cdef int64_t K = n_classes.shape[0]
+    if n < 1 or nt < 1 or n > np.iinfo(np.int32).max or not C > 0.0:
+        raise ValueError(f"sap_svm needs training and test rows (fewer than 2**31) and C > 0, "
+                         f"got {n}, {nt}, C={C}")
+    cdef const double *pxr = <const double *>_data(x_train, "x_train", np.float64, (d, n))
+    cdef const double *pxe = <const double *>_data(x_test, "x_test", np.float64, (d, nt))
+    cdef const int64_t *pyr = <const int64_t *>_data(y_train, "y_train", np.int64, (K, n))
+    cdef const int64_t *pye = <const int64_t *>_data(y_test, "y_test", np.int64, (K, nt))
+    cdef const int64_t *pm = <const int64_t *>_data(n_classes, "n_classes", np.int64, (K,))
+    if K and ((n_classes < 1).any() or (y_train < 0).any() or (y_test < 0).any()
+              or (y_train >= n_classes[:, None]).any() or (y_test >= n_classes[:, None]).any()):
+        raise ValueError("labels must lie in [0, n_classes[k]) for every factor k")
+    if not (np.isfinite(x_train).all() and np.isfinite(x_test).all()):
+        raise ValueError("x_train and x_test must be finite")
+    scores = np.zeros((K, d), dtype=np.float64)
+    part = np.empty((K, 0), dtype=np.float64)
+    cdef double *ps
+    # codes in blocks, with a check for Ctrl-C between blocks
+    cdef int64_t step = max(1, _chunk_cells // max(1, (n + nt) * max(K, 1) * int(n_classes.max(initial=1))))
+    cdef int64_t j0, nj
+    cdef int status
+    for j0 in range(0, d, step):
+        nj = min(step, d - j0)
+        part = np.empty((K, nj), dtype=np.float64)
+        ps = <double *>cnp.PyArray_DATA(part)
+        with nogil:
+            status = fd_sap_svm(pxr + j0 * n, pxe + j0 * nt, pyr, pye, pm, K, nj, n, nt, C, ps,
+                                n_threads)
+        if status == ERR_NOMEM:
+            raise MemoryError("fastdis: out of memory in sap_svm")
+        if status != OK:
+            raise ValueError("fastdis: invalid arguments to sap_svm")
+        scores[:, j0:j0 + nj] = part
+        PyErr_CheckSignals()
+    return scores
+
+
+cdef extern from "fastdis.h" nogil:
+    int fd_cross_moments(const fd_array *factors, const fd_array *codes, const int64_t *ef,
+                         const int64_t *ez, const double *f0, const double *z0, double *sums,
+                         int n_threads)
+
+
+def cross_moments(factors, codes, ef, ez, f0, z0, int n_threads):
+    """Row sums (sf, sff, sz, szz, sfz) of f = factors 2**-ef - f0 and z = codes 2**-ez - z0:
+    (k,), (k,), (d,), (d,), (k, d) arrays."""
+    cdef fd_array fa = _describe(factors, "factors", _INTS + _FLOATS)
+    cdef fd_array ca = _describe(codes, "codes", _FLOATS)
+    _check_pair(&fa, &ca)
+    cdef int64_t k = fa.n_cols, d = ca.n_cols, n = ca.n_rows
+    cdef const int64_t *pef = <const int64_t *>_data(ef, "ef", np.int64, (k,))
+    cdef const int64_t *pez = <const int64_t *>_data(ez, "ez", np.int64, (d,))
+    cdef const double *pf0 = <const double *>_data(f0, "f0", np.float64, (k,))
+    cdef const double *pz0 = <const double *>_data(z0, "z0", np.float64, (d,))
+    if (np.abs(ef) > 1100).any() or (np.abs(ez) > 1100).any():
+        raise ValueError("ef and ez must be exponents of float64 values")
+    sums = np.zeros(2 * k + 2 * d + k * d, dtype=np.float64)
+    cdef double *ps = <double *>cnp.PyArray_DATA(sums)
+    # calls start at multiples of the kernel's block of 1024 rows: the same sums as one call
+    cdef int64_t step = max(1, _chunk_cells // (k * d + k + d)), r0
+    step = (step + 4095) // 4096 * 4096
+    cdef fd_array fpart, cpart
+    cdef int status
+    for r0 in range(0, n, step):
+        fpart = _rows(fa, r0, min(step, n - r0))
+        cpart = _rows(ca, r0, min(step, n - r0))
+        with nogil:
+            status = fd_cross_moments(&fpart, &cpart, pef, pez, pf0, pz0, ps, n_threads)
+        if status == ERR_NOMEM:
+            raise MemoryError("fastdis: out of memory in cross_moments")
+        if status != OK:
+            raise ValueError("fastdis: invalid arguments to cross_moments")
+        PyErr_CheckSignals()
+    return (sums[:k], sums[k:2 * k], sums[2 * k:2 * k + d], sums[2 * k + d:2 * k + 2 * d],
+            sums[2 * k + 2 * d:].reshape(k, d))
+
+
+cdef extern from "fastdis.h" nogil:
+    int fd_level_quantile(const fd_array *factors, const fd_levels *levels, const fd_array *codes,
+                          const double *mean, const int64_t *count, const double *lo,
+                          const double *hi, double q, double *dev, uint8_t *ok,
+                          int64_t *err_col, int n_threads)
+
+
+def level_quantile(factors, lut, lut_offset, lut_len, vmin, n_levels, codes, mean, count, lo,
+                   hi, double q, int n_threads):
+    """Per level of every factor and code: (numpy's q-quantile of |z - mean|, ok), counting
+    values below lo and keeping those in [lo, hi]; ok False where the thresholds missed the
+    quantile.  One call: the pass is one read of the rows, a few tens of ms per 10**6."""
+    cdef fd_array fa = _describe(factors, "factors", _INTS)
+    cdef fd_array ca = _describe(codes, "codes", _FLOATS)
+    cdef fd_levels lv
+    _check_pair(&fa, &ca)
+    _levels(&lv, lut, lut_offset, lut_len, vmin, n_levels, fa.n_cols)
+    if not 0.0 <= q < 1.0:
+        raise ValueError(f"q must be in [0, 1), got {q}")
+    cdef int64_t L = int(n_levels.sum()), d = ca.n_cols
+    cdef const double *pm = <const double *>_data(mean, "mean", np.float64, (L, d))
+    cdef const int64_t *pc = <const int64_t *>_data(count, "count", np.int64, (L,))
+    cdef const double *plo = <const double *>_data(lo, "lo", np.float64, (L, d))
+    cdef const double *phi = <const double *>_data(hi, "hi", np.float64, (L, d))
+    dev = np.full((L, d), np.nan)
+    ok = np.zeros((L, d), dtype=np.uint8)
+    cdef double *pd = <double *>cnp.PyArray_DATA(dev)
+    cdef uint8_t *pok = <uint8_t *>cnp.PyArray_DATA(ok)
+    cdef int64_t col = -1
+    cdef int status
+    with nogil:
+        status = fd_level_quantile(&fa, &lv, &ca, pm, pc, plo, phi, q, pd, pok, &col, n_threads)
+    _raise(status, col, 0)
+    PyErr_CheckSignals()
+    return dev, ok.astype(bool)

@@ -49,13 +49,11 @@ def _record_fits(monkeypatch, cls, method="fit"):
 
 def _fitted_class(name):
     from sklearn.ensemble import ExtraTreesRegressor, HistGradientBoostingClassifier
-    from sklearn.linear_model import Lasso
-    from sklearn.svm import LinearSVC
 
     from fastdis.metrics._logistic import Logistic
 
     return dict(explicitness=Logistic, explicitness_dlib=Logistic,
-                dci_lasso=Lasso, dci_hist=HistGradientBoostingClassifier, sap_dlib=LinearSVC,
+                dci_hist=HistGradientBoostingClassifier,
                 dci_user=ExtraTreesRegressor)[name]
 
 
@@ -67,17 +65,15 @@ def _run(name, factors, codes, n_threads):
         return fastdis.explicitness(factors, codes, **common)
     if name == "explicitness_dlib":
         return fastdis.explicitness(factors, codes, convention="dlib", **common)
-    if name == "sap_dlib":
-        return fastdis.sap(factors, codes, convention="dlib", **common)
     estimator = {"dci_lasso": "lasso", "dci_hist": "hist_gradient_boosting",
                  "dci_user": ExtraTreesRegressor(n_estimators=4, n_jobs=-1)}[name]
     r = fastdis.dci(factors, codes, estimator=estimator, **common)
     return (r.disentanglement, r.completeness, r.informativeness, r.importance.tobytes())
 
 
-# (DCI's Lasso fits no scikit-learn estimator: tests/test_lasso.py checks its threads)
-@pytest.mark.parametrize("name", ["explicitness", "explicitness_dlib", "dci_hist",
-                                  "sap_dlib", "dci_user"])
+# (DCI's Lasso and SAP's SVM fit no scikit-learn estimator: tests/test_lasso.py and
+# tests/test_sap_kernels.py check their threads)
+@pytest.mark.parametrize("name", ["explicitness", "explicitness_dlib", "dci_hist", "dci_user"])
 def test_n_threads_is_the_total_budget(monkeypatch, name):
     """Threads running fits at once x threads each fit may start <= n_threads; the
     result does not depend on n_threads."""
@@ -127,22 +123,20 @@ def test_scikit_learn_parallel_runs_only_in_the_callers_thread(monkeypatch):
     assert callers and set(callers) == {threading.current_thread()}
 
 
-def test_pool_threads_see_the_callers_scikit_learn_config(monkeypatch):
+def test_pool_threads_see_the_callers_scikit_learn_config():
+    """Tasks in parallel_map's pool threads (where a user's estimator may be fitted) run
+    under the caller's scikit-learn configuration, not the pool thread's default."""
     import sklearn
-    from sklearn.svm import LinearSVC
 
-    seen = []
-    original = LinearSVC.fit
+    from fastdis._threads import parallel_map
 
-    def fit(self, *args, **kwargs):
-        seen.append(sklearn.get_config()["assume_finite"])
-        return original(self, *args, **kwargs)
+    def task(item, inner):
+        return threading.current_thread(), sklearn.get_config()["assume_finite"]
 
-    monkeypatch.setattr(LinearSVC, "fit", fit)
-    factors, codes = _data()
     with sklearn.config_context(assume_finite=True):
-        fastdis.sap(factors, codes, convention="dlib", random_state=0, n_threads=2)
-    assert seen and all(seen)
+        seen = parallel_map(task, range(4), 2)
+    assert [flag for _, flag in seen] == [True] * 4
+    assert any(t is not threading.current_thread() for t, _ in seen)
 
 
 def test_a_failing_fit_cancels_the_others(monkeypatch):

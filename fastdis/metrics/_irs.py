@@ -1,5 +1,7 @@
-"""Interventional Robustness Score (Suter et al. 2019): deterministic, one pass over the
-rows per factor level in C (:func:`fastdis._kernels.level_deviation`)."""
+"""Interventional Robustness Score (Suter et al. 2019): deterministic; one pass over the rows
+gives every factor level's means and extremes in C (:func:`fastdis._kernels.level_deviation`),
+and with a quantile a second pass selects it within every level of every factor
+(:func:`fastdis._kernels.level_quantile`)."""
 import warnings
 
 import numpy as np
@@ -20,8 +22,8 @@ def _level_pass(enc, codes, nt):
 
 def _within_level_deviation(enc, codes, q, nt):
     """For IRS: the (codes x factors) mean over each factor's values of the q-quantile of
-    |z - E[z | value]|, each code's global mean, minimum and maximum, all on codes
-    rescaled by 2**-e (exactly), and e.
+    |z - E[z | value]| (E from the level pass), each code's global mean, minimum and
+    maximum, all on codes rescaled by 2**-e (exactly), and e.
 
     Columns of extreme magnitude (their sums would overflow, or lose bits as subnormals)
     are rescaled and the pass redone: every IRS ratio is one column's deviation over
@@ -41,12 +43,69 @@ def _within_level_deviation(enc, codes, q, nt):
     if q >= 1.0:
         for k in range(enc.n_factors):
             cum[:, k] = dev[offsets[k]:offsets[k + 1]].mean(axis=0)
-    else:  # quantiles: order statistics within each group
+    else:  # quantiles: order statistics within each level
+        qdev = _level_quantiles(enc, codes, mean, count, offsets, q, nt)
         for k in range(enc.n_factors):
-            grouping = enc.group_by(np.arange(enc.n_factors) == k).nonempty()
-            _, qdev = _kernels.group_deviation(codes, grouping.offsets, grouping.perm, q, nt)
-            cum[:, k] = qdev.mean(axis=0)
+            levels = slice(offsets[k], offsets[k + 1])
+            cum[:, k] = qdev[levels][count[levels] > 0].mean(axis=0)
     return cum, global_mean, lo[first].min(axis=0), hi[first].max(axis=0), e
+
+
+# Rows sampled (evenly spaced) to place each level's quantile before the pass over all rows,
+# and how far below and above it (in standard deviations of a sample quantile's rank) the
+# pass keeps values: the selection then works on a few percent of them.
+_SAMPLE_ROWS = 1 << 14
+_MARGIN_SD = 4.0
+
+
+def _thresholds(enc, codes, mean, offsets, q, nt):
+    """Per (level, code): deviations below ``lo`` are only counted, those in [lo, hi] kept,
+    bracketing the q-quantile with high probability (from a sample of rows); levels with
+    few sampled rows keep everything."""
+    n = codes.shape[0]
+    rows = slice(0, n, max(1, n // _SAMPLE_ROWS))
+    matrix, lut, lut_offset, lut_len, vmin = enc.kernel_input
+    sample_codes = np.asarray(codes[rows], dtype=np.float64)
+    lo = np.full(mean.shape, -np.inf)
+    hi = np.full(mean.shape, np.inf)
+    for k in range(enc.n_factors):
+        weight = (np.arange(enc.n_factors) == k).astype(np.int64)
+        level = offsets[k] + _kernels.factor_keys(matrix[rows], lut, lut_offset, lut_len, vmin,
+                                                  enc.n_levels, weight, nt)
+        order = np.argsort(level, kind="stable")
+        level = level[order]
+        dev = np.abs(sample_codes[order] - mean[level])
+        bounds = np.flatnonzero(np.diff(level)) + 1
+        for part, at in zip(np.split(dev, bounds), np.split(level, bounds)):
+            m = len(part)
+            if m < 64:
+                continue
+            spread = _MARGIN_SD * np.sqrt(m * q * (1.0 - q)) + 2.0
+            r_lo = min(int(np.floor(q * m - spread)), m - 1)
+            r_hi = max(int(np.ceil(q * m + spread)), 0)
+            part = np.sort(part, axis=0)
+            if r_lo >= 0:
+                lo[at[0]] = part[r_lo]
+            if r_hi < m:
+                hi[at[0]] = part[r_hi]
+    return lo, hi
+
+
+def _level_quantiles(enc, codes, mean, count, offsets, q, nt):
+    """(levels x codes) q-quantile of |z - E[z | level]| within each level of every factor:
+    one pass over the rows (:func:`fastdis._kernels.level_quantile`) keeping the deviations
+    near the quantile; a factor where the sample misplaced it is redone by grouping its rows
+    and selecting among all of them."""
+    lo, hi = _thresholds(enc, codes, mean, offsets, q, nt)
+    dev, ok = _kernels.level_quantile(*enc.kernel_input, enc.n_levels, codes, mean, count,
+                                      lo, hi, q, nt)
+    for k in range(enc.n_factors):
+        levels = slice(offsets[k], offsets[k + 1])
+        if ok[levels].all():
+            continue
+        grouping = enc.group_by(np.arange(enc.n_factors) == k)
+        _, dev[levels] = _kernels.group_deviation(codes, grouping.offsets, grouping.perm, q, nt)
+    return dev
 
 
 @document

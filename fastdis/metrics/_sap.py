@@ -1,17 +1,14 @@
 """SAP, Separated Attribute Predictability (Kumar, Sattigeri & Balakrishnan, ICLR 2018)."""
 import numpy as np
 
+from .. import _kernels
 from .._discretize import column_ranges
 from .._random import check_random_state
-from .._threads import parallel_map, total_threads
 from .._validation import check_choice, check_n_threads, check_pair
 from ._conventions import resolve
-from ._fitting import check_classes, is_numeric, split_rows, value_counts
+from ._fitting import check_classes, is_numeric, split_rows
 from ._scale import column_exponents, to_unit
 from .information import _top_two
-
-# Chunk of rows for the moment sums: bounded temporaries whatever N.
-_CHUNK = 1 << 16
 
 SAP = {
     # the survey code's default: the regression variant for every factor
@@ -23,33 +20,31 @@ SAP = {
 }
 
 
-def squared_correlation(factors, codes, code_ranges=None):
+def squared_correlation(factors, codes, code_ranges=None, n_threads=0):
     """r^2 between every factor and every code, (n_factors, n_codes), from moment sums.
 
     Equals the R^2 of a least-squares line fitted to one code (sklearn's LinearRegression
     + r2_score, the survey code's procedure). Each column is first divided by a power of
     two that brings it into [-1, 1] (exact; r^2 does not depend on it), so no square
-    overflows or underflows whatever the scale of the codes; rows are read in chunks,
-    shifted by the first row, so no N x d temporary is made and large offsets lose no
-    precision. A constant code or factor gives 0. ``code_ranges``: the codes' (mins,
-    maxs), if already known.
+    overflows or underflows whatever the scale of the codes, and shifted by its first
+    row, so large offsets lose no precision; the sums are one pass over the rows in C
+    (:func:`fastdis._kernels.cross_moments`), no N x d temporary. A constant code or
+    factor gives 0. ``code_ranges``: the codes' (mins, maxs), if already known.
     """
     mins, maxs = code_ranges if code_ranges is not None else (codes.min(0), codes.max(0))
-    ez = column_exponents(mins, maxs)
-    ef = column_exponents(factors.min(axis=0), factors.max(axis=0))
-    f0, z0 = to_unit(factors[:1], ef)[0], to_unit(codes[:1], ez)[0]
+    ez = column_exponents(mins, maxs).astype(np.int64)
+    if factors.dtype.kind in "iub":
+        # integers are within 2**64: their squares and sums cannot overflow, and dividing
+        # them by a power of two would change no bit of r^2
+        factors = factors.view(np.uint8) if factors.dtype.kind == "b" else factors
+        ef = np.zeros(factors.shape[1], dtype=np.int64)
+    else:
+        if factors.dtype not in (np.float32, np.float64):
+            factors = factors.astype(np.float64)
+        ef = column_exponents(factors.min(axis=0), factors.max(axis=0)).astype(np.int64)
+    f0, z0 = to_unit(factors[0], ef), to_unit(codes[0], ez)
+    sf, sff, sz, szz, sfz = _kernels.cross_moments(factors, codes, ef, ez, f0, z0, n_threads)
     n = factors.shape[0]
-    sf, sz = np.zeros(factors.shape[1]), np.zeros(codes.shape[1])
-    sff, szz = np.zeros(factors.shape[1]), np.zeros(codes.shape[1])
-    sfz = np.zeros((factors.shape[1], codes.shape[1]))
-    for start in range(0, n, _CHUNK):
-        f = to_unit(factors[start:start + _CHUNK], ef) - f0
-        z = to_unit(codes[start:start + _CHUNK], ez) - z0
-        sf += f.sum(axis=0)
-        sz += z.sum(axis=0)
-        sff += np.einsum("ij,ij->j", f, f)
-        szz += np.einsum("ij,ij->j", z, z)
-        sfz += f.T @ z
     cov = sfz - np.outer(sf, sz) / n
     var_f = np.maximum(sff - sf ** 2 / n, 0.0)
     var_z = np.maximum(szz - sz ** 2 / n, 0.0)
@@ -59,30 +54,38 @@ def squared_correlation(factors, codes, code_ranges=None):
     return np.clip(r2, 0.0, 1.0)
 
 
-def _classification_scores(factors, codes, train, test, total):
-    """Held-out accuracy of LinearSVC(C=0.01, class_weight="balanced") on each single code."""
-    from sklearn.svm import LinearSVC
+def _row_labels(factors, rows):
+    """Each factor's values on ``rows`` as labels 0..m-1 in sorted order of the values (the
+    classes scikit-learn would see), (n_factors, len(rows)) int64, and m per factor.
 
-    scores = np.zeros((factors.shape[1], codes.shape[1]))
-    pairs = [(k, j) for k in range(factors.shape[1]) for j in range(codes.shape[1])]
-    # classes as 0..m-1 in sorted order, the order scikit-learn gives them: the same fits,
-    # and labels scikit-learn refuses (bytes, integers in an object column) work too
-    rows = np.concatenate([train, test])
-    classes = [np.unique(factors[rows, k], return_inverse=True)[1].ravel()
-               for k in range(factors.shape[1])]
+    Integers of a small span are counted (a table of the span), other values sorted
+    (np.unique): labels scikit-learn refuses (bytes, integers in an object column) work too."""
+    sub = factors[rows]
+    labels = np.empty((factors.shape[1], len(rows)), dtype=np.int64)
+    n_classes = np.empty(factors.shape[1], dtype=np.int64)
+    small = sub.dtype.kind in "iu" and len(rows) > 0
+    if small:
+        lo, hi = sub.min(axis=0), sub.max(axis=0)
+    for k in range(factors.shape[1]):
+        if small and int(hi[k]) - int(lo[k]) <= 4 * len(rows):
+            at = (sub[:, k] - lo[k]).astype(np.int64)  # within the span: no overflow
+            present = np.bincount(at, minlength=1) > 0
+            code = np.cumsum(present) - 1
+            labels[k], n_classes[k] = code[at], code[-1] + 1
+        else:
+            values, inverse = np.unique(sub[:, k], return_inverse=True)
+            labels[k], n_classes[k] = inverse.ravel(), len(values)
+    return labels, n_classes
 
-    def fit(pair, inner):
-        k, j = pair
-        y, y_test = classes[k][:len(train)], classes[k][len(train):]
-        if len(np.unique(y)) < 2:
-            return 0.0  # a factor constant on the training rows: nothing to separate
-        clf = LinearSVC(C=0.01, class_weight="balanced")
-        clf.fit(codes[train, j][:, None], y)
-        return float(np.mean(clf.predict(codes[test, j][:, None]) == y_test))
 
-    for (k, j), value in zip(pairs, parallel_map(fit, pairs, total)):  # liblinear: no GIL
-        scores[k, j] = value
-    return scores
+def _classification_scores(codes, labels, n_classes, n_train, train, test, nt):
+    """Held-out accuracy of LinearSVC(C=0.01, class_weight="balanced") on each single code
+    (disentanglement_lib's classifier), each fit solved exactly in C
+    (:func:`fastdis._kernels.sap_svm`); (n_factors, n_codes)."""
+    x_train = np.ascontiguousarray(codes[train].T, dtype=np.float64)
+    x_test = np.ascontiguousarray(codes[test].T, dtype=np.float64)
+    return _kernels.sap_svm(x_train, x_test, np.ascontiguousarray(labels[:, :n_train]),
+                            np.ascontiguousarray(labels[:, n_train:]), n_classes, 0.01, nt)
 
 
 def sap(factors, codes, *, convention=None, random_state=None, n_threads=None, mode=None,
@@ -107,7 +110,7 @@ def sap(factors, codes, *, convention=None, random_state=None, n_threads=None, m
         Seed of the train/test split (classification only): an integer in [0, 2**32), a
         generator (one draw), or None for fresh entropy.
     n_threads : int, optional
-        Threads in all, for the classifier fits side by side; default all available.
+        Threads in all (the C passes over rows and the fits); default all available.
     mode : {"regression", "classification"}, optional
         ``"regression"``: :math:`S_{kj}` is the :math:`R^2` of a line fitted to
         :math:`z_j` (the squared correlation, computed in closed form on all rows).
@@ -153,7 +156,12 @@ def sap(factors, codes, *, convention=None, random_state=None, n_threads=None, m
     the scale of the codes (disentanglement_lib gives 0.231 / 0.000 / 0.441 for codes x 1 /
     x 0.01 / x 100 on one case): standardise codes yourself if you compare representations
     of different scales. A factor that is constant on the training rows scores 0 for every
-    code.
+    code. Each SVM (squared hinge, L2 penalty on weight and bias, one-vs-rest for more
+    than two classes) is solved exactly in C, where liblinear stops at its tolerance
+    (``tol=1e-4``): a test row within that tolerance of a decision boundary may be
+    classified differently (rarely; more often on codes of large scale, where
+    liblinear's default stopping rule ends far from the optimum), and on a constant code
+    exact ties between classes go to the first class.
     """
     labels_given = mode is None and convention is None
     s = resolve("sap", convention, SAP, mode=mode, train_fraction=train_fraction,
@@ -171,16 +179,18 @@ def sap(factors, codes, *, convention=None, random_state=None, n_threads=None, m
                             f"{factors.dtype}; use mode='classification' for labels")
     details = {"mode": s["mode"]}
     if s["mode"] == "regression":
-        scores = squared_correlation(factors, codes, ranges)
+        scores = squared_correlation(factors, codes, ranges, nt)
     else:
         fraction = s["train_fraction"] if s["train_fraction"] is not None else 0.9
         if fraction is False or not 0.0 < float(fraction) < 1.0:
             raise ValueError(f"train_fraction must be in (0, 1), got {fraction}")
         train, test = split_rows(codes.shape[0], fraction, s["max_train"], s["max_test"],
                                  seed, "sap", convention)
-        check_classes(value_counts(factors, train), len(train), "sap",
+        labels, n_classes = _row_labels(factors, np.concatenate([train, test]))
+        seen = [np.count_nonzero(np.bincount(y, minlength=1)) for y in labels[:, :len(train)]]
+        check_classes(seen, len(train), "sap",
                       "use mode='regression', or bin it first (fastdis.discretize)")
-        scores = _classification_scores(factors, codes, train, test, total_threads(nt))
+        scores = _classification_scores(codes, labels, n_classes, len(train), train, test, nt)
         details["n_train"], details["n_test"] = len(train), len(test)
     top, second = _top_two(scores, axis=1)
     per_factor = top - second

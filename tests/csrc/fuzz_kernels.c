@@ -398,6 +398,60 @@ int main(int argc, char **argv)
                                 fprintf(stderr, "iter %d: split level sums differ\n", it); return 1;
                             }
                         checked++;
+                        { /* fd_level_quantile: random thresholds; cells it answers (ok) hold numpy's
+                             quantile of |z - mean| over the level's rows, whatever the threads */
+                            const double q = runif() * 0.999;
+                            double *tl = malloc(sizeof(double) * (L * d + 1)), *th = malloc(sizeof(double) * (L * d + 1));
+                            double *q1 = malloc(sizeof(double) * (L * d + 1)), *q2 = malloc(sizeof(double) * (L * d + 1));
+                            uint8_t *ok1 = malloc(L * d + 1), *ok2 = malloc(L * d + 1);
+                            int finite = 1;
+                            for (int64_t i = 0; i < n && finite; i++)
+                                for (int64_t j = 0; j < d; j++) finite &= isfinite(load_f(&codes.a, i, j)) != 0;
+                            for (int64_t i = 0; i < L * d; i++) {
+                                tl[i] = rint_(0, 2) ? -INFINITY : runif() * 5;
+                                th[i] = rint_(0, 2) ? INFINITY : tl[i] + runif() * 5;
+                            }
+                            if (fd_level_quantile(&factors.a, &lv, &codes.a, mean, cnt, tl, th, q, q1, ok1, &mcol, nt) != FD_OK ||
+                                fd_level_quantile(&factors.a, &lv, &codes.a, mean, cnt, tl, th, q, q2, ok2, &mcol, 1) != FD_OK) {
+                                fprintf(stderr, "iter %d: level_quantile\n", it); return 1;
+                            }
+                            for (int64_t i = 0; i < L * d; i++)
+                                if (ok1[i] != ok2[i] || (ok1[i] && memcmp(&q1[i], &q2[i], sizeof(double)))) {
+                                    fprintf(stderr, "iter %d: level_quantile threads\n", it); return 1;
+                                }
+                            if (finite) {
+                                int64_t *w = calloc(k, sizeof(int64_t)), *keys = malloc(sizeof(int64_t) * (n + 1));
+                                double *v = malloc(sizeof(double) * (n + 1));
+                                for (int64_t c = 0, off = 0; c < k; off += nlev[c], c++) {
+                                    memset(w, 0, sizeof(int64_t) * k);
+                                    w[c] = 1;
+                                    if (fd_factor_keys(&factors.a, &lv, w, keys, &mcol, nt) != FD_OK) { fprintf(stderr, "iter %d: keys\n", it); return 1; }
+                                    for (int64_t g = 0; g < nlev[c]; g++)
+                                        for (int64_t j = 0; j < d; j++) {
+                                            const int64_t cell = (off + g) * d + j;
+                                            int64_t m = 0;
+                                            double want;
+                                            if (!ok1[cell]) continue;
+                                            for (int64_t i = 0; i < n; i++)
+                                                if (keys[i] == g) v[m++] = fabs(load_f(&codes.a, i, j) - mean[cell]);
+                                            if (m == 0) want = NAN;
+                                            else {
+                                                const double pos = (double)(m - 1) * q, below = floor(pos), gamma = pos - below;
+                                                qsort(v, (size_t)m, sizeof(double), cmp_double);
+                                                if (pos >= (double)(m - 1)) want = v[m - 1];
+                                                else {
+                                                    const double x = v[(int64_t)below], y = v[(int64_t)below + 1], diff = y - x;
+                                                    want = gamma >= 0.5 ? y - diff * (1.0 - gamma) : x + diff * gamma;
+                                                }
+                                            }
+                                            if (!same(q1[cell], want)) { fprintf(stderr, "iter %d: level_quantile differs (q %g)\n", it, q); return 1; }
+                                        }
+                                }
+                                free(w); free(keys); free(v);
+                                checked++;
+                            }
+                            free(tl); free(th); free(q1); free(q2); free(ok1); free(ok2);
+                        }
                     } else if (st == FD_ERR_UNKNOWN_LEVEL && (mcol < 0 || mcol >= k)) {
                         fprintf(stderr, "iter %d: level_deviation column\n", it); return 1;
                     }
@@ -632,6 +686,106 @@ int main(int argc, char **argv)
             }
             checked++;
             free(rows); free(count); free(grp); free(maps); free(mom); free(mom2);
+        { /* fd_cross_moments: in bounds for any strides and dtypes; with finite codes, bit for
+             bit the naive blocks-of-1024 sums, whatever the thread count */
+            int64_t *ef = malloc(sizeof(int64_t) * k), *ez = malloc(sizeof(int64_t) * d);
+            double *f0 = malloc(sizeof(double) * k), *z0 = malloc(sizeof(double) * d);
+            const int64_t width = 2 * k + 2 * d + k * d;
+            double *got = calloc(width, sizeof(double)), *one = calloc(width, sizeof(double));
+            double *want = calloc(width, sizeof(double)), *part = malloc(sizeof(double) * width);
+            int finite = 1;
+            for (int64_t c = 0; c < k; c++) { ef[c] = rint_(-3, 3); f0[c] = runif(); }
+            for (int64_t j = 0; j < d; j++) { ez[j] = rint_(-3, 3); z0[j] = runif(); }
+            for (int64_t i = 0; i < n; i++)
+                for (int64_t j = 0; j < d; j++) finite &= isfinite(load_f(&codes.a, i, j)) != 0;
+            if (fd_cross_moments(&factors.a, &codes.a, ef, ez, f0, z0, got, nt) != FD_OK ||
+                fd_cross_moments(&factors.a, &codes.a, ef, ez, f0, z0, one, 1) != FD_OK) {
+                fprintf(stderr, "iter %d: cross_moments\n", it); return 1;
+            }
+            for (int64_t i = 0; i < width; i++)
+                if (!same(got[i], one[i])) { fprintf(stderr, "iter %d: cross_moments threads\n", it); return 1; }
+            if (finite && fdtype != FD_UINT64 && fdtype != FD_INT64) { /* exact conversions */
+                /* rows in pairs within each block, as the kernel adds them */
+                double *fv = malloc(sizeof(double) * 2 * k), *zv = malloc(sizeof(double) * 2 * d);
+                for (int64_t r0 = 0; r0 < n; r0 += 1024) {
+                    const int64_t stop = n < r0 + 1024 ? n : r0 + 1024;
+                    memset(part, 0, sizeof(double) * width);
+                    for (int64_t r = r0; r < stop; r += 2) {
+                        const int two = r + 1 < stop;
+                        for (int h = 0; h < 1 + two; h++) {
+                            const int64_t base = (r + h) * factors.a.row_stride;
+                            for (int64_t c = 0; c < k; c++) {
+                                const int64_t at = base + c * factors.a.col_stride;
+                                double x = 0.0;
+                                switch (fdtype) {
+                                case FD_INT8: x = ((const int8_t *)factors.a.data)[at]; break;
+                                case FD_INT16: x = ((const int16_t *)factors.a.data)[at]; break;
+                                case FD_INT32: x = ((const int32_t *)factors.a.data)[at]; break;
+                                case FD_UINT8: x = ((const uint8_t *)factors.a.data)[at]; break;
+                                case FD_UINT16: x = ((const uint16_t *)factors.a.data)[at]; break;
+                                default: x = ((const uint32_t *)factors.a.data)[at]; break;
+                                }
+                                fv[h * k + c] = ldexp(x, (int)-ef[c]) - f0[c];
+                            }
+                            for (int64_t j = 0; j < d; j++)
+                                zv[h * d + j] = ldexp(load_f(&codes.a, r + h, j), (int)-ez[j]) - z0[j];
+                        }
+                        for (int64_t c = 0; c < k; c++) {
+                            const double x = fv[c], y = two ? fv[k + c] : 0.0;
+                            part[c] += two ? x + y : x;
+                            part[k + c] += two ? x * x + y * y : x * x;
+                            for (int64_t j = 0; j < d; j++)
+                                part[2 * k + 2 * d + c * d + j] += two ? x * zv[j] + y * zv[d + j] : x * zv[j];
+                        }
+                        for (int64_t j = 0; j < d; j++) {
+                            const double x = zv[j], y = two ? zv[d + j] : 0.0;
+                            part[2 * k + j] += two ? x + y : x;
+                            part[2 * k + d + j] += two ? x * x + y * y : x * x;
+                        }
+                    }
+                    for (int64_t i = 0; i < width; i++) want[i] += part[i];
+                }
+                for (int64_t i = 0; i < width; i++)
+                    if (!same(got[i], want[i])) { fprintf(stderr, "iter %d: cross_moments differs from the reference\n", it); return 1; }
+                free(fv); free(zv);
+                checked++;
+            }
+            free(ef); free(ez); free(f0); free(z0); free(got); free(one); free(want); free(part);
+        }
+        if (rint_(0, 3) == 0) { /* fd_sap_svm: in bounds; scores in [0, 1] whatever the thread count */
+            const int64_t ntr = rint_(1, big ? 3000 : 200), nte = rint_(1, 60), dd = rint_(1, 3), kk = rint_(1, 3);
+            double *xtr = malloc(sizeof(double) * dd * ntr), *xte = malloc(sizeof(double) * dd * nte);
+            int64_t *ytr = malloc(sizeof(int64_t) * kk * ntr), *yte = malloc(sizeof(int64_t) * kk * nte);
+            int64_t *ncl = malloc(sizeof(int64_t) * kk);
+            double *sc1 = malloc(sizeof(double) * kk * dd), *sc2 = malloc(sizeof(double) * kk * dd);
+            for (int64_t c = 0; c < kk; c++) ncl[c] = rint_(1, 6);
+            for (int64_t j = 0; j < dd; j++) {
+                const double scale = pow(2.0, (double)rint_(-1060, 1000) * (rint_(0, 3) == 0)), shift = runif() * 4;
+                const int kind = (int)rint_(0, 3); /* 0: constant, 1: ties, else continuous */
+                for (int64_t i = 0; i < ntr + nte; i++) {
+                    double v = kind == 0 ? 1.5 : kind == 1 ? (double)rint_(-2, 2) : (runif() - 0.5) * 6;
+                    v = (v + shift) * scale;
+                    if (i < ntr) xtr[j * ntr + i] = v; else xte[j * nte + i - ntr] = v;
+                }
+            }
+            for (int64_t c = 0; c < kk; c++) {
+                for (int64_t i = 0; i < ntr; i++) ytr[c * ntr + i] = rint_(0, ncl[c] - 1);
+                for (int64_t i = 0; i < nte; i++) yte[c * nte + i] = rint_(0, ncl[c] - 1);
+            }
+            if (fd_sap_svm(xtr, xte, ytr, yte, ncl, kk, dd, ntr, nte, 0.01, sc1, nt) != FD_OK ||
+                fd_sap_svm(xtr, xte, ytr, yte, ncl, kk, dd, ntr, nte, 0.01, sc2, 1) != FD_OK) {
+                fprintf(stderr, "iter %d: sap_svm\n", it); return 1;
+            }
+            for (int64_t i = 0; i < kk * dd; i++)
+                if (!(sc1[i] >= 0.0 && sc1[i] <= 1.0) || sc1[i] != sc2[i]) {
+                    fprintf(stderr, "iter %d: sap_svm score %g / %g\n", it, sc1[i], sc2[i]); return 1;
+                }
+            ytr[0] = ncl[0]; /* a label out of range is refused, not read */
+            if (fd_sap_svm(xtr, xte, ytr, yte, ncl, kk, dd, ntr, nte, 0.01, sc1, nt) != FD_ERR_ARGUMENT) {
+                fprintf(stderr, "iter %d: sap_svm accepted a bad label\n", it); return 1;
+            }
+            checked++;
+            free(xtr); free(xte); free(ytr); free(yte); free(ncl); free(sc1); free(sc2);
         }
         free(edges); free(tol); free(sc); free(off); free(mins); free(maxs); free(codes.buf); free(factors.buf);
     }
