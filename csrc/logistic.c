@@ -343,6 +343,13 @@ int64_t fd_logistic_state_size(int64_t d, int n_classes, int multinomial)
     return 3 + P + P * P;
 }
 
+/* Sum of squares of v[0 .. n - 1]. */
+static double fd_sumsq(const double *v, int64_t n) {
+    double s = 0.0;
+    for (int64_t j = 0; j < n; j++) s += v[j] * v[j];
+    return s;
+}
+
 int fd_logistic_fit(const double *x, const int32_t *y, const double *class_weight, int64_t n,
                     int64_t d, int n_classes, int multinomial, double C, double tol,
                     int max_iter, int max_steps, double *coef, double *state, int *n_iter,
@@ -386,7 +393,7 @@ int fd_logistic_fit(const double *x, const int32_t *y, const double *class_weigh
     }
     for (int s = 0; s < max_steps && !err; s++) {
         double wmax = 0.0, smax = 0.0, decrease = 0.0, alpha = 1.0, Ft = 0.0;
-        int fresh;
+        int fresh, small, accept;
         if (!isfinite(*F)) { err = FD_ERR_NONFINITE; break; }
         if (*n_iter >= max_iter) { *status = 2; break; }
         if (!factored) { fd_cholesky(H, P, work); factored = 1; }
@@ -408,15 +415,35 @@ int fd_logistic_fit(const double *x, const int32_t *y, const double *class_weigh
          * last one (each then shrinks the error by about the distance it was computed at),
          * unless that stops paying (a step not halving the previous one). */
         fresh = smax > 1e-3 * wmax || (state[1] > 0.0 && smax > 0.5 * state[1]);
+        small = smax <= 1e-3 * wmax;
+        accept = 0;
         for (;;) { /* Armijo backtracking; the trial's pass serves the next iteration */
             for (int64_t j = 0; j < P; j++) wt[j] = coef[j] + alpha * step[j];
             err = fd_logit_pass(&pb, wt, fresh || alpha < 1.0, &Ft, Gt, Ht, chunks, nt);
-            if (err || Ft <= *F - 1e-4 * alpha * decrease) break;
+            if (err || Ft <= *F - 1e-4 * alpha * decrease) { accept = !err; break; }
+            if (small) {
+                /* Close to the optimum the objective's change falls below the rounding of
+                 * its sum over the rows, while the gradient (terms of both signs, summed
+                 * to an absolute precision far below the step) still sees it: a full step
+                 * that shrinks the gradient is taken; halving the step would not help. */
+                accept = fd_sumsq(Gt, P) < fd_sumsq(G, P);
+                break;
+            }
             alpha *= 0.5;
             if (alpha < 1e-12) break;
         }
         if (err) break;
-        if (!(Ft <= *F - 1e-4 * alpha * decrease)) { *status = 3; break; } /* no decrease left */
+        if (!accept) {
+            if (small && state[1] > 0.0) { /* the step came from an old Hessian: renew it */
+                err = fd_logit_pass(&pb, coef, 1, F, G, H, chunks, nt);
+                factored = 0;
+                state[1] = 0.0;
+                continue;
+            }
+            /* near the optimum: neither the objective nor the gradient can improve */
+            *status = small ? 1 : 3;
+            break;
+        }
         memcpy(coef, wt, sizeof(double) * (size_t)P);
         *F = Ft;
         memcpy(G, Gt, sizeof(double) * (size_t)P);

@@ -177,3 +177,38 @@ def test_labels_of_any_type_are_encoded_as_np_unique():
         want_classes, want_labels = np.unique(y, return_inverse=True)
         assert np.array_equal(classes, want_classes) and classes.dtype == want_classes.dtype
         assert np.array_equal(labels, want_labels) and labels.dtype == np.int32
+
+
+@pytest.mark.slow
+def test_fits_converge_where_the_objective_is_flat_at_rounding(monkeypatch):
+    """On 800,000 rows the last Newton steps change the objective by less than the rounding
+    of its sum over the rows: the Armijo test then failed forever (a fit ran to max_iter,
+    40 s, halving its step 40 times per iteration). The gradient decides there instead:
+    every fit of this explicitness call (one of them used to stall) converges in a few
+    iterations, and its coefficients are scikit-learn's optimum."""
+    import fastdis
+    from fastdis.metrics import _logistic
+
+    fits, newton = [], _logistic._newton
+
+    def record(levels, labels, weights, n_classes, multinomial, C, tol, max_iter, coef, nt):
+        result = newton(levels, labels, weights, n_classes, multinomial, C, tol, max_iter,
+                        coef, nt)
+        fits.append((result, levels[0], labels, weights, coef.copy()))
+        return result
+
+    monkeypatch.setattr(_logistic, "_newton", record)
+    rng = np.random.default_rng(0)
+    factors = rng.integers(0, 40, size=(1_000_000, 3))
+    codes = np.column_stack([factors + rng.normal(size=(1_000_000, 3)),
+                             rng.normal(size=(1_000_000, 3))])
+    fastdis.explicitness(factors[:, :1], codes, random_state=0, n_threads=2, max_train=False,
+                         max_test=False)
+    top = [f for f in fits if f[1].shape[1] == 800_000]
+    assert len(top) == 40
+    assert all(status == 1 and n_iter <= 20 for (n_iter, status), *_ in top)
+    # the fit that used to stall (class 11), against scikit-learn's Newton solver
+    (_, x, y, w, coef) = top[11]
+    ref = LogisticRegression(C=1.0, class_weight={0: w[0], 1: w[1]}, tol=1e-10, max_iter=100,
+                             solver="newton-cholesky").fit(x.T, y)
+    np.testing.assert_allclose(coef[0], np.append(ref.coef_[0], ref.intercept_), atol=1e-7)
