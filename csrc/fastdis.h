@@ -200,20 +200,23 @@ void fd_level_finish(int64_t n_level_total, int64_t n_codes, const int64_t *coun
  * T = n_classes trees per stage (1 for two classes); S = 2^(max_depth+1) - 1 node slots
  * per tree, heap order (children of s: 2s+1, 2s+2).  A fit may be made in several calls
  * (first_stage = the stages done so far, raw carried over): the trees are the same. */
-int fd_gbt_fit(const float *x,           /* IN [n][d] */
-               const float *xs,          /* IN [d][n]: each column sorted ascending */
+typedef struct {               /* one boosted model of fd_gbt_fit */
+    const int32_t *y;          /* IN [n] labels 0 .. n_classes-1 */
+    int n_classes;
+    uint64_t seed;             /* order in which features are tried (ties) */
+    double *raw;               /* IN/OUT [n][T]: initial raw predictions in, final out */
+    int32_t *feature;          /* OUT [n_stages * T][S]: split feature, -1 leaf, -2 none */
+    double *threshold;         /* OUT [n_stages * T][S] */
+    double *value;             /* OUT [n_stages * T][S]: leaf values */
+    double *importance;        /* OUT [n_stages * T][d]: impurity decrease / n */
+} fd_gbt_model;
+int fd_gbt_fit(const float *xs,          /* IN [d][n]: each column sorted ascending */
                const int32_t *order,     /* IN [d][n]: the rows in that order */
-               const int32_t *y,         /* IN [n] labels 0 .. n_classes-1 */
-               int64_t n, int64_t d, int n_classes,
+               int64_t n, int64_t d,
+               fd_gbt_model *models,     /* the models fitted on these rows, side by side */
+               int n_models,
                int first_stage,          /* stages first_stage .. + n_stages - 1 of a fit */
-               int n_stages, double learning_rate, int max_depth,
-               uint64_t seed,            /* order in which features are tried (ties) */
-               double *raw,              /* IN/OUT [n][T]: initial raw predictions in, final out */
-               int32_t *feature,         /* OUT [n_stages * T][S]: split feature, -1 leaf, -2 none */
-               double *threshold,        /* OUT [n_stages * T][S] */
-               double *value,            /* OUT [n_stages * T][S]: leaf values */
-               double *importance,       /* OUT [n_stages * T][d]: impurity decrease / n */
-               int n_threads);
+               int n_stages, double learning_rate, int max_depth, int n_threads);
 int fd_gbt_predict(const float *x,       /* IN [m][d] */
                    int64_t m, int64_t d, int n_trees, int T, int max_depth,
                    const int32_t *feature, const double *threshold, const double *value,

@@ -71,7 +71,7 @@ def test_boosted_trees_threads_and_consistency():
     x32 = np.ascontiguousarray(x, dtype=np.float32)
     order, sorted_x = _sorted_columns(x32)
     raw = model._init_raw(len(x))
-    _kernels.gbt_fit(x32, sorted_x, order, y.astype(np.int32), 4, 12, 0.1, 3, 3, raw, 1)
+    _kernels.gbt_fit(sorted_x, order, [y.astype(np.int32)], [4], [3], [raw], 12, 0.1, 3, 1)
     np.testing.assert_array_equal(raw, model.decision_function(x.copy()))  # replayed
     np.testing.assert_array_equal(raw, model.decision_function(x))  # kept from the fit
     with pytest.raises(ValueError, match="two classes"):

@@ -89,6 +89,18 @@ def _capped_jobs(model, inner):
     return jobs
 
 
+def fit_boosted_factors(x, ys, seeds, n_threads):
+    """disentanglement_lib's ``GradientBoostingClassifier()`` for each factor's labels in
+    ``ys``, all in one kernel call on ``n_threads`` threads (codes sorted once; a thread
+    never waits on one factor's stage while another factor has trees to grow); returns
+    [(fitted model, importance of each code)] per factor."""
+    from ._boosting import BoostedTrees, fit_boosted
+
+    models = fit_boosted(x, ys, [BoostedTrees(random_state=int(seed), n_threads=n_threads)
+                                 for seed in seeds])
+    return [(model, model.feature_importances_) for model in models]
+
+
 def fit_factor(name, x, y, s, seed, inner=1):
     """Fit the predictor of one factor; returns (fitted model, importance of each code).
     ``inner``: threads this fit may use (see :mod:`fastdis._threads`)."""
@@ -115,10 +127,7 @@ def fit_factor(name, x, y, s, seed, inner=1):
             model = _fitted(forest(shape), x, y)
         return model, model.feature_importances_
     if name == "gradient_boosting":
-        from ._boosting import BoostedTrees
-
-        model = BoostedTrees(random_state=seed, n_threads=inner).fit(x, y)
-        return model, model.feature_importances_
+        return fit_boosted_factors(x, [y], [seed], inner)[0]
     if name == "hist_gradient_boosting":
         from sklearn.ensemble import HistGradientBoostingClassifier
 
