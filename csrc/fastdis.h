@@ -224,6 +224,31 @@ int fd_gbt_predict(const float *x,       /* IN [m][d] */
                    double *raw,          /* IN/OUT [m][T]: initial raw predictions in */
                    int n_threads);
 
+/* forest.c: scikit-learn's RandomForestRegressor trees (squared error, max_features codes
+ * drawn per node, bootstrap counts as weights, min_samples_leaf 1) from presorted columns,
+ * with fastdis's random stream (keyed by tree).  Tree t's nodes sit at [t * cap, t * cap +
+ * n_nodes[t]), cap = 2n - 1, numbered level by level (children -1 at a leaf); a depth cap
+ * at prediction gives the tree max_depth would grow from the same draws. */
+int fd_forest_fit(const float *xs,        /* IN [d][n]: each column sorted ascending */
+                  const int32_t *order,   /* IN [d][n]: the rows in that order */
+                  const double *y,        /* IN [n] */
+                  int64_t n, int64_t d, int n_trees, int max_features, int max_depth,
+                  int bootstrap, uint64_t seed,
+                  int32_t *feature,       /* OUT [n_trees][cap]: split code, -1 at a leaf */
+                  double *threshold,      /* OUT [n_trees][cap] */
+                  int32_t *left, int32_t *right, /* OUT [n_trees][cap]: children, -1 at a leaf */
+                  double *value,          /* OUT [n_trees][cap]: weighted mean of y */
+                  int64_t *n_nodes,       /* OUT [n_trees] */
+                  double *importance,     /* OUT [n_trees][d]: impurity decrease / weight */
+                  int n_threads);
+int fd_forest_predict(const float *x,     /* IN [m][d] */
+                      int64_t m, int64_t d, int n_trees, int64_t cap,
+                      const int32_t *feature, const double *threshold, const int32_t *left,
+                      const int32_t *right, const double *value,
+                      int max_depth,      /* walk at most this deep */
+                      double *out,        /* OUT [m]: the mean over the trees */
+                      int n_threads);
+
 #ifdef __cplusplus
 }
 #endif

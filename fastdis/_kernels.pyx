@@ -96,6 +96,15 @@ cdef extern from "fastdis.h" nogil:
     int fd_gbt_fit(const float *xs, const int32_t *order, int64_t n, int64_t d,
                    fd_gbt_model *models, int n_models, int first_stage, int n_stages,
                    double learning_rate, int max_depth, int n_threads)
+    int fd_forest_fit(const float *xs, const int32_t *order, const double *y, int64_t n,
+                      int64_t d, int n_trees, int max_features, int max_depth, int bootstrap,
+                      uint64_t seed, int32_t *feature, double *threshold, int32_t *left,
+                      int32_t *right, double *value, int64_t *n_nodes, double *importance,
+                      int n_threads)
+    int fd_forest_predict(const float *x, int64_t m, int64_t d, int n_trees, int64_t cap,
+                          const int32_t *feature, const double *threshold, const int32_t *left,
+                          const int32_t *right, const double *value, int max_depth,
+                          double *out, int n_threads)
     int fd_gbt_predict(const float *x, int64_t m, int64_t d, int n_trees, int T, int max_depth,
                        const int32_t *feature, const double *threshold, const double *value,
                        double learning_rate, double *raw, int n_threads)
@@ -779,3 +788,100 @@ def gbt_predict(x, feature, threshold, value, int T, int max_depth, double learn
         if status != OK:
             raise ValueError("fastdis: invalid arguments to gbt_predict")
         PyErr_CheckSignals()
+
+
+def forest_fit(xs, order, y, int n_trees, int max_features, int max_depth, bint bootstrap,
+               uint64_t seed, int n_threads):
+    """Grow n_trees regression trees on presorted columns; returns (feature, threshold,
+    left, right, value, n_nodes, importance), node arrays of shape (n_trees, 2n - 1)."""
+    _array(xs, "xs")
+    if xs.ndim != 2:
+        raise ValueError(f"xs must be a 2-D array, got {xs.ndim}-D")
+    cdef int64_t d = xs.shape[0], n = xs.shape[1]
+    if n < 1 or d < 1 or n > np.iinfo(np.int32).max // 2:
+        raise ValueError(f"xs must have a column and 1 to 2**30 - 1 rows, got shape {xs.shape}")
+    if n_trees < 0 or not 1 <= max_features <= d or max_depth < 0:
+        raise ValueError(f"forest_fit needs n_trees >= 0, max_features in [1, {d}] and "
+                         f"max_depth >= 0, got {n_trees}, {max_features}, {max_depth}")
+    cdef const float *pxs = <const float *>_data(xs, "xs", np.float32, (d, n))
+    cdef const int32_t *por = <const int32_t *>_data(order, "order", np.int32, (d, n))
+    cdef const double *py = <const double *>_data(y, "y", np.float64, (n,))
+    if order.min() < 0 or order.max() >= n:
+        raise ValueError(f"order must hold row numbers in [0, {n})")
+    if not np.isfinite(y).all():
+        raise ValueError("y must be finite")
+    cdef int64_t cap = 2 * n - 1
+    feature = np.full((n_trees, cap), -1, dtype=np.int32)
+    threshold = np.zeros((n_trees, cap), dtype=np.float64)
+    left = np.full((n_trees, cap), -1, dtype=np.int32)  # slots past a tree's nodes: leaves
+    right = np.full((n_trees, cap), -1, dtype=np.int32)
+    value = np.empty((n_trees, cap), dtype=np.float64)
+    n_nodes = np.zeros(n_trees, dtype=np.int64)
+    importance = np.zeros((n_trees, d), dtype=np.float64)
+    cdef int32_t *pf = <int32_t *>cnp.PyArray_DATA(feature)
+    cdef double *pt = <double *>cnp.PyArray_DATA(threshold)
+    cdef int32_t *pl = <int32_t *>cnp.PyArray_DATA(left)
+    cdef int32_t *pr = <int32_t *>cnp.PyArray_DATA(right)
+    cdef double *pv = <double *>cnp.PyArray_DATA(value)
+    cdef int64_t *pn = <int64_t *>cnp.PyArray_DATA(n_nodes)
+    cdef double *pi = <double *>cnp.PyArray_DATA(importance)
+    cdef int status, t0, nt
+    # trees in chunks (each tree has its own generator: the same trees), Ctrl-C between
+    cdef int step = <int>max(1, _chunk_cells // max(1, n * d * 16))
+    for t0 in range(0, n_trees, step):
+        nt = min(step, n_trees - t0)
+        with nogil:
+            status = fd_forest_fit(pxs, por, py, n, d, nt, max_features, max_depth, bootstrap,
+                                   seed, pf + t0 * cap, pt + t0 * cap, pl + t0 * cap,
+                                   pr + t0 * cap, pv + t0 * cap, pn + t0, pi + t0 * d,
+                                   n_threads)
+        if status == ERR_NOMEM:
+            raise MemoryError("fastdis: out of memory in forest_fit")
+        if status != OK:
+            raise ValueError("fastdis: invalid arguments to forest_fit")
+        PyErr_CheckSignals()
+    return feature, threshold, left, right, value, n_nodes, importance
+
+
+def forest_predict(x, feature, threshold, left, right, value, depths, int n_threads):
+    """(len(depths), m): per depth cap, the mean over the trees of the value each reaches
+    walking at most that deep."""
+    _array(x, "x")
+    _array(feature, "feature")
+    if x.ndim != 2 or feature.ndim != 2:
+        raise ValueError("x and feature must be 2-D arrays")
+    cdef int64_t m = x.shape[0], d = x.shape[1], n_trees = feature.shape[0]
+    cdef int64_t cap = feature.shape[1]
+    depths = [int(depth) for depth in depths]
+    if n_trees < 1 or cap < 1 or n_trees > np.iinfo(np.int32).max or \
+            any(not 0 <= depth <= np.iinfo(np.int32).max for depth in depths):
+        raise ValueError("forest_predict needs a tree and depths in [0, 2**31 - 1]")
+    cdef const float *px = <const float *>_data(x, "x", np.float32, (m, d))
+    cdef const int32_t *pf = <const int32_t *>_data(feature, "feature", np.int32, (n_trees, cap))
+    cdef const double *pt = <const double *>_data(threshold, "threshold", np.float64, (n_trees, cap))
+    cdef const int32_t *pl = <const int32_t *>_data(left, "left", np.int32, (n_trees, cap))
+    cdef const int32_t *pr = <const int32_t *>_data(right, "right", np.int32, (n_trees, cap))
+    cdef const double *pv = <const double *>_data(value, "value", np.float64, (n_trees, cap))
+    # a walk reads row[feature] at split nodes and goes to a later node of the tree: the
+    # features must be columns of x, the children in range and after their parent
+    split, nodes = left >= 0, np.arange(cap)
+    if (split != (right >= 0)).any() or (split & ((feature < 0) | (feature >= d))).any() or \
+            (split & ((left <= nodes) | (right <= nodes))).any() or left.max() >= cap or \
+            right.max() >= cap:
+        raise ValueError(f"feature must hold columns of x (< {d}) at split nodes and the "
+                         f"children must be later nodes of their tree (< {cap})")
+    out = np.empty((len(depths), m), dtype=np.float64)
+    cdef double *po = <double *>cnp.PyArray_DATA(out)
+    cdef int64_t step = _rows_per_chunk(d + n_trees), r0, nr
+    cdef int status, k, depth
+    for k, depth in enumerate(depths):
+        for r0 in range(0, m, step):
+            nr = min(step, m - r0)
+            with nogil:
+                status = fd_forest_predict(px + r0 * d, nr, d, <int>n_trees, cap, pf, pt, pl,
+                                           pr, pv, depth, po + k * m + r0, n_threads)
+            if status != OK:
+                raise ValueError("fastdis: invalid arguments to forest_predict")
+            PyErr_CheckSignals()
+    return out
+

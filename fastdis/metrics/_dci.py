@@ -151,14 +151,17 @@ def dci(factors, codes, *, convention=None, random_state=None, n_threads=None, e
     n_threads : int, optional
         Threads in all (default: all available). The Lasso fits factors side by side, each
         with its share of BLAS threads; gradient boosting grows every factor's trees on
-        them, one team taking whichever tree is ready; the forests, histogram
-        gradient boosting and a user's estimator fit one factor after the other with every
-        thread (their ``n_jobs`` capped at ``n_threads``, BLAS and OpenMP pools limited).
+        them, one team taking whichever tree is ready; the random forests fit factors side
+        by side; histogram gradient boosting and a user's estimator fit one factor after
+        the other with every thread (their ``n_jobs`` capped at ``n_threads``, BLAS and
+        OpenMP pools limited).
     estimator : str or scikit-learn estimator, optional
         ``"lasso"`` (default): importance :math:`|w|`, alpha among (1e-4, ..., 1) by 10-fold
-        CV, as the survey code. ``"random_forest"``: ``RandomForestRegressor`` with 10
-        trees, depth (8..128) and max_features (0.2..1) by 10-fold CV, Gini importance, as
-        the survey code (20 x 10 forests per factor: slow). ``"gradient_boosting"``:
+        CV, as the survey code. ``"random_forest"``: the survey's ``RandomForestRegressor``
+        model, 10 trees, depth (8..128) and max_features (0.2..1) by 10-fold CV, impurity
+        importance, grown by fastdis's C kernel from codes sorted once (one forest per fold
+        and max_features serves every depth: 400 trees per factor instead of 2,000); its
+        random draws are fastdis's, so values vary as the survey's do over seeds. ``"gradient_boosting"``:
         disentanglement_lib's ``GradientBoostingClassifier()`` model (100 depth-3 trees,
         learning rate 0.1, impurity importance), fitted by fastdis's C kernel from codes
         sorted once (about 35x scikit-learn's fit on 2 cores): the same trees and

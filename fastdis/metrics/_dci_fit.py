@@ -74,7 +74,7 @@ def serial(name):
     """Whether the factors of ``name`` are fitted one after the other, each fit with the
     whole budget (estimators with threads of their own, or that may call scikit-learn's
     Parallel), rather than side by side."""
-    return not isinstance(name, str) or name in ("random_forest", "hist_gradient_boosting")
+    return not isinstance(name, str) or name == "hist_gradient_boosting"
 
 
 def _capped_jobs(model, inner):
@@ -115,16 +115,15 @@ def fit_factor(name, x, y, s, seed, inner=1):
         model = Lasso(alpha=alpha, max_iter=s["refit_max_iter"]).fit(x, y)
         return model, np.abs(np.ravel(model.coef_))
     if name == "random_forest":
-        from sklearn.ensemble import RandomForestRegressor
+        from sklearn.model_selection import KFold
 
-        def forest(shape):  # its trees grow on `inner` joblib threads
-            return RandomForestRegressor(n_estimators=10, max_depth=shape[0],
-                                         max_features=shape[1], random_state=seed, n_jobs=inner)
+        from ._forest import RegressionForest, select_shape
 
-        with limit_threads(1, "blas"):  # trees use no BLAS: the threads are the forest's
-            shape = _cv_select(forest, _FOREST_GRID, x, y, _cv_folds(s, seed))
-            checkpoint()
-            model = _fitted(forest(shape), x, y)
+        folds = _cv_folds(s, seed)  # the folds cross_val_score would use
+        splits = list((KFold(folds) if isinstance(folds, int) else folds).split(x))
+        shape = select_shape(_FOREST_GRID, x, y, splits, seed, inner)
+        checkpoint()
+        model = RegressionForest(10, shape[0], shape[1], True, seed, inner).fit(x, y)
         return model, model.feature_importances_
     if name == "gradient_boosting":
         return fit_boosted_factors(x, [y], [seed], inner)[0]
