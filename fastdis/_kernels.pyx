@@ -815,7 +815,7 @@ def forest_fit(xs, order, y, int n_trees, int max_features, int max_depth, bint 
     threshold = np.zeros((n_trees, cap), dtype=np.float64)
     left = np.full((n_trees, cap), -1, dtype=np.int32)  # slots past a tree's nodes: leaves
     right = np.full((n_trees, cap), -1, dtype=np.int32)
-    value = np.empty((n_trees, cap), dtype=np.float64)
+    value = np.zeros((n_trees, cap), dtype=np.float64)
     n_nodes = np.zeros(n_trees, dtype=np.int64)
     importance = np.zeros((n_trees, d), dtype=np.float64)
     cdef int32_t *pf = <int32_t *>cnp.PyArray_DATA(feature)

@@ -455,6 +455,52 @@ int main(int argc, char **argv)
             for (int64_t t = 0; t < stages * T * d; t++)
                 if (!(imp[t] >= -1e-9)) { fprintf(stderr, "iter %d: gbt importance %g\n", it, imp[t]); return 1; }
             checked++;
+            { /* a regression forest on the same presorted columns: nodes in range, children
+               * after their parent; unrandomised and grown to purity, each row's
+               * prediction is the mean target of the rows with its codes (the naive
+               * reference: those rows cannot be told apart, all others can) */
+                const int trees = (int)rint_(1, 3), mf = (int)rint_(1, (int)d);
+                const int boot = (int)rint_(0, 1), deep = (int)rint_(0, 1), depth_f = (int)rint_(0, 6);
+                const int64_t cap = 2 * n - 1;
+                double *fy = malloc(sizeof(double) * n), *fth = malloc(sizeof(double) * trees * cap);
+                double *fval = malloc(sizeof(double) * trees * cap), *fimp = malloc(sizeof(double) * trees * d);
+                double *fout = malloc(sizeof(double) * n);
+                int32_t *ff = malloc(sizeof(int32_t) * trees * cap), *fl = malloc(sizeof(int32_t) * trees * cap);
+                int32_t *fr = malloc(sizeof(int32_t) * trees * cap);
+                int64_t *fn = malloc(sizeof(int64_t) * trees);
+                const int pure = !boot && mf == d && deep;
+                for (int64_t i = 0; i < n; i++) fy[i] = rint_(0, 3) + (rint_(0, 1) ? runif() : 0.0);
+                if (fd_forest_fit(xs, order, fy, n, d, trees, pure ? (int)d : mf, deep ? 1 << 30 : depth_f,
+                                  pure ? 0 : boot, seed, ff, fth, fl, fr, fval, fn, fimp, nt) != FD_OK ||
+                    fd_forest_predict(x, n, d, trees, cap, ff, fth, fl, fr, fval, 1 << 30, fout, nt) != FD_OK) {
+                    fprintf(stderr, "iter %d: forest\n", it); return 1;
+                }
+                for (int t = 0; t < trees; t++) {
+                    if (fn[t] < 1 || fn[t] > cap) { fprintf(stderr, "iter %d: forest nodes\n", it); return 1; }
+                    for (int64_t s = 0; s < fn[t]; s++) {
+                        const int64_t o = t * cap + s;
+                        if (fl[o] >= 0 && (fl[o] <= s || fr[o] <= s || fl[o] >= fn[t] || fr[o] >= fn[t] ||
+                                           ff[o] < 0 || ff[o] >= d)) {
+                            fprintf(stderr, "iter %d: forest tree\n", it); return 1;
+                        }
+                    }
+                }
+                if (pure)
+                    for (int64_t i = 0; i < n; i++) {
+                        double sum = 0.0, cnt = 0.0;
+                        for (int64_t k = 0; k < n; k++) {
+                            int same = 1;
+                            for (int64_t j = 0; j < d; j++) same &= x[k * d + j] == x[i * d + j];
+                            if (same) { sum += fy[k]; cnt += 1.0; }
+                        }
+                        if (fabs(fout[i] - sum / cnt) > 1e-9 * (1.0 + fabs(sum / cnt))) {
+                            fprintf(stderr, "iter %d: forest leaf %g, reference %g\n", it, fout[i], sum / cnt);
+                            return 1;
+                        }
+                    }
+                checked++;
+                free(fy); free(fth); free(fval); free(fimp); free(fout); free(ff); free(fl); free(fr); free(fn);
+            }
             free(x); free(xs); free(order); free(y); free(feat); free(thr); free(val); free(imp); free(raw); free(replay);
         }
         free(edges); free(tol); free(sc); free(off); free(mins); free(maxs); free(codes.buf); free(factors.buf);
