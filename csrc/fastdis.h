@@ -245,8 +245,9 @@ int fd_forest_predict(const float *x,     /* IN [m][d] */
                       int64_t m, int64_t d, int n_trees, int64_t cap,
                       const int32_t *feature, const double *threshold, const int32_t *left,
                       const int32_t *right, const double *value,
-                      int max_depth,      /* walk at most this deep */
-                      double *out,        /* OUT [m]: the mean over the trees */
+                      const int32_t *depths, /* IN [n_depths], ascending: walks this deep */
+                      int n_depths,
+                      double *out,        /* OUT [n_depths][m]: the means over the trees */
                       int n_threads);
 
 #ifdef __cplusplus

@@ -152,7 +152,8 @@ static int64_t fd_rf_grow(const float *xs, const int32_t *order, const double *y
                     for (int64_t r = 0; r < q->n; r++) {
                         const fd_rf_row e = in[r];
                         const int go_left = node_of[e.i] == 0;
-                        out[f * n + (go_left ? wl : wr)] = e;
+                        /* the slot without a branch: the side is a coin flip per row */
+                        out[f * n + (wr ^ ((wl ^ wr) & -(int64_t)go_left))] = e;
                         wl += go_left; wr += !go_left;
                     }
                 }
@@ -217,26 +218,31 @@ int fd_forest_fit(const float *xs, const int32_t *order, const double *y, int64_
 
 int fd_forest_predict(const float *x, int64_t m, int64_t d, int n_trees, int64_t cap,
                       const int32_t *feature, const double *threshold, const int32_t *left,
-                      const int32_t *right, const double *value, int max_depth, double *out,
-                      int n_threads)
+                      const int32_t *right, const double *value, const int32_t *depths,
+                      int n_depths, double *out, int n_threads)
 {
     const int nt = fd_resolve_threads(n_threads, m * (1 + n_trees / 16));
     (void)nt; /* used by OpenMP only */
-    if (n_trees < 1 || cap < 1 || max_depth < 0 || d < 1) return FD_ERR_ARGUMENT;
+    if (n_trees < 1 || cap < 1 || d < 1 || n_depths < 1) return FD_ERR_ARGUMENT;
+    for (int k = 0; k < n_depths; k++)
+        if (depths[k] < 0 || (k > 0 && depths[k] < depths[k - 1])) return FD_ERR_ARGUMENT;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) num_threads(nt)
 #endif
     for (int64_t i = 0; i < m; i++) {
         const float *row = x + i * d;
-        double sum = 0.0;
+        for (int k = 0; k < n_depths; k++) out[k * m + i] = 0.0;
         for (int64_t t = 0; t < n_trees; t++) { /* in tree order, as scikit-learn adds them */
             const int64_t o = t * cap;
             int64_t s = 0;
-            for (int depth = 0; depth < max_depth && left[o + s] >= 0; depth++)
-                s = (double)row[feature[o + s]] <= threshold[o + s] ? left[o + s] : right[o + s];
-            sum += value[o + s];
+            int depth = 0;
+            for (int k = 0; k < n_depths; k++) { /* one walk: the node at each depth cap */
+                for (; depth < depths[k] && left[o + s] >= 0; depth++)
+                    s = (double)row[feature[o + s]] <= threshold[o + s] ? left[o + s] : right[o + s];
+                out[k * m + i] += value[o + s];
+            }
         }
-        out[i] = sum / (double)n_trees;
+        for (int k = 0; k < n_depths; k++) out[k * m + i] /= (double)n_trees;
     }
     return FD_OK;
 }

@@ -103,8 +103,8 @@ cdef extern from "fastdis.h" nogil:
                       int n_threads)
     int fd_forest_predict(const float *x, int64_t m, int64_t d, int n_trees, int64_t cap,
                           const int32_t *feature, const double *threshold, const int32_t *left,
-                          const int32_t *right, const double *value, int max_depth,
-                          double *out, int n_threads)
+                          const int32_t *right, const double *value, const int32_t *depths,
+                          int n_depths, double *out, int n_threads)
     int fd_gbt_predict(const float *x, int64_t m, int64_t d, int n_trees, int T, int max_depth,
                        const int32_t *feature, const double *threshold, const double *value,
                        double learning_rate, double *raw, int n_threads)
@@ -870,18 +870,29 @@ def forest_predict(x, feature, threshold, left, right, value, depths, int n_thre
             right.max() >= cap:
         raise ValueError(f"feature must hold columns of x (< {d}) at split nodes and the "
                          f"children must be later nodes of their tree (< {cap})")
-    out = np.empty((len(depths), m), dtype=np.float64)
-    cdef double *po = <double *>cnp.PyArray_DATA(out)
-    cdef int64_t step = _rows_per_chunk(d + n_trees), r0, nr
-    cdef int status, k, depth
-    for k, depth in enumerate(depths):
-        for r0 in range(0, m, step):
-            nr = min(step, m - r0)
-            with nogil:
-                status = fd_forest_predict(px + r0 * d, nr, d, <int>n_trees, cap, pf, pt, pl,
-                                           pr, pv, depth, po + k * m + r0, n_threads)
-            if status != OK:
-                raise ValueError("fastdis: invalid arguments to forest_predict")
-            PyErr_CheckSignals()
+    caps = np.array(depths, dtype=np.int32)
+    ranks = np.argsort(caps, kind="stable")  # the kernel walks to ascending caps
+    sorted_caps = np.ascontiguousarray(caps[ranks])
+    cdef const int32_t *pd = <const int32_t *>cnp.PyArray_DATA(sorted_caps)
+    cdef int n_depths = len(depths)
+    if n_depths < 1:
+        raise ValueError("forest_predict needs depths")
+    sorted_out = np.empty((n_depths, m), dtype=np.float64)
+    cdef int64_t step = min(_rows_per_chunk(d + n_trees * n_depths), max(m, 1)), r0, nr, k
+    cdef int status
+    chunk = np.empty((n_depths, step), dtype=np.float64)
+    cdef double *pc = <double *>cnp.PyArray_DATA(chunk)
+    for r0 in range(0, m, step):
+        nr = min(step, m - r0)
+        with nogil:
+            status = fd_forest_predict(px + r0 * d, nr, d, <int>n_trees, cap, pf, pt, pl, pr,
+                                       pv, pd, n_depths, pc, n_threads)
+        if status != OK:
+            raise ValueError("fastdis: invalid arguments to forest_predict")
+        for k in range(n_depths):  # the chunk's [n_depths][nr] into each depth's row
+            sorted_out[k, r0:r0 + nr] = chunk.ravel()[k * nr:(k + 1) * nr]
+        PyErr_CheckSignals()
+    out = np.empty_like(sorted_out)
+    out[ranks] = sorted_out
     return out
 

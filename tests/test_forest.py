@@ -191,3 +191,15 @@ def test_forest_bindings_check_arrays():
         _kernels.forest_predict(x32, feature, threshold, left, right, value.tolist(), [9], 1)
     with pytest.raises(ValueError, match="depths"):
         _kernels.forest_predict(x32, feature, threshold, left, right, value, [-1], 1)
+
+
+def test_predictions_at_several_depths_in_one_walk():
+    """predict_depths walks each tree once for every cap, in any order of the caps: the
+    same values as one prediction per depth (each a sum over the trees in order)."""
+    x, y, x_new = _regression_case(12, 700, 4)
+    forest = RegressionForest(6, None, 0.5, True, 1).fit(x, y)
+    depths = [6, 2, 64, 0, 6]
+    both = forest.predict_depths(x_new, depths)
+    for row, depth in zip(both, depths):
+        np.testing.assert_array_equal(row, forest.predict(x_new, depth))
+    np.testing.assert_allclose(both[3], forest.value_[:, 0].mean())  # depth 0: the roots

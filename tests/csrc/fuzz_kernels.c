@@ -462,6 +462,7 @@ int main(int argc, char **argv)
                 const int trees = (int)rint_(1, 3), mf = (int)rint_(1, (int)d);
                 const int boot = (int)rint_(0, 1), deep = (int)rint_(0, 1), depth_f = (int)rint_(0, 6);
                 const int64_t cap = 2 * n - 1;
+                const int32_t all_levels = 1 << 30;
                 double *fy = malloc(sizeof(double) * n), *fth = malloc(sizeof(double) * trees * cap);
                 double *fval = malloc(sizeof(double) * trees * cap), *fimp = malloc(sizeof(double) * trees * d);
                 double *fout = malloc(sizeof(double) * n);
@@ -472,7 +473,7 @@ int main(int argc, char **argv)
                 for (int64_t i = 0; i < n; i++) fy[i] = rint_(0, 3) + (rint_(0, 1) ? runif() : 0.0);
                 if (fd_forest_fit(xs, order, fy, n, d, trees, pure ? (int)d : mf, deep ? 1 << 30 : depth_f,
                                   pure ? 0 : boot, seed, ff, fth, fl, fr, fval, fn, fimp, nt) != FD_OK ||
-                    fd_forest_predict(x, n, d, trees, cap, ff, fth, fl, fr, fval, 1 << 30, fout, nt) != FD_OK) {
+                    fd_forest_predict(x, n, d, trees, cap, ff, fth, fl, fr, fval, &all_levels, 1, fout, nt) != FD_OK) {
                     fprintf(stderr, "iter %d: forest\n", it); return 1;
                 }
                 for (int t = 0; t < trees; t++) {
