@@ -17,6 +17,14 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(_WIN32)
+#include <windows.h>
+#else
+#include <unistd.h>
+#if defined(_POSIX_VERSION)
+#include <sched.h>
+#endif
+#endif
 
 #include "common.h"
 
@@ -291,41 +299,53 @@ enum { FD_NEEDS_GRADIENT, FD_GRADIENT_RUNNING, FD_GROWING, FD_DONE };
 typedef struct {
     int phase;      /* the enum above */
     int stage;      /* of this call, 0 .. n_stages */
-    int next_class; /* next tree of the stage to hand out (FD_GROWING) */
-    int grown;      /* trees of the stage finished */
+    int next;       /* next piece of the phase to hand out: gradient block or tree (class) */
+    int finished;   /* pieces of the phase finished */
 } fd_model_state;
 
 /* Take a piece of work: returns its model (-1: none ready now, -2: all done) and sets
- * *cls to the tree's class, or -1 for the model's gradient.  Caller holds the lock. */
-static int fd_take_work(fd_model_state *st, const fd_gbt_model *models, int n_models, int *cls)
+ * *cls to the tree's class, or -1 - b for block b of the model's gradient (blocks of
+ * rows, so that threads share a model's gradient instead of waiting for it).  Caller
+ * holds the lock. */
+static int fd_take_work(fd_model_state *st, const fd_gbt_model *models, int n_models,
+                        int blocks, int *cls)
 {
     int pick = -1, all_done = 1;
     for (int k = 0; k < n_models; k++) {
         const fd_model_state *m = &st[k];
-        const int ready = m->phase == FD_NEEDS_GRADIENT ||
-                          (m->phase == FD_GROWING && m->next_class < fd_trees_per_stage(models[k].n_classes));
+        const int ready = (m->phase == FD_NEEDS_GRADIENT && m->next < blocks) ||
+                          (m->phase == FD_GROWING && m->next < fd_trees_per_stage(models[k].n_classes));
         all_done &= m->phase == FD_DONE;
         if (ready && (pick < 0 || m->stage < st[pick].stage)) pick = k;
     }
     if (pick < 0) return all_done ? -2 : -1;
-    if (st[pick].phase == FD_NEEDS_GRADIENT) {
-        st[pick].phase = FD_GRADIENT_RUNNING;
-        *cls = -1;
-    } else {
-        *cls = st[pick].next_class++;
-    }
+    *cls = st[pick].phase == FD_NEEDS_GRADIENT ? -1 - st[pick].next : st[pick].next;
+    st[pick].next++;
     return pick;
 }
 
 /* Record a finished piece of work.  Caller holds the lock. */
-static void fd_work_done(fd_model_state *m, int T, int cls, int n_stages)
+static void fd_work_done(fd_model_state *m, int T, int blocks, int cls, int n_stages)
 {
+    if (cls < 0 ? ++m->finished < blocks : ++m->finished < T) return;
+    m->next = m->finished = 0;
     if (cls < 0) {
-        m->phase = FD_GROWING; m->next_class = 0; m->grown = 0;
-    } else if (++m->grown == T) {
+        m->phase = FD_GROWING;
+    } else {
         m->stage++;
         m->phase = m->stage == n_stages ? FD_DONE : FD_NEEDS_GRADIENT;
     }
+}
+
+/* Let another thread run while this one has nothing to take (the machine may be busy,
+ * and the thread it waits for may be the one without a core). */
+static void fd_yield(void)
+{
+#if defined(_WIN32)
+    SwitchToThread();
+#elif defined(_POSIX_VERSION)
+    sched_yield();
+#endif
 }
 
 int fd_gbt_fit(const float *xs, const int32_t *order, int64_t n, int64_t d, fd_gbt_model *models,
@@ -338,7 +358,7 @@ int fd_gbt_fit(const float *xs, const int32_t *order, int64_t n, int64_t d, fd_g
     fd_model_state *state = NULL;
     double *g = NULL, *raw = NULL;
     fd_row *sorted = NULL;
-    int nomem = 0;
+    int nomem = 0, blocks;
     if (n < 2 || d < 1 || n_models < 1 || first_stage < 0 || n_stages < 0 || max_depth < 1 ||
         max_depth > 16 || n > INT32_MAX)
         return FD_ERR_ARGUMENT;
@@ -360,7 +380,7 @@ int fd_gbt_fit(const float *xs, const int32_t *order, int64_t n, int64_t d, fd_g
         const int T = fd_trees_per_stage(models[k].n_classes);
         base[k] = t;
         state[k].phase = FD_NEEDS_GRADIENT; state[k].stage = 0;
-        state[k].next_class = state[k].grown = 0;
+        state[k].next = state[k].finished = 0;
         for (int c = 0; c < T; c++, t++)
             for (int64_t i = 0; i < n; i++) raw[(int64_t)t * n + i] = models[k].raw[i * T + c];
     }
@@ -370,6 +390,7 @@ int fd_gbt_fit(const float *xs, const int32_t *order, int64_t n, int64_t d, fd_g
 #ifndef _OPENMP
     n_threads = 1;
 #endif
+    blocks = n_threads; /* gradient blocks per model and stage */
 #ifdef _OPENMP
 #pragma omp parallel num_threads(n_threads)
 #endif
@@ -392,18 +413,24 @@ int fd_gbt_fit(const float *xs, const int32_t *order, int64_t n, int64_t d, fd_g
 #endif
             {
                 if (k >= 0) /* the piece this thread finished */
-                    fd_work_done(&state[k], fd_trees_per_stage(models[k].n_classes), cls, n_stages);
-                k = nomem ? -2 : fd_take_work(state, models, n_models, &cls);
+                    fd_work_done(&state[k], fd_trees_per_stage(models[k].n_classes), blocks, cls,
+                                 n_stages);
+                k = nomem ? -2 : fd_take_work(state, models, n_models, blocks, &cls);
                 stop = k == -2;
             }
             if (stop) break;
-            if (k == -1) continue; /* the other threads' pieces come first: ask again */
+            if (k == -1) { /* the other threads' pieces come first: ask again */
+                fd_yield();
+                continue;
+            }
             {
                 const fd_gbt_model *mo = &models[k];
                 const int T = fd_trees_per_stage(mo->n_classes);
                 double *rm = raw + base[k] * n, *gm = g + base[k] * n;
                 if (cls < 0) {
-                    for (int64_t i = 0; i < n; i++) fd_neg_gradient(rm, mo->y, n, T, i, gm);
+                    const int64_t b = -1 - cls, i1 = n * (b + 1) / blocks;
+                    for (int64_t i = n * b / blocks; i < i1; i++)
+                        fd_neg_gradient(rm, mo->y, n, T, i, gm);
                 } else {
                     const int stage = state[k].stage; /* fixed until this tree is recorded */
                     const int64_t t = (int64_t)stage * T + cls;

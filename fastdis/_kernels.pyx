@@ -720,9 +720,11 @@ def gbt_fit(xs, order, ys, n_classes, seeds, raws, int n_stages, double learning
             models[k].threshold = <double *>cnp.PyArray_DATA(arrays[1])
             models[k].value = <double *>cnp.PyArray_DATA(arrays[2])
             models[k].importance = <double *>cnp.PyArray_DATA(arrays[3])
-        # stages in chunks: the trees of stage s are keyed by s itself, so this is bit-identical
+        # stages in chunks: the trees of stage s are keyed by s itself, so this is bit-identical.
+        # A chunk ends with threads waiting for its last trees: 8x the other kernels' cells
+        # per call (a presorted scan step is cheap) keeps those waits rare
         _gbt_chunks(pxs, por, n, d, models, <int>K, n_stages, learning_rate, max_depth,
-                    max(1, _chunk_cells // max(1, n * d * total_T * max_depth)), n_threads)
+                    max(1, 8 * _chunk_cells // max(1, n * d * total_T * max_depth)), n_threads)
     finally:
         PyMem_Free(models)
     return out
