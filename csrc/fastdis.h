@@ -200,20 +200,23 @@ void fd_level_finish(int64_t n_level_total, int64_t n_codes, const int64_t *coun
  * T = n_classes trees per stage (1 for two classes); S = 2^(max_depth+1) - 1 node slots
  * per tree, heap order (children of s: 2s+1, 2s+2).  A fit may be made in several calls
  * (first_stage = the stages done so far, raw carried over): the trees are the same. */
-int fd_gbt_fit(const float *x,           /* IN [n][d] */
-               const float *xs,          /* IN [d][n]: each column sorted ascending */
+typedef struct {               /* one boosted model of fd_gbt_fit */
+    const int32_t *y;          /* IN [n] labels 0 .. n_classes-1 */
+    int n_classes;
+    uint64_t seed;             /* order in which features are tried (ties) */
+    double *raw;               /* IN/OUT [n][T]: initial raw predictions in, final out */
+    int32_t *feature;          /* OUT [n_stages * T][S]: split feature, -1 leaf, -2 none */
+    double *threshold;         /* OUT [n_stages * T][S] */
+    double *value;             /* OUT [n_stages * T][S]: leaf values */
+    double *importance;        /* OUT [n_stages * T][d]: impurity decrease / n */
+} fd_gbt_model;
+int fd_gbt_fit(const float *xs,          /* IN [d][n]: each column sorted ascending */
                const int32_t *order,     /* IN [d][n]: the rows in that order */
-               const int32_t *y,         /* IN [n] labels 0 .. n_classes-1 */
-               int64_t n, int64_t d, int n_classes,
+               int64_t n, int64_t d,
+               fd_gbt_model *models,     /* the models fitted on these rows, side by side */
+               int n_models,
                int first_stage,          /* stages first_stage .. + n_stages - 1 of a fit */
-               int n_stages, double learning_rate, int max_depth,
-               uint64_t seed,            /* order in which features are tried (ties) */
-               double *raw,              /* IN/OUT [n][T]: initial raw predictions in, final out */
-               int32_t *feature,         /* OUT [n_stages * T][S]: split feature, -1 leaf, -2 none */
-               double *threshold,        /* OUT [n_stages * T][S] */
-               double *value,            /* OUT [n_stages * T][S]: leaf values */
-               double *importance,       /* OUT [n_stages * T][d]: impurity decrease / n */
-               int n_threads);
+               int n_stages, double learning_rate, int max_depth, int n_threads);
 int fd_gbt_predict(const float *x,       /* IN [m][d] */
                    int64_t m, int64_t d, int n_trees, int T, int max_depth,
                    const int32_t *feature, const double *threshold, const double *value,
@@ -348,6 +351,32 @@ int fd_level_quantile(const fd_array *factors, const fd_levels *levels, const fd
                       double *dev,            /* OUT [L * n_codes] */
                       uint8_t *ok,            /* OUT [L * n_codes] */
                       int64_t *err_col, int n_threads);
+/* forest.c: scikit-learn's RandomForestRegressor trees (squared error, max_features codes
+ * drawn per node, bootstrap counts as weights, min_samples_leaf 1) from presorted columns,
+ * with fastdis's random stream (keyed by tree).  Tree t's nodes sit at [t * cap, t * cap +
+ * n_nodes[t]), cap = 2n - 1, numbered level by level (children -1 at a leaf); a depth cap
+ * at prediction gives the tree max_depth would grow from the same draws. */
+int fd_forest_fit(const float *xs,        /* IN [d][n]: each column sorted ascending */
+                  const int32_t *order,   /* IN [d][n]: the rows in that order */
+                  const double *y,        /* IN [n] */
+                  int64_t n, int64_t d, int n_trees, int max_features, int max_depth,
+                  int bootstrap, uint64_t seed,
+                  int32_t *feature,       /* OUT [n_trees][cap]: split code, -1 at a leaf */
+                  double *threshold,      /* OUT [n_trees][cap] */
+                  int32_t *left, int32_t *right, /* OUT [n_trees][cap]: children, -1 at a leaf */
+                  double *value,          /* OUT [n_trees][cap]: weighted mean of y */
+                  int64_t *n_nodes,       /* OUT [n_trees] */
+                  double *importance,     /* OUT [n_trees][d]: impurity decrease / weight */
+                  int n_threads);
+int fd_forest_predict(const float *x,     /* IN [m][d] */
+                      int64_t m, int64_t d, int n_trees, int64_t cap,
+                      const int32_t *feature, const double *threshold, const int32_t *left,
+                      const int32_t *right, const double *value,
+                      const int32_t *depths, /* IN [n_depths], ascending: walks this deep */
+                      int n_depths,
+                      double *out,        /* OUT [n_depths][m]: the means over the trees */
+                      int n_threads);
+
 #ifdef __cplusplus
 }
 #endif

@@ -13,6 +13,7 @@ between chunks; the chunks are cut where the result cannot change (tests compare
 import numpy as np
 cimport numpy as cnp
 from cpython.exc cimport PyErr_CheckSignals
+from cpython.mem cimport PyMem_Free, PyMem_Malloc
 from libc.stdint cimport int32_t, int64_t, uint8_t, uint64_t, INT64_MAX
 from libc.stdlib cimport malloc, free
 
@@ -84,11 +85,27 @@ cdef extern from "fastdis.h" nogil:
                            const fd_array *codes, const fd_binning *bins,
                            int64_t *fc, int64_t *cc, int64_t *ff,
                            int64_t *err_col, int n_threads)
-    int fd_gbt_fit(const float *x, const float *xs, const int32_t *order, const int32_t *y,
-                   int64_t n, int64_t d, int n_classes, int first_stage, int n_stages,
-                   double learning_rate, int max_depth, uint64_t seed, double *raw,
-                   int32_t *feature, double *threshold, double *value, double *importance,
-                   int n_threads)
+    ctypedef struct fd_gbt_model:
+        const int32_t *y
+        int n_classes
+        uint64_t seed
+        double *raw
+        int32_t *feature
+        double *threshold
+        double *value
+        double *importance
+    int fd_gbt_fit(const float *xs, const int32_t *order, int64_t n, int64_t d,
+                   fd_gbt_model *models, int n_models, int first_stage, int n_stages,
+                   double learning_rate, int max_depth, int n_threads)
+    int fd_forest_fit(const float *xs, const int32_t *order, const double *y, int64_t n,
+                      int64_t d, int n_trees, int max_features, int max_depth, int bootstrap,
+                      uint64_t seed, int32_t *feature, double *threshold, int32_t *left,
+                      int32_t *right, double *value, int64_t *n_nodes, double *importance,
+                      int n_threads)
+    int fd_forest_predict(const float *x, int64_t m, int64_t d, int n_trees, int64_t cap,
+                          const int32_t *feature, const double *threshold, const int32_t *left,
+                          const int32_t *right, const double *value, const int32_t *depths,
+                          int n_depths, double *out, int n_threads)
     int fd_gbt_predict(const float *x, int64_t m, int64_t d, int n_trees, int T, int max_depth,
                        const int32_t *feature, const double *threshold, const double *value,
                        double learning_rate, double *raw, int n_threads)
@@ -661,55 +678,91 @@ def level_deviation(factors, lut, lut_offset, lut_len, vmin, n_levels, codes, in
     return mean, dev, lo, hi, count
 
 
-def gbt_fit(x, xs, order, y, int n_classes, int n_stages, double learning_rate, int max_depth,
-            uint64_t seed, raw, int n_threads):
-    """Boost n_stages stages (raw is updated in place); returns (feature, threshold, value,
-    importance) of the n_stages * T trees."""
-    if n_classes < 2 or n_stages < 0 or not 1 <= max_depth <= 16:
-        raise ValueError(f"gbt_fit needs n_classes >= 2, n_stages >= 0 and max_depth in "
-                         f"[1, 16], got {n_classes}, {n_stages}, {max_depth}")
-    _array(x, "x")
-    if x.ndim != 2:
-        raise ValueError(f"x must be a 2-D array, got {x.ndim}-D")
-    cdef int64_t n = x.shape[0], d = x.shape[1]
-    cdef int T = n_classes if n_classes > 2 else 1
+def gbt_fit(xs, order, ys, n_classes, seeds, raws, int n_stages, double learning_rate,
+            int max_depth, int n_threads):
+    """Boost n_stages stages of len(ys) models on the same rows (model k: labels ys[k] of
+    n_classes[k] classes, seed seeds[k], raw predictions raws[k] updated in place); returns
+    one (feature, threshold, value, importance) per model, of its n_stages * T trees."""
+    cdef Py_ssize_t K = len(ys), k
+    if not (len(n_classes) == len(seeds) == len(raws) == K) or K < 1:
+        raise ValueError("gbt_fit needs one n_classes, seed and raw per model, and a model")
+    if n_stages < 0 or not 1 <= max_depth <= 16:
+        raise ValueError(f"gbt_fit needs n_stages >= 0 and max_depth in [1, 16], got "
+                         f"{n_stages}, {max_depth}")
+    _array(xs, "xs")
+    if xs.ndim != 2:
+        raise ValueError(f"xs must be a 2-D array, got {xs.ndim}-D")
+    cdef int64_t d = xs.shape[0], n = xs.shape[1]
     cdef int64_t S = (2 << max_depth) - 1
-    cdef const float *px = <const float *>_data(x, "x", np.float32, (n, d))
     cdef const float *pxs = <const float *>_data(xs, "xs", np.float32, (d, n))
     cdef const int32_t *por = <const int32_t *>_data(order, "order", np.int32, (d, n))
-    cdef const int32_t *py = <const int32_t *>_data(y, "y", np.int32, (n,))
-    cdef double *praw = <double *>_data(raw, "raw", np.float64, (n, T), True)
     if n < 2 or d < 1 or n > np.iinfo(np.int32).max:
-        raise ValueError(f"x must have 2 to 2**31 - 1 rows and a column, got shape {x.shape}")
+        raise ValueError(f"xs must have a column and 2 to 2**31 - 1 rows, got shape {xs.shape}")
     if order.min() < 0 or order.max() >= n:
         raise ValueError(f"order must hold row numbers in [0, {n})")
-    if y.min() < 0 or y.max() >= n_classes:
-        raise ValueError(f"y must hold labels in [0, {n_classes})")
-    feature = np.empty((n_stages * T, S), dtype=np.int32)
-    threshold = np.zeros((n_stages * T, S), dtype=np.float64)
-    value = np.zeros((n_stages * T, S), dtype=np.float64)
-    importance = np.empty((n_stages * T, d), dtype=np.float64)
-    cdef int32_t *pf = <int32_t *>cnp.PyArray_DATA(feature)
-    cdef double *pt = <double *>cnp.PyArray_DATA(threshold)
-    cdef double *pv = <double *>cnp.PyArray_DATA(value)
-    cdef double *pi = <double *>cnp.PyArray_DATA(importance)
-    # stages in chunks: the trees of stage s are keyed by s itself, so this is bit-identical
-    cdef int step = <int>max(1, _chunk_cells // max(1, n * d * T * max_depth)), s0, ns
+    cdef fd_gbt_model *models = <fd_gbt_model *>PyMem_Malloc(K * sizeof(fd_gbt_model))
+    if models == NULL:
+        raise MemoryError("fastdis: out of memory in gbt_fit")
+    out, keep = [], []
+    cdef int64_t total_T = 0
+    cdef int T
+    try:
+        for k in range(K):
+            c, y, raw = int(n_classes[k]), ys[k], raws[k]
+            if c < 2:
+                raise ValueError(f"gbt_fit needs n_classes >= 2, got {c} for model {k}")
+            T = c if c > 2 else 1
+            total_T += T
+            models[k].y = <const int32_t *>_data(y, "y", np.int32, (n,))
+            if y.min() < 0 or y.max() >= c:
+                raise ValueError(f"y must hold labels in [0, {c}), model {k}")
+            models[k].n_classes = c
+            models[k].seed = <uint64_t>seeds[k]
+            models[k].raw = <double *>_data(raw, "raw", np.float64, (n, T), True)
+            arrays = (np.empty((n_stages * T, S), dtype=np.int32),
+                      np.zeros((n_stages * T, S), dtype=np.float64),
+                      np.zeros((n_stages * T, S), dtype=np.float64),
+                      np.empty((n_stages * T, d), dtype=np.float64))
+            out.append(arrays)
+            models[k].feature = <int32_t *>cnp.PyArray_DATA(arrays[0])
+            models[k].threshold = <double *>cnp.PyArray_DATA(arrays[1])
+            models[k].value = <double *>cnp.PyArray_DATA(arrays[2])
+            models[k].importance = <double *>cnp.PyArray_DATA(arrays[3])
+        # stages in chunks: the trees of stage s are keyed by s itself, so this is bit-identical.
+        # A chunk ends with threads waiting for its last trees: 8x the other kernels' cells
+        # per call (a presorted scan step is cheap) keeps those waits rare
+        _gbt_chunks(pxs, por, n, d, models, <int>K, n_stages, learning_rate, max_depth,
+                    max(1, 8 * _chunk_cells // max(1, n * d * total_T * max_depth)), n_threads)
+    finally:
+        PyMem_Free(models)
+    return out
+
+
+cdef int _gbt_chunks(const float *pxs, const int32_t *por, int64_t n, int64_t d,
+                     fd_gbt_model *models, int K, int n_stages, double learning_rate,
+                     int max_depth, int64_t step, int n_threads) except -1:
+    """fd_gbt_fit over the stages, step stages per call, the output pointers moved on."""
+    cdef int s0, ns, k, status, T
+    cdef int64_t S = (2 << max_depth) - 1
     cdef int64_t at
-    cdef int status
     for s0 in range(0, n_stages, step):
         ns = min(step, n_stages - s0)
-        at = <int64_t>s0 * T
         with nogil:
-            status = fd_gbt_fit(px, pxs, por, py, n, d, n_classes, s0, ns, learning_rate,
-                                max_depth, seed, praw, pf + at * S, pt + at * S, pv + at * S,
-                                pi + at * d, n_threads)
+            status = fd_gbt_fit(pxs, por, n, d, models, K, s0, ns, learning_rate, max_depth,
+                                n_threads)
         if status == ERR_NOMEM:
             raise MemoryError("fastdis: out of memory in gbt_fit")
         if status != OK:
             raise ValueError("fastdis: invalid arguments to gbt_fit")
+        for k in range(K):  # the next chunk's trees follow these
+            T = models[k].n_classes if models[k].n_classes > 2 else 1
+            at = <int64_t>ns * T
+            models[k].feature += at * S
+            models[k].threshold += at * S
+            models[k].value += at * S
+            models[k].importance += at * d
         PyErr_CheckSignals()
-    return feature, threshold, value, importance
+    return 0
 
 
 def gbt_predict(x, feature, threshold, value, int T, int max_depth, double learning_rate, raw,
@@ -1192,3 +1245,110 @@ def level_quantile(factors, lut, lut_offset, lut_len, vmin, n_levels, codes, mea
     _raise(status, col, 0)
     PyErr_CheckSignals()
     return dev, ok.astype(bool)
+
+def forest_fit(xs, order, y, int n_trees, int max_features, int max_depth, bint bootstrap,
+               uint64_t seed, int n_threads):
+    """Grow n_trees regression trees on presorted columns; returns (feature, threshold,
+    left, right, value, n_nodes, importance), node arrays of shape (n_trees, 2n - 1)."""
+    _array(xs, "xs")
+    if xs.ndim != 2:
+        raise ValueError(f"xs must be a 2-D array, got {xs.ndim}-D")
+    cdef int64_t d = xs.shape[0], n = xs.shape[1]
+    if n < 1 or d < 1 or n > np.iinfo(np.int32).max // 2:
+        raise ValueError(f"xs must have a column and 1 to 2**30 - 1 rows, got shape {xs.shape}")
+    if n_trees < 0 or not 1 <= max_features <= d or max_depth < 0:
+        raise ValueError(f"forest_fit needs n_trees >= 0, max_features in [1, {d}] and "
+                         f"max_depth >= 0, got {n_trees}, {max_features}, {max_depth}")
+    cdef const float *pxs = <const float *>_data(xs, "xs", np.float32, (d, n))
+    cdef const int32_t *por = <const int32_t *>_data(order, "order", np.int32, (d, n))
+    cdef const double *py = <const double *>_data(y, "y", np.float64, (n,))
+    if order.min() < 0 or order.max() >= n:
+        raise ValueError(f"order must hold row numbers in [0, {n})")
+    if not np.isfinite(y).all():
+        raise ValueError("y must be finite")
+    cdef int64_t cap = 2 * n - 1
+    feature = np.full((n_trees, cap), -1, dtype=np.int32)
+    threshold = np.zeros((n_trees, cap), dtype=np.float64)
+    left = np.full((n_trees, cap), -1, dtype=np.int32)  # slots past a tree's nodes: leaves
+    right = np.full((n_trees, cap), -1, dtype=np.int32)
+    value = np.zeros((n_trees, cap), dtype=np.float64)
+    n_nodes = np.zeros(n_trees, dtype=np.int64)
+    importance = np.zeros((n_trees, d), dtype=np.float64)
+    cdef int32_t *pf = <int32_t *>cnp.PyArray_DATA(feature)
+    cdef double *pt = <double *>cnp.PyArray_DATA(threshold)
+    cdef int32_t *pl = <int32_t *>cnp.PyArray_DATA(left)
+    cdef int32_t *pr = <int32_t *>cnp.PyArray_DATA(right)
+    cdef double *pv = <double *>cnp.PyArray_DATA(value)
+    cdef int64_t *pn = <int64_t *>cnp.PyArray_DATA(n_nodes)
+    cdef double *pi = <double *>cnp.PyArray_DATA(importance)
+    cdef int status, t0, nt
+    # trees in chunks (each tree has its own generator: the same trees), Ctrl-C between
+    cdef int step = <int>max(1, _chunk_cells // max(1, n * d * 16))
+    for t0 in range(0, n_trees, step):
+        nt = min(step, n_trees - t0)
+        with nogil:
+            status = fd_forest_fit(pxs, por, py, n, d, nt, max_features, max_depth, bootstrap,
+                                   seed, pf + t0 * cap, pt + t0 * cap, pl + t0 * cap,
+                                   pr + t0 * cap, pv + t0 * cap, pn + t0, pi + t0 * d,
+                                   n_threads)
+        if status == ERR_NOMEM:
+            raise MemoryError("fastdis: out of memory in forest_fit")
+        if status != OK:
+            raise ValueError("fastdis: invalid arguments to forest_fit")
+        PyErr_CheckSignals()
+    return feature, threshold, left, right, value, n_nodes, importance
+
+
+def forest_predict(x, feature, threshold, left, right, value, depths, int n_threads):
+    """(len(depths), m): per depth cap, the mean over the trees of the value each reaches
+    walking at most that deep."""
+    _array(x, "x")
+    _array(feature, "feature")
+    if x.ndim != 2 or feature.ndim != 2:
+        raise ValueError("x and feature must be 2-D arrays")
+    cdef int64_t m = x.shape[0], d = x.shape[1], n_trees = feature.shape[0]
+    cdef int64_t cap = feature.shape[1]
+    depths = [int(depth) for depth in depths]
+    if n_trees < 1 or cap < 1 or n_trees > np.iinfo(np.int32).max or \
+            any(not 0 <= depth <= np.iinfo(np.int32).max for depth in depths):
+        raise ValueError("forest_predict needs a tree and depths in [0, 2**31 - 1]")
+    cdef const float *px = <const float *>_data(x, "x", np.float32, (m, d))
+    cdef const int32_t *pf = <const int32_t *>_data(feature, "feature", np.int32, (n_trees, cap))
+    cdef const double *pt = <const double *>_data(threshold, "threshold", np.float64, (n_trees, cap))
+    cdef const int32_t *pl = <const int32_t *>_data(left, "left", np.int32, (n_trees, cap))
+    cdef const int32_t *pr = <const int32_t *>_data(right, "right", np.int32, (n_trees, cap))
+    cdef const double *pv = <const double *>_data(value, "value", np.float64, (n_trees, cap))
+    # a walk reads row[feature] at split nodes and goes to a later node of the tree: the
+    # features must be columns of x, the children in range and after their parent
+    split, nodes = left >= 0, np.arange(cap)
+    if (split != (right >= 0)).any() or (split & ((feature < 0) | (feature >= d))).any() or \
+            (split & ((left <= nodes) | (right <= nodes))).any() or left.max() >= cap or \
+            right.max() >= cap:
+        raise ValueError(f"feature must hold columns of x (< {d}) at split nodes and the "
+                         f"children must be later nodes of their tree (< {cap})")
+    caps = np.array(depths, dtype=np.int32)
+    ranks = np.argsort(caps, kind="stable")  # the kernel walks to ascending caps
+    sorted_caps = np.ascontiguousarray(caps[ranks])
+    cdef const int32_t *pd = <const int32_t *>cnp.PyArray_DATA(sorted_caps)
+    cdef int n_depths = len(depths)
+    if n_depths < 1:
+        raise ValueError("forest_predict needs depths")
+    sorted_out = np.empty((n_depths, m), dtype=np.float64)
+    cdef int64_t step = min(_rows_per_chunk(d + n_trees * n_depths), max(m, 1)), r0, nr, k
+    cdef int status
+    chunk = np.empty((n_depths, step), dtype=np.float64)
+    cdef double *pc = <double *>cnp.PyArray_DATA(chunk)
+    for r0 in range(0, m, step):
+        nr = min(step, m - r0)
+        with nogil:
+            status = fd_forest_predict(px + r0 * d, nr, d, <int>n_trees, cap, pf, pt, pl, pr,
+                                       pv, pd, n_depths, pc, n_threads)
+        if status != OK:
+            raise ValueError("fastdis: invalid arguments to forest_predict")
+        for k in range(n_depths):  # the chunk's [n_depths][nr] into each depth's row
+            sorted_out[k, r0:r0 + nr] = chunk.ravel()[k * nr:(k + 1) * nr]
+        PyErr_CheckSignals()
+    out = np.empty_like(sorted_out)
+    out[ranks] = sorted_out
+    return out
+

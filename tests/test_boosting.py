@@ -71,7 +71,7 @@ def test_boosted_trees_threads_and_consistency():
     x32 = np.ascontiguousarray(x, dtype=np.float32)
     order, sorted_x = _sorted_columns(x32)
     raw = model._init_raw(len(x))
-    _kernels.gbt_fit(x32, sorted_x, order, y.astype(np.int32), 4, 12, 0.1, 3, 3, raw, 1)
+    _kernels.gbt_fit(sorted_x, order, [y.astype(np.int32)], [4], [3], [raw], 12, 0.1, 3, 1)
     np.testing.assert_array_equal(raw, model.decision_function(x.copy()))  # replayed
     np.testing.assert_array_equal(raw, model.decision_function(x))  # kept from the fit
     with pytest.raises(ValueError, match="two classes"):
@@ -94,3 +94,48 @@ def test_dci_gradient_boosting_two_class_factors_in_parallel():
             for t in (1, 2)]
     np.testing.assert_array_equal(runs[0].importance, runs[1].importance)
     assert runs[0].informativeness == runs[1].informativeness > 0.6
+
+
+def test_models_fitted_together_equal_models_fitted_alone():
+    """fit_boosted grows several models (dci's factors) in one team of threads, handing out
+    whichever tree is ready: each model is bit for bit the model fitted alone, for any
+    thread count and whatever its company (two-class models have one tree per stage)."""
+    from fastdis.metrics._boosting import BoostedTrees, fit_boosted
+
+    rng = np.random.default_rng(21)
+    x = rng.normal(size=(500, 6))
+    ys = [rng.integers(0, 4, 500), rng.integers(0, 2, 500), (x[:, 0] > 0) + 2 * (x[:, 1] > 0.5)]
+
+    def model(seed, threads):
+        return BoostedTrees(n_estimators=7, random_state=seed, n_threads=threads)
+
+    alone = [model(s, 1).fit(x, y) for s, y in zip((3, 4, 5), ys)]
+    for threads in (1, 2, 3):
+        together = fit_boosted(x, ys, [model(s, threads) for s in (3, 4, 5)])
+        for a, b in zip(alone, together):
+            np.testing.assert_array_equal(a.feature_, b.feature_)
+            np.testing.assert_array_equal(a.threshold_, b.threshold_)
+            np.testing.assert_array_equal(a.value_, b.value_)
+            np.testing.assert_array_equal(a.feature_importances_, b.feature_importances_)
+            np.testing.assert_array_equal(a.decision_function(x), b.decision_function(x))
+    with pytest.raises(ValueError, match="share n_estimators"):
+        fit_boosted(x, ys[:2], [model(0, 1), BoostedTrees(n_estimators=3)])
+
+
+def test_gbt_fit_binding_checks_its_model_lists():
+    """The kernel binding of several models: one labels / n_classes / seed / raw per model,
+    labels within their classes; errors name what is wrong."""
+    from fastdis import _kernels
+    from fastdis.metrics._boosting import _sorted_columns
+
+    x, y, _ = _boosting_case(8, 3, n=50)
+    order, sorted_x = _sorted_columns(np.ascontiguousarray(x, dtype=np.float32))
+    y = y.astype(np.int32)
+    with pytest.raises(ValueError, match="one n_classes, seed and raw per model"):
+        _kernels.gbt_fit(sorted_x, order, [y, y], [3], [0], [np.zeros((50, 3))], 2, 0.1, 2, 1)
+    with pytest.raises(ValueError, match=r"labels in \[0, 2\)"):
+        _kernels.gbt_fit(sorted_x, order, [y], [2], [0], [np.zeros((50, 1))], 2, 0.1, 2, 1)
+    with pytest.raises(ValueError, match="raw"):
+        _kernels.gbt_fit(sorted_x, order, [y], [3], [0], [np.zeros((50, 1))], 2, 0.1, 2, 1)
+    with pytest.raises(ValueError, match="n_classes >= 2"):
+        _kernels.gbt_fit(sorted_x, order, [y * 0], [1], [0], [np.zeros((50, 1))], 2, 0.1, 2, 1)

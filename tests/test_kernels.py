@@ -476,7 +476,11 @@ def _binding_calls():
     order = np.ascontiguousarray(np.argsort(x, axis=0, kind="stable").T, dtype=np.int32)
     xs = np.ascontiguousarray(np.take_along_axis(x, order.T, axis=0).T)
     y = (np.arange(n) % 3).astype(np.int32)
-    feature, threshold, value, _ = K.gbt_fit(x, xs, order, y, 3, 2, 0.1, 2, 0, np.zeros((n, 3)), 1)
+
+    def gbt_fit(xs, order, y, raw):  # one model: its labels and raw predictions
+        return K.gbt_fit(xs, order, [y], [3], [0], [raw], 2, 0.1, 2, 1)
+
+    [(feature, threshold, value, _)] = gbt_fit(xs, order, y, np.zeros((n, 3)))
     D, S, F = "data", "side", "free"
     G = F  # x: its rows set the expected shape of the other arrays
     lv_kinds = {1: ("lut", F), 2: ("lut_offset", S), 3: ("lut_len", S), 4: ("vmin", S),
@@ -512,8 +516,8 @@ def _binding_calls():
                             {0: ("codes", D), 1: ("offsets", F), 2: ("perm", S)}),
         "level_deviation": (K.level_deviation, [factors, *lv, codes, 1],
                             {0: ("factors", D), **lv_kinds, 6: ("codes", D)}),
-        "gbt_fit": (K.gbt_fit, [x, xs, order, y, 3, 2, 0.1, 2, 0, np.zeros((n, 3)), 1],
-                    {0: ("x", G), 1: ("xs", S), 2: ("order", S), 3: ("y", S), 9: ("raw", S)}),
+        "gbt_fit": (gbt_fit, [xs, order, y, np.zeros((n, 3))],
+                    {0: ("xs", G), 1: ("order", S), 2: ("y", S), 3: ("raw", S)}),
         "gbt_predict": (K.gbt_predict, [x, feature, threshold, value, 3, 2, 0.1,
                                         np.zeros((n, 3)), 1],
                         {0: ("x", G), 1: ("feature", G), 2: ("threshold", S), 3: ("value", S),

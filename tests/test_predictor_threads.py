@@ -98,8 +98,8 @@ def test_scikit_learn_parallel_runs_only_in_the_callers_thread(monkeypatch):
     in a pool thread it can read them while another thread's Parallel has them reset (they
     are process-wide), then warns "sklearn.utils.parallel.delayed should be used with ...
     Parallel", past pytest's filterwarnings=error. So fastdis never calls it from its
-    pool threads (the cross-validation is a plain loop; forests fit in the caller's
-    thread, on their own joblib threads)."""
+    pool threads (the cross-validation is a plain loop; a user's estimator fits in the
+    caller's thread, on its own joblib threads; the survey's forests are fastdis's own)."""
     from sklearn.utils import parallel
 
     callers, original = [], parallel.Parallel.__call__
@@ -118,9 +118,15 @@ def test_scikit_learn_parallel_runs_only_in_the_callers_thread(monkeypatch):
 
     monkeypatch.setattr("fastdis.metrics._dci_fit._cv_folds", lambda s, seed: KFold(2))
     monkeypatch.setattr("fastdis.metrics._dci_fit._FOREST_GRID", [(8, 1.0)])
+    from sklearn.ensemble import RandomForestRegressor
+
+    callers.clear()
+    fastdis.dci(factors, codes, estimator=RandomForestRegressor(10, n_jobs=2), random_state=0,
+                n_threads=2)
+    assert callers and set(callers) == {threading.current_thread()}
     callers.clear()
     fastdis.dci(factors, codes, estimator="random_forest", random_state=0, n_threads=2)
-    assert callers and set(callers) == {threading.current_thread()}
+    assert not callers  # csrc/forest.c: no joblib at all
 
 
 def test_pool_threads_see_the_callers_scikit_learn_config():

@@ -4,7 +4,8 @@ disentanglement_lib's DCI fits ``GradientBoostingClassifier()`` per factor: 100 
 depth-3 squared-error trees on the log loss's negative gradient, learning rate 0.1, every
 feature searched at every node, one Newton step per leaf. :class:`BoostedTrees` fits that
 same model (csrc/boosting.c): the codes' sort order is computed once instead of at every
-node of every tree, and the trees of one stage (one per class) grow in parallel. Tests
+node of every tree, and the trees of a stage (one per class) grow in parallel, those of
+several models (dci's factors, :func:`fit_boosted`) in one team of threads. Tests
 check it against scikit-learn's fit (same trees, importances and predictions to rounding).
 
 Where several codes offer splits of equal quality (often in small nodes, where several
@@ -65,34 +66,28 @@ class BoostedTrees:
 
     def fit(self, x, y):
         """Fit on codes ``x`` (n_samples, n_features) and labels ``y`` (n_samples,)."""
+        return fit_boosted(x, [y], [self])[0]
+
+    def _start(self, labels):
+        """Check the settings, set ``classes_`` and scikit-learn's init (the class priors,
+        clipped, through the loss's link); returns (integer labels, seed)."""
         if not 1 <= self.max_depth <= 16:
             raise ValueError(f"max_depth must be in [1, 16], got {self.max_depth}")
         seed = check_random_state(self.random_state)
-        x_in = x
-        # the trees see float32 features, as scikit-learn's do
-        with np.errstate(over="ignore"):
-            x = np.ascontiguousarray(x, dtype=np.float32)
-        if not np.isfinite(x).all():
-            raise ValueError("codes hold values beyond float32's range (about 3.4e38): "
-                             "gradient boosting's trees compare float32 values, as "
-                             "scikit-learn's do; rescale the codes")
-        self.classes_, labels = np.unique(np.asarray(y), return_inverse=True)
+        self.classes_, labels = np.unique(np.asarray(labels), return_inverse=True)
         n_classes = len(self.classes_)
         if n_classes < 2:
             raise ValueError("BoostedTrees needs at least two classes")
-        # scikit-learn's init: the class priors (clipped) through the loss's link
         eps = np.finfo(np.float64).eps
         prior = np.clip(np.bincount(labels, minlength=n_classes) / len(labels), eps, 1 - eps)
         if n_classes == 2:
             self.init_raw_ = np.log(prior[1:] / (1 - prior[1:]))
         else:
             self.init_raw_ = np.log(prior / np.exp(np.mean(np.log(prior))))
-        order, sorted_x = _sorted_columns(x)
-        raw = self._init_raw(x.shape[0])
-        (self.feature_, self.threshold_, self.value_, importance) = _kernels.gbt_fit(
-            x, sorted_x, order, labels.astype(np.int32), n_classes, self.n_estimators,
-            float(self.learning_rate), self.max_depth, seed, raw,
-            self.n_threads)
+        return labels.astype(np.int32), seed
+
+    def _finish(self, x_in, raw, trees):
+        (self.feature_, self.threshold_, self.value_, importance) = trees
         # the fit's own raw predictions of its rows (equal to replaying the trees, tested):
         # scoring the training rows (the same array object, unchanged: dci's use) then
         # needs no second pass through 1,000 trees
@@ -102,8 +97,7 @@ class BoostedTrees:
             mean = importance[split].mean(axis=0)
             self.feature_importances_ = mean / mean.sum()
         else:
-            self.feature_importances_ = np.zeros(x.shape[1])
-        return self
+            self.feature_importances_ = np.zeros(importance.shape[1])
 
     def decision_function(self, x):
         """Raw predictions: (n_samples,) for two classes, else (n_samples, n_classes)."""
@@ -122,3 +116,38 @@ class BoostedTrees:
         raw = self.decision_function(x)
         index = (raw >= 0).astype(int) if raw.ndim == 1 else np.argmax(raw, axis=1)
         return self.classes_[index]
+
+
+def fit_boosted(x, ys, models):
+    """Fit each unfitted :class:`BoostedTrees` of ``models`` on codes ``x`` and its labels
+    in ``ys``, all in one kernel call: the codes are sorted once, and the trees of every
+    model share one team of threads (``models[0].n_threads``), so a thread that finishes
+    its piece takes one of any model instead of waiting for the others (dci fits one model
+    per factor this way). The models must share ``n_estimators``, ``learning_rate`` and
+    ``max_depth``. Returns ``models``, fitted."""
+    first = models[0]
+    if any((m.n_estimators, m.learning_rate, m.max_depth) !=
+           (first.n_estimators, first.learning_rate, first.max_depth) for m in models):
+        raise ValueError("fit_boosted's models must share n_estimators, learning_rate and "
+                         "max_depth")
+    x_in = x
+    # the trees see float32 features, as scikit-learn's do
+    with np.errstate(over="ignore"):
+        x = np.ascontiguousarray(x, dtype=np.float32)
+    if x.ndim != 2:
+        raise ValueError(f"x must be a 2-D array, got {x.ndim}-D")
+    if not np.isfinite(x).all():
+        raise ValueError("codes hold values beyond float32's range (about 3.4e38): "
+                         "gradient boosting's trees compare float32 values, as "
+                         "scikit-learn's do; rescale the codes")
+    starts = [m._start(y) for m, y in zip(models, ys)]
+    raws = [m._init_raw(x.shape[0]) for m in models]
+    order, sorted_x = _sorted_columns(x)
+    trees = _kernels.gbt_fit(sorted_x, order, [labels for labels, _ in starts],
+                             [len(m.classes_) for m in models], [seed for _, seed in starts],
+                             raws, first.n_estimators, float(first.learning_rate),
+                             first.max_depth, first.n_threads)
+    for m, raw, t in zip(models, raws, trees):
+        m._finish(x_in, raw, t)
+    return models
+

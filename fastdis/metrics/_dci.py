@@ -7,7 +7,7 @@ from .._random import check_random_state
 from .._threads import parallel_map, total_threads
 from .._validation import check_choice, check_n_threads, check_pair
 from ._conventions import AVAILABLE, resolve
-from ._dci_fit import CLASSIFIERS, ESTIMATORS, fit_factor, serial
+from ._dci_fit import CLASSIFIERS, ESTIMATORS, fit_boosted_factors, fit_factor, serial
 from ._fitting import check_classes, check_factors_vary, is_numeric, minmax_scaled, split_rows
 from ._scale import column_exponents, to_unit
 
@@ -150,18 +150,22 @@ def dci(factors, codes, *, convention=None, random_state=None, n_threads=None, e
         fresh entropy.
     n_threads : int, optional
         Threads in all (default: all available). The Lasso reads the rows once on them
-        (its fits then take microseconds); gradient boosting grows the trees of each boosting
-        stage (one per class) on them (two-class factors side by side); the forests, histogram
-        gradient boosting and a user's estimator fit one factor after the other with every
-        thread (their ``n_jobs`` capped at ``n_threads``, BLAS and OpenMP pools limited).
+        (its fits then take microseconds); gradient boosting grows every factor's trees on
+        them, one team taking whichever tree is ready; the random forests fit factors side
+        by side; histogram gradient boosting and a user's estimator fit one factor after
+        the other with every thread (their ``n_jobs`` capped at ``n_threads``, BLAS and
+        OpenMP pools limited).
     estimator : str or scikit-learn estimator, optional
         ``"lasso"`` (default): importance :math:`|w|`, alpha among (1e-4, ..., 1) by 10-fold
         CV, as the survey code; scikit-learn's Lasso (its coordinate descent, screening and
         duality-gap stop) run by fastdis on the Gram matrix of each fold, from one pass over
         the rows: the same coefficients to rounding, at any N in about the time of one read
-        of the rows. ``"random_forest"``: ``RandomForestRegressor`` with 10
-        trees, depth (8..128) and max_features (0.2..1) by 10-fold CV, Gini importance, as
-        the survey code (20 x 10 forests per factor: slow). ``"gradient_boosting"``:
+        of the rows. ``"random_forest"``: the survey's ``RandomForestRegressor``
+        model, 10 trees, depth (8..128) and max_features (0.2..1) by 10-fold CV, impurity
+        importance, grown by fastdis's C kernel from codes sorted once (one forest per fold
+        and max_features serves every depth: 400 trees per factor instead of 2,000); its
+        random draws are fastdis's, so values vary as the survey's do over seeds.
+        ``"gradient_boosting"``:
         disentanglement_lib's ``GradientBoostingClassifier()`` model (100 depth-3 trees,
         learning rate 0.1, impurity importance), fitted by fastdis's C kernel from codes
         sorted once (about 35x scikit-learn's fit on 2 cores): the same trees and
@@ -300,18 +304,20 @@ def dci(factors, codes, *, convention=None, random_state=None, n_threads=None, e
             return float(np.mean(pred == y))
         return max(1.0 - 12.0 * float(np.mean((np.ravel(pred) - y) ** 2)), 0.0)
 
+    # gradient boosting: every factor's trees in one kernel call, one team of threads
+    boosted = (fit_boosted_factors(x_fit, [targets(k, fit_rows) for k in range(K)], seeds,
+                                   total_threads(nt)) if name == "gradient_boosting" else None)
+
     def fit(k, inner):
-        model, weights = fit_factor(name, x_fit, targets(k, fit_rows), s, int(seeds[k]), inner)
+        model, weights = (boosted[k] if boosted else
+                          fit_factor(name, x_fit, targets(k, fit_rows), s, int(seeds[k]), inner))
         train = score(model, k, x_fit, fit_rows)
         test = train if same_rows else score(model, k, x_eval, eval_rows)
         return weights, train, test
 
-    # gradient boosting grows a stage's trees (one per class) on its threads; factors of two
-    # classes have one tree per stage, so they run side by side instead
-    one_by_one = serial(name) or (name == "gradient_boosting" and max(n_values) > 2)
     with progress_bar(K, "dci", progress) as bar:
         results = parallel_map(fit, range(K), total_threads(nt),
-                               max_parallel=1 if one_by_one else None, callback=bar.update)
+                               max_parallel=1 if serial(name) else None, callback=bar.update)
     importance = np.zeros((J, K))
     informativeness, informativeness_train = np.zeros(K), np.zeros(K)
     for k, (weights, train, test) in enumerate(results):

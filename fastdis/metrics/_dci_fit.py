@@ -73,7 +73,7 @@ def serial(name):
     """Whether the factors of ``name`` are fitted one after the other, each fit with the
     whole budget (estimators with threads of their own, or that may call scikit-learn's
     Parallel), rather than side by side."""
-    return not isinstance(name, str) or name in ("random_forest", "hist_gradient_boosting")
+    return not isinstance(name, str) or name == "hist_gradient_boosting"
 
 
 def _capped_jobs(model, inner):
@@ -88,6 +88,18 @@ def _capped_jobs(model, inner):
     return jobs
 
 
+def fit_boosted_factors(x, ys, seeds, n_threads):
+    """disentanglement_lib's ``GradientBoostingClassifier()`` for each factor's labels in
+    ``ys``, all in one kernel call on ``n_threads`` threads (codes sorted once; a thread
+    never waits on one factor's stage while another factor has trees to grow); returns
+    [(fitted model, importance of each code)] per factor."""
+    from ._boosting import BoostedTrees, fit_boosted
+
+    models = fit_boosted(x, ys, [BoostedTrees(random_state=int(seed), n_threads=n_threads)
+                                 for seed in seeds])
+    return [(model, model.feature_importances_) for model in models]
+
+
 def fit_factor(name, x, y, s, seed, inner=1):
     """Fit the predictor of one factor; returns (fitted model, importance of each code).
     ``inner``: threads this fit may use (see :mod:`fastdis._threads`). The Lasso is not
@@ -95,22 +107,18 @@ def fit_factor(name, x, y, s, seed, inner=1):
     from sklearn.base import clone
 
     if name == "random_forest":
-        from sklearn.ensemble import RandomForestRegressor
+        from sklearn.model_selection import KFold
 
-        def forest(shape):  # its trees grow on `inner` joblib threads
-            return RandomForestRegressor(n_estimators=10, max_depth=shape[0],
-                                         max_features=shape[1], random_state=seed, n_jobs=inner)
+        from ._forest import RegressionForest, select_shape
 
-        with limit_threads(1, "blas"):  # trees use no BLAS: the threads are the forest's
-            shape = _cv_select(forest, _FOREST_GRID, x, y, _cv_folds(s, seed))
-            checkpoint()
-            model = _fitted(forest(shape), x, y)
+        folds = _cv_folds(s, seed)  # the folds cross_val_score would use
+        splits = list((KFold(folds) if isinstance(folds, int) else folds).split(x))
+        shape = select_shape(_FOREST_GRID, x, y, splits, seed, inner)
+        checkpoint()
+        model = RegressionForest(10, shape[0], shape[1], True, seed, inner).fit(x, y)
         return model, model.feature_importances_
     if name == "gradient_boosting":
-        from ._boosting import BoostedTrees
-
-        model = BoostedTrees(random_state=seed, n_threads=inner).fit(x, y)
-        return model, model.feature_importances_
+        return fit_boosted_factors(x, [y], [seed], inner)[0]
     if name == "hist_gradient_boosting":
         from sklearn.ensemble import HistGradientBoostingClassifier
 

@@ -533,8 +533,8 @@ int main(int argc, char **argv)
                 for (int64_t i = 0; i < n; i++) xs[j * n + i] = x[o[i] * d + j];
             }
             const uint64_t seed = rnd();
-            if (fd_gbt_fit(x, xs, order, y, n, d, ncls, 0, stages, 0.1, depth, seed, raw, feat, thr,
-                           val, imp, nt) != FD_OK ||
+            fd_gbt_model mo = {y, ncls, seed, raw, feat, thr, val, imp};
+            if (fd_gbt_fit(xs, order, n, d, &mo, 1, 0, stages, 0.1, depth, nt) != FD_OK ||
                 fd_gbt_predict(x, n, d, stages * T, T, depth, feat, thr, val, 0.1, replay, nt) != FD_OK) {
                 fprintf(stderr, "iter %d: gbt\n", it); return 1;
             }
@@ -548,19 +548,81 @@ int main(int argc, char **argv)
                 double *thr2 = malloc(sizeof(double) * stages * T * S), *val2 = malloc(sizeof(double) * stages * T * S);
                 double *imp2 = malloc(sizeof(double) * stages * T * d), *raw2 = calloc(n * T, sizeof(double));
                 const int64_t at = (int64_t)s1 * T;
-                if (fd_gbt_fit(x, xs, order, y, n, d, ncls, 0, s1, 0.1, depth, seed, raw2, feat2, thr2,
-                               val2, imp2, nt) != FD_OK ||
-                    fd_gbt_fit(x, xs, order, y, n, d, ncls, s1, stages - s1, 0.1, depth, seed, raw2,
-                               feat2 + at * S, thr2 + at * S, val2 + at * S, imp2 + at * d, nt) != FD_OK ||
+                /* and beside a second model (two classes: one tree per stage) in the same
+                 * calls: the first model's trees do not depend on the company */
+                int32_t *y2 = malloc(sizeof(int32_t) * n), *feat3 = malloc(sizeof(int32_t) * stages * S);
+                double *thr3 = malloc(sizeof(double) * stages * S), *val3 = malloc(sizeof(double) * stages * S);
+                double *imp3 = malloc(sizeof(double) * stages * d), *raw3 = calloc(n, sizeof(double));
+                fd_gbt_model two[2] = {{y, ncls, seed, raw2, feat2, thr2, val2, imp2},
+                                       {y2, 2, seed + 1, raw3, feat3, thr3, val3, imp3}};
+                for (int64_t i = 0; i < n; i++) y2[i] = (int32_t)(i < 2 ? i : rint_(0, 1));
+                if (fd_gbt_fit(xs, order, n, d, two, 2, 0, s1, 0.1, depth, nt) != FD_OK) {
+                    fprintf(stderr, "iter %d: gbt first call\n", it); return 1;
+                }
+                two[0].feature += at * S; two[0].threshold += at * S; two[0].value += at * S;
+                two[0].importance += at * d;
+                two[1].feature += s1 * S; two[1].threshold += s1 * S; two[1].value += s1 * S;
+                two[1].importance += s1 * d;
+                if (fd_gbt_fit(xs, order, n, d, two, 2, s1, stages - s1, 0.1, depth, nt) != FD_OK ||
                     memcmp(raw, raw2, sizeof(double) * n * T) || memcmp(feat, feat2, sizeof(int32_t) * stages * T * S) ||
                     memcmp(val, val2, sizeof(double) * stages * T * S)) {
                     fprintf(stderr, "iter %d: gbt in two calls differs\n", it); return 1;
                 }
+                for (int64_t t = 0; t < stages * S; t++)
+                    if (feat3[t] < -2 || feat3[t] >= d) { fprintf(stderr, "iter %d: gbt feature\n", it); return 1; }
                 free(feat2); free(thr2); free(val2); free(imp2); free(raw2);
+                free(y2); free(feat3); free(thr3); free(val3); free(imp3); free(raw3);
             }
             for (int64_t t = 0; t < stages * T * d; t++)
                 if (!(imp[t] >= -1e-9)) { fprintf(stderr, "iter %d: gbt importance %g\n", it, imp[t]); return 1; }
             checked++;
+            { /* a regression forest on the same presorted columns: nodes in range, children
+               * after their parent; unrandomised and grown to purity, each row's
+               * prediction is the mean target of the rows with its codes (the naive
+               * reference: those rows cannot be told apart, all others can) */
+                const int trees = (int)rint_(1, 3), mf = (int)rint_(1, (int)d);
+                const int boot = (int)rint_(0, 1), deep = (int)rint_(0, 1), depth_f = (int)rint_(0, 6);
+                const int64_t cap = 2 * n - 1;
+                const int32_t all_levels = 1 << 30;
+                double *fy = malloc(sizeof(double) * n), *fth = malloc(sizeof(double) * trees * cap);
+                double *fval = malloc(sizeof(double) * trees * cap), *fimp = malloc(sizeof(double) * trees * d);
+                double *fout = malloc(sizeof(double) * n);
+                int32_t *ff = malloc(sizeof(int32_t) * trees * cap), *fl = malloc(sizeof(int32_t) * trees * cap);
+                int32_t *fr = malloc(sizeof(int32_t) * trees * cap);
+                int64_t *fn = malloc(sizeof(int64_t) * trees);
+                const int pure = !boot && mf == d && deep;
+                for (int64_t i = 0; i < n; i++) fy[i] = rint_(0, 3) + (rint_(0, 1) ? runif() : 0.0);
+                if (fd_forest_fit(xs, order, fy, n, d, trees, pure ? (int)d : mf, deep ? 1 << 30 : depth_f,
+                                  pure ? 0 : boot, seed, ff, fth, fl, fr, fval, fn, fimp, nt) != FD_OK ||
+                    fd_forest_predict(x, n, d, trees, cap, ff, fth, fl, fr, fval, &all_levels, 1, fout, nt) != FD_OK) {
+                    fprintf(stderr, "iter %d: forest\n", it); return 1;
+                }
+                for (int t = 0; t < trees; t++) {
+                    if (fn[t] < 1 || fn[t] > cap) { fprintf(stderr, "iter %d: forest nodes\n", it); return 1; }
+                    for (int64_t s = 0; s < fn[t]; s++) {
+                        const int64_t o = t * cap + s;
+                        if (fl[o] >= 0 && (fl[o] <= s || fr[o] <= s || fl[o] >= fn[t] || fr[o] >= fn[t] ||
+                                           ff[o] < 0 || ff[o] >= d)) {
+                            fprintf(stderr, "iter %d: forest tree\n", it); return 1;
+                        }
+                    }
+                }
+                if (pure)
+                    for (int64_t i = 0; i < n; i++) {
+                        double sum = 0.0, cnt = 0.0;
+                        for (int64_t k = 0; k < n; k++) {
+                            int same = 1;
+                            for (int64_t j = 0; j < d; j++) same &= x[k * d + j] == x[i * d + j];
+                            if (same) { sum += fy[k]; cnt += 1.0; }
+                        }
+                        if (fabs(fout[i] - sum / cnt) > 1e-9 * (1.0 + fabs(sum / cnt))) {
+                            fprintf(stderr, "iter %d: forest leaf %g, reference %g\n", it, fout[i], sum / cnt);
+                            return 1;
+                        }
+                    }
+                checked++;
+                free(fy); free(fth); free(fval); free(fimp); free(fout); free(ff); free(fl); free(fr); free(fn);
+            }
             free(x); free(xs); free(order); free(y); free(feat); free(thr); free(val); free(imp); free(raw); free(replay);
         }
         /* logistic regression: any sizes, weights (zeros included), values up to 1e6, rows of
