@@ -313,24 +313,35 @@ def test_random_state_follows_the_one_rule(demo):
 
 
 def test_n_threads_bounds_every_pool_inside_evaluate(monkeypatch):
-    """evaluate(n_threads=1): no metric's fit sees more than one BLAS / OpenMP thread."""
+    """evaluate(n_threads=1): no metric's fit sees more than one BLAS / OpenMP thread, nor
+    asks its kernel for more (the logistic regressions of z_diff and explicitness, DCI's
+    Lasso moments)."""
     threadpoolctl = pytest.importorskip("threadpoolctl")
-    from sklearn.linear_model import Lasso, LogisticRegression
+    from fastdis import _kernels
+    from fastdis.metrics import _lasso
+    from fastdis.metrics._logistic import Logistic
 
     seen = []
-    for cls in (LogisticRegression, Lasso):
-        original = cls.fit
+    original = Logistic.fit_columns
 
-        def fit(self, *args, _original=original, **kwargs):
-            seen.append(max([lib["num_threads"] for lib in threadpoolctl.threadpool_info()],
-                            default=1))
-            return _original(self, *args, **kwargs)
+    def fit_columns(self, *args, **kwargs):
+        seen.append(max([lib["num_threads"] for lib in threadpoolctl.threadpool_info()]
+                        + [self.n_threads], default=1))
+        return original(self, *args, **kwargs)
 
-        monkeypatch.setattr(cls, "fit", fit)
+    def fold_moments(*args):
+        seen.append(args[-1])  # its n_threads
+        return _kernels.fold_moments(*args)
+
+    monkeypatch.setattr(Logistic, "fit_columns", fit_columns)
+    monkeypatch.setattr(_lasso, "_kernels", type("K", (), {
+        name: staticmethod(getattr(_kernels, name)) for name in dir(_kernels)
+        if not name.startswith("__")}))
+    monkeypatch.setattr(_lasso._kernels, "fold_moments", staticmethod(fold_moments))
     rng = np.random.default_rng(0)
     factors = rng.integers(0, 3, size=(600, 2))
     codes = factors + 0.2 * rng.normal(size=(600, 2))
     report = fastdis.evaluate(factors, codes, ["z_diff", "explicitness", "dci"], n_threads=1,
                               z_diff=dict(n_train=200, n_eval=50, batch_size=8))
     assert not report.errors
-    assert seen and max(seen) == 1
+    assert len(seen) >= 2 + 1 and max(seen) == 1

@@ -163,10 +163,9 @@ def _newton(levels, labels, weights, n_classes, multinomial, C, tol, max_iter, c
 
 
 def sigmoid(t):
-    """1 / (1 + exp(-t)), without overflow."""
-    from scipy.special import expit
-
-    return expit(t)
+    """1 / (1 + exp(-t)), without overflow: exp(-log(1 + exp(-t))), in numpy (scipy's
+    expit would load scipy's own BLAS in the middle of a call, outside its thread limit)."""
+    return np.exp(-np.logaddexp(0.0, -np.asarray(t, dtype=np.float64)))
 
 
 def roc_auc(positive, score):
