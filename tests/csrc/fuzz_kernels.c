@@ -681,6 +681,7 @@ int main(int argc, char **argv)
             }
             free(x); free(cw); free(y); free(c1); free(c2); free(c3); free(s1); free(s2); free(s3);
             n = n_all;
+        }
         if (rint_(0, 3) == 0) { /* lasso.c: fold moments (any rows, groups, dtypes, strides) and
                                  * the cross-validated Lasso on them */
             const int64_t p = d + k, R = FD_MOMENTS(p), G = rint_(1, 12);
@@ -748,6 +749,7 @@ int main(int argc, char **argv)
             }
             checked++;
             free(rows); free(count); free(grp); free(maps); free(mom); free(mom2);
+        }
         { /* fd_cross_moments: in bounds for any strides and dtypes; with finite codes, bit for
              bit the naive blocks-of-1024 sums, whatever the thread count */
             int64_t *ef = malloc(sizeof(int64_t) * k), *ez = malloc(sizeof(int64_t) * d);
