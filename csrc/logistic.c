@@ -86,7 +86,9 @@ FD_SIMD_CLONES static void fd_logit_rows(const fd_logit *pb, const double *w, in
     double *FD_RESTRICT gl = tmp + FD_LN;             /* [P][LN] gradient sums */
     double *FD_RESTRICT hl = gl + P * FD_LN;          /* [NP][Q][LN] Hessian block sums */
     double *FD_RESTRICT ll = hl + NP * Q * FD_LN;     /* [LN] loss sums */
-    memset(gl, 0, sizeof(double) * (size_t)((P + NP * Q + 1) * FD_LN));
+    memset(gl, 0, sizeof(double) * (size_t)(P * FD_LN));
+    memset(ll, 0, sizeof(double) * FD_LN);
+    if (hessian) memset(hl, 0, sizeof(double) * (size_t)(NP * Q * FD_LN));
     for (int64_t i0 = r0; i0 < r1; i0 += FD_SB * FD_LN) {
         for (int g = 0; g < FD_SB; g++) {
             double *FD_RESTRICT xg = xt + g * D * FD_LN, *FD_RESTRICT cg = cf + g * NP * FD_LN;
@@ -166,11 +168,16 @@ FD_SIMD_CLONES static void fd_logit_rows(const fd_logit *pb, const double *w, in
                         FD_LANES
                         for (int l = 0; l < FD_LN; l++) gk[a * FD_LN + l] += mx[l] * xg[a * FD_LN + l];
                 }
-                for (int k = 0, pair = 0; k < K; k++) /* block (k, m), k < m: -s p_k p_m */
-                    for (int m = k + 1; m < K; m++, pair++)
-                        FD_LANES
-                        for (int l = 0; l < FD_LN; l++)
-                            cg[pair * FD_LN + l] = -(sw[l] * p[k * FD_LN + l]) * p[m * FD_LN + l];
+                if (hessian)
+                    for (int k = 0, pair = 0; k < K; k++) { /* block (k, m), k < m: -s p_k p_m */
+                        const double *FD_RESTRICT pk = p + k * FD_LN;
+                        for (int m = k + 1; m < K; m++, pair++) {
+                            const double *FD_RESTRICT pm = p + m * FD_LN;
+                            double *FD_RESTRICT cp = cg + pair * FD_LN;
+                            FD_LANES
+                            for (int l = 0; l < FD_LN; l++) cp[l] = -(sw[l] * pk[l]) * pm[l];
+                        }
+                    }
             }
             if (hessian) {
                 double *FD_RESTRICT og = o + g * Q * FD_LN;
