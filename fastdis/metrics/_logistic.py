@@ -163,9 +163,13 @@ def _newton(levels, labels, weights, n_classes, multinomial, C, tol, max_iter, c
 
 
 def sigmoid(t):
-    """1 / (1 + exp(-t)), without overflow: exp(-log(1 + exp(-t))), in numpy (scipy's
-    expit would load scipy's own BLAS in the middle of a call, outside its thread limit)."""
-    return np.exp(-np.logaddexp(0.0, -np.asarray(t, dtype=np.float64)))
+    """1 / (1 + exp(-t)), in numpy (scipy's expit would load scipy's own BLAS in the middle
+    of a call, outside its thread limit): exp(-t) overflows to infinity for t < -709, where
+    the result, 0, is the sigmoid to within 1e-308; one exponential per value."""
+    with np.errstate(over="ignore"):
+        e = np.exp(-np.asarray(t, dtype=np.float64))
+    e += 1.0
+    return np.reciprocal(e, out=e) if isinstance(e, np.ndarray) else 1.0 / e
 
 
 def roc_auc(positive, score):
