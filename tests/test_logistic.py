@@ -7,7 +7,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
 from fastdis import _kernels
-from fastdis.metrics._logistic import Logistic, roc_auc
+from fastdis.metrics._logistic import Logistic, roc_auc, sigmoid
 
 
 def sklearn_fit(x, y, C=1.0, class_weight=None, tol=1e-14):
@@ -212,3 +212,17 @@ def test_fits_converge_where_the_objective_is_flat_at_rounding(monkeypatch):
     ref = LogisticRegression(C=1.0, class_weight={0: w[0], 1: w[1]}, tol=1e-10, max_iter=100,
                              solver="newton-cholesky").fit(x.T, y)
     np.testing.assert_allclose(coef[0], np.append(ref.coef_[0], ref.intercept_), atol=1e-7)
+
+
+def test_sigmoid_is_accurate_at_every_scale_without_warnings():
+    # the naive formula in Python's arbitrary-range arithmetic: math.exp(-t) overflows only
+    # past t = -709, where the expected value is 0 to within 1e-308
+    import math
+    t = np.concatenate([[-1e300, -1000.0, -745.2, -709.9, -700.0, -36.0, -1e-300, 0.0,
+                         1e-300, 1.0, 36.0, 40.0, 800.0, 1e300],
+                        np.random.default_rng(0).normal(scale=30.0, size=2000)])
+    expected = np.array([0.0 if v < -709 else 1.0 / (1.0 + math.exp(-v)) for v in t])
+    got = sigmoid(t)  # filterwarnings=error: an overflow warning fails the test
+    assert np.allclose(got, expected, rtol=4e-16, atol=1e-307)
+    assert sigmoid(-800.0) == 0.0 and sigmoid(0.0) == 0.5 and sigmoid(40.0) == 1.0
+    assert sigmoid(t.reshape(2, -1)).shape == (2, len(t) // 2)
