@@ -521,26 +521,62 @@ int fd_sample_batches(const fd_array *codes, const fd_groups *g, int mode, int64
                       uint64_t seed, const int64_t *batch_ids, int64_t n_batches, double *out,
                       int n_threads)
 {
-    const int64_t d = codes->n_cols, L = batch_size;
-    const int64_t draws = mode == FD_BATCH_VARIANCE ? L : 2 * L;
-    int64_t hsize = 1;
-    int nomem = 0, bad = 0;
-    fd_divisor pick, *sizes = NULL;
-    int nt = fd_team(fd_resolve_threads(n_threads, n_batches * L), n_batches * draws * d);
-    (void)nt; /* used by OpenMP only */
-    if (L < 1 || g->n_groups < 1 || d < 1 || (g->by_size && g->cum[g->n_groups] < 1))
-        return FD_ERR_ARGUMENT;
-    while (hsize < 2 * draws) hsize <<= 1;
-    pick = fd_divisor_of(g->by_size ? g->cum[g->n_groups] : g->n_groups);
+    return fd_sample_batches_sets(codes, g, 1, NULL, mode, batch_size, seed, batch_ids,
+                                  n_batches, out, n_threads);
+}
+
+/* The per-set constants of the draws: the divisor of the group pick, and (FD_BATCH_PAIRS
+ * with few groups) those of every group's size m and m - 1, at sizes[2e], sizes[2e + 1]. */
+typedef struct {
+    fd_divisor pick;
+    fd_divisor *sizes;
+} fd_set_draws;
+
+static int fd_set_draws_of(const fd_groups *g, int mode, fd_set_draws *sd)
+{
+    sd->pick = fd_divisor_of(g->by_size ? g->cum[g->n_groups] : g->n_groups);
+    sd->sizes = NULL;
     if (mode == FD_BATCH_PAIRS && g->n_groups <= FD_PAIR_DIVISORS) {
-        sizes = (fd_divisor *)malloc(sizeof(fd_divisor) * (size_t)(2 * g->n_groups));
-        if (!sizes) return FD_ERR_NOMEM;
+        sd->sizes = (fd_divisor *)malloc(sizeof(fd_divisor) * (size_t)(2 * g->n_groups));
+        if (!sd->sizes) return FD_ERR_NOMEM;
         for (int64_t e = 0; e < g->n_groups; e++) {
             /* a bad group is refused when drawn; its divisors only need to be defined */
             const int64_t m = g->offsets[g->groups[e] + 1] - g->offsets[g->groups[e]];
-            sizes[2 * e] = fd_divisor_of(m >= 2 ? m : 2);
-            sizes[2 * e + 1] = fd_divisor_of(m >= 2 ? m - 1 : 1);
+            sd->sizes[2 * e] = fd_divisor_of(m >= 2 ? m : 2);
+            sd->sizes[2 * e + 1] = fd_divisor_of(m >= 2 ? m - 1 : 1);
         }
+    }
+    return FD_OK;
+}
+
+int fd_sample_batches_sets(const fd_array *codes, const fd_groups *sets, int64_t n_sets,
+                           const int64_t *set_of, int mode, int64_t batch_size, uint64_t seed,
+                           const int64_t *batch_ids, int64_t n_batches, double *out,
+                           int n_threads)
+{
+    const int64_t d = codes->n_cols, L = batch_size;
+    const int64_t draws = mode == FD_BATCH_VARIANCE ? L : 2 * L;
+    int64_t hsize = 1;
+    int nomem = 0, bad = 0, status = FD_OK;
+    fd_set_draws *sd;
+    int nt = fd_team(fd_resolve_threads(n_threads, n_batches * L), n_batches * draws * d);
+    (void)nt; /* used by OpenMP only */
+    if (L < 1 || d < 1 || n_sets < 1) return FD_ERR_ARGUMENT;
+    for (int64_t s = 0; s < n_sets; s++)
+        if (sets[s].n_groups < 1 || (sets[s].by_size && sets[s].cum[sets[s].n_groups] < 1))
+            return FD_ERR_ARGUMENT;
+    if (set_of)
+        for (int64_t b = 0; b < n_batches; b++)
+            if (set_of[b] < 0 || set_of[b] >= n_sets) return FD_ERR_ARGUMENT;
+    while (hsize < 2 * draws) hsize <<= 1;
+    sd = (fd_set_draws *)calloc((size_t)n_sets, sizeof(fd_set_draws));
+    if (!sd) return FD_ERR_NOMEM;
+    for (int64_t s = 0; s < n_sets && status == FD_OK; s++)
+        status = fd_set_draws_of(sets + s, mode, sd + s);
+    if (status != FD_OK) {
+        for (int64_t s = 0; s < n_sets; s++) free(sd[s].sizes);
+        free(sd);
+        return status;
     }
 
 #ifdef _OPENMP
@@ -557,15 +593,18 @@ int fd_sample_batches(const fd_array *codes, const fd_groups *g, int mode, int64
 #endif
         for (int64_t b = 0; b < n_batches; b++) {
             fd_rng rng = fd_rng_for(seed, (uint64_t)batch_ids[b]);
+            const int64_t s = set_of ? set_of[b] : 0;
+            const fd_groups *g = sets + s;
             if (!ok) continue;
             if (mode == FD_BATCH_PAIRS) {
-                if (fd_pairs_positions(&rng, g, &pick, sizes, codes->n_rows, L, rows)) {
+                if (fd_pairs_positions(&rng, g, &sd[s].pick, sd[s].sizes, codes->n_rows, L,
+                                       rows)) {
                     my_bad = 1;
                     continue;
                 }
             } else {
-                const int64_t grp = g->groups[fd_pick_group(&rng, g, &pick)], lo = g->offsets[grp];
-                const int64_t m = g->offsets[grp + 1] - lo;
+                const int64_t grp = g->groups[fd_pick_group(&rng, g, &sd[s].pick)];
+                const int64_t lo = g->offsets[grp], m = g->offsets[grp + 1] - lo;
                 /* the groups come from fd_group_rows: a group outside the rows is a caller's bug */
                 if (lo < 0 || m < 2 || g->offsets[grp + 1] > codes->n_rows) { my_bad = 1; continue; }
                 fd_batch_positions(&rng, mode, g->replace, m, L, draws, rows, scratch, hash, hsize);
@@ -583,7 +622,8 @@ int fd_sample_batches(const fd_array *codes, const fd_groups *g, int mode, int64
         }
         free(rows); free(acc);
     }
-    free(sizes);
+    for (int64_t s = 0; s < n_sets; s++) free(sd[s].sizes);
+    free(sd);
     return nomem ? FD_ERR_NOMEM : bad ? FD_ERR_ARGUMENT : FD_OK;
 }
 
