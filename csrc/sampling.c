@@ -335,11 +335,25 @@ static inline int64_t fd_draw_below(fd_rng *r, int64_t m)
     return (int64_t)(x % um);
 }
 
-/* Draw `count` distinct positions in [0, m) (count <= m) into out.
- * scratch holds 2 * count int64 (partial Fisher-Yates when m < 2 count) or a hash set
- * of hsize >= 2 count slots (Floyd's algorithm otherwise). */
+#if defined(__GNUC__) || defined(__clang__)
+#define FD_PREFETCH_AT(p) __builtin_prefetch(p)
+#else
+#define FD_PREFETCH_AT(p) ((void)(p))
+#endif
+
+/* Group sizes up to which Floyd's algorithm marks its picks in a per-thread bitmap of m
+ * bits (L1/L2-resident, cleared pick by pick) instead of a hash set: no hashing and no
+ * probing, the same picks. */
+#define FD_BITMAP_MAX ((int64_t)1 << 21)
+
+/* Draw `count` distinct positions in [0, m) (count <= m) into out, prefetching
+ * perm[pos] of each (perm: the group's rows).
+ * scratch holds 2 * count int64 (partial Fisher-Yates when m < 2 count); otherwise
+ * Floyd's algorithm, its set of picks a bitmap `bits` of m bits, all 0 (left so), or
+ * with bits NULL a hash set of hsize >= 2 count slots. */
 static void fd_distinct(fd_rng *rng, int64_t m, int64_t count, int64_t *out,
-                        int64_t *scratch, int64_t *hash, int64_t hsize)
+                        int64_t *scratch, int64_t *hash, int64_t hsize, uint64_t *bits,
+                        const int64_t *perm)
 {
     if (m < 2 * count) {
         for (int64_t i = 0; i < m; i++) scratch[i] = i;
@@ -347,7 +361,20 @@ static void fd_distinct(fd_rng *rng, int64_t m, int64_t count, int64_t *out,
             int64_t j = i + fd_draw_below(rng, m - i), t = scratch[i];
             scratch[i] = scratch[j]; scratch[j] = t;
             out[i] = scratch[i];
+            FD_PREFETCH_AT(perm + out[i]);
         }
+        return;
+    }
+    if (bits) {
+        /* Floyd: the picks so far lie below j, so j itself is never taken */
+        for (int64_t i = 0, j = m - count; i < count; i++, j++) {
+            int64_t t = fd_draw_below(rng, j + 1);
+            if (bits[t >> 6] >> (t & 63) & 1) t = j;
+            bits[t >> 6] |= (uint64_t)1 << (t & 63);
+            out[i] = t;
+            FD_PREFETCH_AT(perm + t);
+        }
+        for (int64_t i = 0; i < count; i++) bits[out[i] >> 6] = 0;
         return;
     }
     for (int64_t i = 0; i < hsize; i++) hash[i] = -1;
@@ -366,6 +393,7 @@ static void fd_distinct(fd_rng *rng, int64_t m, int64_t count, int64_t *out,
         }
         hash[h] = pick;
         out[i] = pick;
+        FD_PREFETCH_AT(perm + pick);
     }
 }
 
@@ -422,13 +450,13 @@ static int fd_pairs_positions(fd_rng *rng, const fd_groups *g, const fd_divisor 
 /* The positions of one batch's rows within its group [0, m): `draws` of them. */
 static void fd_batch_positions(fd_rng *rng, int mode, int replace, int64_t m, int64_t L,
                                int64_t draws, int64_t *rows, int64_t *scratch, int64_t *hash,
-                               int64_t hsize)
+                               int64_t hsize, uint64_t *bits, const int64_t *perm)
 {
     if (replace) {
         const fd_divisor dm = fd_divisor_of(m);
         for (int64_t i = 0; i < draws; i++) rows[i] = fd_draw_by(rng, &dm);
     } else if (m >= draws) {
-        fd_distinct(rng, m, draws, rows, scratch, hash, hsize);
+        fd_distinct(rng, m, draws, rows, scratch, hash, hsize, bits, perm);
     } else if (mode == FD_BATCH_PAIR_DIFF) { /* small group: pairs of two different rows */
         for (int64_t i = 0; i < L; i++) {
             int64_t a = fd_draw_below(rng, m), c = fd_draw_below(rng, m - 1);
@@ -556,6 +584,7 @@ int fd_sample_batches_sets(const fd_array *codes, const fd_groups *sets, int64_t
 {
     const int64_t d = codes->n_cols, L = batch_size;
     const int64_t draws = mode == FD_BATCH_VARIANCE ? L : 2 * L;
+    const int64_t n_bits = fd_min64(codes->n_rows, FD_BITMAP_MAX);
     int64_t hsize = 1;
     int nomem = 0, bad = 0, status = FD_OK;
     fd_set_draws *sd;
@@ -586,7 +615,10 @@ int fd_sample_batches_sets(const fd_array *codes, const fd_groups *sets, int64_t
         int64_t *rows = (int64_t *)malloc(sizeof(int64_t) * (size_t)(draws + 4 * draws + hsize));
         int64_t *scratch = rows ? rows + draws : NULL, *hash = rows ? scratch + 4 * draws : NULL;
         double *acc = (double *)malloc(sizeof(double) * (size_t)(2 * d));
-        const int ok = rows && acc;
+        /* Floyd's picks of a group of m <= n_bits rows (m <= n_rows: checked when drawn) */
+        uint64_t *bits = mode == FD_BATCH_PAIRS ? NULL
+                         : (uint64_t *)calloc((size_t)(n_bits / 64 + 1), sizeof(uint64_t));
+        const int ok = rows && acc && (bits || mode == FD_BATCH_PAIRS);
         int my_bad = 0;
 #ifdef _OPENMP
 #pragma omp for schedule(dynamic, 16)
@@ -607,7 +639,8 @@ int fd_sample_batches_sets(const fd_array *codes, const fd_groups *sets, int64_t
                 const int64_t lo = g->offsets[grp], m = g->offsets[grp + 1] - lo;
                 /* the groups come from fd_group_rows: a group outside the rows is a caller's bug */
                 if (lo < 0 || m < 2 || g->offsets[grp + 1] > codes->n_rows) { my_bad = 1; continue; }
-                fd_batch_positions(&rng, mode, g->replace, m, L, draws, rows, scratch, hash, hsize);
+                fd_batch_positions(&rng, mode, g->replace, m, L, draws, rows, scratch, hash, hsize,
+                                   m <= n_bits ? bits : NULL, g->perm + lo);
                 for (int64_t i = 0; i < draws; i++) rows[i] += lo;
             }
             if (fd_resolve_rows(codes, g->perm, draws, rows)) my_bad = 1;
@@ -620,7 +653,7 @@ int fd_sample_batches_sets(const fd_array *codes, const fd_groups *sets, int64_t
             if (!ok) nomem = 1;
             if (my_bad) bad = 1;
         }
-        free(rows); free(acc);
+        free(rows); free(acc); free(bits);
     }
     for (int64_t s = 0; s < n_sets; s++) free(sd[s].sizes);
     free(sd);
