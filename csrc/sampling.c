@@ -341,19 +341,13 @@ static inline int64_t fd_draw_below(fd_rng *r, int64_t m)
 #define FD_PREFETCH_AT(p) ((void)(p))
 #endif
 
-/* Group sizes up to which Floyd's algorithm marks its picks in a per-thread bitmap of m
- * bits (L1/L2-resident, cleared pick by pick) instead of a hash set: no hashing and no
- * probing, the same picks. */
-#define FD_BITMAP_MAX ((int64_t)1 << 21)
-
 /* Draw `count` distinct positions in [0, m) (count <= m) into out, prefetching
- * perm[pos] of each (perm: the group's rows).
- * scratch holds 2 * count int64 (partial Fisher-Yates when m < 2 count); otherwise
- * Floyd's algorithm, its set of picks a bitmap `bits` of m bits, all 0 (left so), or
- * with bits NULL a hash set of hsize >= 2 count slots. */
+ * perm[pos] of each (perm: the group's rows).  scratch holds 2 * count int64 (partial
+ * Fisher-Yates when m < 2 count); otherwise Floyd's algorithm, its set of picks a bitmap
+ * `bits` of m bits or more, all 0 (and left so): no hash set to clear, hash and probe,
+ * and only the words picked are touched. */
 static void fd_distinct(fd_rng *rng, int64_t m, int64_t count, int64_t *out,
-                        int64_t *scratch, int64_t *hash, int64_t hsize, uint64_t *bits,
-                        const int64_t *perm)
+                        int64_t *scratch, uint64_t *bits, const int64_t *perm)
 {
     if (m < 2 * count) {
         for (int64_t i = 0; i < m; i++) scratch[i] = i;
@@ -365,36 +359,15 @@ static void fd_distinct(fd_rng *rng, int64_t m, int64_t count, int64_t *out,
         }
         return;
     }
-    if (bits) {
-        /* Floyd: the picks so far lie below j, so j itself is never taken */
-        for (int64_t i = 0, j = m - count; i < count; i++, j++) {
-            int64_t t = fd_draw_below(rng, j + 1);
-            if (bits[t >> 6] >> (t & 63) & 1) t = j;
-            bits[t >> 6] |= (uint64_t)1 << (t & 63);
-            out[i] = t;
-            FD_PREFETCH_AT(perm + t);
-        }
-        for (int64_t i = 0; i < count; i++) bits[out[i] >> 6] = 0;
-        return;
+    /* Floyd: the picks so far lie below j, so j itself is never taken */
+    for (int64_t i = 0, j = m - count; i < count; i++, j++) {
+        int64_t t = fd_draw_below(rng, j + 1);
+        if (bits[t >> 6] >> (t & 63) & 1) t = j;
+        bits[t >> 6] |= (uint64_t)1 << (t & 63);
+        out[i] = t;
+        FD_PREFETCH_AT(perm + t);
     }
-    for (int64_t i = 0; i < hsize; i++) hash[i] = -1;
-    for (int64_t i = 0, j = m - count; i < count; i++, j++) { /* Floyd */
-        int64_t t = fd_draw_below(rng, j + 1), pick = t;
-        uint64_t h = fd_mix64((uint64_t)t) & (uint64_t)(hsize - 1);
-        int seen = 0;
-        while (hash[h] != -1) {
-            if (hash[h] == t) { seen = 1; break; }
-            h = (h + 1) & (uint64_t)(hsize - 1);
-        }
-        if (seen) {
-            pick = j;
-            h = fd_mix64((uint64_t)j) & (uint64_t)(hsize - 1);
-            while (hash[h] != -1) h = (h + 1) & (uint64_t)(hsize - 1);
-        }
-        hash[h] = pick;
-        out[i] = pick;
-        FD_PREFETCH_AT(perm + pick);
-    }
+    for (int64_t i = 0; i < count; i++) bits[out[i] >> 6] = 0;
 }
 
 /* A group for one batch (or one pair), as its index among the eligible groups: in
@@ -449,14 +422,14 @@ static int fd_pairs_positions(fd_rng *rng, const fd_groups *g, const fd_divisor 
 
 /* The positions of one batch's rows within its group [0, m): `draws` of them. */
 static void fd_batch_positions(fd_rng *rng, int mode, int replace, int64_t m, int64_t L,
-                               int64_t draws, int64_t *rows, int64_t *scratch, int64_t *hash,
-                               int64_t hsize, uint64_t *bits, const int64_t *perm)
+                               int64_t draws, int64_t *rows, int64_t *scratch, uint64_t *bits,
+                               const int64_t *perm)
 {
     if (replace) {
         const fd_divisor dm = fd_divisor_of(m);
         for (int64_t i = 0; i < draws; i++) rows[i] = fd_draw_by(rng, &dm);
     } else if (m >= draws) {
-        fd_distinct(rng, m, draws, rows, scratch, hash, hsize, bits, perm);
+        fd_distinct(rng, m, draws, rows, scratch, bits, perm);
     } else if (mode == FD_BATCH_PAIR_DIFF) { /* small group: pairs of two different rows */
         for (int64_t i = 0; i < L; i++) {
             int64_t a = fd_draw_below(rng, m), c = fd_draw_below(rng, m - 1);
@@ -584,8 +557,6 @@ int fd_sample_batches_sets(const fd_array *codes, const fd_groups *sets, int64_t
 {
     const int64_t d = codes->n_cols, L = batch_size;
     const int64_t draws = mode == FD_BATCH_VARIANCE ? L : 2 * L;
-    const int64_t n_bits = fd_min64(codes->n_rows, FD_BITMAP_MAX);
-    int64_t hsize = 1;
     int nomem = 0, bad = 0, status = FD_OK;
     fd_set_draws *sd;
     int nt = fd_team(fd_resolve_threads(n_threads, n_batches * L), n_batches * draws * d);
@@ -597,7 +568,6 @@ int fd_sample_batches_sets(const fd_array *codes, const fd_groups *sets, int64_t
     if (set_of)
         for (int64_t b = 0; b < n_batches; b++)
             if (set_of[b] < 0 || set_of[b] >= n_sets) return FD_ERR_ARGUMENT;
-    while (hsize < 2 * draws) hsize <<= 1;
     sd = (fd_set_draws *)calloc((size_t)n_sets, sizeof(fd_set_draws));
     if (!sd) return FD_ERR_NOMEM;
     for (int64_t s = 0; s < n_sets && status == FD_OK; s++)
@@ -612,12 +582,13 @@ int fd_sample_batches_sets(const fd_array *codes, const fd_groups *sets, int64_t
 #pragma omp parallel num_threads(nt)
 #endif
     {
-        int64_t *rows = (int64_t *)malloc(sizeof(int64_t) * (size_t)(draws + 4 * draws + hsize));
-        int64_t *scratch = rows ? rows + draws : NULL, *hash = rows ? scratch + 4 * draws : NULL;
+        int64_t *rows = (int64_t *)malloc(sizeof(int64_t) * (size_t)(draws + 4 * draws));
+        int64_t *scratch = rows ? rows + draws : NULL;
         double *acc = (double *)malloc(sizeof(double) * (size_t)(2 * d));
-        /* Floyd's picks of a group of m <= n_bits rows (m <= n_rows: checked when drawn) */
+        /* Floyd's picks within a group (of at most n_rows rows: checked when drawn); n_rows / 8
+           bytes, only the words picked ever touched */
         uint64_t *bits = mode == FD_BATCH_PAIRS ? NULL
-                         : (uint64_t *)calloc((size_t)(n_bits / 64 + 1), sizeof(uint64_t));
+                         : (uint64_t *)calloc((size_t)(codes->n_rows / 64 + 1), sizeof(uint64_t));
         const int ok = rows && acc && (bits || mode == FD_BATCH_PAIRS);
         int my_bad = 0;
 #ifdef _OPENMP
@@ -639,8 +610,8 @@ int fd_sample_batches_sets(const fd_array *codes, const fd_groups *sets, int64_t
                 const int64_t lo = g->offsets[grp], m = g->offsets[grp + 1] - lo;
                 /* the groups come from fd_group_rows: a group outside the rows is a caller's bug */
                 if (lo < 0 || m < 2 || g->offsets[grp + 1] > codes->n_rows) { my_bad = 1; continue; }
-                fd_batch_positions(&rng, mode, g->replace, m, L, draws, rows, scratch, hash, hsize,
-                                   m <= n_bits ? bits : NULL, g->perm + lo);
+                fd_batch_positions(&rng, mode, g->replace, m, L, draws, rows, scratch, bits,
+                                   g->perm + lo);
                 for (int64_t i = 0; i < draws; i++) rows[i] += lo;
             }
             if (fd_resolve_rows(codes, g->perm, draws, rows)) my_bad = 1;
