@@ -220,6 +220,18 @@ int fd_group_scatter(const void *codes, int wide, int64_t n, int64_t kw,
         if (level_off[i] < 0 || n_levels[i] < 0 || n_levels[i] > n_total - level_off[i] ||
             (!wide && n_levels[i] > 256))
             return FD_ERR_ARGUMENT;
+    if (nt == 1) { /* one part: next already holds its start positions, no count pass */
+        for (int64_t r = 0; r < n; r++)
+            for (int64_t i = 0; i < kw; i++) {
+                const int64_t level = fd_code_at(codes, wide, r * kw + i);
+                int64_t at;
+                if (level < 0 || level >= n_levels[i]) { bad = 1; continue; }
+                at = next[level_off[i] + level]++;
+                if (at < 0 || at >= perm_len) { bad = 1; continue; }
+                perm[i][at] = row0 + r;
+            }
+        return bad ? FD_ERR_ARGUMENT : FD_OK;
+    }
     /* each thread's part of the rows gets its own start positions, computed from every
        part's counts: the order within a group stays the rows' order, whatever nt */
     start = (int64_t *)calloc((size_t)nt * (size_t)(n_total > 0 ? n_total : 1), sizeof(int64_t));
