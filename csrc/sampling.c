@@ -99,35 +99,53 @@ int fd_group_rows(const int64_t *keys, int64_t n, int64_t n_keys, int64_t *offse
  * row into each wanted factor's perm, chunk after chunk.  Stable, like fd_group_rows:
  * the groups equal those of fd_factor_keys + fd_group_rows by one factor. */
 
-/* lvl[r * k + c] = level_off[c] + level of rows 0 .. nr-1 for the wanted factors c;
- * returns the first column holding a value without a level (k if none). */
+/* Rows 0 .. nr-1 of a block: each wanted factor c's level counted in cnt (level_off[c] +
+ * level) and stored in codes (row r, i-th wanted factor; a byte, or int32 when wide),
+ * factor by factor so that its table and bounds stay in registers.  Returns the first
+ * column holding a value without a level (k if none); such a value counts as level 0. */
 #define FD_DEFINE_GROUP_LEVELS(SUF, T)                                                 \
     static int64_t fd_group_levels_##SUF(const void *xv, int64_t rs, int64_t cs,       \
                                          int64_t nr, int64_t k, const fd_levels *lv,   \
                                          const uint8_t *want, const int64_t *level_off,\
-                                         int64_t *lvl)                                 \
+                                         int64_t *cnt, int wide, void *codes, int64_t kw) \
     {                                                                                  \
         const T *x = (const T *)xv;                                                    \
         int64_t bad = k;                                                               \
-        for (int64_t r = 0; r < nr; r++)                                               \
-            for (int64_t c = 0; c < k; c++) {                                          \
-                int32_t level;                                                         \
-                if (!want[c]) continue;                                                \
-                level = fd_lookup_##SUF(x[r * rs + c * cs], lv, c);                    \
-                if (level < 0) { bad = c < bad ? c : bad; level = 0; }                 \
-                lvl[r * k + c] = level_off[c] + level;                                 \
+        for (int64_t c = 0, i = 0; c < k; c++) {                                       \
+            const int32_t *lut;                                                        \
+            int64_t *mine, vmin;                                                       \
+            uint64_t len, nl;                                                          \
+            if (!want[c]) continue;                                                    \
+            lut = lv->lut + lv->lut_offset[c];                                         \
+            mine = cnt + level_off[c];                                                 \
+            vmin = lv->vmin[c];                                                        \
+            len = (uint64_t)lv->lut_len[c];                                            \
+            nl = (uint64_t)lv->n_levels[c];                                            \
+            for (int64_t r = 0; r < nr; r++) {                                         \
+                const uint64_t v = fd_rel_##SUF(x[r * rs + c * cs], vmin);             \
+                int32_t level = v < len ? lut[v] : -1;                                 \
+                if ((uint64_t)(uint32_t)level >= nl || level < 0) {                    \
+                    bad = c < bad ? c : bad;                                           \
+                    level = 0;                                                         \
+                }                                                                      \
+                mine[level]++;                                                         \
+                if (wide) ((int32_t *)codes)[r * kw + i] = level;                      \
+                else ((uint8_t *)codes)[r * kw + i] = (uint8_t)level;                  \
             }                                                                          \
+            i++;                                                                       \
+        }                                                                              \
         return bad;                                                                    \
     }
 FD_FOR_INT_TYPES(FD_DEFINE_GROUP_LEVELS)
 
 static int64_t fd_group_levels(const fd_array *f, const fd_levels *lv, const uint8_t *want,
-                               const int64_t *level_off, int64_t r0, int64_t nr, int64_t *lvl)
+                               const int64_t *level_off, int64_t r0, int64_t nr, int64_t *cnt,
+                               int wide, void *codes, int64_t kw)
 {
     const char *x = (const char *)f->data + r0 * f->row_stride * fd_itemsize(f->dtype);
     int64_t bad = f->n_cols;
     FD_INT_DISPATCH(f->dtype, bad = fd_group_levels, (const void *)x, f->row_stride,
-                    f->col_stride, nr, f->n_cols, lv, want, level_off, lvl)
+                    f->col_stride, nr, f->n_cols, lv, want, level_off, cnt, wide, codes, kw)
     return bad;
 }
 
@@ -169,9 +187,8 @@ int fd_level_counts(const fd_array *f, const fd_levels *lv, const uint8_t *want,
 #endif
     {
         int64_t *mine = (int64_t *)calloc((size_t)(n_total > 0 ? n_total : 1), sizeof(int64_t));
-        int64_t *lvl = (int64_t *)malloc(sizeof(int64_t) * (size_t)(FD_BLOCK * (k > 0 ? k : 1)));
         int64_t my_bad = k;
-        const int ok = mine && lvl;
+        const int ok = mine != NULL;
 #ifdef _OPENMP
 #pragma omp for schedule(static)
 #endif
@@ -179,18 +196,9 @@ int fd_level_counts(const fd_array *f, const fd_levels *lv, const uint8_t *want,
             const int64_t r0 = blk * FD_BLOCK, nr = fd_min64(FD_BLOCK, n - r0);
             int64_t bad;
             if (!ok) continue;
-            bad = fd_group_levels(f, lv, want, level_off, r0, nr, lvl);
+            bad = fd_group_levels(f, lv, want, level_off, r0, nr, mine, wide,
+                                  (char *)codes + r0 * kw * (wide ? 4 : 1), kw);
             if (bad < my_bad) my_bad = bad;
-            for (int64_t r = 0; r < nr; r++)
-                for (int64_t c = 0, i = 0; c < k; c++) {
-                    int64_t at;
-                    if (!want[c]) continue;
-                    at = lvl[r * k + c];
-                    mine[at]++;
-                    if (wide) ((int32_t *)codes)[(r0 + r) * kw + i] = (int32_t)(at - level_off[c]);
-                    else ((uint8_t *)codes)[(r0 + r) * kw + i] = (uint8_t)(at - level_off[c]);
-                    i++;
-                }
         }
 #ifdef _OPENMP
 #pragma omp critical(fd_level_counts_merge)
@@ -200,7 +208,7 @@ int fd_level_counts(const fd_array *f, const fd_levels *lv, const uint8_t *want,
             else for (int64_t i = 0; i < n_total; i++) counts[i] += mine[i];
             if (my_bad < first_bad) first_bad = my_bad;
         }
-        free(mine); free(lvl);
+        free(mine);
     }
     if (nomem) return FD_ERR_NOMEM;
     if (first_bad < k) { *err_col = first_bad; return FD_ERR_UNKNOWN_LEVEL; }
