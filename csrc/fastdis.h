@@ -160,6 +160,14 @@ int fd_sample_batches(const fd_array *codes, const fd_groups *groups, int mode,
                       int64_t n_batches,
                       double *out,                 /* OUT [n_batches * n_codes] */
                       int n_threads);
+/* fd_sample_batches with one group set per batch: batch b draws from sets[set_of[b]]
+ * (set_of NULL: every batch from sets[0]), the same draws as a call on that set alone
+ * (batches drawn from several groupings, e.g. one per factor, in one parallel region). */
+int fd_sample_batches_sets(const fd_array *codes, const fd_groups *sets, int64_t n_sets,
+                           const int64_t *set_of, int mode, int64_t batch_size, uint64_t seed,
+                           const int64_t *batch_ids, int64_t n_batches,
+                           double *out,            /* OUT [n_batches * n_codes] */
+                           int n_threads);
 /* Per group: mean of each code and the q-quantile (numpy's linear interpolation;
  * q >= 1: the maximum) of |z - mean|. */
 int fd_group_deviation(const fd_array *codes, const int64_t *offsets, const int64_t *perm,

@@ -99,35 +99,53 @@ int fd_group_rows(const int64_t *keys, int64_t n, int64_t n_keys, int64_t *offse
  * row into each wanted factor's perm, chunk after chunk.  Stable, like fd_group_rows:
  * the groups equal those of fd_factor_keys + fd_group_rows by one factor. */
 
-/* lvl[r * k + c] = level_off[c] + level of rows 0 .. nr-1 for the wanted factors c;
- * returns the first column holding a value without a level (k if none). */
+/* Rows 0 .. nr-1 of a block: each wanted factor c's level counted in cnt (level_off[c] +
+ * level) and stored in codes (row r, i-th wanted factor; a byte, or int32 when wide),
+ * factor by factor so that its table and bounds stay in registers.  Returns the first
+ * column holding a value without a level (k if none); such a value counts as level 0. */
 #define FD_DEFINE_GROUP_LEVELS(SUF, T)                                                 \
     static int64_t fd_group_levels_##SUF(const void *xv, int64_t rs, int64_t cs,       \
                                          int64_t nr, int64_t k, const fd_levels *lv,   \
                                          const uint8_t *want, const int64_t *level_off,\
-                                         int64_t *lvl)                                 \
+                                         int64_t *cnt, int wide, void *codes, int64_t kw) \
     {                                                                                  \
         const T *x = (const T *)xv;                                                    \
         int64_t bad = k;                                                               \
-        for (int64_t r = 0; r < nr; r++)                                               \
-            for (int64_t c = 0; c < k; c++) {                                          \
-                int32_t level;                                                         \
-                if (!want[c]) continue;                                                \
-                level = fd_lookup_##SUF(x[r * rs + c * cs], lv, c);                    \
-                if (level < 0) { bad = c < bad ? c : bad; level = 0; }                 \
-                lvl[r * k + c] = level_off[c] + level;                                 \
+        for (int64_t c = 0, i = 0; c < k; c++) {                                       \
+            const int32_t *lut;                                                        \
+            int64_t *mine, vmin;                                                       \
+            uint64_t len, nl;                                                          \
+            if (!want[c]) continue;                                                    \
+            lut = lv->lut + lv->lut_offset[c];                                         \
+            mine = cnt + level_off[c];                                                 \
+            vmin = lv->vmin[c];                                                        \
+            len = (uint64_t)lv->lut_len[c];                                            \
+            nl = (uint64_t)lv->n_levels[c];                                            \
+            for (int64_t r = 0; r < nr; r++) {                                         \
+                const uint64_t v = fd_rel_##SUF(x[r * rs + c * cs], vmin);             \
+                int32_t level = v < len ? lut[v] : -1;                                 \
+                if ((uint64_t)(uint32_t)level >= nl || level < 0) {                    \
+                    bad = c < bad ? c : bad;                                           \
+                    level = 0;                                                         \
+                }                                                                      \
+                mine[level]++;                                                         \
+                if (wide) ((int32_t *)codes)[r * kw + i] = level;                      \
+                else ((uint8_t *)codes)[r * kw + i] = (uint8_t)level;                  \
             }                                                                          \
+            i++;                                                                       \
+        }                                                                              \
         return bad;                                                                    \
     }
 FD_FOR_INT_TYPES(FD_DEFINE_GROUP_LEVELS)
 
 static int64_t fd_group_levels(const fd_array *f, const fd_levels *lv, const uint8_t *want,
-                               const int64_t *level_off, int64_t r0, int64_t nr, int64_t *lvl)
+                               const int64_t *level_off, int64_t r0, int64_t nr, int64_t *cnt,
+                               int wide, void *codes, int64_t kw)
 {
     const char *x = (const char *)f->data + r0 * f->row_stride * fd_itemsize(f->dtype);
     int64_t bad = f->n_cols;
     FD_INT_DISPATCH(f->dtype, bad = fd_group_levels, (const void *)x, f->row_stride,
-                    f->col_stride, nr, f->n_cols, lv, want, level_off, lvl)
+                    f->col_stride, nr, f->n_cols, lv, want, level_off, cnt, wide, codes, kw)
     return bad;
 }
 
@@ -169,9 +187,8 @@ int fd_level_counts(const fd_array *f, const fd_levels *lv, const uint8_t *want,
 #endif
     {
         int64_t *mine = (int64_t *)calloc((size_t)(n_total > 0 ? n_total : 1), sizeof(int64_t));
-        int64_t *lvl = (int64_t *)malloc(sizeof(int64_t) * (size_t)(FD_BLOCK * (k > 0 ? k : 1)));
         int64_t my_bad = k;
-        const int ok = mine && lvl;
+        const int ok = mine != NULL;
 #ifdef _OPENMP
 #pragma omp for schedule(static)
 #endif
@@ -179,18 +196,9 @@ int fd_level_counts(const fd_array *f, const fd_levels *lv, const uint8_t *want,
             const int64_t r0 = blk * FD_BLOCK, nr = fd_min64(FD_BLOCK, n - r0);
             int64_t bad;
             if (!ok) continue;
-            bad = fd_group_levels(f, lv, want, level_off, r0, nr, lvl);
+            bad = fd_group_levels(f, lv, want, level_off, r0, nr, mine, wide,
+                                  (char *)codes + r0 * kw * (wide ? 4 : 1), kw);
             if (bad < my_bad) my_bad = bad;
-            for (int64_t r = 0; r < nr; r++)
-                for (int64_t c = 0, i = 0; c < k; c++) {
-                    int64_t at;
-                    if (!want[c]) continue;
-                    at = lvl[r * k + c];
-                    mine[at]++;
-                    if (wide) ((int32_t *)codes)[(r0 + r) * kw + i] = (int32_t)(at - level_off[c]);
-                    else ((uint8_t *)codes)[(r0 + r) * kw + i] = (uint8_t)(at - level_off[c]);
-                    i++;
-                }
         }
 #ifdef _OPENMP
 #pragma omp critical(fd_level_counts_merge)
@@ -200,7 +208,7 @@ int fd_level_counts(const fd_array *f, const fd_levels *lv, const uint8_t *want,
             else for (int64_t i = 0; i < n_total; i++) counts[i] += mine[i];
             if (my_bad < first_bad) first_bad = my_bad;
         }
-        free(mine); free(lvl);
+        free(mine);
     }
     if (nomem) return FD_ERR_NOMEM;
     if (first_bad < k) { *err_col = first_bad; return FD_ERR_UNKNOWN_LEVEL; }
@@ -220,6 +228,18 @@ int fd_group_scatter(const void *codes, int wide, int64_t n, int64_t kw,
         if (level_off[i] < 0 || n_levels[i] < 0 || n_levels[i] > n_total - level_off[i] ||
             (!wide && n_levels[i] > 256))
             return FD_ERR_ARGUMENT;
+    if (nt == 1) { /* one part: next already holds its start positions, no count pass */
+        for (int64_t r = 0; r < n; r++)
+            for (int64_t i = 0; i < kw; i++) {
+                const int64_t level = fd_code_at(codes, wide, r * kw + i);
+                int64_t at;
+                if (level < 0 || level >= n_levels[i]) { bad = 1; continue; }
+                at = next[level_off[i] + level]++;
+                if (at < 0 || at >= perm_len) { bad = 1; continue; }
+                perm[i][at] = row0 + r;
+            }
+        return bad ? FD_ERR_ARGUMENT : FD_OK;
+    }
     /* each thread's part of the rows gets its own start positions, computed from every
        part's counts: the order within a group stays the rows' order, whatever nt */
     start = (int64_t *)calloc((size_t)nt * (size_t)(n_total > 0 ? n_total : 1), sizeof(int64_t));
@@ -335,11 +355,19 @@ static inline int64_t fd_draw_below(fd_rng *r, int64_t m)
     return (int64_t)(x % um);
 }
 
-/* Draw `count` distinct positions in [0, m) (count <= m) into out.
- * scratch holds 2 * count int64 (partial Fisher-Yates when m < 2 count) or a hash set
- * of hsize >= 2 count slots (Floyd's algorithm otherwise). */
+#if defined(__GNUC__) || defined(__clang__)
+#define FD_PREFETCH_AT(p) __builtin_prefetch(p)
+#else
+#define FD_PREFETCH_AT(p) ((void)(p))
+#endif
+
+/* Draw `count` distinct positions in [0, m) (count <= m) into out, prefetching
+ * perm[pos] of each (perm: the group's rows).  scratch holds 2 * count int64 (partial
+ * Fisher-Yates when m < 2 count); otherwise Floyd's algorithm, its set of picks a bitmap
+ * `bits` of m bits or more, all 0 (and left so): no hash set to clear, hash and probe,
+ * and only the words picked are touched. */
 static void fd_distinct(fd_rng *rng, int64_t m, int64_t count, int64_t *out,
-                        int64_t *scratch, int64_t *hash, int64_t hsize)
+                        int64_t *scratch, uint64_t *bits, const int64_t *perm)
 {
     if (m < 2 * count) {
         for (int64_t i = 0; i < m; i++) scratch[i] = i;
@@ -347,26 +375,19 @@ static void fd_distinct(fd_rng *rng, int64_t m, int64_t count, int64_t *out,
             int64_t j = i + fd_draw_below(rng, m - i), t = scratch[i];
             scratch[i] = scratch[j]; scratch[j] = t;
             out[i] = scratch[i];
+            FD_PREFETCH_AT(perm + out[i]);
         }
         return;
     }
-    for (int64_t i = 0; i < hsize; i++) hash[i] = -1;
-    for (int64_t i = 0, j = m - count; i < count; i++, j++) { /* Floyd */
-        int64_t t = fd_draw_below(rng, j + 1), pick = t;
-        uint64_t h = fd_mix64((uint64_t)t) & (uint64_t)(hsize - 1);
-        int seen = 0;
-        while (hash[h] != -1) {
-            if (hash[h] == t) { seen = 1; break; }
-            h = (h + 1) & (uint64_t)(hsize - 1);
-        }
-        if (seen) {
-            pick = j;
-            h = fd_mix64((uint64_t)j) & (uint64_t)(hsize - 1);
-            while (hash[h] != -1) h = (h + 1) & (uint64_t)(hsize - 1);
-        }
-        hash[h] = pick;
-        out[i] = pick;
+    /* Floyd: the picks so far lie below j, so j itself is never taken */
+    for (int64_t i = 0, j = m - count; i < count; i++, j++) {
+        int64_t t = fd_draw_below(rng, j + 1);
+        if (bits[t >> 6] >> (t & 63) & 1) t = j;
+        bits[t >> 6] |= (uint64_t)1 << (t & 63);
+        out[i] = t;
+        FD_PREFETCH_AT(perm + t);
     }
+    for (int64_t i = 0; i < count; i++) bits[out[i] >> 6] = 0;
 }
 
 /* A group for one batch (or one pair), as its index among the eligible groups: in
@@ -421,14 +442,14 @@ static int fd_pairs_positions(fd_rng *rng, const fd_groups *g, const fd_divisor 
 
 /* The positions of one batch's rows within its group [0, m): `draws` of them. */
 static void fd_batch_positions(fd_rng *rng, int mode, int replace, int64_t m, int64_t L,
-                               int64_t draws, int64_t *rows, int64_t *scratch, int64_t *hash,
-                               int64_t hsize)
+                               int64_t draws, int64_t *rows, int64_t *scratch, uint64_t *bits,
+                               const int64_t *perm)
 {
     if (replace) {
         const fd_divisor dm = fd_divisor_of(m);
         for (int64_t i = 0; i < draws; i++) rows[i] = fd_draw_by(rng, &dm);
     } else if (m >= draws) {
-        fd_distinct(rng, m, draws, rows, scratch, hash, hsize);
+        fd_distinct(rng, m, draws, rows, scratch, bits, perm);
     } else if (mode == FD_BATCH_PAIR_DIFF) { /* small group: pairs of two different rows */
         for (int64_t i = 0; i < L; i++) {
             int64_t a = fd_draw_below(rng, m), c = fd_draw_below(rng, m - 1);
@@ -521,54 +542,96 @@ int fd_sample_batches(const fd_array *codes, const fd_groups *g, int mode, int64
                       uint64_t seed, const int64_t *batch_ids, int64_t n_batches, double *out,
                       int n_threads)
 {
-    const int64_t d = codes->n_cols, L = batch_size;
-    const int64_t draws = mode == FD_BATCH_VARIANCE ? L : 2 * L;
-    int64_t hsize = 1;
-    int nomem = 0, bad = 0;
-    fd_divisor pick, *sizes = NULL;
-    int nt = fd_team(fd_resolve_threads(n_threads, n_batches * L), n_batches * draws * d);
-    (void)nt; /* used by OpenMP only */
-    if (L < 1 || g->n_groups < 1 || d < 1 || (g->by_size && g->cum[g->n_groups] < 1))
-        return FD_ERR_ARGUMENT;
-    while (hsize < 2 * draws) hsize <<= 1;
-    pick = fd_divisor_of(g->by_size ? g->cum[g->n_groups] : g->n_groups);
+    return fd_sample_batches_sets(codes, g, 1, NULL, mode, batch_size, seed, batch_ids,
+                                  n_batches, out, n_threads);
+}
+
+/* The per-set constants of the draws: the divisor of the group pick, and (FD_BATCH_PAIRS
+ * with few groups) those of every group's size m and m - 1, at sizes[2e], sizes[2e + 1]. */
+typedef struct {
+    fd_divisor pick;
+    fd_divisor *sizes;
+} fd_set_draws;
+
+static int fd_set_draws_of(const fd_groups *g, int mode, fd_set_draws *sd)
+{
+    sd->pick = fd_divisor_of(g->by_size ? g->cum[g->n_groups] : g->n_groups);
+    sd->sizes = NULL;
     if (mode == FD_BATCH_PAIRS && g->n_groups <= FD_PAIR_DIVISORS) {
-        sizes = (fd_divisor *)malloc(sizeof(fd_divisor) * (size_t)(2 * g->n_groups));
-        if (!sizes) return FD_ERR_NOMEM;
+        sd->sizes = (fd_divisor *)malloc(sizeof(fd_divisor) * (size_t)(2 * g->n_groups));
+        if (!sd->sizes) return FD_ERR_NOMEM;
         for (int64_t e = 0; e < g->n_groups; e++) {
             /* a bad group is refused when drawn; its divisors only need to be defined */
             const int64_t m = g->offsets[g->groups[e] + 1] - g->offsets[g->groups[e]];
-            sizes[2 * e] = fd_divisor_of(m >= 2 ? m : 2);
-            sizes[2 * e + 1] = fd_divisor_of(m >= 2 ? m - 1 : 1);
+            sd->sizes[2 * e] = fd_divisor_of(m >= 2 ? m : 2);
+            sd->sizes[2 * e + 1] = fd_divisor_of(m >= 2 ? m - 1 : 1);
         }
+    }
+    return FD_OK;
+}
+
+int fd_sample_batches_sets(const fd_array *codes, const fd_groups *sets, int64_t n_sets,
+                           const int64_t *set_of, int mode, int64_t batch_size, uint64_t seed,
+                           const int64_t *batch_ids, int64_t n_batches, double *out,
+                           int n_threads)
+{
+    const int64_t d = codes->n_cols, L = batch_size;
+    const int64_t draws = mode == FD_BATCH_VARIANCE ? L : 2 * L;
+    int nomem = 0, bad = 0, status = FD_OK;
+    fd_set_draws *sd;
+    int nt = fd_team(fd_resolve_threads(n_threads, n_batches * L), n_batches * draws * d);
+    (void)nt; /* used by OpenMP only */
+    if (L < 1 || d < 1 || n_sets < 1) return FD_ERR_ARGUMENT;
+    for (int64_t s = 0; s < n_sets; s++)
+        if (sets[s].n_groups < 1 || (sets[s].by_size && sets[s].cum[sets[s].n_groups] < 1))
+            return FD_ERR_ARGUMENT;
+    if (set_of)
+        for (int64_t b = 0; b < n_batches; b++)
+            if (set_of[b] < 0 || set_of[b] >= n_sets) return FD_ERR_ARGUMENT;
+    sd = (fd_set_draws *)calloc((size_t)n_sets, sizeof(fd_set_draws));
+    if (!sd) return FD_ERR_NOMEM;
+    for (int64_t s = 0; s < n_sets && status == FD_OK; s++)
+        status = fd_set_draws_of(sets + s, mode, sd + s);
+    if (status != FD_OK) {
+        for (int64_t s = 0; s < n_sets; s++) free(sd[s].sizes);
+        free(sd);
+        return status;
     }
 
 #ifdef _OPENMP
 #pragma omp parallel num_threads(nt)
 #endif
     {
-        int64_t *rows = (int64_t *)malloc(sizeof(int64_t) * (size_t)(draws + 4 * draws + hsize));
-        int64_t *scratch = rows ? rows + draws : NULL, *hash = rows ? scratch + 4 * draws : NULL;
+        int64_t *rows = (int64_t *)malloc(sizeof(int64_t) * (size_t)(draws + 4 * draws));
+        int64_t *scratch = rows ? rows + draws : NULL;
         double *acc = (double *)malloc(sizeof(double) * (size_t)(2 * d));
-        const int ok = rows && acc;
+        /* Floyd's picks within a group (of at most n_rows rows: checked when drawn); n_rows / 8
+           bytes, only the words picked ever touched */
+        uint64_t *bits = mode == FD_BATCH_PAIRS ? NULL
+                         : (uint64_t *)calloc((size_t)(codes->n_rows / 64 + 1), sizeof(uint64_t));
+        const int ok = rows && acc && (bits || mode == FD_BATCH_PAIRS);
         int my_bad = 0;
 #ifdef _OPENMP
 #pragma omp for schedule(dynamic, 16)
 #endif
         for (int64_t b = 0; b < n_batches; b++) {
             fd_rng rng = fd_rng_for(seed, (uint64_t)batch_ids[b]);
+            const int64_t s = set_of ? set_of[b] : 0;
+            const fd_groups *g = sets + s;
             if (!ok) continue;
             if (mode == FD_BATCH_PAIRS) {
-                if (fd_pairs_positions(&rng, g, &pick, sizes, codes->n_rows, L, rows)) {
+                if (fd_pairs_positions(&rng, g, &sd[s].pick, sd[s].sizes, codes->n_rows, L,
+                                       rows)) {
                     my_bad = 1;
                     continue;
                 }
             } else {
-                const int64_t grp = g->groups[fd_pick_group(&rng, g, &pick)], lo = g->offsets[grp];
-                const int64_t m = g->offsets[grp + 1] - lo;
+                const int64_t grp = g->groups[fd_pick_group(&rng, g, &sd[s].pick)];
+                const int64_t lo = g->offsets[grp], m = g->offsets[grp + 1] - lo;
                 /* the groups come from fd_group_rows: a group outside the rows is a caller's bug */
                 if (lo < 0 || m < 2 || g->offsets[grp + 1] > codes->n_rows) { my_bad = 1; continue; }
-                fd_batch_positions(&rng, mode, g->replace, m, L, draws, rows, scratch, hash, hsize);
+                fd_batch_positions(&rng, mode, g->replace, m, L, draws, rows, scratch, bits,
+                                   g->perm + lo);
                 for (int64_t i = 0; i < draws; i++) rows[i] += lo;
             }
             if (fd_resolve_rows(codes, g->perm, draws, rows)) my_bad = 1;
@@ -581,9 +644,10 @@ int fd_sample_batches(const fd_array *codes, const fd_groups *g, int mode, int64
             if (!ok) nomem = 1;
             if (my_bad) bad = 1;
         }
-        free(rows); free(acc);
+        free(rows); free(acc); free(bits);
     }
-    free(sizes);
+    for (int64_t s = 0; s < n_sets; s++) free(sd[s].sizes);
+    free(sd);
     return nomem ? FD_ERR_NOMEM : bad ? FD_ERR_ARGUMENT : FD_OK;
 }
 

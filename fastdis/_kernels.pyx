@@ -58,6 +58,10 @@ cdef extern from "fastdis.h" nogil:
                           int64_t n_batches, double *out, int n_threads)
     int fd_group_deviation(const fd_array *codes, const int64_t *offsets, const int64_t *perm,
                            int64_t n_groups, double q, double *mean, double *dev, int n_threads)
+    int fd_sample_batches_sets(const fd_array *codes, const fd_groups *sets, int64_t n_sets,
+                               const int64_t *set_of, int mode, int64_t batch_size,
+                               uint64_t seed, const int64_t *batch_ids, int64_t n_batches,
+                               double *out, int n_threads)
     int64_t fd_level_chunk(int64_t n_rows, int64_t n_level_total, int64_t n_codes)
     int fd_level_sums(const fd_array *factors, const fd_levels *levels, const fd_array *codes,
                       int64_t chunk, double *total, double *lo, double *hi, int64_t *count,
@@ -540,46 +544,8 @@ def group_rows(keys, int64_t n_keys):
 def sample_batches(codes, offsets, perm, groups, cum, bint by_size, int mode, int64_t batch_size,
                    uint64_t seed, batch_ids, int n_threads, bint replace=False):
     """Draw and reduce one batch per id; returns the (n_batches, n_codes) reductions."""
-    cdef fd_array ca = _describe(codes, "codes", _FLOATS)
-    cdef fd_groups g
-    if mode not in (BATCH_PAIR_DIFF, BATCH_VARIANCE, BATCH_PAIRS):
-        raise ValueError(f"mode must be BATCH_PAIR_DIFF, BATCH_VARIANCE or BATCH_PAIRS, got {mode}")
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    g.offsets = <const int64_t *>_data(offsets, "offsets", np.int64, (-1,))
-    g.perm = <const int64_t *>_data(perm, "perm", np.int64, (ca.n_rows,))
-    g.groups = <const int64_t *>_data(groups, "groups", np.int64, (-1,))
-    g.n_groups = groups.shape[0]
-    g.cum = <const int64_t *>_data(cum, "cum", np.int64, (g.n_groups + 1,))
-    cdef const int64_t *pid = <const int64_t *>_data(batch_ids, "batch_ids", np.int64, (-1,))
-    # the kernel checks each drawn group's rows against perm; the group ids and their
-    # cumulative sizes are checked here (both are short)
-    if g.n_groups < 1 or offsets.shape[0] < 2:
-        raise ValueError("sample_batches needs at least one group")
-    if groups.min() < 0 or groups.max() >= offsets.shape[0] - 1:
-        raise ValueError(f"groups must lie in [0, {offsets.shape[0] - 1})")
-    if cum[0] != 0 or (np.diff(cum) < 0).any() or (by_size and cum[g.n_groups] < 1):
-        raise ValueError("cum must start at 0 and be non-decreasing (and end >= 1 with by_size)")
-    g.by_size = by_size
-    g.replace = replace
-    cdef int64_t n_batches = batch_ids.shape[0]
-    out = np.empty((n_batches, ca.n_cols), dtype=np.float64)
-    cdef double *po = <double *>cnp.PyArray_DATA(out)
-    cdef int64_t draws = batch_size * (2 if mode == BATCH_PAIR_DIFF else 1)
-    cdef int64_t step = max(16, _chunk_cells // max(1, draws * ca.n_cols)), b0, nb
-    cdef int status
-    for b0 in range(0, n_batches, step):
-        nb = min(step, n_batches - b0)
-        with nogil:
-            status = fd_sample_batches(&ca, &g, mode, batch_size, seed, pid + b0, nb,
-                                       po + b0 * ca.n_cols, n_threads)
-        if status == ERR_NOMEM:
-            raise MemoryError("fastdis: out of memory while sampling batches")
-        if status != OK:
-            raise ValueError("sample_batches: a group lies outside perm or has fewer than "
-                             "2 rows, or perm holds a row outside codes")
-        PyErr_CheckSignals()
-    return out
+    return sample_batches_sets(codes, [(offsets, perm, groups, cum)], None, by_size, mode,
+                               batch_size, seed, batch_ids, n_threads, replace)
 
 
 def group_deviation(codes, offsets, perm, double q, int n_threads):
@@ -1352,3 +1318,83 @@ def forest_predict(x, feature, threshold, left, right, value, depths, int n_thre
     out[ranks] = sorted_out
     return out
 
+
+def sample_batches_sets(codes, sets, set_of, bint by_size, int mode, int64_t batch_size,
+                        uint64_t seed, batch_ids, int n_threads, bint replace=False):
+    """Draw and reduce one batch per id, batch b from the groups of sets[set_of[b]] (each set
+    an (offsets, perm, groups, cum) tuple; set_of None: every batch from sets[0]); returns the
+    (n_batches, n_codes) reductions, those of sample_batches on each batch's set."""
+    cdef fd_array ca = _describe(codes, "codes", _FLOATS)
+    if mode not in (BATCH_PAIR_DIFF, BATCH_VARIANCE, BATCH_PAIRS):
+        raise ValueError(f"mode must be BATCH_PAIR_DIFF, BATCH_VARIANCE or BATCH_PAIRS, got {mode}")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    sets = list(sets)
+    cdef int64_t n_sets = len(sets), s
+    if n_sets < 1:
+        raise ValueError("sample_batches needs at least one set of groups")
+    cdef const int64_t *pid = <const int64_t *>_data(batch_ids, "batch_ids", np.int64, (-1,))
+    cdef int64_t n_batches = batch_ids.shape[0]
+    cdef const int64_t *pset = NULL
+    if set_of is not None:
+        pset = <const int64_t *>_data(set_of, "set_of", np.int64, (n_batches,))
+        if n_batches and (set_of.min() < 0 or set_of.max() >= n_sets):
+            raise ValueError(f"set_of must lie in [0, {n_sets})")
+    cdef fd_groups *gs = <fd_groups *>malloc(sizeof(fd_groups) * n_sets)
+    if gs == NULL:
+        raise MemoryError("fastdis: out of memory while sampling batches")
+    try:
+        for s in range(n_sets):
+            _groups_of(&gs[s], sets[s], ca.n_rows, by_size, replace)
+        out = np.empty((n_batches, ca.n_cols), dtype=np.float64)
+        _sample_into(&ca, gs, n_sets, pset, mode, batch_size, seed, pid, n_batches, out,
+                     n_threads)
+    finally:
+        free(gs)
+    return out
+
+
+cdef int _groups_of(fd_groups *g, object groups_set, int64_t n_rows, bint by_size,
+                    bint replace) except -1:
+    """One (offsets, perm, groups, cum) set checked into g; the kernel checks each drawn
+    group's rows against perm, the group ids and their cumulative sizes are checked here
+    (both are short)."""
+    offsets, perm, groups, cum = groups_set
+    g.offsets = <const int64_t *>_data(offsets, "offsets", np.int64, (-1,))
+    g.perm = <const int64_t *>_data(perm, "perm", np.int64, (n_rows,))
+    g.groups = <const int64_t *>_data(groups, "groups", np.int64, (-1,))
+    g.n_groups = groups.shape[0]
+    g.cum = <const int64_t *>_data(cum, "cum", np.int64, (g.n_groups + 1,))
+    if g.n_groups < 1 or offsets.shape[0] < 2:
+        raise ValueError("sample_batches needs at least one group")
+    if groups.min() < 0 or groups.max() >= offsets.shape[0] - 1:
+        raise ValueError(f"groups must lie in [0, {offsets.shape[0] - 1})")
+    if cum[0] != 0 or (np.diff(cum) < 0).any() or (by_size and cum[g.n_groups] < 1):
+        raise ValueError("cum must start at 0 and be non-decreasing (and end >= 1 with by_size)")
+    g.by_size = by_size
+    g.replace = replace
+    return 0
+
+
+cdef int _sample_into(const fd_array *ca, const fd_groups *gs, int64_t n_sets,
+                      const int64_t *pset, int mode, int64_t batch_size, uint64_t seed,
+                      const int64_t *pid, int64_t n_batches, object out,
+                      int n_threads) except -1:
+    """fd_sample_batches_sets in chunks of about _chunk_cells elements (interruptible)."""
+    cdef double *po = <double *>cnp.PyArray_DATA(out)
+    cdef int64_t draws = batch_size * (2 if mode == BATCH_PAIR_DIFF else 1)
+    cdef int64_t step = max(16, _chunk_cells // max(1, draws * ca.n_cols)), b0, nb
+    cdef int status
+    for b0 in range(0, n_batches, step):
+        nb = min(step, n_batches - b0)
+        with nogil:
+            status = fd_sample_batches_sets(ca, gs, n_sets, pset + b0 if pset != NULL else NULL,
+                                            mode, batch_size, seed, pid + b0, nb,
+                                            po + b0 * ca.n_cols, n_threads)
+        if status == ERR_NOMEM:
+            raise MemoryError("fastdis: out of memory while sampling batches")
+        if status != OK:
+            raise ValueError("sample_batches: a group lies outside perm or has fewer than "
+                             "2 rows, or perm holds a row outside codes")
+        PyErr_CheckSignals()
+    return 0

@@ -187,6 +187,22 @@ def test_group_each_is_a_stable_sort_by_each_factor(kind, cells):
         np.testing.assert_array_equal(_kernels.group_rows(keys, total)[1], perm)
 
 
+def test_group_each_splits_large_inputs_between_threads_as_one_pass():
+    """Past fd_team's threshold (2**19 element operations a thread) the rows are split
+    between threads, each placing its part from its own start positions; below it one
+    pass places every row from the level counts. Both are numpy's stable sort."""
+    rng = np.random.default_rng(11)
+    n = 400_000  # 3 factors: 1.2e6 operations, a team of 2
+    factors = np.column_stack([rng.integers(0, 7, n), rng.integers(-5, 5, n) * 3,
+                               rng.integers(0, 2, n)])
+    results = [EncodedFactors(factors, nt).group_each([0, 1, 2]) for nt in (1, 2)]
+    for c in range(3):
+        offsets, perm = naive_groups(factors[:, c])
+        for result in results:
+            np.testing.assert_array_equal(result[c].offsets, offsets)
+            np.testing.assert_array_equal(result[c].perm, perm)
+
+
 def test_group_each_shares_every_factor_inside_evaluate():
     from fastdis._shared import sharing
     factors = grid((2, 3, 4), repeat=3)

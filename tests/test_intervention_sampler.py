@@ -143,3 +143,52 @@ def test_batches_are_the_documented_draws(mode, by_size, replace):
                                               grouping.perm, groups, cum, by_size, mode, L,
                                               seed, ids, nt, replace)
             np.testing.assert_array_equal(fortran, expected)
+
+
+@pytest.mark.parametrize("mode", [_kernels.BATCH_PAIRS, _kernels.BATCH_VARIANCE,
+                                  _kernels.BATCH_PAIR_DIFF])
+def test_batches_from_several_group_sets_are_each_sets_draws(mode):
+    """sample_batches_sets (every batch of Z-diff / Z-min in one call, batch b from the
+    grouping of its factor): each batch is the documented draw from its own set, whatever
+    the thread count."""
+    rng = np.random.default_rng(5)
+    # factor 0: groups of 1, 3, 40 and 600 rows (Floyd's algorithm at 600); factor 1: 3 values
+    factors = np.column_stack([np.repeat(np.arange(4), [1, 3, 40, 600]),
+                               rng.integers(0, 3, size=644)])
+    factors = factors[rng.permutation(len(factors))]
+    codes = rng.normal(size=(len(factors), 4)) * [1.0, 1e-3, 1e6, 3.0]
+    enc = EncodedFactors(factors)
+    sets = []
+    for k in range(2):
+        grouping = enc.group_by(np.arange(2) == k, share=False)
+        sets.append((grouping.offsets, grouping.perm, *grouping.eligible()))
+    seed, L = 987654321, 25
+    ids = np.array([3, 0, 2**40, 17, 5, 8, 1, 99], dtype=np.int64)
+    set_of = np.array([0, 1, 1, 0, 0, 1, 0, 1], dtype=np.int64)
+    expected = np.empty((len(ids), codes.shape[1]))
+    for s in (0, 1):
+        at = set_of == s
+        expected[at] = replay(codes, mode, *sets[s], False, False, L, seed, ids[at])
+    for nt in (1, 2):
+        got = _kernels.sample_batches_sets(codes, sets, set_of, False, mode, L, seed, ids, nt)
+        np.testing.assert_array_equal(got, expected)
+
+
+def test_batches_from_several_group_sets_check_their_arguments():
+    codes = np.zeros((10, 2))
+    one = (np.array([0, 10]), np.arange(10), np.array([0]), np.array([0, 10]))
+    ids = np.arange(3, dtype=np.int64)
+    call = _kernels.sample_batches_sets
+    with pytest.raises(ValueError, match=r"set_of must lie in \[0, 2\)"):
+        call(codes, [one, one], np.array([0, 2, 1]), False, _kernels.BATCH_VARIANCE, 2, 1, ids, 1)
+    with pytest.raises(ValueError, match="set_of must lie"):
+        call(codes, [one, one], np.array([0, -1, 1]), False, _kernels.BATCH_VARIANCE, 2, 1, ids, 1)
+    with pytest.raises(TypeError, match="set_of must have dtype int64"):
+        call(codes, [one], np.zeros(3, np.int32), False, _kernels.BATCH_VARIANCE, 2, 1, ids, 1)
+    with pytest.raises(ValueError, match=r"set_of must have shape \(3,\)"):
+        call(codes, [one], np.zeros(4, np.int64), False, _kernels.BATCH_VARIANCE, 2, 1, ids, 1)
+    with pytest.raises(ValueError, match="needs at least one set of groups"):
+        call(codes, [], None, False, _kernels.BATCH_VARIANCE, 2, 1, ids, 1)
+    with pytest.raises(ValueError, match="perm must have shape"):
+        call(codes, [one, (one[0], np.arange(9), one[2], one[3])], None, False,
+             _kernels.BATCH_VARIANCE, 2, 1, ids, 1)

@@ -149,27 +149,34 @@ _TOGETHER_BYTES = 1 << 28
 
 def draw(codes, enc, targets, seed, mode, batch_size, settings, nt, metric, vary_one):
     """Reductions of every batch: (n_batches, n_codes), batch b intervening on targets[b]."""
+    used = np.flatnonzero(np.bincount(targets, minlength=enc.n_factors))
+    what = "combination of the other factors" if vary_one else "value"
+    args = (settings["by_size"], mode, batch_size, seed)
+    if not vary_one and len(codes) * len(used) * 8 <= _TOGETHER_BYTES:
+        # by one factor: all the factors used grouped in the same passes over the rows
+        # (inside evaluate(): every factor, kept for Z-diff, Z-min and IRS), and every batch
+        # drawn in one call (one parallel region: small calls would run on one thread)
+        sets = []
+        for k, grouping in zip(used, enc.group_each(used)):
+            groups, cum = _groups_or_raise(grouping, what, k, metric)
+            sets.append((grouping.offsets, grouping.perm, groups, cum))
+        set_of = np.searchsorted(used, targets).astype(np.int64)
+        return _kernels.sample_batches_sets(codes, sets, set_of, *args,
+                                            np.arange(len(targets), dtype=np.int64), nt,
+                                            settings["replace"])
+    # one factor at a time: by one factor where the rows of all of them would take more
+    # than _TOGETHER_BYTES, or by all factors but one (Z-max only), not kept
     out = np.empty((len(targets), codes.shape[1]))
     order = np.argsort(targets, kind="stable")
     bounds = np.searchsorted(targets[order], np.arange(enc.n_factors + 1))
-    used = [k for k in range(enc.n_factors) if bounds[k + 1] > bounds[k]]
-    # by one factor: all the factors used grouped in the same passes over the rows (inside
-    # evaluate(): every factor, kept for Z-diff, Z-min and IRS), or, where their rows
-    # would take more than _TOGETHER_BYTES, one factor at a time; by all factors but one
-    # (Z-max only): one at a time, not kept
-    together = {}
-    if not vary_one and len(codes) * len(used) * 8 <= _TOGETHER_BYTES:
-        together = dict(zip(used, enc.group_each(used)))
     for k in used:
         ids = order[bounds[k]:bounds[k + 1]].astype(np.int64)
-        grouping = together.pop(k, None) or enc.group_by(
+        grouping = enc.group_by(
             np.arange(enc.n_factors) != k if vary_one else np.arange(enc.n_factors) == k,
             share=not vary_one)
-        what = "combination of the other factors" if vary_one else "value"
         groups, cum = _groups_or_raise(grouping, what, k, metric)
         out[ids] = _kernels.sample_batches(codes, grouping.offsets, grouping.perm, groups, cum,
-                                           settings["by_size"], mode, batch_size, seed, ids, nt,
-                                           settings["replace"])
+                                           *args, ids, nt, settings["replace"])
     return out
 
 

@@ -491,6 +491,20 @@ int main(int argc, char **argv)
                     }
                     for (int64_t i = 0; i < nbatch * d && all_finite; i++)
                         if (!(out[i] >= 0.0)) { fprintf(stderr, "iter %d: negative reduction\n", it); return 1; }
+                    {   /* the same set twice, each batch from either: the same draws */
+                        fd_groups two[2] = {gs, gs};
+                        int64_t *set_of = malloc(sizeof(int64_t) * nbatch);
+                        double *out2 = malloc(sizeof(double) * nbatch * d);
+                        for (int64_t b = 0; b < nbatch; b++) set_of[b] = rint_(0, 1);
+                        if (fd_sample_batches_sets(&codes.a, two, 2, set_of, mode, L, 7, ids, nbatch, out2, nt) != FD_OK ||
+                            fd_sample_batches(&codes.a, &gs, mode, L, 7, ids, nbatch, out, nt) != FD_OK) {
+                            fprintf(stderr, "iter %d: sample_batches_sets\n", it); return 1;
+                        }
+                        if (memcmp(out, out2, sizeof(double) * nbatch * d) != 0) {
+                            fprintf(stderr, "iter %d: sample_batches_sets differs\n", it); return 1;
+                        }
+                        free(set_of); free(out2);
+                    }
                 }
                 {
                     static const double qs[] = {1.0, 0.0, 0.5, 0.99, 0.999};
