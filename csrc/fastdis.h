@@ -117,6 +117,13 @@ int fd_mark_values(const fd_array *factors, const int64_t *vmin,
                    int n_threads);
 
 /* histogram.c */
+/* Bytes of one counting thread's private tables in fd_joint_histogram for factors of
+ * n_levels[k] levels (the pass's factor pairing), d codes of nb bins, with or without the
+ * code and factor pair tables; and the threads a pass asked for n_threads uses (fewer while
+ * their private tables would pass its 512 MiB cap, never fewer than one). */
+double fd_histogram_private_bytes(const int64_t *n_levels, int64_t k, int64_t d, int64_t nb,
+                                  int code_pairs, int factor_pairs);
+int fd_histogram_threads(int n_threads, double private_bytes);
 int fd_joint_histogram(const fd_array *factors, const fd_levels *levels,
                        const fd_array *codes, const fd_binning *bins,
                        int64_t *fc,   /* IN/OUT [L][n_codes][n_bins], L = sum of n_levels */

@@ -176,6 +176,58 @@ static void fd_flush16(uint32_t *dst, uint16_t *src, int64_t n)
     memset(src, 0, sizeof(uint16_t) * (size_t)n);
 }
 
+/* The factor groups of the pass: consecutive factors c, c + 1 are counted as a pair when
+ * their joint levels are at most FD_MAX_PAIR_LEVELS (and pairing is on).  Fills g_a, g_b
+ * (-1: no pair), g_nb (levels of b, 1 without) and g_off (the group's first level) when
+ * they are not NULL; returns the number of groups, and the levels of all groups in *Lg. */
+static int64_t fd_factor_groups(const int64_t *n_levels, int64_t k, int pairs, int64_t *g_a,
+                                int64_t *g_b, int64_t *g_nb, int64_t *g_off, double *Lg)
+{
+    int64_t G = 0;
+    *Lg = 0.0;
+    for (int64_t c = 0; c < k; c++, G++) {
+        const int64_t na = n_levels[c];
+        const int pair = pairs && c + 1 < k && (double)na * (double)n_levels[c + 1] <= FD_MAX_PAIR_LEVELS;
+        const int64_t mb = pair ? n_levels[c + 1] : 1;
+        if (g_a) { g_a[G] = c; g_b[G] = pair ? c + 1 : -1; g_nb[G] = mb; g_off[G] = (int64_t)*Lg; }
+        *Lg += (double)na * (double)mb;
+        c += pair;
+    }
+    return G;
+}
+
+/* Bytes of one counting thread's private tables: uint32 counts of the factor groups (and of
+ * the code and factor pairs asked for) plus the uint16 tables of the hot loop.  In double:
+ * exact below 2^53 bytes, and no overflow for the absurd sizes callers must refuse. */
+static double fd_private_bytes(double Lg, double L, int64_t d, int64_t nb, int cc, int ff)
+{
+    const double gc = Lg * (double)d * (double)nb;
+    const double extra = (cc ? (double)d * d * (double)nb * nb : 0.0) + (ff ? L * L : 0.0);
+    return 4.0 * (gc + extra) + 2.0 * gc;
+}
+
+/* Threads a pass uses: nt, fewer while their private tables together would pass
+ * FD_MAX_PRIVATE_BYTES, never fewer than one. */
+static int fd_private_team(int nt, double private_bytes)
+{
+    while (nt > 1 && (double)nt * private_bytes > FD_MAX_PRIVATE_BYTES) nt--;
+    return nt;
+}
+
+double fd_histogram_private_bytes(const int64_t *n_levels, int64_t k, int64_t d, int64_t nb,
+                                  int code_pairs, int factor_pairs)
+{
+    double Lg, L = 0.0;
+    for (int64_t c = 0; c < k; c++) L += (double)n_levels[c];
+    fd_factor_groups(n_levels, k, fd_pairing_enabled, NULL, NULL, NULL, NULL, &Lg);
+    return fd_private_bytes(Lg, L, d, nb, code_pairs, factor_pairs);
+}
+
+int fd_histogram_threads(int n_threads, double private_bytes)
+{
+    return fd_private_team(n_threads < 1 ? 1 : n_threads, private_bytes);
+}
+
 int fd_joint_histogram(const fd_array *factors, const fd_levels *levels,
                        const fd_array *codes, const fd_binning *bins,
                        int64_t *fc, int64_t *cc, int64_t *ff,
@@ -212,19 +264,9 @@ int fd_joint_histogram(const fd_array *factors, const fd_levels *levels,
     const int pairs = fd_pairing_enabled;
     fd_pairing groups;
     if (!g_a || !g_u32) { free(level_off); free(g_a); free(g_u32); fd_rowbins_free(rowbins); return FD_ERR_NOMEM; }
-    for (int64_t c = 0; c < k; c++) {
-        const int64_t na = levels->n_levels[c];
-        g_a[G] = c; g_off[G] = Lg;
-        if (pairs && c + 1 < k && na * levels->n_levels[c + 1] <= FD_MAX_PAIR_LEVELS) {
-            g_b[G] = c + 1; g_nb[G] = levels->n_levels[c + 1];
-            Lg += na * g_nb[G];
-            c++;
-        } else {
-            g_b[G] = -1; g_nb[G] = 1;
-            Lg += na;
-        }
-        G++;
-    }
+    double Lg_d;
+    G = fd_factor_groups(levels->n_levels, k, pairs, g_a, g_b, g_nb, g_off, &Lg_d);
+    Lg = (int64_t)Lg_d; /* a pair has at most FD_MAX_PAIR_LEVELS levels: Lg <= L + 128 k */
     groups.n = G; groups.a = g_a; groups.b = g_b;
     groups.base = g_u32; groups.ma = g_u32 + k; groups.mb = (uint32_t)(d * nb);
     for (int64_t g = 0; g < G; g++) { /* below 2^32: checked with ptab_size next */
@@ -243,7 +285,7 @@ int fd_joint_histogram(const fd_array *factors, const fd_levels *levels,
         fd_err pass_err = {0, 0};
         int nomem = 0;
 
-        while (nt > 1 && (double)nt * ((double)ptab_size * 4.0 + (double)gc_size * 2.0) > FD_MAX_PRIVATE_BYTES) nt--;
+        nt = fd_private_team(nt, fd_private_bytes(Lg_d, (double)L, d, nb, cc != NULL, ff != NULL));
         /* calloc: every slot starts NULL and stays NULL for a thread that never ran --
          * OpenMP may grant a smaller team than nt (OMP_THREAD_LIMIT, OMP_DYNAMIC, nested
          * regions) -- and the merge below skips NULL slots */

@@ -12,11 +12,6 @@ __all__ = ["JointHistogram"]
 # Largest memory (bytes) the tables of one histogram may take, every copy included
 # (see table_bytes); above it the histogram refuses to start.
 _MAX_TABLE_BYTES = 2 << 30
-# csrc/histogram.c: all threads' private tables together stay below this many bytes (a
-# thread is dropped until they do, down to one), and factors are counted in pairs when
-# their joint levels are at most FD_MAX_PAIR_LEVELS.
-_FD_MAX_PRIVATE_BYTES = 512 << 20
-_FD_MAX_PAIR_LEVELS = 128
 
 
 class JointHistogram:
@@ -197,30 +192,20 @@ class JointHistogram:
 
 
 def table_bytes(n_levels, n_codes, n_bins, code_pairs=False, factor_pairs=False, n_threads=0):
-    """Bytes a histogram's tables take while rows are counted (Python ints, exact).
+    """Bytes a histogram's tables take while rows are counted.
 
-    The int64 tables themselves; as many again for the fresh tables one update counts
-    into (a failed update changes nothing); and, per counting thread, the kernel's
-    private uint32 tables plus the uint16 tables of the hot loop, over factor groups
-    that pair small factors (csrc/histogram.c).  The kernel uses fewer threads when
-    their private tables would pass _FD_MAX_PRIVATE_BYTES, but never fewer than one.
+    The int64 tables themselves (Python ints, exact); as many again for the fresh tables
+    one update counts into (a failed update changes nothing); and, per counting thread,
+    the kernel's private tables, with the number of threads the kernel itself would use
+    (both by csrc/histogram.c's own rule: its pairing of small factors, its cap on the
+    private tables of all threads).
     """
     d, b = int(n_codes), int(n_bins)
     total = sum(n_levels)
-    paired, c = 0, 0
-    while c < len(n_levels):  # the kernel's pairing of consecutive small factors
-        if c + 1 < len(n_levels) and n_levels[c] * n_levels[c + 1] <= _FD_MAX_PAIR_LEVELS:
-            paired += n_levels[c] * n_levels[c + 1]
-            c += 2
-        else:
-            paired += n_levels[c]
-            c += 1
-    grouped = max(paired, total) * d * b  # pairing can be switched off (tests)
     extra = (d * d * b * b if code_pairs else 0) + (total * total if factor_pairs else 0)
     tables = 8 * (total * d * b + extra)
-    private = 4 * (grouped + extra) + 2 * grouped
     from ._config import default_threads
 
-    threads = int(n_threads) or default_threads()
-    threads = max(1, min(threads, _FD_MAX_PRIVATE_BYTES // max(private, 1)))
-    return 2 * tables + threads * private
+    private, threads = _kernels.histogram_private_bytes(
+        n_levels, d, b, code_pairs, factor_pairs, int(n_threads) or default_threads())
+    return 2 * tables + threads * int(private)

@@ -76,6 +76,9 @@ cdef extern from "fastdis.h" nogil:
     int fd_avx512_available()
     void fd_set_avx512(int enabled)
     void fd_set_pairing(int enabled)
+    double fd_histogram_private_bytes(const int64_t *n_levels, int64_t k, int64_t d,
+                                      int64_t nb, int code_pairs, int factor_pairs)
+    int fd_histogram_threads(int n_threads, double private_bytes)
     int fd_code_minmax(const fd_array *codes, double *mins, double *maxs,
                        int64_t *err_col, int n_threads)
     int fd_discretize(const fd_array *codes, const fd_binning *bins, void *out,
@@ -339,6 +342,20 @@ def avx512_available():
 def set_avx512(bint enabled):
     """Allow or forbid AVX-512 in the SIMD path (tests compare it with AVX2)."""
     fd_set_avx512(enabled)
+
+
+def histogram_private_bytes(n_levels, int64_t n_codes, int64_t n_bins, bint code_pairs,
+                            bint factor_pairs, int n_threads):
+    """(bytes of one counting thread's private tables, threads the counting pass uses) in
+    joint_histogram for factors with these level counts: the kernel's own rule."""
+    levels = np.ascontiguousarray(n_levels, dtype=np.int64)
+    if levels.ndim != 1 or len(levels) < 1 or (levels < 1).any() or n_codes < 1 or n_bins < 1:
+        raise ValueError("histogram_private_bytes needs level counts >= 1 and n_codes, "
+                         "n_bins >= 1")
+    cdef const int64_t *pl = <const int64_t *>cnp.PyArray_DATA(levels)
+    cdef double private = fd_histogram_private_bytes(pl, len(levels), n_codes, n_bins,
+                                                     code_pairs, factor_pairs)
+    return private, fd_histogram_threads(n_threads, private)
 
 
 def set_pairing(bint enabled):

@@ -261,3 +261,18 @@ def test_python_int_labels_beyond_float_precision_stay_distinct():
         fastdis.mutual_info_matrix([[0], [2], [3], [0], [3], [1]] * 2, codes, n_bins=3))
     h = fastdis.JointHistogram([[-1, 2**63 + 1, 2**63 + 2, 5]], code_range=[(0.0, 6.0)])
     assert h.levels.n_levels.tolist() == [4]
+
+
+def test_table_guard_uses_the_kernels_pairing_and_thread_cap():
+    """The size the guard checks is the kernel's own: two factors of 10 levels are counted
+    as one pair of 100 levels (uint32 + uint16 private tables per thread, per thread that
+    runs), and a private table too large for two threads under the 512 MiB cap is counted
+    once, however many threads were asked for."""
+    from fastdis._histogram import table_bytes
+
+    cells = 20 * 5 * 20  # int64 tables: 20 levels in all x 5 codes x 20 bins
+    pair = 100 * 5 * 20  # private: the pair's 100 joint levels x 5 codes x 20 bins
+    assert table_bytes([10, 10], 5, 20, n_threads=2) == 2 * 8 * cells + 2 * 6 * pair
+    assert table_bytes([10, 13], 5, 20, n_threads=2) == 2 * 8 * 23 * 100 + 2 * 6 * 23 * 100
+    big = (1 << 17) * 64 * 16  # 6 bytes a cell: 805 MB, one thread's worth under the cap
+    assert table_bytes([1 << 17], 64, 16, n_threads=2) == 2 * 8 * big + 6 * big
