@@ -1,9 +1,10 @@
 """DCI's predictors: one fit per factor, and the importance of each code read from it.
 
 Every fit runs under :mod:`fastdis._threads`'s budget: ``inner`` is the number of threads
-the fit may use. scikit-learn's ``Parallel`` (forests, ``cross_val_score``) runs only in
-the caller's thread (see :mod:`fastdis._threads`), so cross-validation is a plain loop
-over the folds, with a :func:`~fastdis._threads.checkpoint` between fits.
+the fit may use. scikit-learn's ``Parallel`` (a user's forest) runs only in the caller's
+thread (see :mod:`fastdis._threads`). The Lasso is fitted by :mod:`fastdis.metrics._lasso`,
+the survey's forests by :mod:`fastdis.metrics._forest`, gradient boosting by
+:mod:`fastdis.metrics._boosting`.
 """
 import numpy as np
 
@@ -18,27 +19,6 @@ _FOREST_GRID = [(depth, features) for depth in (8, 16, 32, 64, 128)
 # within 1e-3 on the benchmark data) in half the time
 _HIST_GBT = dict(max_depth=3, max_leaf_nodes=8, learning_rate=0.2, max_iter=50,
                  early_stopping=False)
-
-
-def _cv_select(make, candidates, x, y, folds):
-    """The candidate with the lowest cross-validated MSE (first one on ties), as the survey
-    code picks Lasso alphas and forest shapes: ``cross_val_score``'s folds and scores,
-    fold after fold in this thread."""
-    from sklearn.metrics import mean_squared_error
-    from sklearn.model_selection import KFold
-
-    splits = list((KFold(folds) if isinstance(folds, int) else folds).split(x))
-    best, best_mse = candidates[0], np.inf
-    for candidate in candidates:
-        mses = []
-        for train, test in splits:
-            checkpoint()  # between fits: an abandoned call stops here
-            model = _fitted(make(candidate), x[train], y[train])
-            mses.append(-mean_squared_error(y[test], model.predict(x[test])))
-        mse = -np.array(mses).mean()
-        if mse < best_mse:
-            best, best_mse = candidate, mse
-    return best
 
 
 def _hist_gain(model, n_codes):
@@ -57,7 +37,7 @@ def _cv_folds(s, seed):
     """The survey's 10 unshuffled folds, or 10 shuffled by ``seed`` (fastdis's default)."""
     from sklearn.model_selection import KFold
 
-    return KFold(10, shuffle=True, random_state=seed) if s["shuffle_cv"] else 10
+    return KFold(10, shuffle=True, random_state=seed) if s["shuffle_cv"] else KFold(10)
 
 
 def _fitted(model, x, y):
@@ -107,12 +87,9 @@ def fit_factor(name, x, y, s, seed, inner=1):
     from sklearn.base import clone
 
     if name == "random_forest":
-        from sklearn.model_selection import KFold
-
         from ._forest import RegressionForest, select_shape
 
-        folds = _cv_folds(s, seed)  # the folds cross_val_score would use
-        splits = list((KFold(folds) if isinstance(folds, int) else folds).split(x))
+        splits = list(_cv_folds(s, seed).split(x))  # the folds cross_val_score would use
         shape = select_shape(_FOREST_GRID, x, y, splits, seed, inner)
         checkpoint()
         model = RegressionForest(10, shape[0], shape[1], True, seed, inner).fit(x, y)
