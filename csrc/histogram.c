@@ -206,14 +206,6 @@ static double fd_private_bytes(double Lg, double L, int64_t d, int64_t nb, int c
     return 4.0 * (gc + extra) + 2.0 * gc;
 }
 
-/* Threads a pass uses: nt, fewer while their private tables together would pass
- * FD_MAX_PRIVATE_BYTES, never fewer than one. */
-static int fd_private_team(int nt, double private_bytes)
-{
-    while (nt > 1 && (double)nt * private_bytes > FD_MAX_PRIVATE_BYTES) nt--;
-    return nt;
-}
-
 double fd_histogram_private_bytes(const int64_t *n_levels, int64_t k, int64_t d, int64_t nb,
                                   int code_pairs, int factor_pairs)
 {
@@ -223,9 +215,13 @@ double fd_histogram_private_bytes(const int64_t *n_levels, int64_t k, int64_t d,
     return fd_private_bytes(Lg, L, d, nb, code_pairs, factor_pairs);
 }
 
+/* Threads a pass uses: n_threads, fewer while their private tables together would pass
+ * FD_MAX_PRIVATE_BYTES, never fewer than one. */
 int fd_histogram_threads(int n_threads, double private_bytes)
 {
-    return fd_private_team(n_threads < 1 ? 1 : n_threads, private_bytes);
+    int nt = n_threads < 1 ? 1 : n_threads;
+    while (nt > 1 && (double)nt * private_bytes > FD_MAX_PRIVATE_BYTES) nt--;
+    return nt;
 }
 
 int fd_joint_histogram(const fd_array *factors, const fd_levels *levels,
@@ -285,7 +281,7 @@ int fd_joint_histogram(const fd_array *factors, const fd_levels *levels,
         fd_err pass_err = {0, 0};
         int nomem = 0;
 
-        nt = fd_private_team(nt, fd_private_bytes(Lg_d, (double)L, d, nb, cc != NULL, ff != NULL));
+        nt = fd_histogram_threads(nt, fd_private_bytes(Lg_d, (double)L, d, nb, cc != NULL, ff != NULL));
         /* calloc: every slot starts NULL and stays NULL for a thread that never ran --
          * OpenMP may grant a smaller team than nt (OMP_THREAD_LIMIT, OMP_DYNAMIC, nested
          * regions) -- and the merge below skips NULL slots */
