@@ -318,7 +318,6 @@ def test_n_threads_bounds_every_pool_inside_evaluate(monkeypatch):
     Lasso moments)."""
     threadpoolctl = pytest.importorskip("threadpoolctl")
     from fastdis import _kernels
-    from fastdis.metrics import _lasso
     from fastdis.metrics._logistic import Logistic
 
     seen = []
@@ -329,15 +328,14 @@ def test_n_threads_bounds_every_pool_inside_evaluate(monkeypatch):
                         + [self.n_threads], default=1))
         return original(self, *args, **kwargs)
 
+    moments = _kernels.fold_moments
+
     def fold_moments(*args):
         seen.append(args[-1])  # its n_threads
-        return _kernels.fold_moments(*args)
+        return moments(*args)
 
     monkeypatch.setattr(Logistic, "fit_columns", fit_columns)
-    monkeypatch.setattr(_lasso, "_kernels", type("K", (), {
-        name: staticmethod(getattr(_kernels, name)) for name in dir(_kernels)
-        if not name.startswith("__")}))
-    monkeypatch.setattr(_lasso._kernels, "fold_moments", staticmethod(fold_moments))
+    monkeypatch.setattr(_kernels, "fold_moments", fold_moments)
     rng = np.random.default_rng(0)
     factors = rng.integers(0, 3, size=(600, 2))
     codes = factors + 0.2 * rng.normal(size=(600, 2))
