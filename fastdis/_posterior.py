@@ -1,0 +1,131 @@
+"""Posterior inputs and the entropy records the posterior estimators produce.
+
+A VAE encoder gives, for every row x_n, a diagonal Gaussian q(z | x_n) = N(mu_n, diag(var_n)).
+:func:`check_posterior` is the one validation path for it (``mu`` and exactly one of
+``var``, ``std``, ``logvar``); the estimators (:mod:`fastdis._posterior_quantized`,
+:mod:`fastdis._posterior_sampling`) read the :class:`Posterior` it returns and produce a
+:class:`PosteriorEntropies` record, in nats, which the metric formulas of
+:mod:`fastdis.metrics.posterior` read. Nothing here computes.
+"""
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ._validation import check_codes
+
+ESTIMATORS = ("quantized", "sampling")
+
+
+@dataclass(frozen=True)
+class Posterior:
+    """A validated diagonal-Gaussian posterior: ``mu`` and ``std``, both (n, d) float64,
+    C-contiguous, finite, ``std > 0``."""
+
+    mu: np.ndarray
+    std: np.ndarray
+
+    @property
+    def shape(self):
+        return self.mu.shape
+
+
+def _spread_name(var, std, logvar):
+    given = [(n, v) for n, v in (("var", var), ("std", std), ("logvar", logvar)) if v is not None]
+    if len(given) != 1:
+        names = ", ".join(n for n, _ in given) or "none"
+        raise TypeError("the posterior's spread is given by exactly one of var= (variances), "
+                        f"std= (standard deviations) or logvar= (log-variances); got {names}")
+    return given[0]
+
+
+def check_posterior(mu, var=None, *, std=None, logvar=None, mu_name="mu", min_samples=2):
+    """Validate a diagonal-Gaussian posterior and return it as :class:`Posterior`.
+
+    Parameters
+    ----------
+    mu : array-like of shape (n_samples, n_codes)
+        Posterior means.
+    var, std, logvar : array-like of shape (n_samples, n_codes)
+        Exactly one: variances, standard deviations or log-variances (natural log). Which
+        one is meant cannot be detected from the values, so it is always named.
+    mu_name : str
+        The means' argument name in error messages (``codes`` in the metrics that also
+        take point codes).
+
+    Raises
+    ------
+    TypeError
+        None or more than one of var / std / logvar, or non-numeric arrays.
+    ValueError
+        Shapes that differ, NaN or infinite values, non-positive variances or standard
+        deviations, or standard deviations so small (or log-variances so low) that the
+        densities overflow float64 (std below 1e-150).
+    """
+    name, spread = _spread_name(var, std, logvar)
+    mu = np.ascontiguousarray(check_codes(mu, mu_name, min_samples), dtype=np.float64)
+    spread = np.ascontiguousarray(check_codes(spread, name, min_samples), dtype=np.float64)
+    if spread.shape != mu.shape:
+        raise ValueError(f"{name} must have the shape of {mu_name}, {mu.shape}; got {spread.shape}")
+    _check_finite(mu, mu_name)
+    _check_finite(spread, name)
+    if name == "logvar":
+        std = np.exp(0.5 * spread)
+    else:
+        bad = spread <= 0
+        if bad.any():
+            r, c = (int(i) for i in np.argwhere(bad)[0])
+            raise ValueError(f"{name} must be positive (a {'variance' if name == 'var' else 'standard deviation'} "
+                             f"per row and code), got {spread[r, c]!r} at row {r}, column {c}"
+                             + ("; pass logvar= if these are log-variances" if spread[r, c] < 0 else ""))
+        std = np.sqrt(spread) if name == "var" else spread
+    tiny = std < 1e-150
+    if tiny.any():
+        r, c = (int(i) for i in np.argwhere(tiny)[0])
+        raise ValueError(f"{name} gives a standard deviation of {std[r, c]:.3g} at row {r}, column {c}: "
+                         "below 1e-150 the Gaussian densities overflow float64; a point mass is "
+                         "better passed as point codes (without a spread)")
+    return Posterior(mu, np.ascontiguousarray(std))
+
+
+def _check_finite(arr, name):
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        r, c = (int(i) for i in np.argwhere(bad)[0])
+        raise ValueError(f"{name} must be finite, got {arr[r, c]!r} at row {r}, column {c}")
+
+
+@dataclass
+class PosteriorEntropies:
+    """Entropies (nats) of the aggregate posterior q(z) = mean_n q(z | x_n), as one estimator
+    gives them. Fields an estimator cannot give are None.
+
+    Attributes
+    ----------
+    estimator : {"quantized", "sampling"}
+    code : (d,) H(z_i)
+    code_given_x : (d,) H(z_i | x)
+    all_codes, all_codes_given_x : float, H(z) and H(z | x) (sampling only)
+    others, others_given_x : (d,) H(z_{!=i}) and H(z_{!=i} | x) (sampling only)
+    pairs : (d, d) H(z_i, z_j), diagonal H(z_i) (when asked for)
+    factor : (K,) H(v_k) (when factors are given)
+    code_factor : (K, d) H(z_i, v_k) (when factors are given)
+    mutual_info : (K, d) I(z_i; v_k) (when factors are given)
+    n_bins : int or None (quantized only; JEMMIG's log B)
+    settings : dict, the estimator's effective settings (n_bins, bin_range, n_samples, seed, ...)
+    standard_error : dict, Monte-Carlo standard errors of the sampling estimates (same keys)
+    """
+
+    estimator: str
+    code: np.ndarray
+    code_given_x: np.ndarray
+    all_codes: float = None
+    all_codes_given_x: float = None
+    others: np.ndarray = None
+    others_given_x: np.ndarray = None
+    pairs: np.ndarray = None
+    factor: np.ndarray = None
+    code_factor: np.ndarray = None
+    mutual_info: np.ndarray = None
+    n_bins: int = None
+    settings: dict = field(default_factory=dict)
+    standard_error: dict = field(default_factory=dict)
