@@ -75,7 +75,7 @@ def check_posterior(mu, var=None, *, std=None, logvar=None, mu_name="mu", min_sa
         if bad.any():
             r, c = (int(i) for i in np.argwhere(bad)[0])
             raise ValueError(f"{name} must be positive (a {'variance' if name == 'var' else 'standard deviation'} "
-                             f"per row and code), got {spread[r, c]!r} at row {r}, column {c}"
+                             f"per row and code), got {float(spread[r, c])!r} at row {r}, column {c}"
                              + ("; pass logvar= if these are log-variances" if spread[r, c] < 0 else ""))
         std = np.sqrt(spread) if name == "var" else spread
     tiny = std < 1e-150
@@ -91,7 +91,7 @@ def _check_finite(arr, name):
     bad = ~np.isfinite(arr)
     if bad.any():
         r, c = (int(i) for i in np.argwhere(bad)[0])
-        raise ValueError(f"{name} must be finite, got {arr[r, c]!r} at row {r}, column {c}")
+        raise ValueError(f"{name} must be finite, got {float(arr[r, c])!r} at row {r}, column {c}")
 
 
 @dataclass
