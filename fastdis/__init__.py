@@ -4,8 +4,10 @@ Building blocks: :func:`discretize`, :func:`mutual_info_matrix`, :func:`entropy`
 :class:`JointHistogram`. Information metrics: :func:`mig`, :func:`rmig`,
 :func:`mig_sup`, :func:`jemmig`, :func:`modularity`, :func:`dcimig`. Intervention
 metrics: :func:`z_diff`, :func:`z_min_var`, :func:`z_max_var`, :func:`irs`. Predictor
-metrics: :func:`sap`, :func:`explicitness`, :func:`dci`. All of them at once, sharing
-their work: :func:`evaluate` -> :class:`Report`.
+metrics: :func:`sap`, :func:`explicitness`, :func:`dci`. On the encoder's posterior (means
+and variances, Do & Tran 2020): :func:`informativeness`, :func:`separability`,
+:func:`interpretability`. All of them at once, sharing their work: :func:`evaluate` ->
+:class:`Report`.
 """
 __version__ = "0.1.0.dev0"
 
@@ -15,8 +17,10 @@ from ._histogram import JointHistogram
 from ._information import entropy, mutual_info_matrix
 from ._warnings import DegenerateWarning
 from . import datasets
-from .metrics import (DCIResult, dci, dcimig, explicitness, irs, jemmig, mig, mig_sup,
-                      modularity, rmig, sap, z_diff, z_max_var, z_min_var)
+from .metrics import (DCIResult, InterpretabilityResult, SeparabilityResult, dci, dcimig,
+                      explicitness, informativeness, interpretability, irs, jemmig, mig,
+                      mig_sup, modularity, rmig, sap, separability, z_diff, z_max_var,
+                      z_min_var)
 from ._evaluate import available_metrics, evaluate
 from ._report import Report
 
@@ -25,5 +29,7 @@ __all__ = [
     "JointHistogram", "DegenerateWarning", "datasets",
     "mig", "rmig", "mig_sup", "jemmig", "modularity", "dcimig",
     "z_diff", "z_min_var", "z_max_var", "irs", "sap", "explicitness", "dci", "DCIResult",
+    "informativeness", "separability", "interpretability", "SeparabilityResult",
+    "InterpretabilityResult",
     "evaluate", "available_metrics", "Report",
 ]

@@ -74,8 +74,10 @@ def _threads(text):
 def _metrics(text):
     from ._evaluate import _names
 
+    items = [m.strip() for m in text.split(",") if m.strip()]
     try:
-        return _names([m.strip() for m in text.split(",") if m.strip()])
+        _names(items, posterior=True)  # expanded by evaluate, which knows about --var
+        return items
     except (ValueError, TypeError) as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
@@ -94,7 +96,16 @@ def _check_outputs(args):
     if args.plot:
         from ._evaluate import available_metrics
 
-        if not set(args.metrics) & (set(available_metrics("information")) | {"dci"}):
+        from ._evaluate import _names
+
+        posterior = any(getattr(args, k, None) for k in ("var", "std", "logvar"))
+        try:
+            names = _names(args.metrics, posterior)
+        except ValueError as exc:
+            raise UsageError(f"--metrics: {exc}") from None
+        plottable = set(available_metrics("information")) | {"dci", "informativeness",
+                                                             "separability"}
+        if not set(names) & plottable:
             raise UsageError("--plot: nothing to plot: add an information metric (e.g. mig) "
                              "or dci to --metrics")
         try:
@@ -121,8 +132,8 @@ def _about_argument(message, args):
     """Start an error about the factors or the codes with their file's path."""
     if message.startswith("factors and codes"):
         return f"{args.factors}, {args.codes}: {message}"
-    for what in ("factors", "codes"):
-        if message.startswith(what):
+    for what in ("factors", "codes", "var", "std", "logvar"):
+        if message.startswith(what) and getattr(args, what, None):
             return f"{getattr(args, what)}: {message}"
     return message
 
@@ -168,14 +179,37 @@ def _evaluate(args):
     for note in factors.notes + codes.notes:
         _say(note)
     _numbers_only(codes.array, args.codes)
+    spread = _read_spread(args)
     options = {"dci": {"estimator": args.dci_estimator}} if args.dci_estimator else {}
     try:
         report = fastdis.evaluate(factors.array, codes.array, args.metrics, random_state=args.seed,
                                   n_threads=args.threads, factor_names=factors.names,
-                                  code_names=codes.names, **options)
+                                  code_names=codes.names, **spread, **options)
     except (ValueError, TypeError) as exc:
         raise UsageError(_about_argument(str(exc), args)) from None
     return _finish(report, args)
+
+
+def _read_spread(args):
+    """The posterior spread given with --var, --std or --logvar, as evaluate()'s keyword.
+    In a .npz holding several arrays the one named like the option is read."""
+    import numpy as np
+
+    for name in ("var", "std", "logvar"):
+        path = getattr(args, name)
+        if path is None:
+            continue
+        key = None
+        if path.lower().endswith(".npz"):
+            try:
+                with np.load(path, allow_pickle=False) as archive:
+                    key = name if len(archive.files) > 1 else None
+            except Exception:  # noqa: BLE001 - read_array says what is wrong with the file
+                pass
+        table = read_array(path, key, args.header, f"--{name}")
+        _numbers_only(table.array, path)
+        return {name: table.array}
+    return {}
 
 
 def _demo(args):
@@ -207,7 +241,7 @@ def _list(args):
 def _add_output(parser):
     parser.add_argument("--metrics", default="all", type=_metrics,
                         help="comma-separated metric names (see `fastdis list`), or a family: "
-                             "information, intervention, predictor; default all")
+                             "information, intervention, predictor, posterior; default all")
     parser.add_argument("--json", metavar="OUT", help="also write the full report as JSON")
     parser.add_argument("--markdown", action="store_true", help="print a Markdown table")
     parser.add_argument("--plot", metavar="OUT.png", help="save the MI and DCI plots (matplotlib)")
@@ -239,7 +273,16 @@ def _parser():
                          "above non-integers). A first column under an empty header cell with a "
                          "distinct value per row (pandas' to_csv() index) is left out, with a "
                          "note on stderr")
-    ev.add_argument("--dci-estimator", choices=DCI_ESTIMATORS)
+    ev.add_argument("--dci-estimator", choices=DCI_ESTIMATORS,
+                    help="how dci predicts each factor from the codes; default lasso")
+    spread = ev.add_mutually_exclusive_group()
+    for name, what in (("var", "variances"), ("std", "standard deviations"),
+                       ("logvar", "log-variances")):
+        spread.add_argument(f"--{name}", metavar="FILE",
+                            help=f"the encoder's posterior {what}, shaped like CODES (which are "
+                                 "then its means): adds informativeness, separability and "
+                                 f"interpretability (Do & Tran). In a .npz, the array {name!r} "
+                                 "or its only one")
     _add_output(ev)
     ev.set_defaults(func=_evaluate)
     demo = sub.add_parser("demo", help="every metric on built-in dSprites-like data",

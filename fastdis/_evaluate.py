@@ -10,10 +10,14 @@ from . import metrics as _metrics
 from ._discretize import column_ranges
 from ._progress import progress_bar
 from ._random import check_random_state
+from ._report import PARTS
 from ._shared import sharing
 from ._threads import limit_threads, total_threads
 from ._validation import check_n_threads, check_pair
 from .metrics._fitting import value_counts
+
+_DO_TRAN = ("Do & Tran 2020, Theory and evaluation metrics for learning disentangled "
+            "representations (ICLR)")
 
 # name -> (family, paper)
 _REGISTRY = {
@@ -39,7 +43,12 @@ _REGISTRY = {
                      "with the F-statistic loss (NeurIPS)"),
     "dci": ("predictor", "Eastwood & Williams 2018, A framework for the quantitative evaluation "
             "of disentangled representations (ICLR)"),
+    # on the encoder's posterior: evaluate(..., var=) (codes are then its means)
+    "informativeness": ("posterior", _DO_TRAN),
+    "separability": ("posterior", _DO_TRAN),
+    "interpretability": ("posterior", _DO_TRAN),
 }
+_FAMILIES = ("information", "intervention", "predictor", "posterior")
 
 
 def available_metrics(family=None):
@@ -47,13 +56,15 @@ def available_metrics(family=None):
 
     Parameters
     ----------
-    family : {"information", "intervention", "predictor"}, optional
-        Only the metrics of this family (Carbonneau et al. 2023's taxonomy).
+    family : {"information", "intervention", "predictor", "posterior"}, optional
+        Only the metrics of this family (Carbonneau et al. 2023's taxonomy, and Do & Tran's
+        posterior properties, which need the encoder's variances).
 
     Returns
     -------
     dict
-        Metric name -> paper, in a stable order (information, intervention, predictor).
+        Metric name -> paper, in a stable order (information, intervention, predictor,
+        posterior).
 
     Examples
     --------
@@ -61,15 +72,16 @@ def available_metrics(family=None):
     >>> list(fastdis.available_metrics("predictor"))
     ['sap', 'explicitness', 'dci']
     """
-    if family not in (None, "information", "intervention", "predictor"):
-        raise ValueError(f"family must be None, 'information', 'intervention' or 'predictor', "
-                         f"got {family!r}")
+    if family is not None and family not in _FAMILIES:
+        raise ValueError(f"family must be None, 'information', 'intervention', 'predictor' or "
+                         f"'posterior', got {family!r}")
     return {name: paper for name, (fam, paper) in _REGISTRY.items()
             if family is None or fam == family}
 
 
-def _names(metrics):
-    """Metric names from "all", a family name, or a list of names and family names."""
+def _names(metrics, posterior):
+    """Metric names from "all", a family name, or a list of names and family names; "all"
+    includes the posterior family only when the posterior is given."""
     items = [metrics] if isinstance(metrics, str) else metrics
     try:
         items = list(items)
@@ -79,16 +91,20 @@ def _names(metrics):
     names = []
     for item in items:
         if item == "all":
-            names += list(_REGISTRY)
-        elif item in ("information", "intervention", "predictor"):
+            names += [n for n, (fam, _) in _REGISTRY.items() if posterior or fam != "posterior"]
+        elif item in _FAMILIES:
             names += list(available_metrics(item))
         elif item in _REGISTRY:
             names.append(item)
         else:
             raise ValueError(f"unknown metric {item!r}; available: {', '.join(_REGISTRY)} "
-                             "(or a family: information, intervention, predictor)")
+                             "(or a family: information, intervention, predictor, posterior)")
     if not names:
         raise ValueError("metrics is empty: name at least one metric")
+    needs = [n for n in names if _REGISTRY[n][0] == "posterior"]
+    if needs and not posterior:
+        raise ValueError(f"{needs[0]} is computed on the encoder's posterior: give its spread "
+                         "(var=, std= or logvar=; codes are then its means)")
     return list(dict.fromkeys(names))
 
 
@@ -158,15 +174,30 @@ def check_not_swapped(factors, codes):
         "(fastdis.discretize) or call the metric functions one by one")
 
 
-def _nan_parts(result):
-    """Whether a metric's value (a float, or the three DCI scores) is NaN."""
-    parts = [getattr(result, p) for p in ("disentanglement", "completeness", "informativeness")] \
-        if hasattr(result, "disentanglement") else [result]
+def _nan_parts(name, result):
+    """Whether a metric's value (a float, or a result object's parts) is NaN."""
+    parts = [getattr(result, p) for p in PARTS[name]] \
+        if name in PARTS and not isinstance(result, float) else [result]
     return any(isinstance(v, (float, np.floating)) and math.isnan(v) for v in parts)
 
 
-def evaluate(factors, codes, metrics="all", *, random_state=0, n_threads=None, progress=None,
-             factor_names=None, code_names=None, on_error="record", **options):
+def _call(name, func, factors, codes, post, kwargs):
+    """One metric on the validated inputs; the posterior family reads ``post`` (the same
+    validated arrays for each, so they share the estimators' records)."""
+    if _REGISTRY[name][0] != "posterior":
+        return func(factors, codes, **kwargs)
+    if name == "informativeness":
+        info, details = func(post.mu, std=post.std, **kwargs)
+        return float(np.mean(info)), dict(details, per_code=info)
+    kwargs.pop("return_details", None)
+    result = func(post.mu, std=post.std, **kwargs) if name == "separability" \
+        else func(factors, post.mu, std=post.std, **kwargs)
+    return result, result.to_dict()
+
+
+def evaluate(factors, codes, metrics="all", *, var=None, std=None, logvar=None, random_state=0,
+             n_threads=None, progress=None, factor_names=None, code_names=None,
+             on_error="record", **options):
     """Compute several metrics at once, sharing the work they have in common.
 
     One validation of the inputs, one min/max pass over the codes, one discretisation and
@@ -185,7 +216,15 @@ def evaluate(factors, codes, metrics="all", *, random_state=0, n_threads=None, p
         The representation, as above.
     metrics : str or list of str, default="all"
         Names from :func:`available_metrics`, family names (``"information"``,
-        ``"intervention"``, ``"predictor"``) or ``"all"``, alone or in a list.
+        ``"intervention"``, ``"predictor"``, ``"posterior"``) or ``"all"``, alone or in a
+        list. ``"all"`` includes the posterior family when a spread is given.
+    var, std, logvar : array-like of shape (n_samples, n_codes), optional
+        The encoder's posterior spread (exactly one: variances, standard deviations or
+        log-variances; ``codes`` are then the posterior means). Adds Do & Tran's
+        posterior properties: :func:`informativeness` (the report's value is the mean
+        over codes, in nats; per code in the details), :func:`separability` and
+        :func:`interpretability` (result objects: ``report["separability.wsepin"]``,
+        ``report["interpretability.rmig"]``). The other metrics read the means.
     random_state : None, int, numpy.random.Generator or numpy.random.RandomState, default=0
         Turned into one integer seed once (:func:`fastdis._random.check_random_state`: None
         draws a fresh one) and passed to every metric; the seed used is recorded in
@@ -235,7 +274,8 @@ def evaluate(factors, codes, metrics="all", *, random_state=0, n_threads=None, p
     """
     if on_error not in ("record", "raise"):
         raise ValueError(f"on_error must be 'record' or 'raise', got {on_error!r}")
-    names = _names(metrics)
+    spread = {k: v for k, v in (("var", var), ("std", std), ("logvar", logvar)) if v is not None}
+    names = _names(metrics, bool(spread))
     for key, value in options.items():
         if key not in _REGISTRY:
             raise TypeError(f"evaluate() got an unexpected keyword argument {key!r} (per-metric "
@@ -248,6 +288,11 @@ def evaluate(factors, codes, metrics="all", *, random_state=0, n_threads=None, p
     nt = check_n_threads(n_threads)
     seed = check_random_state(random_state)
     check_not_swapped(factors, codes)
+    post = None
+    if spread:
+        from ._posterior import check_posterior
+
+        post = check_posterior(codes, **spread, mu_name="codes")
     from ._report import Report
 
     report = Report(
@@ -255,7 +300,8 @@ def evaluate(factors, codes, metrics="all", *, random_state=0, n_threads=None, p
         factor_names=_column_names(raw_factors, factor_names, factors.shape[1], "factor"),
         code_names=_column_names(raw_codes, code_names, codes.shape[1], "code"),
         settings=dict(random_state=seed, n_threads=n_threads,
-                      options={k: dict(v) for k, v in options.items()}))
+                      options={k: dict(v) for k, v in options.items()},
+                      posterior=next(iter(spread), None)))
     # n_threads is the total: a metric's own BLAS / OpenMP pools stay within it too
     with sharing(), limit_threads(total_threads(nt)), \
             progress_bar(len(names), "fastdis", progress) as bar:
@@ -271,7 +317,7 @@ def evaluate(factors, codes, metrics="all", *, random_state=0, n_threads=None, p
             bar.set_postfix_str(name)
             t0 = time.perf_counter()
             try:
-                result = func(factors, codes, **kwargs)
+                result = _call(name, func, factors, codes, post, kwargs)
             except Exception as exc:  # noqa: BLE001 - the inputs passed check_pair above: this
                 if on_error == "raise":  # metric cannot use these data; the others still can
                     raise
@@ -284,6 +330,6 @@ def evaluate(factors, codes, metrics="all", *, random_state=0, n_threads=None, p
                 if isinstance(result, tuple):
                     result, details = result
                 report._add(name, result, details, time.perf_counter() - t0,
-                            error="gave NaN" if _nan_parts(result) else None)
+                            error="gave NaN" if _nan_parts(name, result) else None)
             bar.update()
     return report

@@ -129,3 +129,46 @@ class PosteriorEntropies:
     n_bins: int = None
     settings: dict = field(default_factory=dict)
     standard_error: dict = field(default_factory=dict)
+
+
+def posterior_entropies(post, factors=None, *, estimator="quantized", n_bins=100,
+                        bin_range=(-4.0, 4.0), n_samples=10_000, random_state=None, pairs=False,
+                        convention=None, n_threads=None):
+    """The one door to the posterior estimators: a :class:`PosteriorEntropies` for ``post``
+    (and ``factors``, validated, same rows) from the estimator named.
+
+    Inside :func:`fastdis._shared.sharing` (``evaluate``) a record is computed once and
+    reused by every later request for the same posterior arrays, estimator and settings
+    that it can serve: one with pair entropies serves a request without, one with factor
+    tables (for the same factors array) a request without factors.
+    """
+    from ._shared import memory_key, scope_store
+
+    if estimator not in ESTIMATORS:
+        raise ValueError(f"estimator must be 'quantized' or 'sampling', got {estimator!r}")
+    if estimator == "quantized":
+        from ._posterior_quantized import quantized_entropies as estimate
+
+        settings = dict(n_bins=n_bins, bin_range=bin_range)
+        key = (n_bins, None if bin_range is None else tuple(np.ravel(bin_range).tolist()))
+    else:
+        from ._posterior_sampling import sampling_entropies as estimate
+        from ._random import check_random_state
+
+        seed = check_random_state(random_state)
+        settings = dict(n_samples=n_samples, random_state=seed)
+        key = (n_samples, seed)
+    store = scope_store()
+    if store is None:
+        return estimate(post, factors, pairs=pairs, convention=convention, n_threads=n_threads,
+                        **settings)
+    entries = store.setdefault(("posterior", memory_key(post.mu), memory_key(post.std),
+                                estimator, key, convention), [])
+    want_f = None if factors is None else memory_key(factors)
+    for record, has_f, has_pairs, _ in entries:
+        if (has_pairs or not pairs) and (want_f is None or has_f == want_f):
+            return record
+    record = estimate(post, factors, pairs=pairs, convention=convention, n_threads=n_threads,
+                      **settings)
+    entries.append((record, want_f, pairs, (post, factors)))  # keeps the keyed arrays alive
+    return record

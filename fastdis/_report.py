@@ -5,7 +5,13 @@ from collections.abc import Mapping
 
 import numpy as np
 
-_DCI_PARTS = ("disentanglement", "completeness", "informativeness")
+# Metrics whose value is a result object: the scalar parts a report shows for each
+# (``report["dci.completeness"]``); other attributes stay on the object.
+PARTS = {
+    "dci": ("disentanglement", "completeness", "informativeness"),
+    "separability": ("wsep", "wsepin", "windin", "total_correlation"),
+    "interpretability": ("rmig", "jemmig"),
+}
 
 
 def _jsonable(value):
@@ -24,6 +30,22 @@ def _jsonable(value):
     if value is None or isinstance(value, (str, int, bool)):
         return value
     return repr(value)
+
+
+_AX_PARAMS = """Parameters
+        ----------
+        ax : matplotlib Axes, optional
+            Where to draw; default a new figure.
+
+        Returns
+        -------
+        matplotlib.axes.Axes"""
+
+
+def _ax_doc(method):
+    """Fill a plot method's docstring with its one parameter and its return value."""
+    method.__doc__ = method.__doc__.replace("{ax}", _AX_PARAMS)
+    return method
 
 
 class Report(Mapping):
@@ -79,17 +101,22 @@ class Report(Mapping):
 
     def _dci(self):
         """The DCIResult, or None when dci was not evaluated or could not be computed."""
-        dci = self._values.get("dci")
-        return None if dci is None or isinstance(dci, float) else dci
+        return self._result("dci")
+
+    def _result(self, name):
+        """The result object of a metric with parts, or None (not evaluated, or failed: NaN)."""
+        value = self._values.get(name)
+        return None if value is None or isinstance(value, float) else value
 
     # --- mapping --------------------------------------------------------------------------
     def __getitem__(self, key):
         if key in self._values:
             return self._values[key]
         name, _, part = key.partition(".")
-        if name == "dci" and part in _DCI_PARTS + ("informativeness_train",) and "dci" in self._values:
-            dci = self._dci()  # None: dci could not be computed
-            return float("nan") if dci is None else getattr(dci, part)
+        extra = ("informativeness_train",) if name == "dci" else ()
+        if part in PARTS.get(name, ()) + extra and name in self._values:
+            result = self._result(name)  # None: the metric could not be computed
+            return float("nan") if result is None else float(getattr(result, part))
         raise KeyError(key)
 
     def __iter__(self):
@@ -99,12 +126,13 @@ class Report(Mapping):
         return len(self._values)
 
     def scores(self):
-        """Flat dict of every float: metric values, DCI split into its three parts."""
+        """Flat dict of every float: metric values, result objects (DCI, separability,
+        interpretability) split into their parts (``"dci.completeness"``)."""
         out = {}
         for name, value in self._values.items():
-            if name == "dci":
-                for part in _DCI_PARTS:
-                    out[f"dci.{part}"] = self[f"dci.{part}"]
+            if name in PARTS:
+                for part in PARTS[name]:
+                    out[f"{name}.{part}"] = self[f"{name}.{part}"]
             else:
                 out[name] = float(value)
         return out
@@ -200,17 +228,11 @@ class Report(Mapping):
         ax.set_title("Mutual information")
         return ax
 
+    @_ax_doc
     def plot_dci(self, ax=None):
         """Hinton diagram of the DCI importance matrix (square area = importance).
 
-        Parameters
-        ----------
-        ax : matplotlib Axes, optional
-            Where to draw; default a new figure.
-
-        Returns
-        -------
-        matplotlib.axes.Axes
+        {ax}
         """
         dci = self._dci()
         if dci is None:
@@ -233,20 +255,69 @@ class Report(Mapping):
                      f"I={dci.informativeness:.2f})", fontsize=9)
         return ax
 
-    def plot(self, path=None):
-        """The MI heatmap and, when DCI was computed, its Hinton diagram side by side;
-        saved to ``path`` (e.g. ``report.png``) if given. Returns the figure."""
+    @_ax_doc
+    def plot_informativeness(self, ax=None):
+        """Bars of each code's informativeness I(x; z_i) (Do & Tran), in nats.
+
+        {ax}
+        """
+        details = self.details.get("informativeness")
+        if not details:
+            raise ValueError("this report has no informativeness: evaluate with the posterior "
+                             "(var=, std= or logvar=) to plot it")
         plt = _pyplot()
-        panels = [p for p, ok in (("mi", self.mutual_info is not None),
-                                  ("dci", self._dci() is not None))
-                  if ok]
+        info = np.asarray(details["per_code"])
+        if ax is None:
+            _, ax = plt.subplots(figsize=(1.5 + 0.45 * len(info), 3.0))
+        ax.bar(range(len(info)), info, color="0.3")
+        ax.set_xticks(range(len(info)), self.code_names, rotation=45, ha="right", fontsize=8)
+        ax.set_xlabel("code")
+        ax.set_ylabel("I(x; z) [nats]")
+        ax.set_title(f"Informativeness ({details.get('estimator', '')})", fontsize=9)
+        return ax
+
+    @_ax_doc
+    def plot_pairwise(self, ax=None):
+        """Heatmap of the codes' pairwise mutual information I(z_i; z_j) (Do & Tran's
+        separability), in nats; the undefined diagonal is left blank.
+
+        {ax}
+        """
+        sep = self._result("separability")
+        if sep is None or sep.pairwise is None:
+            raise ValueError("this report has no pairwise information: evaluate 'separability' "
+                             "with the posterior (var=, std= or logvar=) to plot it")
+        plt = _pyplot()
+        pair = np.array(sep.pairwise, dtype=float)
+        np.fill_diagonal(pair, np.nan)
+        n = pair.shape[0]
+        if ax is None:
+            _, ax = plt.subplots(figsize=(1.5 + 0.5 * n, 1.0 + 0.5 * n))
+        image = ax.imshow(np.ma.masked_invalid(pair), cmap="magma", vmin=0.0, aspect="auto")
+        ax.figure.colorbar(image, ax=ax, label="I(z_i; z_j) [nats]")
+        _label(ax, self.code_names, self.code_names, "code", "code")
+        ax.set_title(f"Pairwise information (TC={sep.total_correlation:.2f} nats)", fontsize=9)
+        return ax
+
+    def plot(self, path=None):
+        """Every plot the report has data for, side by side: the MI heatmap, DCI's Hinton
+        diagram, informativeness bars, the codes' pairwise information; saved to ``path``
+        (e.g. ``report.png``) if given. Returns the figure."""
+        plt = _pyplot()
+        sep = self._result("separability")
+        panels = [(draw, ok) for draw, ok in (
+            (self.plot_mi, self.mutual_info is not None),
+            (self.plot_dci, self._dci() is not None),
+            (self.plot_informativeness, bool(self.details.get("informativeness"))),
+            (self.plot_pairwise, sep is not None and sep.pairwise is not None)) if ok]
         if not panels:
-            raise ValueError("nothing to plot: evaluate an information metric or 'dci'")
+            raise ValueError("nothing to plot: evaluate an information metric, 'dci' or a "
+                             "posterior metric")
         n_f, n_c = len(self.factor_names), len(self.code_names)
         fig, axes = plt.subplots(1, len(panels), squeeze=False,
-                                 figsize=(len(panels) * (2.0 + 0.6 * n_c), 1.5 + 0.5 * n_f))
-        for ax, panel in zip(axes[0], panels):
-            self.plot_mi(ax) if panel == "mi" else self.plot_dci(ax)
+                                 figsize=(len(panels) * (2.0 + 0.6 * n_c), 1.5 + 0.5 * max(n_f, 4)))
+        for ax, (draw, _) in zip(axes[0], panels):
+            draw(ax)
         fig.tight_layout()
         if path is not None:
             fig.savefig(path, dpi=120)

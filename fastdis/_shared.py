@@ -48,3 +48,10 @@ def shared(kind, arrays, params, compute):
         scope.store[key] = (compute(), arrays)
         scope.computed[kind] = scope.computed.get(kind, 0) + 1
     return scope.store[key][0]
+
+
+def scope_store():
+    """The open scope's store (a dict the caller may key as it needs), or None outside
+    ``sharing()``. Entries must hold references to the arrays their keys name."""
+    scope = _SCOPE.get()
+    return None if scope is None else scope.store

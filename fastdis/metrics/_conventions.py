@@ -2,10 +2,11 @@
 
 ``None`` is fastdis's own default; ``"dlib"`` is google-research/disentanglement_lib;
 ``"ubisoft"`` is the code of Carbonneau et al. (2023),
-ubisoft/ubisoft-laforge-disentanglement-metrics.  Explicit parameters override
+ubisoft/ubisoft-laforge-disentanglement-metrics; ``"do_tran"`` is Do & Tran's (ICLR 2020)
+clarken92/DisentanglementMetrics, for the posterior metrics.  Explicit parameters override
 what a convention sets.
 """
-CONVENTIONS = (None, "dlib", "ubisoft")
+CONVENTIONS = (None, "dlib", "ubisoft", "do_tran")
 
 # Information metrics: how codes and factors become labels, and how degenerate
 # (zero-entropy) factors and codes are treated.
@@ -27,15 +28,30 @@ INFORMATION = {
 AVAILABLE = {
     "dlib": {"mig", "modularity"},
     "ubisoft": {"mig", "rmig", "mig_sup", "jemmig", "modularity", "dcimig"},
+    # on a posterior (means and variances) only
+    "do_tran": {"rmig", "jemmig", "informativeness", "separability", "interpretability"},
+}
+
+# Posterior estimators (Do & Tran 2020). The same settings under "do_tran", whose scripts
+# default to 100 bins on [-4, 4] and 10,000 samples (their interpretability runs used 200
+# bins: pass n_bins=200 to reproduce the paper's tables); the convention changes how the
+# estimators compute (fastdis._posterior_quantized, fastdis._posterior_sampling).
+#   estimator: the default of informativeness, interpretability, rmig and jemmig;
+#              separability needs the joint of all codes and always samples
+POSTERIOR = {
+    None: dict(estimator="quantized", n_bins=100, bin_range=(-4.0, 4.0), n_samples=10_000),
+    "do_tran": dict(estimator="quantized", n_bins=100, bin_range=(-4.0, 4.0), n_samples=10_000),
 }
 
 
 def resolve(metric, convention, table, **given):
     """Settings for ``metric`` under ``convention``, overridden by the given (non-None) values."""
     if convention not in CONVENTIONS:
-        raise ValueError(f"convention must be None, 'dlib' or 'ubisoft', got {convention!r}")
+        raise ValueError(f"convention must be None, 'dlib', 'ubisoft' or 'do_tran', "
+                         f"got {convention!r}")
     if convention is not None and metric not in AVAILABLE[convention]:
-        lib = {"dlib": "disentanglement_lib", "ubisoft": "the survey code (ubisoft)"}[convention]
+        lib = {"dlib": "disentanglement_lib", "ubisoft": "the survey code (ubisoft)",
+               "do_tran": "Do & Tran's code"}[convention]
         raise ValueError(f"{lib} has no {metric}: convention={convention!r} is not available "
                          f"for {metric}; use convention=None")
     settings = dict(table[convention])

@@ -11,7 +11,7 @@ import warnings
 import numpy as np
 
 from .._discretize import STRATEGIES
-from .._information import compute_information
+from .._information import Information, compute_information
 from .._random import check_unused_random_state
 from .._validation import check_choice
 from .._warnings import DegenerateWarning
@@ -25,11 +25,14 @@ _COMMON_PARAMS = """\
         floats or strings).
     codes : array-like of shape (n_samples, n_codes)
         The representation (e.g. posterior means), real values.
-    convention : {None, "dlib", "ubisoft"}, optional
+    convention : {None, "dlib", "ubisoft", "do_tran"}, optional
         Reference implementation to reproduce exactly; None is fastdis's default
         (see Notes).  Explicit parameters override what a convention sets.
+        ``"do_tran"`` (Do & Tran's code) applies to a posterior (``var=`` given), for
+        ``rmig`` and ``jemmig``.
     random_state : None, int, numpy.random.Generator or numpy.random.RandomState, optional
-        The metric is deterministic: accepted for a uniform signature and checked by the
+        Seeds the posterior sampling estimator (``estimator="sampling"``). Otherwise the
+        metric is deterministic: accepted for a uniform signature and checked by the
         rule every metric follows (an integer in [0, 2**32), ...), but not used.
     n_threads : int, optional
         Threads for the histogram pass; default all available. The value does
@@ -45,6 +48,19 @@ _COMMON_PARAMS = """\
         Bin numeric factors into this many equal-width bins before use (the
         survey code's ``continuous_factors=True``, its default, with 10 bins);
         False uses factors as labels. Default: labels, or 10 bins under ``"ubisoft"``.
+    var, std, logvar : array-like of shape (n_samples, n_codes), optional
+        The encoder's posterior spread (exactly one: variances, standard deviations or
+        log-variances); ``codes`` are then its means. The information then comes from
+        the posterior q(z | x) (Do & Tran 2020; see :func:`fastdis.interpretability`)
+        instead of a histogram of the codes: ``n_bins`` (default 100) and ``bin_range``
+        (default (-4, 4)) quantise it, or ``estimator="sampling"`` estimates it from
+        ``n_samples`` (default 10,000) draws seeded by ``random_state``.
+    estimator : {"quantized", "sampling"}, optional
+        Posterior estimator (with ``var``/``std``/``logvar``); default ``"quantized"``.
+    bin_range : (float, float), optional
+        Quantised estimator's range; default (-4.0, 4.0).
+    n_samples : int, optional
+        Sampling estimator's draws; default 10,000.
     return_details : bool, default=False
         Also return a dict with the per-factor / per-code parts and the
         information matrices (nats)."""
@@ -55,16 +71,52 @@ def _doc(func):
     return func
 
 
-def _information(metric, factors, codes, convention, n_threads, random_state, **given):
+def _information(metric, factors, codes, convention, n_threads, random_state, posterior,
+                 **given):
+    """The :class:`Information` record the formulas read, and the settings: from the
+    histogram of point codes, or (a spread given) from a posterior estimator."""
+    if any(posterior[k] is not None for k in ("var", "std", "logvar")):
+        return _posterior_information(metric, factors, codes, convention, n_threads,
+                                      random_state, posterior, given)
+    unused = [k for k in ("estimator", "bin_range", "n_samples") if posterior[k] is not None]
+    if unused:
+        raise TypeError(f"{metric}: {unused[0]}= applies to a posterior only: give the "
+                        "posterior's spread too (var=, std= or logvar=)")
     check_unused_random_state(random_state)
     if given.get("strategy") is not None:
         # "minmax" (the survey code's scaling) is a convention's, not a user's, choice
         check_choice(given["strategy"], "strategy", STRATEGIES)
+    if convention == "do_tran":
+        raise ValueError(f"{metric}: convention='do_tran' applies to a posterior: give its "
+                         "spread too (var=, std= or logvar=)")
     s = resolve(metric, convention, INFORMATION, **given)
     info = compute_information(factors, codes, n_bins=s["n_bins"], strategy=s["strategy"],
                                code_range=s.get("code_range"), factor_bins=s["factor_bins"],
                                n_threads=n_threads)
     return info, s
+
+
+def _posterior_information(metric, factors, codes, convention, n_threads, random_state,
+                           posterior, given):
+    """Information of a posterior (Do & Tran): the same record, from the quantised or the
+    sampling estimator; the formulas then run unchanged."""
+    from .posterior import _record
+
+    for k in ("strategy", "code_range", "factor_bins"):
+        if given.get(k) is not None:
+            raise TypeError(f"{metric}: {k}= bins point codes; with a posterior (var=, std= or "
+                            "logvar=) the estimator's n_bins= and bin_range= apply")
+    if convention in ("dlib", "ubisoft"):
+        raise ValueError(f"{metric}: convention={convention!r} computes on point codes; with a "
+                         "posterior use convention=None or 'do_tran'")
+    rec, _, post = _record(metric, codes, posterior["var"], posterior["std"], posterior["logvar"],
+                     factors, convention=convention, estimator=posterior["estimator"],
+                     n_bins=given.get("n_bins"), bin_range=posterior["bin_range"],
+                     n_samples=posterior["n_samples"], random_state=random_state,
+                     n_threads=n_threads, mu_name="codes")
+    info = Information(rec.mutual_info, rec.factor, rec.code, rec.code_factor, rec.n_bins,
+                       post.shape[0])
+    return info, dict(INFORMATION[None], estimator=rec.estimator, settings=rec.settings)
 
 
 def _informative_factors(info, settings, metric):
@@ -115,7 +167,8 @@ def _finish(score, return_details, details):
 
 @_doc
 def mig(factors, codes, *, convention=None, random_state=None, n_threads=None, n_bins=None,
-        strategy=None, code_range=None, factor_bins=None, return_details=False):
+        strategy=None, code_range=None, factor_bins=None, var=None, std=None, logvar=None,
+        estimator=None, bin_range=None, n_samples=None, return_details=False):
     """Mutual Information Gap (Chen et al., NeurIPS 2018).
 
     .. math:: \\mathrm{MIG} = \\frac{1}{K} \\sum_k
@@ -152,7 +205,9 @@ def mig(factors, codes, *, convention=None, random_state=None, n_threads=None, n
     """
     info, s = _information("mig", factors, codes, convention, n_threads, random_state,
                            n_bins=n_bins, strategy=strategy, code_range=code_range,
-                           factor_bins=factor_bins)
+                           factor_bins=factor_bins,
+                           posterior=dict(var=var, std=std, logvar=logvar, estimator=estimator,
+                                          bin_range=bin_range, n_samples=n_samples))
     keep = _informative_factors(info, s, "mig")
     top, second = _top_two(_normalized_mi(info, s), axis=1)
     per_factor = np.where(keep, top - second, np.nan)
@@ -163,6 +218,7 @@ def mig(factors, codes, *, convention=None, random_state=None, n_threads=None, n
 @_doc
 def rmig(factors, codes, *, convention=None, random_state=None, n_threads=None, n_bins=None,
          strategy=None, code_range=None, factor_bins=None, normalized=True,
+         var=None, std=None, logvar=None, estimator=None, bin_range=None, n_samples=None,
          return_details=False):
     """Robust MIG (Do & Tran, ICLR 2020) of point codes.
 
@@ -170,10 +226,11 @@ def rmig(factors, codes, *, convention=None, random_state=None, n_threads=None, 
               \\frac{I(v_k; z_{j^{(1)}}) - I(v_k; z_{j^{(2)}})}{H(v_k)}
 
     Do & Tran estimate I(v_k; z_j) from the quantised *posterior* q(z_j | x) so that
-    the estimate does not depend on the sampling of z. With point codes (posterior
-    means only, what this function receives) the posterior is a point mass and their
-    estimator is the histogram estimator used here: RMIG then equals MIG on the same
-    bins. Posterior-aware RMIG (means and variances) is not implemented yet.
+    the estimate does not depend on the sampling of z: give the posterior's spread
+    (``var=``, ``std=`` or ``logvar=``, with ``codes`` its means) and this is their RMIG
+    (the same value as :func:`fastdis.interpretability`'s ``rmig``). With point codes
+    only the posterior is a point mass and their estimator is the histogram estimator:
+    RMIG then equals MIG on the same bins.
 
     Parameters
     ----------
@@ -196,7 +253,9 @@ def rmig(factors, codes, *, convention=None, random_state=None, n_threads=None, 
     """
     info, s = _information("rmig", factors, codes, convention, n_threads, random_state,
                            n_bins=n_bins, strategy=strategy, code_range=code_range,
-                           factor_bins=factor_bins)
+                           factor_bins=factor_bins,
+                           posterior=dict(var=var, std=std, logvar=logvar, estimator=estimator,
+                                          bin_range=bin_range, n_samples=n_samples))
     keep = _informative_factors(info, s, "rmig")
     mi = _normalized_mi(info, s) if normalized else info.mutual_info
     top, second = _top_two(mi, axis=1)
@@ -207,7 +266,8 @@ def rmig(factors, codes, *, convention=None, random_state=None, n_threads=None, 
 
 @_doc
 def mig_sup(factors, codes, *, convention=None, random_state=None, n_threads=None, n_bins=None,
-            strategy=None, code_range=None, factor_bins=None, return_details=False):
+            strategy=None, code_range=None, factor_bins=None, var=None, std=None, logvar=None,
+        estimator=None, bin_range=None, n_samples=None, return_details=False):
     """MIG-sup (Li, Murkute, Gyawali & Wang, ICLR 2020).
 
     .. math:: \\mathrm{MIG\\text{-}sup} = \\frac{1}{J} \\sum_j
@@ -239,7 +299,9 @@ def mig_sup(factors, codes, *, convention=None, random_state=None, n_threads=Non
     """
     info, s = _information("mig_sup", factors, codes, convention, n_threads, random_state,
                            n_bins=n_bins, strategy=strategy, code_range=code_range,
-                           factor_bins=factor_bins)
+                           factor_bins=factor_bins,
+                           posterior=dict(var=var, std=std, logvar=logvar, estimator=estimator,
+                                          bin_range=bin_range, n_samples=n_samples))
     keep = _informative_factors(info, s, "mig_sup")
     if not keep.any():
         return _finish(_mean([], "mig_sup"), return_details, _details(info, per_code=None))
@@ -251,7 +313,8 @@ def mig_sup(factors, codes, *, convention=None, random_state=None, n_threads=Non
 
 @_doc
 def jemmig(factors, codes, *, convention=None, random_state=None, n_threads=None, n_bins=None,
-           strategy=None, code_range=None, factor_bins=None, return_details=False):
+           strategy=None, code_range=None, factor_bins=None, var=None, std=None, logvar=None,
+        estimator=None, bin_range=None, n_samples=None, return_details=False):
     """Normalised JEMMIG (Do & Tran, ICLR 2020).
 
     .. math:: \\mathrm{JEMMIG} = \\frac{1}{K} \\sum_k \\left( 1 -
@@ -287,7 +350,9 @@ def jemmig(factors, codes, *, convention=None, random_state=None, n_threads=None
     """
     info, s = _information("jemmig", factors, codes, convention, n_threads, random_state,
                            n_bins=n_bins, strategy=strategy, code_range=code_range,
-                           factor_bins=factor_bins)
+                           factor_bins=factor_bins,
+                           posterior=dict(var=var, std=std, logvar=logvar, estimator=estimator,
+                                          bin_range=bin_range, n_samples=n_samples))
     keep = _informative_factors(info, s, "jemmig")
     mi = info.mutual_info
     if s["degenerate"] == "reference":
@@ -296,6 +361,10 @@ def jemmig(factors, codes, *, convention=None, random_state=None, n_threads=None
         best = np.argmax(mi, axis=1)
     rows = np.arange(mi.shape[0])
     top, second = _top_two(mi, axis=1)
+    if info.n_bins is None:
+        raise ValueError("jemmig normalises by H(v_k) + log B, which needs bins: use the "
+                         "quantised estimator, or fastdis.interpretability(..., "
+                         "estimator='sampling').jemmig for the unnormalised value in nats")
     unnormalized = info.joint_entropy[rows, best] - top + second
     per_factor = 1.0 - unnormalized / (info.factor_entropy + np.log(info.n_bins))
     per_factor = np.where(keep, per_factor, np.nan)
@@ -308,6 +377,7 @@ def jemmig(factors, codes, *, convention=None, random_state=None, n_threads=None
 @_doc
 def modularity(factors, codes, *, convention=None, random_state=None, n_threads=None,
                n_bins=None, strategy=None, code_range=None, factor_bins=None,
+               var=None, std=None, logvar=None, estimator=None, bin_range=None, n_samples=None,
                return_details=False):
     """Modularity (Ridgeway & Mozer, NeurIPS 2018).
 
@@ -342,7 +412,9 @@ def modularity(factors, codes, *, convention=None, random_state=None, n_threads=
     """
     info, s = _information("modularity", factors, codes, convention, n_threads, random_state,
                            n_bins=n_bins, strategy=strategy, code_range=code_range,
-                           factor_bins=factor_bins)
+                           factor_bins=factor_bins,
+                           posterior=dict(var=var, std=std, logvar=logvar, estimator=estimator,
+                                          bin_range=bin_range, n_samples=n_samples))
     keep_f = _informative_factors(info, s, "modularity")
     sq = info.mutual_info[keep_f] ** 2               # (K', d)
     n_f = sq.shape[0]
@@ -373,7 +445,8 @@ def modularity(factors, codes, *, convention=None, random_state=None, n_threads=
 
 @_doc
 def dcimig(factors, codes, *, convention=None, random_state=None, n_threads=None, n_bins=None,
-           strategy=None, code_range=None, factor_bins=None, return_details=False):
+           strategy=None, code_range=None, factor_bins=None, var=None, std=None, logvar=None,
+        estimator=None, bin_range=None, n_samples=None, return_details=False):
     """DCIMIG (Sepliarskaia, Kiseleva & de Rijke, 2019).
 
     For each code :math:`z_j`, the gap :math:`G_j = I(v_{k^{(1)}}; z_j) - I(v_{k^{(2)}}; z_j)`
@@ -403,7 +476,9 @@ def dcimig(factors, codes, *, convention=None, random_state=None, n_threads=None
     """
     info, s = _information("dcimig", factors, codes, convention, n_threads, random_state,
                            n_bins=n_bins, strategy=strategy, code_range=code_range,
-                           factor_bins=factor_bins)
+                           factor_bins=factor_bins,
+                           posterior=dict(var=var, std=std, logvar=logvar, estimator=estimator,
+                                          bin_range=bin_range, n_samples=n_samples))
     keep = _informative_factors(info, s, "dcimig")
     mi = info.mutual_info[keep]
     if mi.shape[0] == 0:
