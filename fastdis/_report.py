@@ -116,7 +116,8 @@ class Report(Mapping):
         extra = ("informativeness_train",) if name == "dci" else ()
         if part in PARTS.get(name, ()) + extra and name in self._values:
             result = self._result(name)  # None: the metric could not be computed
-            return float("nan") if result is None else float(getattr(result, part))
+            value = None if result is None else getattr(result, part)
+            return float("nan") if value is None else float(value)
         raise KeyError(key)
 
     def __iter__(self):

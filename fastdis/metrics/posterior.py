@@ -73,10 +73,6 @@ def _record(metric, mu, var, std, logvar, factors, *, convention, estimator, n_b
     """Validate the posterior (and factors) and return the estimator's record and settings."""
     s = resolve(metric, convention, POSTERIOR, estimator=estimator, n_bins=n_bins,
                 bin_range=bin_range, n_samples=n_samples)
-    if metric == "separability" and s["estimator"] != "sampling":
-        raise ValueError("separability needs the entropy of all codes together, H(z), which "
-                         "only the sampling estimator gives: use estimator='sampling' (the "
-                         "default)")
     post = check_posterior(mu, var, std=std, logvar=logvar, mu_name=mu_name)
     if factors is not None:
         factors = check_factors(factors)
@@ -193,7 +189,8 @@ class SeparabilityResult:
     indin : ndarray (n_codes,)
         :math:`\\mathrm{INDIN}_i = I(x; z_i) - I(z_i; z_{\\neq i})`.
     wsep, wsepin, windin : float
-        :math:`\\sum_i \\rho_i` times SEP_i, SEPIN_i, INDIN_i.
+        :math:`\\sum_i \\rho_i` times SEP_i, SEPIN_i, INDIN_i. This field and the ones
+        above and below that need H(z) are None with the quantised estimator.
     sep_mean : float
         Unweighted mean of SEP_i (the authors' ``estimate_SEP`` "SEP").
     total_correlation : float
@@ -262,8 +259,10 @@ def separability(mu, var=None, *, std=None, logvar=None, pairwise=True, estimato
     pairwise : bool, default=True
         Also estimate every I(z_i; z_j) (costs about as much again as the rest for 10
         codes: O(n_codes^2) per draw and row).
-    estimator : {"sampling"}, default="sampling"
-        H(z) and H(z_{!=i}) need the joint of all codes, which only sampling gives.
+    estimator : {"sampling", "quantized"}, default="sampling"
+        SEP, SEPIN, INDIN and TC need H(z) and H(z_{!=i}), the joint of all codes, which
+        only sampling gives. ``"quantized"`` gives ``pairwise`` alone (deterministic, from
+        the 2-D quantised posteriors of each pair of codes) and leaves those fields None.
     {estimator}
 
     Returns
@@ -302,7 +301,9 @@ def separability(mu, var=None, *, std=None, logvar=None, pairwise=True, estimato
     rec, s, _ = _record("separability", mu, var, std, logvar, None, convention=convention,
                      estimator=estimator, n_bins=n_bins, bin_range=bin_range,
                      n_samples=n_samples, random_state=random_state, n_threads=n_threads,
-                     pairs=bool(pairwise))
+                     pairs=bool(pairwise) or estimator == "quantized")
+    if rec.estimator == "quantized":
+        return _quantized_separability(rec, convention, base)
     clip = (lambda v: np.maximum(v, 0.0)) if convention == "do_tran" else (lambda v: v)
     info = clip(rec.code - rec.code_given_x)
     info_x = clip(rec.all_codes - rec.all_codes_given_x)
@@ -318,14 +319,7 @@ def separability(mu, var=None, *, std=None, logvar=None, pairwise=True, estimato
         warnings.warn("separability: no code carries information about the input "
                       "(every I(x; z_i) <= 0): the weighted scores are 0", DegenerateWarning,
                       stacklevel=2)
-    pair = None
-    if pairwise:
-        pair = rec.code[:, None] + rec.code[None, :] - rec.pairs
-        if convention == "do_tran":
-            pair[np.diag_indices_from(pair)] = 2 * rec.code
-        else:
-            pair[np.diag_indices_from(pair)] = np.nan
-        pair = _in_base(pair, base)
+    pair = _pairwise(rec, convention, base) if pairwise else None
     tc = float(rec.code.sum() - rec.all_codes)
     return SeparabilityResult(
         informativeness=_in_base(info, base), weights=weights, sep=_in_base(sep, base),
@@ -337,6 +331,31 @@ def separability(mu, var=None, *, std=None, logvar=None, pairwise=True, estimato
         mutual_info_x=float(_in_base(info_x, base)), pairwise=pair,
         standard_error={k: _in_base(v, base) for k, v in rec.standard_error.items()},
         settings=dict(rec.settings))
+
+
+def _pairwise(rec, convention, base):
+    """I(z_i; z_j) = H(z_i) + H(z_j) - H(z_i, z_j); the diagonal as the convention has it."""
+    pair = rec.code[:, None] + rec.code[None, :] - rec.pairs
+    if convention == "do_tran" and rec.estimator == "sampling":
+        pair[np.diag_indices_from(pair)] = 2 * rec.code  # estimate_SEP_cupy never fills it
+    else:
+        pair[np.diag_indices_from(pair)] = np.nan
+    return _in_base(pair, base)
+
+
+def _quantized_separability(rec, convention, base):
+    """The pairwise part of separability from the quantised estimator; the parts that need
+    the joint of all codes are None. Under "do_tran" the pairs are those of the authors'
+    ``9a_independence_metrics.py`` (a hard histogram of the means for the joint: not a
+    mutual information, REFERENCE_NOTES Q13)."""
+    info = rec.code - rec.code_given_x
+    positive = np.maximum(info, 0.0)
+    weights = positive / positive.sum() if positive.sum() > 0 else np.zeros_like(positive)
+    return SeparabilityResult(
+        informativeness=_in_base(info, base), weights=weights, sep=None, sepin=None,
+        indin=None, wsep=None, wsepin=None, windin=None, sep_mean=None,
+        total_correlation=None, mutual_info_x=None, pairwise=_pairwise(rec, convention, base),
+        standard_error={}, settings=dict(rec.settings))
 
 
 @dataclass
