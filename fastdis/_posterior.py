@@ -110,6 +110,10 @@ class PosteriorEntropies:
     factor : (K,) H(v_k) (when factors are given)
     code_factor : (K, d) H(z_i, v_k) (when factors are given)
     mutual_info : (K, d) I(z_i; v_k) (when factors are given)
+    mutual_info_x : (d,) I(x; z_i), when the estimator has a better estimate than
+        ``code - code_given_x`` (sampling: the mean of the paired per-draw terms
+        log q(z^s_i | x_{n_s}) - log q(z^s_i), whose noise largely cancels)
+    all_mutual_info_x, others_mutual_info_x : float and (d,), I(x; z) and I(x; z_{!=i}) alike
     n_bins : int or None (quantized only; JEMMIG's log B)
     settings : dict, the estimator's effective settings (n_bins, bin_range, n_samples, seed, ...)
     standard_error : dict, Monte-Carlo standard errors of the sampling estimates (same keys)
@@ -126,9 +130,24 @@ class PosteriorEntropies:
     factor: np.ndarray = None
     code_factor: np.ndarray = None
     mutual_info: np.ndarray = None
+    mutual_info_x: np.ndarray = None
+    all_mutual_info_x: float = None
+    others_mutual_info_x: np.ndarray = None
     n_bins: int = None
     settings: dict = field(default_factory=dict)
     standard_error: dict = field(default_factory=dict)
+
+    def information_x(self):
+        """``(I(x; z_i), I(x; z), I(x; z_{!=i}))``: the estimator's own estimates where it
+        has them, else differences of the entropies (None where those are missing)."""
+        def pick(own, h, h_given):
+            if own is not None:
+                return own
+            return None if h is None or h_given is None else h - h_given
+
+        return (pick(self.mutual_info_x, self.code, self.code_given_x),
+                pick(self.all_mutual_info_x, self.all_codes, self.all_codes_given_x),
+                pick(self.others_mutual_info_x, self.others, self.others_given_x))
 
 
 def posterior_entropies(post, factors=None, *, estimator="quantized", n_bins=100,

@@ -112,8 +112,11 @@ def informativeness(mu, var=None, *, std=None, logvar=None, estimator=None, n_bi
     estimator : {"quantized", "sampling"}, default="quantized"
         ``"quantized"``: each posterior's mass in B bins, plug-in entropies (Do & Tran's
         probabilistic quantisation; bounded by log B). ``"sampling"``: Monte-Carlo
-        estimate of the differential entropy H(z_i) over the aggregate posterior, with
-        H(z_i | x) in closed form (unbounded; a noisy estimate, see ``standard_error``).
+        estimate over draws from the aggregate posterior (unbounded; see
+        ``standard_error``): I is the mean over draws of log q(z_i | x) - log q(z_i),
+        whose two terms' noise largely cancels (a dead code gets ~0 with a tiny error);
+        the details' H(z_i | x) is in closed form, so H(z_i) - H(z_i | x) differs from I
+        by the Monte-Carlo error of H(z_i).
     {estimator}
     return_details : bool, default=False
         Also return a dict: ``code_entropy`` H(z_i), ``code_entropy_given_x`` H(z_i | x),
@@ -153,7 +156,7 @@ def informativeness(mu, var=None, *, std=None, logvar=None, estimator=None, n_bi
     rec, s, _ = _record("informativeness", mu, var, std, logvar, None, convention=convention,
                      estimator=estimator, n_bins=n_bins, bin_range=bin_range,
                      n_samples=n_samples, random_state=random_state, n_threads=n_threads)
-    info = rec.code - rec.code_given_x
+    info = rec.information_x()[0]
     if convention == "do_tran" and rec.estimator == "sampling":
         info = np.maximum(info, 0.0)
     if not return_details:
@@ -166,8 +169,8 @@ def informativeness(mu, var=None, *, std=None, logvar=None, estimator=None, n_bi
     details = dict(code_entropy=_in_base(rec.code, base),
                    code_entropy_given_x=_in_base(rec.code_given_x, base),
                    normalized=normalized, estimator=rec.estimator, settings=dict(rec.settings),
-                   standard_error=_in_base(rec.standard_error.get("code"), base)
-                   if rec.standard_error.get("code") is not None else None)
+                   standard_error=_in_base(rec.standard_error.get("mutual_info_x"), base)
+                   if rec.standard_error.get("mutual_info_x") is not None else None)
     return _in_base(info, base), details
 
 
@@ -273,7 +276,8 @@ def separability(mu, var=None, *, std=None, logvar=None, pairwise=True, estimato
     -----
     The sampling estimator draws ``n_samples`` points from the aggregate posterior and
     estimates each entropy as the mean negative log-density of the draws under the N-row
-    mixture, in the log domain; the conditional entropies H(. | x) are in closed form.
+    mixture, in the log domain; each I(x; .) is the mean of the paired per-draw terms
+    log q(. | x) - log q(.) (lower variance than a difference of separate estimates).
     For a diagonal Gaussian encoder SEPIN_i and INDIN_i are the same quantity (Do & Tran's
     code shows it too: REFERENCE_NOTES Q14); both are given.
     ``convention="do_tran"`` reproduces ``estimate_SEPIN_cupy``: its draws, its 1e-8 floor
@@ -305,9 +309,7 @@ def separability(mu, var=None, *, std=None, logvar=None, pairwise=True, estimato
     if rec.estimator == "quantized":
         return _quantized_separability(rec, convention, base)
     clip = (lambda v: np.maximum(v, 0.0)) if convention == "do_tran" else (lambda v: v)
-    info = clip(rec.code - rec.code_given_x)
-    info_x = clip(rec.all_codes - rec.all_codes_given_x)
-    info_others = clip(rec.others - rec.others_given_x)
+    info, info_x, info_others = (clip(v) for v in rec.information_x())
     sep_raw = rec.code + rec.others - rec.all_codes
     sep = clip(sep_raw)
     sepin = info_x - info_others
@@ -348,7 +350,7 @@ def _quantized_separability(rec, convention, base):
     the joint of all codes are None. Under "do_tran" the pairs are those of the authors'
     ``9a_independence_metrics.py`` (a hard histogram of the means for the joint: not a
     mutual information, REFERENCE_NOTES Q13)."""
-    info = rec.code - rec.code_given_x
+    info = rec.information_x()[0]
     positive = np.maximum(info, 0.0)
     weights = positive / positive.sum() if positive.sum() > 0 else np.zeros_like(positive)
     return SeparabilityResult(
