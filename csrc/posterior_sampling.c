@@ -151,9 +151,12 @@ static void fd_ps_block(const fd_ps_data *p, int64_t b0, int64_t nr, const doubl
     }
     /* suffix products suf[i] = prod_{j > i} e_j, then prefix products on the way forward */
     {
+        /* the empty product is 1 on real rows, 0 on the padding (so with d = 1 the padded
+           rows' leave-one-out products vanish too) */
         double *FD_RESTRICT s = suf + (d - 1) * R;
+        const int64_t valid = p->n - b0;
         FD_LANES
-        for (int64_t r = 0; r < nr; r++) s[r] = 1.0;
+        for (int64_t r = 0; r < nr; r++) s[r] = r < valid ? 1.0 : 0.0;
     }
     for (int64_t i = d - 2; i >= 0; i--) {
         double *FD_RESTRICT s = suf + i * R;
@@ -162,8 +165,9 @@ static void fd_ps_block(const fd_ps_data *p, int64_t b0, int64_t nr, const doubl
         for (int64_t r = 0; r < nr; r++) s[r] = s1[r] * e1[r];
     }
     {
+        const int64_t valid = p->n - b0;
         FD_LANES
-        for (int64_t r = 0; r < nr; r++) pre[r] = 1.0;
+        for (int64_t r = 0; r < nr; r++) pre[r] = r < valid ? 1.0 : 0.0;
     }
     for (int64_t i = 0; i < d; i++) {
         double *FD_RESTRICT s = suf + i * R; /* becomes the leave-one-out product */

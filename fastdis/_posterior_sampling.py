@@ -148,10 +148,10 @@ class _Layout:
         self.mu_t = np.zeros((d, n_pad))
         self.mu_t[:, :n] = post.mu.T
         self.istd_t = np.zeros((d, n_pad))
-        np.divide(1.0, post.std.T, out=self.istd_t[:, :n])
         self.nlog_t = np.full((d, n_pad), -1e300)
-        np.log(post.std.T, out=self.nlog_t[:, :n])
-        np.negative(self.nlog_t[:, :n], out=self.nlog_t[:, :n])
+        for i in range(d):  # a code at a time: temporaries of N values
+            self.istd_t[i, :n] = 1.0 / post.std[:, i]
+            self.nlog_t[i, :n] = -np.log(post.std[:, i])
         self.gmax = np.ascontiguousarray(self.nlog_t[:, :n].max(axis=1))
         k = 0 if labels is None else labels.shape[0]
         self.labels_t = np.full((k, n_pad), -1, dtype=np.int32)
