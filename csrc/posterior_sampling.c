@@ -122,6 +122,41 @@ static inline void fd_ps_masked(double *FD_RESTRICT acc, const double *FD_RESTRI
     }
 }
 
+/* fd_ps_masked for two factors at once (acc0 with mask0, acc1 with mask1): each e loaded
+ * feeds two fused multiply-adds. */
+static inline void fd_ps_masked2(double *FD_RESTRICT acc0, double *FD_RESTRICT acc1,
+                                 const double *FD_RESTRICT mask0, const double *FD_RESTRICT mask1,
+                                 const double *FD_RESTRICT e, int64_t d, int64_t nr, int64_t R)
+{
+    int64_t i = 0;
+    for (; i + 4 <= d; i += 4) {
+        const double *FD_RESTRICT e0 = e + i * R, *FD_RESTRICT e1 = e0 + R;
+        const double *FD_RESTRICT e2 = e1 + R, *FD_RESTRICT e3 = e2 + R;
+        double a[8][FD_PS_W];
+        for (int j = 0; j < 4; j++) {
+            memcpy(a[j], acc0 + (i + j) * FD_PS_W, sizeof a[j]);
+            memcpy(a[4 + j], acc1 + (i + j) * FD_PS_W, sizeof a[j]);
+        }
+        for (int64_t r = 0; r < nr; r += FD_PS_W) {
+            FD_LANES
+            for (int l = 0; l < FD_PS_W; l++) {
+                const double m0 = mask0[r + l], m1 = mask1[r + l];
+                const double v0 = e0[r + l], v1 = e1[r + l], v2 = e2[r + l], v3 = e3[r + l];
+                a[0][l] += m0 * v0; a[1][l] += m0 * v1; a[2][l] += m0 * v2; a[3][l] += m0 * v3;
+                a[4][l] += m1 * v0; a[5][l] += m1 * v1; a[6][l] += m1 * v2; a[7][l] += m1 * v3;
+            }
+        }
+        for (int j = 0; j < 4; j++) {
+            memcpy(acc0 + (i + j) * FD_PS_W, a[j], sizeof a[j]);
+            memcpy(acc1 + (i + j) * FD_PS_W, a[4 + j], sizeof a[j]);
+        }
+    }
+    if (i < d) {
+        fd_ps_masked(acc0 + i * FD_PS_W, mask0, e + i * R, d - i, nr, R);
+        fd_ps_masked(acc1 + i * FD_PS_W, mask1, e + i * R, d - i, nr, R);
+    }
+}
+
 /* One sample on one block of rows [b0, b0 + nr): e[i][r] = exp(t_ir), then every sum. */
 FD_PS_CLONES
 static void fd_ps_block(const fd_ps_data *p, int64_t b0, int64_t nr, const double *z,
@@ -129,13 +164,18 @@ static void fd_ps_block(const fd_ps_data *p, int64_t b0, int64_t nr, const doubl
                         double *FD_RESTRICT e, double *FD_RESTRICT suf, double *FD_RESTRICT pre,
                         int64_t R)
 {
-    const int64_t d = p->d, np = p->np;
-    for (int64_t i = 0; i < d; i++) {
+    const int64_t d = p->d, np = p->np, valid = p->n - b0;
+    /* pre = the empty product: 1 on real rows, 0 on the padding (so that with d = 1 the
+       padded rows' leave-one-out products vanish too) */
+    FD_LANES
+    for (int64_t r = 0; r < nr; r++) pre[r] = r < valid ? 1.0 : 0.0;
+    /* codes last to first: e_i, and suf[i] = prod_{j > i} e_j from the running product */
+    for (int64_t i = d - 1; i >= 0; i--) {
         const double zi = z[i], oi = own[i];
         const double *FD_RESTRICT m = p->mu + i * np + b0;
         const double *FD_RESTRICT is = p->istd + i * np + b0;
         const double *FD_RESTRICT nl = p->nlog + i * np + b0;
-        double *FD_RESTRICT ei = e + i * R;
+        double *FD_RESTRICT ei = e + i * R, *FD_RESTRICT si = suf + i * R;
         double a[FD_PS_W];
         memcpy(a, acc + (FD_PS_CODE(p) + i) * FD_PS_W, sizeof a);
         for (int64_t r = 0; r < nr; r += FD_PS_W) {
@@ -145,47 +185,41 @@ static void fd_ps_block(const fd_ps_data *p, int64_t b0, int64_t nr, const doubl
                 const double v = fd_exp_neg((nl[r + l] - oi) - 0.5 * u * u);
                 ei[r + l] = v;
                 a[l] += v;
+                si[r + l] = pre[r + l];
+                pre[r + l] *= v;
             }
         }
         memcpy(acc + (FD_PS_CODE(p) + i) * FD_PS_W, a, sizeof a);
     }
-    /* suffix products suf[i] = prod_{j > i} e_j, then prefix products on the way forward */
-    {
-        /* the empty product is 1 on real rows, 0 on the padding (so with d = 1 the padded
-           rows' leave-one-out products vanish too) */
-        double *FD_RESTRICT s = suf + (d - 1) * R;
-        const int64_t valid = p->n - b0;
-        FD_LANES
-        for (int64_t r = 0; r < nr; r++) s[r] = r < valid ? 1.0 : 0.0;
-    }
-    for (int64_t i = d - 2; i >= 0; i--) {
-        double *FD_RESTRICT s = suf + i * R;
-        const double *FD_RESTRICT s1 = suf + (i + 1) * R, *FD_RESTRICT e1 = e + (i + 1) * R;
-        FD_LANES
-        for (int64_t r = 0; r < nr; r++) s[r] = s1[r] * e1[r];
-    }
-    {
-        const int64_t valid = p->n - b0;
-        FD_LANES
-        for (int64_t r = 0; r < nr; r++) pre[r] = r < valid ? 1.0 : 0.0;
-    }
-    for (int64_t i = 0; i < d; i++) {
-        double *FD_RESTRICT s = suf + i * R; /* becomes the leave-one-out product */
-        const double *FD_RESTRICT ei = e + i * R;
-        FD_LANES
-        for (int64_t r = 0; r < nr; r++) {
-            s[r] *= pre[r];
-            pre[r] *= ei[r];
-        }
-        fd_ps_add(acc + (FD_PS_OTHERS(p) + i) * FD_PS_W, s, nr);
-    }
     fd_ps_add(acc + FD_PS_JOINT(p) * FD_PS_W, pre, nr);
+    /* codes first to last: the prefix products times the suffixes, summed */
+    FD_LANES
+    for (int64_t r = 0; r < nr; r++) pre[r] = r < valid ? 1.0 : 0.0;
+    for (int64_t i = 0; i < d; i++) {
+        const double *FD_RESTRICT ei = e + i * R, *FD_RESTRICT si = suf + i * R;
+        double a[FD_PS_W];
+        memcpy(a, acc + (FD_PS_OTHERS(p) + i) * FD_PS_W, sizeof a);
+        for (int64_t r = 0; r < nr; r += FD_PS_W) {
+            FD_LANES
+            for (int l = 0; l < FD_PS_W; l++) {
+                a[l] += pre[r + l] * si[r + l];
+                pre[r + l] *= ei[r + l];
+            }
+        }
+        memcpy(acc + (FD_PS_OTHERS(p) + i) * FD_PS_W, a, sizeof a);
+    }
+    /* per factor, the rows sharing the sample's level: 0/1 masks, two factors at a time */
     for (int64_t c = 0; c < p->k; c++) {
         const int32_t *FD_RESTRICT lab = p->labels + c * np + b0, want = own_lab[c];
-        double *FD_RESTRICT mask = pre; /* the joint's products are summed: reuse */
+        double *FD_RESTRICT mask = pre + (1 + (c & 1)) * R;
         FD_LANES
         for (int64_t r = 0; r < nr; r++) mask[r] = lab[r] == want ? 1.0 : 0.0;
-        fd_ps_masked(acc + (FD_PS_FACTOR(p) + c * d) * FD_PS_W, mask, e, d, nr, R);
+        if (c & 1)
+            fd_ps_masked2(acc + (FD_PS_FACTOR(p) + (c - 1) * d) * FD_PS_W,
+                          acc + (FD_PS_FACTOR(p) + c * d) * FD_PS_W, pre + R, pre + 2 * R, e, d,
+                          nr, R);
+        else if (c == p->k - 1)
+            fd_ps_masked(acc + (FD_PS_FACTOR(p) + c * d) * FD_PS_W, mask, e, d, nr, R);
     }
     if (p->pairs) {
         int64_t q = FD_PS_PAIRS(p);
@@ -285,7 +319,8 @@ int fd_posterior_sample_logs(const double *mu_t, const double *istd_t, const dou
     {
         const int64_t A = p.n_acc;
         double *acc = (double *)malloc(sizeof(double) * (size_t)(FD_PS_TILE * A * FD_PS_W));
-        double *e = (double *)malloc(sizeof(double) * (size_t)(2 * d * R + R));
+        /* e [d][R], suffix products [d][R], prefix products [R], two factor masks [2][R] */
+        double *e = (double *)malloc(sizeof(double) * (size_t)(2 * d * R + 3 * R));
         double *own = (double *)malloc(sizeof(double) * (size_t)(FD_PS_TILE * (d + 1) + 3 * A + 3 * d + 2));
         int32_t *own_lab = (int32_t *)malloc(sizeof(int32_t) * (size_t)(FD_PS_TILE * (k + 1)));
         const int ok = acc && e && own && own_lab;
