@@ -22,9 +22,9 @@ CONVENTIONS = (None, "do_tran")
 DO_TRAN_EPS = 1e-8
 # More samples than this are refused: the draws alone would take gigabytes.
 MAX_SAMPLES = 10**8
-# Log-densities (samples x rows x codes) of one kernel call: ~0.1-0.3 s, so Ctrl-C is
+# Log-densities (samples x rows x codes) of one kernel call: ~0.2-0.5 s, so Ctrl-C is
 # answered quickly while the per-call cost stays negligible.
-_CHUNK_WORK = 1 << 27
+_CHUNK_WORK = 1 << 28
 # Per-sample outputs of one call at most (doubles): 16 MiB.
 _CHUNK_OUT = 1 << 21
 _TILE = 16  # the kernel's samples per tile (FD_PS_TILE)

@@ -3,9 +3,11 @@ the same draws, the authors' own values (tests/data/dotran), and properties that
 reference."""
 import json
 import pathlib
+import sys
 
 import numpy as np
 import pytest
+from conftest import child_env, interrupt_when_ready
 
 from fastdis import _kernels
 from fastdis import _posterior_sampling as ps
@@ -341,3 +343,29 @@ def test_do_tran_reference_per_seed(dotran_reference, case, seed):
            ("JEMMIG", "MI_zi_yk"): rec.mutual_info.T}
     for (fn, q), v in got.items():
         np.testing.assert_allclose(v, value(fn, q), rtol=0, atol=tol, err_msg=f"{fn}.{q}")
+
+
+CTRL_C = """\
+import sys, time
+import numpy as np
+from fastdis._posterior import check_posterior
+from fastdis._posterior_sampling import sampling_entropies
+rng = np.random.default_rng(0)
+post = check_posterior(rng.normal(size=(200_000, 8)), std=rng.uniform(0.1, 1, (200_000, 8)))
+print("ready", flush=True)
+start = time.perf_counter()
+try:
+    sampling_entropies(post, n_samples=10**6, random_state=0, n_threads=2)  # ~20 minutes
+except KeyboardInterrupt:
+    print("interrupted", time.perf_counter() - start, flush=True)
+    sys.exit(0)
+print("finished", time.perf_counter() - start, flush=True)
+"""
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGINT to a child process is POSIX")
+def test_ctrl_c_interrupts_within_a_second():
+    out, err, _, waited = interrupt_when_ready([sys.executable, "-c", CTRL_C], 1.0, 60,
+                                               env=child_env(), cwd=pathlib.Path(__file__).parent)
+    assert out.startswith("interrupted"), f"not interrupted: {out!r} {err[-2000:]}"
+    assert waited < 1.5, f"KeyboardInterrupt came {waited:.2f} s after SIGINT"
