@@ -369,3 +369,15 @@ def test_ctrl_c_interrupts_within_a_second():
                                                env=child_env(), cwd=pathlib.Path(__file__).parent)
     assert out.startswith("interrupted"), f"not interrupted: {out!r} {err[-2000:]}"
     assert waited < 1.5, f"KeyboardInterrupt came {waited:.2f} s after SIGINT"
+
+
+def test_any_labels_give_the_same_estimates():
+    factors, mu, std = _case(90, 2, seed=18)
+    post = check_posterior(mu, std=std)
+    ints = sampling_entropies(post, factors, n_samples=20, random_state=0)
+    names = np.array(["low", "mid", "high", "x", "y", "z", "w"], dtype=object)[factors]
+    strs = sampling_entropies(post, names, n_samples=20, random_state=0)
+    floats = sampling_entropies(post, factors * 0.5 - 7.25, n_samples=20, random_state=0)
+    for other in (strs, floats):
+        np.testing.assert_array_equal(other.code_factor, ints.code_factor)
+        np.testing.assert_array_equal(other.factor, ints.factor)
