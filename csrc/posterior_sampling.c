@@ -52,7 +52,8 @@
 #endif
 
 #define FD_PS_W 8         /* lanes per accumulator */
-#define FD_PS_TILE 16     /* samples sharing one pass over a block of rows */
+#define FD_PS_TILE 16     /* samples sharing one pass over a block of rows (at most) */
+#define FD_PS_ACC_CELLS ((int64_t)1 << 20) /* a tile's accumulators: 8 MiB at most */
 #define FD_PS_BOUND 640.0 /* largest sum of positive shifts for the exp-domain path */
 
 typedef struct {
@@ -294,10 +295,11 @@ int fd_posterior_sample_logs(const double *mu_t, const double *istd_t, const dou
 {
     fd_ps_data p;
     const double log_n = log((double)n), half_log_2pi = 0.91893853320467274178;
-    int64_t R, n_tiles, slow = 0;
+    int64_t R, T, n_tiles, slow = 0;
     int nomem = 0, nt;
     if (n < 1 || d < 1 || k < 0 || m < 0 || np < n || np % FD_PS_W || (k > 0 && !labels_t) ||
-        (pairs && !out_pairs) || (k > 0 && !out_factor) || d > (INT64_MAX / 8) / (d + k + 4))
+        (pairs && !out_pairs) || (k > 0 && !out_factor) || d > ((int64_t)1 << 24) ||
+        k > ((int64_t)1 << 24))
         return FD_ERR_ARGUMENT;
     for (int64_t s = 0; s < m; s++)
         if (rows[s] < 0 || rows[s] >= n) return FD_ERR_ARGUMENT;
@@ -308,7 +310,10 @@ int fd_posterior_sample_logs(const double *mu_t, const double *istd_t, const dou
     /* a block of rows: its inputs, e and suffix buffers (5 d R doubles) within ~80 KiB (L1 / L2) */
     R = (2000 / d) / FD_PS_W * FD_PS_W;
     R = R < 4 * FD_PS_W ? 4 * FD_PS_W : R > 512 ? 512 : R;
-    n_tiles = (m + FD_PS_TILE - 1) / FD_PS_TILE;
+    /* fewer samples per tile when there are many accumulators (pairs of many codes) */
+    T = FD_PS_ACC_CELLS / (p.n_acc * FD_PS_W);
+    T = T < 1 ? 1 : T > FD_PS_TILE ? FD_PS_TILE : T;
+    n_tiles = (m + T - 1) / T;
     nt = fd_team(fd_resolve_threads(n_threads, INT64_MAX), m * n * d);
     if (nt > n_tiles) nt = n_tiles > 0 ? (int)n_tiles : 1;
     (void)nt;
@@ -318,7 +323,7 @@ int fd_posterior_sample_logs(const double *mu_t, const double *istd_t, const dou
 #endif
     {
         const int64_t A = p.n_acc;
-        double *acc = (double *)malloc(sizeof(double) * (size_t)(FD_PS_TILE * A * FD_PS_W));
+        double *acc = (double *)malloc(sizeof(double) * (size_t)(T * A * FD_PS_W));
         /* e [d][R], suffix products [d][R], prefix products [R], two factor masks [2][R] */
         double *e = (double *)malloc(sizeof(double) * (size_t)(2 * d * R + 3 * R));
         double *own = (double *)malloc(sizeof(double) * (size_t)(FD_PS_TILE * (d + 1) + 3 * A + 3 * d + 2));
@@ -334,8 +339,8 @@ int fd_posterior_sample_logs(const double *mu_t, const double *istd_t, const dou
 #pragma omp for schedule(dynamic, 1)
 #endif
         for (int64_t tile = 0; tile < n_tiles; tile++) {
-            const int64_t s0 = tile * FD_PS_TILE;
-            const int64_t ts = m - s0 < FD_PS_TILE ? m - s0 : FD_PS_TILE;
+            const int64_t s0 = tile * T;
+            const int64_t ts = m - s0 < T ? m - s0 : T;
             double *bound = own + FD_PS_TILE * d, *res = bound + FD_PS_TILE;
             int quick[FD_PS_TILE];
             if (!ok) continue;

@@ -114,7 +114,7 @@ def sampling_entropies(post, factors=None, *, n_samples=10_000, random_state=Non
     # float32(1/N) weights: their mixtures are sums of q times that, not times 1/N
     weight_shift = float(np.log(np.float32(1.0 / n) * np.float64(n))) if convention else 0.0
     width = 2 * d + 1 + k * d + (d * (d - 1) // 2 if pairs else 0)
-    chunk = max(_TILE, min(_CHUNK_WORK // max(1, n * d), _CHUNK_OUT // width) // _TILE * _TILE)
+    chunk = max(1, min(_CHUNK_WORK // max(1, n * d), _CHUNK_OUT // width) // _TILE * _TILE)
     for s0 in range(0, n_samples, chunk):
         m = min(chunk, n_samples - s0)
         rows, eps = draws(s0, m)

@@ -90,6 +90,12 @@ def test_kernel_matches_naive_logsumexp(n, d, k):
     _check_against_naive(mu, std, factors if k else None, 40, seed=n)
 
 
+def test_many_codes_with_pairs_use_smaller_tiles():
+    """d = 130 with pairs: 8,516 accumulators a sample, so the kernel's tiles shrink."""
+    factors, mu, std = _case(30, 130, seed=19)
+    _check_against_naive(mu, std, factors, 9, seed=3)
+
+
 def test_many_levels_and_constant_factor():
     n, d = 150, 3
     _, mu, std = _case(n, d, seed=5)
