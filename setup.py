@@ -17,7 +17,8 @@ from setuptools.command.build_ext import build_ext
 SOURCES = ["fastdis/_kernels.pyx", "csrc/threads.c", "csrc/discretize.c",
            "csrc/encode.c", "csrc/histogram.c", "csrc/binning_avx2.c",
            "csrc/sampling.c", "csrc/moments.c", "csrc/boosting.c", "csrc/forest.c",
-           "csrc/logistic.c", "csrc/lasso.c", "csrc/svm.c", "csrc/correlation.c"]
+           "csrc/logistic.c", "csrc/lasso.c", "csrc/svm.c", "csrc/correlation.c",
+           "csrc/posterior_sampling.c"]
 
 PROBE = r"""
 #include <omp.h>

@@ -392,6 +392,26 @@ int fd_forest_predict(const float *x,     /* IN [m][d] */
                       double *out,        /* OUT [n_depths][m]: the means over the trees */
                       int n_threads);
 
+/* posterior_sampling.c: Do & Tran's Monte-Carlo estimator over an aggregate posterior
+ * q(z) = (1/N) sum_n N(mu_n, diag std_n^2).  Rows come codes-major and padded to np (a
+ * multiple of 8) rows: mu_t, istd_t (1/std), nlog_t (-log std) [d][np], labels_t [k][np]
+ * (dense levels, -1 in padded rows); gmax[i] = max over the n real rows of nlog_t[i].  For
+ * sample s (row rows[s], point z[s][d]) writes the log mixture densities (see the file):
+ * out_code [m][d], out_joint [m], out_others [m][d], out_factor [m][k][d] and, with pairs,
+ * out_pairs [m][d (d - 1) / 2] (i < j, row-major).  fast = 0 forces the exact log-domain
+ * path for every sample; *n_slow counts the samples that took it.  Results do not depend
+ * on n_threads. */
+int fd_posterior_sample_logs(const double *mu_t, const double *istd_t, const double *nlog_t,
+                             const int32_t *labels_t, int64_t n, int64_t np, int64_t d, int64_t k,
+                             const double *gmax, const int64_t *rows, const double *z, int64_t m,
+                             int pairs, int fast, double *out_code, double *out_joint,
+                             double *out_others, double *out_factor, double *out_pairs,
+                             int64_t *n_slow, int n_threads);
+/* Draws s0 .. s0 + m - 1 of generator seed: rows[s] uniform in [0, n), eps [m][d] standard
+ * normal; draw s depends on (seed, s) only. */
+int fd_posterior_draw(uint64_t seed, int64_t s0, int64_t m, int64_t n, int64_t d, int64_t *rows,
+                      double *eps);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1415,3 +1415,80 @@ cdef int _sample_into(const fd_array *ca, const fd_groups *gs, int64_t n_sets,
                              "2 rows, or perm holds a row outside codes")
         PyErr_CheckSignals()
     return 0
+
+
+# ---- posterior sampling (csrc/posterior_sampling.c) -------------------------------------
+
+cdef extern from "fastdis.h" nogil:
+    int fd_posterior_sample_logs(const double *mu_t, const double *istd_t, const double *nlog_t,
+                                 const int32_t *labels_t, int64_t n, int64_t n_pad, int64_t d,
+                                 int64_t k, const double *gmax, const int64_t *rows,
+                                 const double *z, int64_t m, int pairs, int fast,
+                                 double *out_code, double *out_joint, double *out_others,
+                                 double *out_factor, double *out_pairs, int64_t *n_slow,
+                                 int n_threads)
+    int fd_posterior_draw(uint64_t seed, int64_t s0, int64_t m, int64_t n, int64_t d,
+                          int64_t *rows, double *eps)
+
+
+def posterior_draw(uint64_t seed, int64_t s0, int64_t m, int64_t n, int64_t d):
+    """Draws s0 .. s0 + m - 1 of the sampling estimator: (rows [m] int64, eps [m, d])."""
+    if n < 1 or d < 1 or m < 0 or s0 < 0:
+        raise ValueError(f"posterior_draw needs n >= 1, d >= 1, m >= 0, s0 >= 0; got "
+                         f"n={n}, d={d}, m={m}, s0={s0}")
+    rows = np.empty(m, dtype=np.int64)
+    eps = np.empty((m, d), dtype=np.float64)
+    cdef int64_t *pr = <int64_t *>cnp.PyArray_DATA(rows)
+    cdef double *pe = <double *>cnp.PyArray_DATA(eps)
+    cdef int status
+    with nogil:
+        status = fd_posterior_draw(seed, s0, m, n, d, pr, pe)
+    _raise(status, -1, 0)
+    return rows, eps
+
+
+def posterior_sample_logs(mu_t, istd_t, nlog_t, labels_t, int64_t n, gmax, rows, z,
+                          bint pairs, bint fast, int n_threads):
+    """Per sample, the log mixture densities of fd_posterior_sample_logs:
+    (code [m, d], joint [m], others [m, d], factor [m, k, d], pairs [m, d(d-1)/2] or None,
+    n_slow). One call, GIL released: the caller chunks the samples (Ctrl-C between calls)."""
+    _array(mu_t, "mu_t")
+    if mu_t.ndim != 2:
+        raise ValueError(f"mu_t must be 2-D, got {mu_t.ndim}-D")
+    cdef int64_t d = mu_t.shape[0], np_ = mu_t.shape[1]
+    if d < 1 or n < 1 or np_ < n or np_ % 8:
+        raise ValueError(f"mu_t must have shape (d >= 1, np) with np >= n = {n} a multiple of 8, "
+                         f"got {mu_t.shape}")
+    cdef const double *pmu = <const double *>_data(mu_t, "mu_t", np.float64, (d, np_))
+    cdef const double *pis = <const double *>_data(istd_t, "istd_t", np.float64, (d, np_))
+    cdef const double *pnl = <const double *>_data(nlog_t, "nlog_t", np.float64, (d, np_))
+    cdef const double *pg = <const double *>_data(gmax, "gmax", np.float64, (d,))
+    _array(labels_t, "labels_t")
+    cdef int64_t k = labels_t.shape[0] if labels_t.ndim == 2 else -1
+    cdef const int32_t *pl = <const int32_t *>_data(labels_t, "labels_t", np.int32, (k, np_))
+    cdef const int64_t *pr = <const int64_t *>_data(rows, "rows", np.int64, (-1,))
+    cdef int64_t m = rows.shape[0]
+    cdef const double *pz = <const double *>_data(z, "z", np.float64, (m, d))
+    if m and (rows.min() < 0 or rows.max() >= n):
+        raise ValueError(f"rows must lie in [0, {n})")
+    cdef int64_t n_pairs = d * (d - 1) // 2 if pairs else 0
+    code = np.empty((m, d), dtype=np.float64)
+    joint = np.empty(m, dtype=np.float64)
+    others = np.empty((m, d), dtype=np.float64)
+    factor = np.empty((m, k, d), dtype=np.float64)
+    pair = np.empty((m, n_pairs), dtype=np.float64) if pairs else None
+    cdef double *pc = <double *>cnp.PyArray_DATA(code)
+    cdef double *pj = <double *>cnp.PyArray_DATA(joint)
+    cdef double *po = <double *>cnp.PyArray_DATA(others)
+    cdef double *pf = <double *>cnp.PyArray_DATA(factor)
+    cdef double *pp = <double *>cnp.PyArray_DATA(pair) if pairs else NULL
+    cdef int64_t n_slow = 0
+    cdef int status
+    with nogil:
+        status = fd_posterior_sample_logs(pmu, pis, pnl, pl if k > 0 else NULL, n, np_, d, k,
+                                          pg, pr, pz, m, pairs, fast, pc, pj, po,
+                                          pf if k > 0 else NULL, pp, &n_slow, n_threads)
+    if status == ERR_NOMEM:
+        raise MemoryError("fastdis: out of memory in the posterior sampling kernel")
+    _raise(status, -1, 0)
+    return code, joint, others, factor, pair, n_slow

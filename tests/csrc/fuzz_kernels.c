@@ -865,6 +865,91 @@ int main(int argc, char **argv)
             checked++;
             free(xtr); free(xte); free(ytr); free(yte); free(ncl); free(sc1); free(sc2);
         }
+        if (rint_(0, 3) == 0) { /* fd_posterior_sample_logs: in bounds, equal to a naive
+                                   log-sum-exp, the same for any thread count and path */
+            const int64_t pn = big ? rint_(1, 3000) : rint_(1, 300), pd = rint_(1, 6), pk = rint_(0, 3);
+            const int64_t pnp = (pn + 7) / 8 * 8, pm = rint_(0, 40), pp = pd * (pd - 1) / 2;
+            const int pairs = (int)rint_(0, 1), wide = rint_(0, 5) == 0;
+            double *mu_t = malloc(sizeof(double) * pd * pnp), *is_t = malloc(sizeof(double) * pd * pnp);
+            double *nl_t = malloc(sizeof(double) * pd * pnp), *gm = malloc(sizeof(double) * pd);
+            int32_t *lab = malloc(sizeof(int32_t) * (pk ? pk : 1) * pnp);
+            int64_t *prow = malloc(sizeof(int64_t) * (pm ? pm : 1)), slow1 = 0, slow2 = 0;
+            double *pz = malloc(sizeof(double) * (pm ? pm : 1) * pd);
+            const int64_t width = 2 * pd + 1 + pk * pd + (pairs ? pp : 0);
+            double *o1 = malloc(sizeof(double) * (pm ? pm : 1) * width), *o2 = malloc(sizeof(double) * (pm ? pm : 1) * width);
+            double *lq = malloc(sizeof(double) * pn * pd), *terms = malloc(sizeof(double) * pn);
+            for (int64_t i = 0; i < pd; i++) {
+                gm[i] = -INFINITY;
+                for (int64_t r = 0; r < pnp; r++) {
+                    const double sd = wide ? pow(10.0, (double)rint_(-40, 40)) : 0.05 + runif();
+                    mu_t[i * pnp + r] = r < pn ? (runif() - 0.5) * (wide ? 1e6 : 4) : 0.0;
+                    is_t[i * pnp + r] = r < pn ? 1.0 / sd : 0.0;
+                    nl_t[i * pnp + r] = r < pn ? -log(sd) : -1e300;
+                    if (r < pn && -log(sd) > gm[i]) gm[i] = -log(sd);
+                }
+            }
+            for (int64_t c = 0; c < pk; c++)
+                for (int64_t r = 0; r < pnp; r++) lab[c * pnp + r] = r < pn ? (int32_t)rint_(0, 3) : -1;
+            for (int64_t s = 0; s < pm; s++) {
+                prow[s] = rint_(0, pn - 1);
+                for (int64_t i = 0; i < pd; i++)
+                    pz[s * pd + i] = mu_t[i * pnp + prow[s]] + (runif() - 0.5) * 4 / is_t[i * pnp + prow[s]];
+            }
+#define FD_PS_OUT(o) o, o + pm * pd, o + pm * (pd + 1), pk ? o + pm * (2 * pd + 1) : NULL, \
+                     pairs ? o + pm * (2 * pd + 1 + pk * pd) : NULL
+            if (fd_posterior_sample_logs(mu_t, is_t, nl_t, pk ? lab : NULL, pn, pnp, pd, pk, gm, prow, pz, pm,
+                                         pairs, 1, FD_PS_OUT(o1), &slow1, nt) != FD_OK ||
+                fd_posterior_sample_logs(mu_t, is_t, nl_t, pk ? lab : NULL, pn, pnp, pd, pk, gm, prow, pz, pm,
+                                         pairs, (int)rint_(0, 1), FD_PS_OUT(o2), &slow2, 1) != FD_OK) {
+                fprintf(stderr, "iter %d: posterior_sample_logs failed\n", it); return 1;
+            }
+            for (int64_t s = 0; s < pm; s++) {
+                /* naive: log (1/N) sum_n q(z_i | x_n) for each code, and the joint */
+                for (int64_t r = 0; r < pn; r++)
+                    for (int64_t i = 0; i < pd; i++) {
+                        const double u = (pz[s * pd + i] - mu_t[i * pnp + r]) * is_t[i * pnp + r];
+                        lq[r * pd + i] = nl_t[i * pnp + r] - 0.5 * u * u - 0.9189385332046727;
+                    }
+                for (int64_t i = 0; i <= pd; i++) {
+                    double mx = -INFINITY, sum = 0.0, want, got;
+                    for (int64_t r = 0; r < pn; r++) {
+                        double t = 0.0;
+                        if (i < pd) t = lq[r * pd + i];
+                        else for (int64_t j = 0; j < pd; j++) t += lq[r * pd + j];
+                        terms[r] = t;
+                        if (t > mx) mx = t;
+                    }
+                    for (int64_t r = 0; r < pn; r++) sum += exp(terms[r] - mx);
+                    want = mx + log(sum) - log((double)pn);
+                    got = i < pd ? o1[s * pd + i] : o1[pm * pd + s];
+                    if (!(fabs(got - want) <= 1e-9 * (1.0 + fabs(want)))) {
+                        fprintf(stderr, "iter %d: posterior_sample_logs %g, naive %g\n", it, got, want); return 1;
+                    }
+                }
+            }
+            for (int64_t i = 0; i < pm * width; i++)
+                if (!(fabs(o1[i] - o2[i]) <= 1e-9 * (1.0 + fabs(o1[i])))) {
+                    fprintf(stderr, "iter %d: posterior_sample_logs paths differ: %g / %g at %ld of %ld (m %ld d %ld k %ld pairs %d wide %d slow %ld %ld n %ld)\n", it, o1[i], o2[i], (long)i, (long)(pm * width), (long)pm, (long)pd, (long)pk, pairs, wide, (long)slow1, (long)slow2, (long)pn); return 1;
+                }
+            if (pm) { /* a row outside [0, n) is refused, not read */
+                prow[0] = pn;
+                if (fd_posterior_sample_logs(mu_t, is_t, nl_t, pk ? lab : NULL, pn, pnp, pd, pk, gm, prow, pz, pm,
+                                             pairs, 1, FD_PS_OUT(o1), &slow1, nt) != FD_ERR_ARGUMENT) {
+                    fprintf(stderr, "iter %d: posterior_sample_logs accepted a bad row\n", it); return 1;
+                }
+            }
+#undef FD_PS_OUT
+            if (fd_posterior_draw(rnd(), rint_(0, 1000), pm, pn, pd, prow, pz) != FD_OK) {
+                fprintf(stderr, "iter %d: posterior_draw\n", it); return 1;
+            }
+            for (int64_t s = 0; s < pm; s++)
+                if (prow[s] < 0 || prow[s] >= pn || !isfinite(pz[s * pd])) {
+                    fprintf(stderr, "iter %d: posterior_draw out of range\n", it); return 1;
+                }
+            checked++;
+            free(mu_t); free(is_t); free(nl_t); free(gm); free(lab); free(prow); free(pz);
+            free(o1); free(o2); free(lq); free(terms);
+        }
         free(edges); free(tol); free(sc); free(off); free(mins); free(maxs); free(codes.buf); free(factors.buf);
     }
     printf("fuzz_kernels: %d iterations, %d successful calls checked against the naive reference\n", iters, checked);
