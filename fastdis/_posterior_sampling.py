@@ -135,9 +135,9 @@ def sampling_entropies(post, factors=None, *, n_samples=10_000, random_state=Non
         logs = np.concatenate(logs, axis=1)
         if convention:
             logs = np.maximum(logs + weight_shift, eps_log)
-            own = _own_terms(post, rows, eps, eps_log)
-        else:
-            own = np.zeros((m, 2 * d + 1))
+        # each draw's own-component terms: do_tran's H(. | x), and everywhere the paired
+        # half of the I(x; .) estimates
+        own = _own_terms(post, rows, eps, eps_log if convention else -np.inf)
         acc.add(_terms(-logs, own, d, k, pairs))
         checkpoint()
     return _record(acc, post, factor_h, n_samples, seed, convention, pairs, n_slow)
@@ -210,8 +210,9 @@ def sample_draws(n, d, n_samples, random_state=None, convention=None):
 
 
 def _own_terms(post, rows, eps, eps_log):
-    """Per sample, -log of the own component's floored densities (do_tran's Monte-Carlo
-    H(. | x)): [per code (d), joint (1), leave-one-out (d)], their robust products."""
+    """Per sample, -log of the own component's densities, floored at eps_log (do_tran's
+    Monte-Carlo H(. | x); -inf: no floor): [per code (d), joint (1), leave-one-out (d)],
+    their robust products."""
     logq = -0.5 * eps * eps - np.log(post.std[rows]) - 0.5 * np.log(2.0 * np.pi)
     logq = np.maximum(logq, eps_log)
     total = logq.sum(axis=1, keepdims=True)
@@ -229,6 +230,8 @@ def _terms(neg, own, d, k, pairs):
            "others_given_x": own[:, d + 1:]}
     out["mutual_info"] = np.tile(code, (1, k)) - fac  # + H(v_k), exact
     out["mutual_info_x"] = code - own[:, :d]
+    out["all_mutual_info_x"] = joint[:, None] - own[:, d:d + 1]
+    out["others_mutual_info_x"] = others - own[:, d + 1:]
     out["separability"] = code + others - joint[:, None]
     out["sepin"] = (joint[:, None] - own[:, d:d + 1]) - (others - own[:, d + 1:])
     out["total_correlation"] = code.sum(axis=1, keepdims=True) - joint[:, None]
@@ -284,12 +287,16 @@ def _record(acc, post, factor_h, n_samples, seed, convention, pairs, n_slow):
         given_others = given_all - given
         for key in ("code_given_x", "all_codes_given_x", "others_given_x"):
             se[key] = np.zeros_like(se[key])
-    for key in ("all_codes", "all_codes_given_x", "total_correlation"):
+    for key in ("all_codes", "all_codes_given_x", "total_correlation", "all_mutual_info_x"):
         se[key] = float(se[key][0])
     rec = PosteriorEntropies(
         estimator="sampling", code=code, code_given_x=given,
         all_codes=float(acc.mean("all_codes")[0]), all_codes_given_x=given_all,
         others=acc.mean("others"), others_given_x=given_others,
+        # I(x; .) as the mean of paired per-draw terms: their noise largely cancels
+        mutual_info_x=acc.mean("mutual_info_x"),
+        all_mutual_info_x=float(acc.mean("all_mutual_info_x")[0]),
+        others_mutual_info_x=acc.mean("others_mutual_info_x"),
         settings={"n_samples": n_samples, "seed": seed, "convention": convention,
                   "n_slow": int(n_slow)},
         standard_error=se)
