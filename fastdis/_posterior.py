@@ -167,7 +167,9 @@ def posterior_entropies(post, factors=None, *, estimator="quantized", n_bins=100
         raise ValueError(f"estimator must be 'quantized' or 'sampling', got {estimator!r}")
     if estimator == "quantized":
         from ._posterior_quantized import quantized_entropies as estimate
+        from ._random import check_unused_random_state
 
+        check_unused_random_state(random_state)  # deterministic: checked, not used
         settings = dict(n_bins=n_bins, bin_range=bin_range)
         key = (n_bins, None if bin_range is None else tuple(np.ravel(bin_range).tolist()))
     else:

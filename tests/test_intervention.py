@@ -272,7 +272,7 @@ def test_z_max_needs_repeated_combinations():
     (dict(batch_size=1), "batch_size must be >= 2"),
     (dict(batch_size=10_000), r"batch_size=10000 exceeds the number of rows \(96\)"),
     (dict(n_train=0, batch_size=8), "n_train must be >= 1"),
-    (dict(convention="disent"), "convention must be None, 'dlib' or 'ubisoft'"),
+    (dict(convention="disent"), r"convention must be None(, 'dlib')? or 'ubisoft' for z_"),
 ])
 def test_bad_parameters(metric, kwargs, match):
     with pytest.raises(ValueError, match=match):

@@ -243,6 +243,8 @@ MU = np.random.default_rng(0).normal(size=(50, 3))
     (dict(std=np.ones((50, 3)), n_bins=1), ValueError, "n_bins"),
     (dict(std=np.ones((50, 3)), estimator="sampling", n_samples=0), ValueError, "n_samples"),
     (dict(std=np.ones((50, 3)), convention="dlib"), ValueError, "has no informativeness"),
+    (dict(std=np.ones((50, 3)), convention="disent"), ValueError,
+     "convention must be None or 'do_tran' for informativeness"),
     (dict(std=np.ones((50, 3)), base=1), ValueError, "base"),
 ])
 def test_bad_input_names_the_argument(kwargs, error, match):

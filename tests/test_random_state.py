@@ -18,14 +18,31 @@ def data():
     return factors, factors + 0.3 * rng.normal(size=(600, 2))
 
 
+POSTERIOR = set(fastdis.available_metrics("posterior"))
+
+
 def _call(name, data, random_state):
     factors, codes = data
+    if name in POSTERIOR:  # on a posterior; the sampling estimator is the one that draws
+        kwargs = dict(std=np.full(codes.shape, 0.2), estimator="sampling", n_samples=64,
+                      random_state=random_state)
+        if name == "informativeness":
+            return float(fastdis.informativeness(codes, **kwargs).mean())
+        if name == "separability":
+            return fastdis.separability(codes, **kwargs).wsepin
+        return fastdis.interpretability(factors, codes, **kwargs).rmig
     return getattr(fastdis, name)(factors, codes, random_state=random_state,
                                   **CHEAP.get(name, {}))
 
 
 def test_every_metric_is_listed():
-    assert len(METRICS) == 13
+    assert len(METRICS) == 16 and len(POSTERIOR) == 3
+
+
+@pytest.mark.parametrize("bad", [-1, 2**32, 1.5, True, "7"])
+def test_the_deterministic_quantised_estimator_checks_random_state_too(data, bad):
+    with pytest.raises((ValueError, TypeError), match="random_state"):
+        fastdis.informativeness(data[1], std=np.full(data[1].shape, 0.2), random_state=bad)
 
 
 @pytest.mark.parametrize("name", METRICS)

@@ -50,7 +50,7 @@ def test_nonfinite_codes_name_the_column(metric, bad, dtype):
     (dict(n_bins=70000), ValueError, "n_bins must be >= 2 and <= 65535"),
     (dict(strategy="kmeans"), ValueError, "strategy must be one of 'uniform', 'quantile'"),
     (dict(n_threads=0), ValueError, "n_threads must be >= 1"),
-    (dict(convention="disent"), ValueError, "convention must be None, 'dlib' or 'ubisoft'"),
+    (dict(convention="disent"), ValueError, "convention must be None, 'dlib' or 'ubisoft' for mig"),
     (dict(code_range=(1, 0)), ValueError, "code_range must be finite with low < high"),
     (dict(code_range=[[0, 1]] * 2), ValueError, r"code_range must be .* \(3, 2\), got shape \(2, 2\)"),
     (dict(factor_bins=1), ValueError, "factor_bins must be >= 2"),

@@ -47,8 +47,9 @@ POSTERIOR = {
 def resolve(metric, convention, table, **given):
     """Settings for ``metric`` under ``convention``, overridden by the given (non-None) values."""
     if convention not in CONVENTIONS:
-        raise ValueError(f"convention must be None, 'dlib', 'ubisoft' or 'do_tran', "
-                         f"got {convention!r}")
+        names = ["None"] + [repr(c) for c in CONVENTIONS[1:] if metric in AVAILABLE[c]]
+        choices = ", ".join(names[:-1]) + f" or {names[-1]}"
+        raise ValueError(f"convention must be {choices} for {metric}, got {convention!r}")
     if convention is not None and metric not in AVAILABLE[convention]:
         lib = {"dlib": "disentanglement_lib", "ubisoft": "the survey code (ubisoft)",
                "do_tran": "Do & Tran's code"}[convention]
