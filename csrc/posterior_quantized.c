@@ -30,23 +30,40 @@
 #include <string.h>
 
 #include "common.h"
+
+/* The lanes select between computed values (a < b ? x : y); GCC if-converts them only when
+ * it may assume that comparisons raise no FP exception.  Set before lanes.h, whose helpers
+ * must inline under the same options.  Results are unchanged (no exception flag is read). */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("no-trapping-math")
+#endif
 #include "lanes.h"
 
 #define FD_QCHUNK 16384
 
+/* The per-bin helpers must be inlined into the SIMD clones (a call compiled for the
+ * default target would not vectorise) */
+#if defined(__GNUC__)
+#define FD_QINLINE static inline __attribute__((always_inline))
+#else
+#define FD_QINLINE static inline
+#endif
+
 /* log(x) for normal x > 0 (DBL_MIN <= x < inf): x = 2^k f, f in [sqrt(1/2), sqrt(2)),
  * log f = 2 atanh(s), s = (f - 1) / (f + 1), |s| <= 0.1716, series to s^23 (truncation
  * below 2e-19).  Plain arithmetic, vectorisable. */
-static inline double fd_log_pos(double x)
+FD_QINLINE double fd_log_pos(double x)
 {
     const double ln2_hi = 0x1.62e42fee00000p-1, ln2_lo = 0x1.a39ef35793c76p-33;
-    uint64_t u, mant;
-    int64_t k;
-    double f, s, s2, p;
+    uint64_t u, mant, kbits;
+    double f, s, s2, p, k;
     memcpy(&u, &x, sizeof u);
     /* shift the mantissa into [sqrt(1/2), sqrt(2)): add the bits of 2 - sqrt(2) first */
     u += 0x3ff0000000000000ULL - 0x3fe6a09e667f3bcdULL;
-    k = (int64_t)(u >> 52) - 1023;
+    /* k as a double without an int64 conversion (none in AVX2): 2^52 + e - (2^52 + 1023) */
+    kbits = 0x4330000000000000ULL | (u >> 52);
+    memcpy(&k, &kbits, sizeof k);
+    k -= 4503599627371519.0; /* 2^52 + 1023 */
     mant = (u & 0x000fffffffffffffULL) + 0x3fe6a09e667f3bcdULL;
     memcpy(&f, &mant, sizeof f);
     s = (f - 1.0) / (f + 1.0);
@@ -63,21 +80,28 @@ static inline double fd_log_pos(double x)
     p = 1.0 / 5.0 + s2 * p;
     p = 1.0 / 3.0 + s2 * p;
     p = 1.0 + s2 * p;
-    return (double)k * ln2_hi + ((double)k * ln2_lo + 2.0 * s * p);
+    return k * ln2_hi + (k * ln2_lo + 2.0 * s * p);
 }
 
 /* Phi(-|t|) = erfc(|t| / sqrt 2) / 2, the smaller tail of the standard normal, to ~1e-15
- * relative for |t| <= 37 (and a value below 1e-300 beyond).  Cephes' erfc: 1 - x T(x^2) /
- * U(x^2) for x < 1, exp(-x^2) P(x) / Q(x) for 1 <= x < 8, exp(-x^2) R(x) / S(x) above;
- * every branch is computed and one selected, so that a loop of it vectorises. */
-static inline double fd_normal_tail(double t)
+ * relative for |t| <= 37 (values down to 1e-300; below, a value under 1e-300).  Cephes'
+ * erfc (Moshier's rational approximations) in x = |t| / sqrt 2, one function per range:
+ * 1 - x T(x^2) / U(x^2) for x < 1, exp(-x^2) P(x) / Q(x) for 1 <= x < 8, exp(-x^2)
+ * R(x) / S(x) above.  Each is plain arithmetic: a loop over edges of one range
+ * vectorises (fd_tail_class says which). */
+#define FD_SQRTH 7.07106781186547524401e-1
+
+/* 0: x < 1, 1: 1 <= x < 8, 2: x >= 8 */
+FD_QINLINE int fd_tail_class(double t)
 {
-    static const double SQRTH = 7.07106781186547524401e-1;
-    double a = fabs(t), x, z, m, f, e, pt, ut, pp, qq, pr, qs, small, large;
-    a = a < 40.0 ? a : 40.0;
-    x = a * SQRTH;
-    z = x * x;
-    pt = 9.60497373987051638749e0;
+    const double x = fabs(t) * FD_SQRTH;
+    return x < 1.0 ? 0 : (x < 8.0 ? 1 : 2);
+}
+
+FD_QINLINE double fd_tail_small(double t)
+{
+    const double x = fabs(t) * FD_SQRTH, z = x * x;
+    double pt = 9.60497373987051638749e0, ut;
     pt = pt * z + 9.00260197203842689217e1;
     pt = pt * z + 2.23200534594684319226e3;
     pt = pt * z + 7.00332514112805075473e3;
@@ -87,8 +111,37 @@ static inline double fd_normal_tail(double t)
     ut = ut * z + 4.59432382970980127987e3;
     ut = ut * z + 2.26290000613890934246e4;
     ut = ut * z + 4.92673942608635921086e4;
-    small = 1.0 - x * pt / ut;
-    pp = 2.46196981473530512524e-10;
+    return 0.5 * (1.0 - x * pt / ut);
+}
+
+/* exp(-a^2 / 2) = exp(-m^2 / 2) exp(-y), a = m + f, m a multiple of 1/128 (m^2 / 2 exact),
+ * 0 <= f < 1/128, y = (2 m + f) f / 2 in [0, 0.32): Taylor to degree 13 (truncation below
+ * 2e-18), so that rounding a^2 loses no digits. */
+FD_QINLINE double fd_exp_half_sq(double a)
+{
+    const double m = floor(a * 128.0) * (1.0 / 128.0), f = a - m;
+    const double y = -0.5 * ((2.0 * m + f) * f);
+    double ey = 1.0 / 6227020800.0;
+    ey = 1.0 / 479001600.0 + y * ey;
+    ey = 1.0 / 39916800.0 + y * ey;
+    ey = 1.0 / 3628800.0 + y * ey;
+    ey = 1.0 / 362880.0 + y * ey;
+    ey = 1.0 / 40320.0 + y * ey;
+    ey = 1.0 / 5040.0 + y * ey;
+    ey = 1.0 / 720.0 + y * ey;
+    ey = 1.0 / 120.0 + y * ey;
+    ey = 1.0 / 24.0 + y * ey;
+    ey = 1.0 / 6.0 + y * ey;
+    ey = 0.5 + y * ey;
+    ey = 1.0 + y * ey;
+    ey = 1.0 + y * ey;
+    return fd_exp_neg(-0.5 * (m * m)) * ey;
+}
+
+FD_QINLINE double fd_tail_mid(double t)
+{
+    const double a = fabs(t), x = a * FD_SQRTH;
+    double pp = 2.46196981473530512524e-10, qq;
     pp = pp * x + 5.64189564831068821977e-1;
     pp = pp * x + 7.46321056442269912687e0;
     pp = pp * x + 4.86371970985681366614e1;
@@ -105,6 +158,14 @@ static inline double fd_normal_tail(double t)
     qq = qq * x + 2.24633760818710981792e3;
     qq = qq * x + 1.65666309194161350182e3;
     qq = qq * x + 5.57535340817727675546e2;
+    return 0.5 * fd_exp_half_sq(a) * (pp / qq);
+}
+
+FD_QINLINE double fd_tail_far(double t)
+{
+    double a = fabs(t), x, pr, qs;
+    a = a < 40.0 ? a : 40.0; /* below 1e-300 from here on; also maps inf to a number */
+    x = a * FD_SQRTH;
     pr = 5.64189583547755073984e-1;
     pr = pr * x + 1.27536670759978104416e0;
     pr = pr * x + 5.01905042251180477414e0;
@@ -117,13 +178,49 @@ static inline double fd_normal_tail(double t)
     qs = qs * x + 1.70814450747565897222e1;
     qs = qs * x + 9.60896809063285878198e0;
     qs = qs * x + 3.36907645100081516050e0;
-    /* exp(-a^2 / 2) = exp(-m^2 / 2) exp(-(2 m f + f^2) / 2), a = m + f, m a multiple of
-     * 1/128 (m^2 / 2 exact), 0 <= f < 1/128 */
-    m = floor(a * 128.0) * (1.0 / 128.0);
-    f = a - m;
-    e = fd_exp_neg(-0.5 * (m * m)) * fd_exp_neg(-0.5 * ((2.0 * m + f) * f));
-    large = e * (x < 8.0 ? pp / qq : pr / qs);
-    return 0.5 * (x < 1.0 ? small : large);
+    return 0.5 * fd_exp_half_sq(a) * (pr / qs);
+}
+
+FD_QINLINE double fd_normal_tail(double t)
+{
+    const int c = fd_tail_class(t);
+    return c == 0 ? fd_tail_small(t) : (c == 1 ? fd_tail_mid(t) : fd_tail_far(t));
+}
+
+/* u[j] = Phi(-|t[j]|) for increasing t[0 .. n): the run of each range of fd_tail_class
+ * (at most five runs: far, mid, small, mid, far) in a loop of its own. */
+FD_QINLINE void fd_tails_sorted(const double *FD_RESTRICT t, int64_t n, double *FD_RESTRICT u)
+{
+    int64_t j = 0;
+    while (j < n) {
+        const int c = fd_tail_class(t[j]);
+        int64_t e = j + 1;
+        while (e < n && fd_tail_class(t[e]) == c) e++;
+        if (c == 0) {
+            FD_LANES
+            for (int64_t i = j; i < e; i++) u[i] = fd_tail_small(t[i]);
+        } else if (c == 1) {
+            FD_LANES
+            for (int64_t i = j; i < e; i++) u[i] = fd_tail_mid(t[i]);
+        } else {
+            FD_LANES
+            for (int64_t i = j; i < e; i++) u[i] = fd_tail_far(t[i]);
+        }
+        j = e;
+    }
+}
+
+/* sum of x[0 .. n) in a fixed order that does not depend on the SIMD width: eight
+ * interleaved partial sums (one per lane of the widest vector), added pairwise at the end.
+ * Eight independent chains also hide the add latency of a plain sequential sum. */
+FD_QINLINE double fd_sum8(const double *FD_RESTRICT x, int64_t n)
+{
+    double acc[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
+    int64_t j = 0;
+    for (; j + 8 <= n; j += 8)
+        for (int l = 0; l < 8; l++) acc[l] += x[j + l];
+    for (int l = 0; j < n; j++, l++) acc[l] += x[j];
+    return ((acc[0] + acc[4]) + (acc[2] + acc[6])) + ((acc[1] + acc[5]) + (acc[3] + acc[7]));
 }
 
 /* Bin of x among B equal-width bins on [e0, eB] by arithmetic, clamped to [0, B - 1]
@@ -138,51 +235,51 @@ static inline int64_t fd_qbin(double x, double e0, double inv_w, int64_t nb)
 
 /* Exact masses of bins b0 .. b1 (edge bins open) of N(mu, s^2) into m[0 .. b1 - b0]; u is
  * scratch of b1 - b0 + 2.  Returns the plug-in entropy part -sum m log m of these bins. */
-static inline double fd_exact_masses(double mu, double s, const double *FD_RESTRICT edges,
+FD_SIMD_CLONES static double fd_exact_masses(double mu, double s, const double *FD_RESTRICT edges,
                                      int64_t nb, int64_t b0, int64_t b1, double *FD_RESTRICT m,
                                      double *FD_RESTRICT u, double *FD_RESTRICT t)
 {
     const int64_t len = b1 - b0 + 1;
     const double inv_s = 1.0 / s;
-    double h = 0.0;
     FD_LANES
     for (int64_t j = 0; j <= len; j++) t[j] = (edges[b0 + j] - mu) * inv_s;
     if (b0 == 0) t[0] = -HUGE_VAL;
     if (b1 == nb - 1) t[len] = HUGE_VAL;
-    FD_LANES
-    for (int64_t j = 0; j <= len; j++) u[j] = fd_normal_tail(t[j]);
+    fd_tails_sorted(t, len + 1, u);
     FD_LANES
     for (int64_t j = 0; j < len; j++) {
         /* Phi(c) - Phi(a) from the smaller tails, without cancellation of large values */
         const double a = t[j], c = t[j + 1], ua = u[j], uc = u[j + 1];
-        const double v = c <= 0.0 ? uc - ua : (a >= 0.0 ? ua - uc : (1.0 - ua) - uc);
+        const double below = uc - ua, above = ua - uc, across = (1.0 - ua) - uc;
+        const double v1 = c <= 0.0 ? below : above;
+        const double v = a < 0.0 && c > 0.0 ? across : v1;
         const double p = v > 0.0 ? v : 0.0;
         m[j] = p;
     }
     /* the entropy terms, then their sum in order (the same sum for every SIMD width) */
     FD_LANES
     for (int64_t j = 0; j < len; j++) u[j] = m[j] * fd_log_pos(m[j] > DBL_MIN ? m[j] : DBL_MIN);
-    for (int64_t j = 0; j < len; j++) h -= u[j];
-    return h;
+    return -fd_sum8(u, len);
 }
 
 /* The authors' masses (see the header) of bins b0 .. b1; returns -sum m log max(m, 1e-8).
  * The caller has ruled out the one-hot fallback. */
-static inline double fd_dotran_masses(double mu, double s, const double *FD_RESTRICT centre,
-                                      const double *FD_RESTRICT width, int64_t b0, int64_t b1,
-                                      double *FD_RESTRICT m, double *FD_RESTRICT u)
+FD_SIMD_CLONES static double fd_dotran_masses(double mu, double s, const double *FD_RESTRICT centre,
+                                              const double *FD_RESTRICT width, int64_t b0,
+                                              int64_t b1, double *FD_RESTRICT m,
+                                              double *FD_RESTRICT u)
 {
     const int64_t len = b1 - b0 + 1;
     const double var = s * s > 1e-8 ? s * s : 1e-8;
     const double half_inv_var = 0.5 / var;
     const double norm = 1.0 / (2.5066282746310002 * (s > 1e-8 ? s : 1e-8));
-    double sum = 0.0, inv, h = 0.0;
+    double sum, inv;
     FD_LANES
     for (int64_t j = 0; j < len; j++) {
         const double dx = centre[b0 + j] - mu;
         m[j] = fd_exp_neg(-(dx * dx) * half_inv_var) * norm * width[b0 + j];
     }
-    for (int64_t j = 0; j < len; j++) sum += m[j];
+    sum = fd_sum8(m, len);
     inv = 1.0 / (sum > 1e-8 ? sum : 1e-8);
     FD_LANES
     for (int64_t j = 0; j < len; j++) {
@@ -190,8 +287,7 @@ static inline double fd_dotran_masses(double mu, double s, const double *FD_REST
         m[j] = p;
         u[j] = p * fd_log_pos(p > 1e-8 ? p : 1e-8);
     }
-    for (int64_t j = 0; j < len; j++) h -= u[j];
-    return h;
+    return -fd_sum8(u, len);
 }
 
 /* Whether the authors' code falls back to a one-hot: the largest centre density (at the
@@ -201,7 +297,7 @@ static inline int fd_dotran_fallback(double mu, double s, const double *centre, 
     const double var = s * s > 1e-8 ? s * s : 1e-8;
     const double norm = 1.0 / (2.5066282746310002 * (s > 1e-8 ? s : 1e-8));
     const double dx = centre[bmu] - mu;
-    return exp(-(dx * dx) / (2.0 * var)) * norm < 1e-5;
+    return fd_exp_neg(-(dx * dx) / (2.0 * var)) * norm < 1e-5;
 }
 
 /* One task: rows [r0, r0 + nr) of code i into part (marginal row, then one row per level). */
