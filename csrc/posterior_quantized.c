@@ -114,28 +114,14 @@ FD_QINLINE double fd_tail_small(double t)
     return 0.5 * (1.0 - x * pt / ut);
 }
 
-/* exp(-a^2 / 2) = exp(-m^2 / 2) exp(-y), a = m + f, m a multiple of 1/128 (m^2 / 2 exact),
- * 0 <= f < 1/128, y = (2 m + f) f / 2 in [0, 0.32): Taylor to degree 13 (truncation below
- * 2e-18), so that rounding a^2 loses no digits. */
+/* exp(-a^2 / 2) with a^2 = hi + lo exactly (Dekker's product: a split into two 26-bit
+ * halves, no FMA needed): exp(-hi / 2) (-hi / 2 exact) times exp(-lo / 2) = 1 - lo / 2 to
+ * first order (|lo| < 2e-13), so that rounding a^2 loses no digits. */
 FD_QINLINE double fd_exp_half_sq(double a)
 {
-    const double m = floor(a * 128.0) * (1.0 / 128.0), f = a - m;
-    const double y = -0.5 * ((2.0 * m + f) * f);
-    double ey = 1.0 / 6227020800.0;
-    ey = 1.0 / 479001600.0 + y * ey;
-    ey = 1.0 / 39916800.0 + y * ey;
-    ey = 1.0 / 3628800.0 + y * ey;
-    ey = 1.0 / 362880.0 + y * ey;
-    ey = 1.0 / 40320.0 + y * ey;
-    ey = 1.0 / 5040.0 + y * ey;
-    ey = 1.0 / 720.0 + y * ey;
-    ey = 1.0 / 120.0 + y * ey;
-    ey = 1.0 / 24.0 + y * ey;
-    ey = 1.0 / 6.0 + y * ey;
-    ey = 0.5 + y * ey;
-    ey = 1.0 + y * ey;
-    ey = 1.0 + y * ey;
-    return fd_exp_neg(-0.5 * (m * m)) * ey;
+    const double c = 134217729.0 * a, ah = c - (c - a), al = a - ah;
+    const double hi = a * a, lo = ((ah * ah - hi) + 2.0 * ah * al) + al * al;
+    return fd_exp_neg(-0.5 * hi) * (1.0 - 0.5 * lo);
 }
 
 FD_QINLINE double fd_tail_mid(double t)
@@ -187,27 +173,49 @@ FD_QINLINE double fd_normal_tail(double t)
     return c == 0 ? fd_tail_small(t) : (c == 1 ? fd_tail_mid(t) : fd_tail_far(t));
 }
 
-/* u[j] = Phi(-|t[j]|) for increasing t[0 .. n): the run of each range of fd_tail_class
- * (at most five runs: far, mid, small, mid, far) in a loop of its own. */
-FD_QINLINE void fd_tails_sorted(const double *FD_RESTRICT t, int64_t n, double *FD_RESTRICT u)
+/* First i in [lo, hi) where PRED (of v = t[i]) is false, PRED true on a prefix: from a
+ * guess, stepped to the exact place (a step or two: the guess comes from t's spacing). */
+#define FD_FIRST_FALSE(out, t, lo, hi, guess, PRED)                                    \
+    do {                                                                               \
+        double v;                                                                      \
+        int64_t g_ = (guess);                                                          \
+        g_ = g_ < (lo) ? (lo) : (g_ > (hi) ? (hi) : g_);                                \
+        while (g_ > (lo) && (v = (t)[g_ - 1], !(PRED))) g_--;                           \
+        while (g_ < (hi) && (v = (t)[g_], (PRED))) g_++;                                \
+        (out) = g_;                                                                    \
+    } while (0)
+
+/* Index guess of the first t[i] > tau, t[i] ~ t0 + i h (h > 0), clamped to [0, n]. */
+static inline int64_t fd_cross(double tau, double t0, double h, int64_t n)
 {
-    int64_t j = 0;
-    while (j < n) {
-        const int c = fd_tail_class(t[j]);
-        int64_t e = j + 1;
-        while (e < n && fd_tail_class(t[e]) == c) e++;
-        if (c == 0) {
-            FD_LANES
-            for (int64_t i = j; i < e; i++) u[i] = fd_tail_small(t[i]);
-        } else if (c == 1) {
-            FD_LANES
-            for (int64_t i = j; i < e; i++) u[i] = fd_tail_mid(t[i]);
-        } else {
-            FD_LANES
-            for (int64_t i = j; i < e; i++) u[i] = fd_tail_far(t[i]);
-        }
-        j = e;
-    }
+    double g = (tau - t0) / h + 1.0;
+    g = g > 0.0 ? g : 0.0;
+    g = g < (double)n ? g : (double)n;
+    return (int64_t)g;
+}
+
+/* u[j] = Phi(-|t[j]|) for increasing t[0 .. n), t[j] ~ t0 + j h (the first and last may
+ * be -inf / +inf).  As t increases the ranges of fd_tail_class run far, mid, small, mid,
+ * far (some empty); each run is one loop with one formula, so the values are those
+ * fd_normal_tail gives element by element -- except that the far range (|t| >= 8 sqrt 2,
+ * tails below 6.2e-30, always beyond the +-8 std window) is set to 0. */
+FD_QINLINE void fd_tails_sorted(const double *FD_RESTRICT t, int64_t n, double t0, double h,
+                                double *FD_RESTRICT u)
+{
+    const double T1 = 1.4142135623730951, T8 = 11.313708498984761;
+    int64_t e1, e2, e3, e4;
+    FD_FIRST_FALSE(e1, t, 0, n, fd_cross(-T8, t0, h, n), v < 0.0 && fd_tail_class(v) == 2);
+    FD_FIRST_FALSE(e2, t, e1, n, fd_cross(-T1, t0, h, n), v < 0.0 && fd_tail_class(v) >= 1);
+    FD_FIRST_FALSE(e3, t, e2, n, fd_cross(T1, t0, h, n), v < 0.0 || fd_tail_class(v) == 0);
+    FD_FIRST_FALSE(e4, t, e3, n, fd_cross(T8, t0, h, n), v < 0.0 || fd_tail_class(v) <= 1);
+    for (int64_t i = 0; i < e1; i++) u[i] = 0.0;
+    FD_LANES
+    for (int64_t i = e1; i < e2; i++) u[i] = fd_tail_mid(t[i]);
+    FD_LANES
+    for (int64_t i = e2; i < e3; i++) u[i] = fd_tail_small(t[i]);
+    FD_LANES
+    for (int64_t i = e3; i < e4; i++) u[i] = fd_tail_mid(t[i]);
+    for (int64_t i = e4; i < n; i++) u[i] = 0.0;
 }
 
 /* sum of x[0 .. n) in a fixed order that does not depend on the SIMD width: eight
@@ -245,7 +253,7 @@ FD_SIMD_CLONES static double fd_exact_masses(double mu, double s, const double *
     for (int64_t j = 0; j <= len; j++) t[j] = (edges[b0 + j] - mu) * inv_s;
     if (b0 == 0) t[0] = -HUGE_VAL;
     if (b1 == nb - 1) t[len] = HUGE_VAL;
-    fd_tails_sorted(t, len + 1, u);
+    fd_tails_sorted(t, len + 1, (edges[b0] - mu) * inv_s, (edges[b0 + 1] - edges[b0]) * inv_s, u);
     FD_LANES
     for (int64_t j = 0; j < len; j++) {
         /* Phi(c) - Phi(a) from the smaller tails, without cancellation of large values */
