@@ -393,7 +393,8 @@ int fd_forest_predict(const float *x,     /* IN [m][d] */
                       int n_threads);
 
 /* posterior_quantized.c: Do & Tran's probabilistic quantisation of the posteriors
- * N(mu[r][i], std[r][i]^2) (row-major n x d) on the bins edges[0 .. nb] (increasing).
+ * N(mu[r][i], std[r][i]^2) (row-major n x d) on equal-width bins edges[0 .. nb]
+ * (numpy.linspace's; other increasing edges give wrong windows, never out-of-bounds).
  * mode 0: exact normal masses (edge bins open-ended, +-8 std window), plug-in row entropy;
  * mode 1: the authors' centre density x width, renormalised, one-hot fallback, log(max(p,
  * 1e-8)).  Adds into tables [d][1 + n_levels][nb] (row 0: sum over rows of the masses; row

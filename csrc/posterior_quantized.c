@@ -1,14 +1,15 @@
 /* Do & Tran's probabilistic quantisation of a diagonal-Gaussian posterior.
  *
- * Every (row n, code i) posterior N(mu, std^2) is spread over B bins (edges e_0 < ... < e_B):
- * Q_n,i(b).  One pass over the rows adds Q_n,i into the marginal table M[i][b] and into
+ * Every (row n, code i) posterior N(mu, std^2) is spread over B equal-width bins (edges
+ * e_0 < ... < e_B, numpy.linspace's: the +-8 std window is found by arithmetic): Q_n,i(b).  One pass over the rows adds Q_n,i into the marginal table M[i][b] and into
  * the label-conditional tables C[level][i][b] (one level per factor per row), and adds the
  * row entropy H(Q_n,i) into H[i].  The caller divides by N and takes entropies.
  *
  * Two conventions for Q_n,i:
  *  - exact (mode 0): Phi((e_{b+1} - mu) / std) - Phi((e_b - mu) / std), the two edge bins
- *    extended to -inf / +inf; only the bins within +-8 std of mu are computed (beyond them
- *    a bin's mass is below Phi(-8) = 6e-16).  H uses the plug-in p log p (0 log 0 = 0).
+ *    extended to -inf / +inf; only the bins within +-8 std of mu (and one more each side)
+ *    are computed (beyond them a bin's mass is below Phi(-8) = 6e-16), and a tail beyond
+ *    8 sqrt 2 std (below 6.2e-30) counts as 0.  H uses the plug-in p log p (0 log 0 = 0).
  *  - do_tran (mode 1): the authors' density at the bin centres times the width, divided by
  *    its sum (floored at 1e-8); a one-hot on mu's bin (clamped) when the largest centre
  *    density is below 1e-5; H uses log(max(p, 1e-8)).  Their variance floor (1e-8 in the
@@ -19,11 +20,13 @@
  * count); each task (code, chunk) accumulates its rows in order into a private table, and
  * the private tables are added into the output chunk by chunk in order.  So the result
  * does not depend on the thread count, nor on how calls split the rows at multiples of
- * FD_QCHUNK.
+ * FD_QCHUNK.  Sums inside a row (fd_sum8) have a fixed order too, the same for every SIMD
+ * width; no FMA contraction: the SIMD clones give the same bits.
  *
  * The normal tail and the logs are plain arithmetic (lanes.h style) so that the per-bin
  * loops vectorise; the tail is Cephes' erfc (Moshier's rational approximations, ~1e-16
- * relative) with exp(-t^2/2) split as in Cephes' expx2 so that t^2 loses no digits. */
+ * relative), one formula per run of edges, with exp(-t^2 / 2) from t^2 split exactly
+ * (Dekker) so that t^2 loses no digits. */
 #include <float.h>
 #include <math.h>
 #include <stdlib.h>
