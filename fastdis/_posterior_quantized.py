@@ -148,8 +148,9 @@ def _check_bin_range(bin_range):
         if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Real):
             raise TypeError(f"bin_range must hold two real numbers, got {bin_range!r}")
     low, high = float(low), float(high)
-    if not (np.isfinite(low) and np.isfinite(high) and low < high):
-        raise ValueError(f"bin_range must be finite with low < high, got ({low!r}, {high!r})")
+    if not (np.isfinite(low) and np.isfinite(high) and low < high and np.isfinite(high - low)):
+        raise ValueError(f"bin_range must be finite with low < high (and high - low finite), "
+                         f"got ({low!r}, {high!r})")
     return low, high
 
 
