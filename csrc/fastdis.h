@@ -411,6 +411,30 @@ int fd_posterior_sample_logs(const double *mu_t, const double *istd_t, const dou
  * normal; draw s depends on (seed, s) only. */
 int fd_posterior_draw(uint64_t seed, int64_t s0, int64_t m, int64_t n, int64_t d, int64_t *rows,
                       double *eps);
+/* posterior_quantized.c: Do & Tran's probabilistic quantisation of the posteriors
+ * N(mu[r][i], std[r][i]^2) (row-major n x d) on equal-width bins edges[0 .. nb]
+ * (numpy.linspace's; other increasing edges give wrong windows, never out-of-bounds).
+ * mode 0: exact normal masses (edge bins open-ended, +-8 std window), plug-in row entropy;
+ * mode 1: the authors' centre density x width, renormalised, one-hot fallback, log(max(p,
+ * 1e-8)).  Adds into tables [d][1 + n_levels][nb] (row 0: sum over rows of the masses; row
+ * 1 + l: over the rows whose labels[r][c] == l for some factor c; labels row-major n x k,
+ * global level indices in [0, n_levels)), row_entropy [d] (sum of the row entropies) and
+ * n_fallback [d].  Fixed chunks of rows merged in order: the same for any thread count,
+ * and for calls splitting the rows at multiples of 16384. */
+int fd_quantized_tables(const double *mu, const double *std, int64_t n, int64_t d,
+                        const int32_t *labels, int64_t k, int64_t n_levels,
+                        const double *edges, int64_t nb, int mode,
+                        double *tables,          /* IN/OUT [d][1 + n_levels][nb] */
+                        double *row_entropy,     /* IN/OUT [d] */
+                        int64_t *n_fallback,     /* IN/OUT [d] */
+                        int n_threads);
+/* Adds sum_r Q_r,i (outer) Q_r,j (exact masses, mode 0) into out [d (d - 1) / 2][nb][nb],
+ * pairs i < j in row-major order; each pair's rows in order (thread-count independent). */
+int fd_quantized_pairs(const double *mu, const double *std, int64_t n, int64_t d,
+                       const double *edges, int64_t nb, double *out, int n_threads);
+/* Tests: out[j] = Phi(-|t[j]|) and log(x[j]) by the kernel's vectorisable formulas. */
+void fd_normal_tails(const double *t, int64_t n, double *out);
+void fd_logs(const double *x, int64_t n, double *out);
 
 #ifdef __cplusplus
 }

@@ -1492,3 +1492,135 @@ def posterior_sample_logs(mu_t, istd_t, nlog_t, labels_t, int64_t n, gmax, rows,
         raise MemoryError("fastdis: out of memory in the posterior sampling kernel")
     _raise(status, -1, 0)
     return code, joint, others, factor, pair, n_slow
+
+# ------------------------------------------------ quantised posterior (posterior_quantized.c)
+
+cdef extern from "fastdis.h" nogil:
+    int fd_quantized_tables(const double *mu, const double *std, int64_t n, int64_t d,
+                            const int32_t *labels, int64_t k, int64_t n_levels,
+                            const double *edges, int64_t nb, int mode, double *tables,
+                            double *row_entropy, int64_t *n_fallback, int n_threads)
+    int fd_quantized_pairs(const double *mu, const double *std, int64_t n, int64_t d,
+                           const double *edges, int64_t nb, double *out, int n_threads)
+    void fd_normal_tails(const double *t, int64_t n, double *out)
+    void fd_logs(const double *x, int64_t n, double *out)
+
+# the kernel's fixed chunk of rows (FD_QCHUNK): calls split the rows at its multiples
+cdef int64_t _QCHUNK = 16384
+
+
+cdef int _posterior_pair(object mu, object std) except -1:
+    _data(mu, "mu", np.float64, (-1, -1))
+    _data(std, "std", np.float64, tuple(mu.shape))
+    if mu.shape[1] < 1:
+        raise ValueError("mu must have at least one column")
+    return 0
+
+
+cdef const double *_quantized_edges(object edges) except NULL:
+    cdef const double *pe = <const double *>_data(edges, "edges", np.float64, (-1,))
+    if not 3 <= edges.shape[0] <= 1000001:
+        raise ValueError(f"edges must hold n_bins + 1 values, 2 <= n_bins <= 1000000, got "
+                         f"{edges.shape[0]}")
+    if not np.isfinite(edges).all() or not (np.diff(edges) > 0).all():
+        raise ValueError("edges must be finite and increasing")
+    return pe
+
+
+cdef int _quantized_status(int status, str what) except -1:
+    if status == ERR_NOMEM:
+        raise MemoryError(f"fastdis: out of memory in {what}")
+    if status != OK:
+        raise ValueError(f"fastdis: invalid arguments to {what} (a label outside "
+                         f"[0, n_levels) or bad edges)")
+    return 0
+
+
+def quantized_tables(mu, std, labels, int64_t n_levels, edges, int mode, int n_threads):
+    """Do & Tran's quantised posterior tables (csrc/posterior_quantized.c).
+
+    mu, std: (n, d) float64 C-contiguous; labels: None or (n, k) int32 C-contiguous global
+    level indices in [0, n_levels); edges: (B + 1,) increasing; mode 0 exact masses, 1 the
+    authors' convention.  Returns (tables (d, 1 + n_levels, B): row 0 the summed masses, row
+    1 + l those of the rows at level l; row_entropy (d,): summed row entropies; n_fallback
+    (d,)).  The same for any n_threads."""
+    _posterior_pair(mu, std)
+    cdef const double *pe = _quantized_edges(edges)
+    cdef int64_t n = mu.shape[0], d = mu.shape[1], nb = edges.shape[0] - 1, k = 0
+    cdef const int32_t *pl = NULL
+    if labels is not None:
+        _array(labels, "labels")
+        if labels.ndim != 2:
+            raise ValueError(f"labels must be a 2-D array, got {labels.ndim}-D")
+        k = labels.shape[1]
+        pl = <const int32_t *>_data(labels, "labels", np.int32, (n, k))
+    if mode not in (0, 1):
+        raise ValueError(f"mode must be 0 or 1, got {mode}")
+    if n_levels < 0 or (k > 0 and n_levels < 1) or n_levels > np.iinfo(np.int32).max:
+        raise ValueError(f"n_levels must lie in [1, 2**31 - 1] with labels, got {n_levels}")
+    if k == 0:
+        n_levels = 0
+    tables = np.zeros((d, 1 + n_levels, nb), dtype=np.float64)
+    row_entropy = np.zeros(d, dtype=np.float64)
+    n_fallback = np.zeros(d, dtype=np.int64)
+    cdef double *pt = <double *>cnp.PyArray_DATA(tables)
+    cdef double *ph = <double *>cnp.PyArray_DATA(row_entropy)
+    cdef int64_t *pf = <int64_t *>cnp.PyArray_DATA(n_fallback)
+    cdef const double *pm = <const double *>cnp.PyArray_DATA(mu)
+    cdef const double *ps = <const double *>cnp.PyArray_DATA(std)
+    # rows per call: whole chunks; the private tables (chunks x d x table) within ~32 MiB,
+    # and a few tens of milliseconds of work between checks for Ctrl-C
+    cdef int64_t table_bytes = d * (1 + n_levels) * nb * 8
+    cdef int64_t chunks = min((<int64_t>1 << 25) // max(table_bytes, 1),
+                              _chunk_cells // (_QCHUNK * d * 16))
+    cdef int64_t step = max(chunks, 1) * _QCHUNK, r0, nr
+    cdef int status
+    for r0 in range(0, n, step):
+        nr = min(step, n - r0)
+        with nogil:
+            status = fd_quantized_tables(pm + r0 * d, ps + r0 * d, nr, d,
+                                         pl + r0 * k if pl != NULL else NULL, k, n_levels,
+                                         pe, nb, mode, pt, ph, pf, n_threads)
+        _quantized_status(status, "quantized_tables")
+        PyErr_CheckSignals()
+    return tables, row_entropy, n_fallback
+
+
+def quantized_pairs(mu, std, edges, int n_threads):
+    """sum over rows of Q_r,i (outer) Q_r,j (exact masses) for every pair i < j: an array
+    (d (d - 1) / 2, B, B), pairs in row-major order.  The same for any n_threads."""
+    _posterior_pair(mu, std)
+    cdef const double *pe = _quantized_edges(edges)
+    cdef int64_t n = mu.shape[0], d = mu.shape[1], nb = edges.shape[0] - 1
+    if d < 2:
+        raise ValueError("quantized_pairs needs at least two codes")
+    cdef int64_t n_pairs = d * (d - 1) // 2
+    out = np.zeros((n_pairs, nb, nb), dtype=np.float64)
+    cdef double *po = <double *>cnp.PyArray_DATA(out)
+    cdef const double *pm = <const double *>cnp.PyArray_DATA(mu)
+    cdef const double *ps = <const double *>cnp.PyArray_DATA(std)
+    cdef int64_t step = max(256, _chunk_cells // (n_pairs * nb)), r0, nr
+    cdef int status
+    for r0 in range(0, n, step):
+        nr = min(step, n - r0)
+        with nogil:
+            status = fd_quantized_pairs(pm + r0 * d, ps + r0 * d, nr, d, pe, nb, po, n_threads)
+        _quantized_status(status, "quantized_pairs")
+        PyErr_CheckSignals()
+    return out
+
+
+def normal_tails(t):
+    """Phi(-|t|) by the quantised kernel's own formula (tests)."""
+    cdef const double *pt = <const double *>_data(t, "t", np.float64, (-1,))
+    out = np.empty(t.shape[0], dtype=np.float64)
+    fd_normal_tails(pt, t.shape[0], <double *>cnp.PyArray_DATA(out))
+    return out
+
+
+def kernel_logs(x):
+    """log(x), x > 0, by the quantised kernel's own formula (tests)."""
+    cdef const double *px = <const double *>_data(x, "x", np.float64, (-1,))
+    out = np.empty(x.shape[0], dtype=np.float64)
+    fd_logs(px, x.shape[0], <double *>cnp.PyArray_DATA(out))
+    return out

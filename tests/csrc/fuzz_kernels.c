@@ -950,6 +950,73 @@ int main(int argc, char **argv)
             free(mu_t); free(is_t); free(nl_t); free(gm); free(lab); free(prow); free(pz);
             free(o1); free(o2); free(lq); free(terms);
         }
+        if (rint_(0, 3) == 0) { /* fd_quantized_tables / _pairs: in bounds, masses add up, 1 thread = nt threads */
+            const int64_t qn = big ? rint_(16385, 40000) : rint_(0, 300), qd = rint_(1, 4), qk = rint_(0, 3);
+            const int64_t qb = rint_(2, big ? 30 : 120), np_ = qd * (qd - 1) / 2;
+            const int mode = (int)rint_(0, 1);
+            const double lo = (runif() - 0.5) * 10.0, hi = lo + pow(10.0, (double)rint_(-3, 2)) * (0.5 + runif());
+            int64_t L = 0, off[3] = {0, 0, 0}, nlev[3] = {0, 0, 0}, fb1[4] = {0}, fb2[4] = {0};
+            double *qmu = malloc(sizeof(double) * (size_t)(qn * qd + 1)), *qsd = malloc(sizeof(double) * (size_t)(qn * qd + 1));
+            double *qe = malloc(sizeof(double) * (size_t)(qb + 1)), h1[4] = {0}, h2[4] = {0};
+            int32_t *lab = malloc(sizeof(int32_t) * (size_t)(qn * qk + 1));
+            double *t1, *t2, *p1 = NULL, *p2 = NULL;
+            for (int64_t c = 0; c < qk; c++) { off[c] = L; nlev[c] = rint_(1, 50); L += nlev[c]; }
+            for (int64_t b = 0; b <= qb; b++) qe[b] = lo + (hi - lo) * (double)b / (double)qb;
+            qe[qb] = hi;
+            for (int64_t i = 0; i < qn * qd; i++) {
+                const int kind = (int)rint_(0, 5);
+                qmu[i] = kind == 0 ? (rint_(0, 1) ? 1e6 : -1e6) : lo + (hi - lo) * (runif() * 1.4 - 0.2);
+                qsd[i] = kind == 1 ? pow(10.0, (double)rint_(-12, 6)) : (hi - lo) * (0.001 + runif() * 0.3);
+            }
+            for (int64_t r = 0; r < qn; r++)
+                for (int64_t c = 0; c < qk; c++) lab[r * qk + c] = (int32_t)(off[c] + rint_(0, nlev[c] - 1));
+            t1 = calloc((size_t)(qd * (1 + L) * qb), sizeof(double));
+            t2 = calloc((size_t)(qd * (1 + L) * qb), sizeof(double));
+            if (fd_quantized_tables(qmu, qsd, qn, qd, qk ? lab : NULL, qk, L, qe, qb, mode, t1, h1, fb1, nt) != FD_OK ||
+                fd_quantized_tables(qmu, qsd, qn, qd, qk ? lab : NULL, qk, L, qe, qb, mode, t2, h2, fb2, 1) != FD_OK) {
+                fprintf(stderr, "iter %d: quantized_tables\n", it); return 1;
+            }
+            for (int64_t i = 0; i < qd; i++) {
+                double total = 0.0, gap;
+                for (int64_t b = 0; b < qb; b++) total += t1[i * (1 + L) * qb + b];
+                /* mode 1's row sums fall short of 1 where the authors' 1e-8 floor binds */
+                gap = mode ? total - (double)qn : fabs(total - (double)qn);
+                if (!(gap <= 1e-9 * (double)qn + 1e-12) || !(total >= 0.0) || !(h1[i] >= -1e-9 * (double)qn) ||
+                    h1[i] != h2[i] || fb1[i] != fb2[i] || fb1[i] < 0 || fb1[i] > qn) {
+                    fprintf(stderr, "iter %d: quantized_tables code %lld: total %.17g of %lld rows, h %g\n", it,
+                            (long long)i, total, (long long)qn, h1[i]); return 1;
+                }
+            }
+            for (int64_t i = 0; i < qd * (1 + L) * qb; i++)
+                if (!(t1[i] >= 0.0) || t1[i] != t2[i]) { fprintf(stderr, "iter %d: quantized_tables cell\n", it); return 1; }
+            if (qn > 0 && qk > 0) { /* a label out of range is refused, not written */
+                lab[rint_(0, qn * qk - 1)] = rint_(0, 1) ? -1 : (int32_t)L;
+                if (fd_quantized_tables(qmu, qsd, qn, qd, lab, qk, L, qe, qb, mode, t1, h1, fb1, nt) != FD_ERR_ARGUMENT) {
+                    fprintf(stderr, "iter %d: quantized_tables accepted a bad label\n", it); return 1;
+                }
+            }
+            if (np_ > 0 && !big) {
+                p1 = calloc((size_t)(np_ * qb * qb), sizeof(double));
+                p2 = calloc((size_t)(np_ * qb * qb), sizeof(double));
+                if (fd_quantized_pairs(qmu, qsd, qn, qd, qe, qb, p1, nt) != FD_OK ||
+                    fd_quantized_pairs(qmu, qsd, qn, qd, qe, qb, p2, 1) != FD_OK) {
+                    fprintf(stderr, "iter %d: quantized_pairs\n", it); return 1;
+                }
+                for (int64_t p = 0; p < np_; p++) {
+                    double total = 0.0;
+                    for (int64_t b = 0; b < qb * qb; b++) {
+                        const double v = p1[p * qb * qb + b];
+                        if (!(v >= 0.0) || v != p2[p * qb * qb + b]) { fprintf(stderr, "iter %d: quantized_pairs cell\n", it); return 1; }
+                        total += v;
+                    }
+                    if (!(fabs(total - (double)qn) <= 1e-9 * (double)qn + 1e-12)) {
+                        fprintf(stderr, "iter %d: quantized_pairs total %.17g of %lld\n", it, total, (long long)qn); return 1;
+                    }
+                }
+            }
+            checked++;
+            free(qmu); free(qsd); free(qe); free(lab); free(t1); free(t2); free(p1); free(p2);
+        }
         free(edges); free(tol); free(sc); free(off); free(mins); free(maxs); free(codes.buf); free(factors.buf);
     }
     printf("fuzz_kernels: %d iterations, %d successful calls checked against the naive reference\n", iters, checked);
