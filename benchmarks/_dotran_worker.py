@@ -199,6 +199,7 @@ class Fastdis:
 
     def run(self, job, factors, mu, std):
         fd, case, s = self.fd, job["case"], job.get("seed", 0)
+        conv = job.get("convention")  # of the sampling calls: None (the paper's) or "do_tran"
         t0 = time.perf_counter()
         if case == "6a":
             r = fd.informativeness(mu, std=std, estimator="quantized", convention="do_tran",
@@ -206,27 +207,33 @@ class Fastdis:
         elif case == "7a":
             r = fd.interpretability(factors, mu, std=std, estimator="quantized",
                                     convention="do_tran", n_bins=job["bins"])
-        elif case in ("sepin", "sep"):
+        elif case == "9a":  # "do_tran": the pairs of the authors' 9a
+            r = fd.separability(mu, std=std, estimator="quantized", convention="do_tran",
+                                n_bins=job["bins"])
+        elif case in ("sepin", "sep"):  # estimate_SEPIN_cupy has no pairwise part, SEP's has
             r = fd.separability(mu, std=std, estimator="sampling", n_samples=job["S"],
-                                random_state=s)
+                                random_state=s, pairwise=case == "sep", convention=conv)
         elif case == "jemmig":
             r = fd.interpretability(factors, mu, std=std, estimator="sampling",
-                                    n_samples=job["S"], random_state=s)
+                                    n_samples=job["S"], random_state=s, convention=conv)
         else:
             raise ValueError(f"case: fastdis has no counterpart of {case!r}")
         return time.perf_counter() - t0, r
 
     @staticmethod
     def summary(case, r):
-        if case == "6a":  # details: H(z_i) as in API.md; the values themselves either way
-            mi = getattr(r, "informativeness", r)
-            h = getattr(r, "code_entropy", None)
-            return [float(np.mean(mi))] + ([float(np.mean(h))] if h is not None else [])
+        """The numbers of ``Reference.summary``, from fastdis's results."""
+        if case == "6a":
+            info, details = r
+            return [float(np.mean(info)), float(np.mean(details["code_entropy"]))]
         if case in ("7a", "jemmig"):
             return [float(r.rmig), float(r.jemmig)]
+        if case == "9a":
+            m = np.asarray(r.pairwise)
+            return [float(np.mean(m[~np.eye(len(m), dtype=bool)]))]
         if case == "sepin":
             return [float(r.wsepin), float(r.wsep), float(r.windin)]
-        return [float(np.mean(r.sep))]
+        return [float(r.sep_mean)]
 
 
 def _arrays(job):

@@ -25,13 +25,19 @@ What is compared (reference call -> fastdis call, the public API of ../shared/AP
   ``interpretability(factors, mu, std=std, estimator="quantized", convention="do_tran",
   n_bins=200)``.
 - ``9a``: ``9a_independence_metrics.py`` main(), 100 bins, ``top_k=-1`` (its 6a inputs made
-  first, outside the timing). Reference only: its "MI" mixes a smoothed marginal with a hard
-  histogram of the means (REFERENCE_NOTES Q13), which fastdis does not reproduce.
+  first, outside the timing) -> ``separability(mu, std=std, estimator="quantized",
+  convention="do_tran", n_bins=100)`` (its ``pairwise``: the authors' 9a numbers).
 - ``sepin`` / ``sep``: ``utils/metrics/sampling.py`` ``estimate_SEPIN_cupy`` /
   ``estimate_SEP_cupy`` (batch 20, as run configs 15b / 12b) -> ``separability(mu, std=std,
-  estimator="sampling", n_samples=S, random_state=seed)`` (one fastdis call gives both).
+  estimator="sampling", n_samples=S, random_state=seed, pairwise=False / True)`` (SEPIN's
+  function computes no pairwise I(z_i; z_j), SEP's does).
 - ``jemmig``: ``estimate_JEMMIG_cupy`` (batch 10, run config 14b) -> ``interpretability(factors,
   mu, std=std, estimator="sampling", n_samples=S, random_state=seed)``.
+
+The sampling calls use fastdis's default convention (the paper's definitions: its own draws,
+closed-form H(z_i | x), no clips), so their values agree with the reference's within the seed
+spread only; ``--sampling-convention do_tran`` replays the authors' draws instead (values
+equal to ~1e-5 per seed).
 
 The seed of round r is r on both sides. The quantised scripts' timings include their own file
 writes (the z_data load, the N x B probability files), as a user running them pays. Data: the
@@ -65,7 +71,7 @@ from reference import machine  # noqa: E402  (the machine line of the other refe
 CASES = [
     ("6a", {10_000: 3, 100_000: 3}, None, 100, True),
     ("7a", {10_000: 3, 100_000: 3}, None, 200, True),
-    ("9a", {10_000: 3, 100_000: 1}, None, 100, False),
+    ("9a", {10_000: 3, 100_000: 1}, None, 100, True),
     ("jemmig", {10_000: 3}, 1_000, None, True),
     ("sep", {10_000: 3}, 1_000, None, True),
     ("sepin", {10_000: 3}, 1_000, None, True),
@@ -199,7 +205,7 @@ def _save(path, recs, session, versions, verification, ref_path):
     old = json.loads(path.read_text()) if path.exists() else {"runs": [], "sessions": []}
 
     def key(r):
-        return r["impl"], r["case"], r["data"], r["S"], r["bins"]
+        return r["impl"], r["case"], r["data"], r["S"], r["bins"], r.get("convention")
     mine = {key(r) for r in recs}
     runs = [r for r in old["runs"] if key(r) not in mine] + recs
     sessions = [s for s in old["sessions"] if s["start"] != session["start"]] + [session]
@@ -242,11 +248,12 @@ def run(args, out):
                     impls = [k for k in workers if k == "reference" or has_fastdis]
                     for r in range(rounds):
                         job = {"case": case, "data": data, "S": S, "bins": bins, "seed": r,
-                               "warmup": r == 0}
+                               "warmup": r == 0, "convention": S and args.sampling_convention}
                         for impl in impls:  # alternate, call by call
                             a = workers[impl].call(job)
                             recs.append(dict(impl=impl, case=case, data=pathlib.Path(data).stem,
-                                             n=int(rows), d=int(d), S=S, bins=bins, round=r,
+                                             n=int(rows), d=int(d), S=S, bins=bins,
+                                             convention=job["convention"], round=r,
                                              loadavg=os.getloadavg()[0],
                                              versions=versions[impl], **a))
                             print(f"{impl:9s} {case:6s} N={rows:>7d} S={S} B={bins} r{r} "
@@ -307,11 +314,12 @@ def report(path=RESULTS):
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     keys = []
     for r in data["runs"]:
-        k = (r["case"], r["data"], r["S"], r["bins"])
+        k = (r["case"], r["data"], r["S"], r["bins"], r.get("convention"))
         if k not in keys:
             keys.append(k)
     for k in keys:
-        recs = [r for r in data["runs"] if (r["case"], r["data"], r["S"], r["bins"]) == k]
+        recs = [r for r in data["runs"]
+                if (r["case"], r["data"], r["S"], r["bins"], r.get("convention")) == k]
         ref = [r for r in recs if r["impl"] == "reference"]
         fd = [r for r in recs if r["impl"] == "fastdis"]
         (t_r, v_r), (t_f, v_f) = _median(ref), _median(fd)
@@ -319,7 +327,8 @@ def report(path=RESULTS):
             v_f = fd[-1].get("error")
         ratio = f"{t_r / t_f:.0f}x" if t_r and t_f else "-"
         size = f"S={k[2]:,}" if k[2] else f"B={k[3]}"
-        label = LABELS[k[0]] + (" (golden case)" if k[1] == "redundant" else "")
+        label = LABELS[k[0]] + (" (golden case)" if k[1] == "redundant" else "") \
+            + (f" (fastdis {k[4]})" if k[4] else "")
         print(f"| {label} | {recs[0]['n']:,} | {recs[0]['d']} | {size} | {_fmt(t_r)} | "
               f"{_fmt(t_f)} | {ratio} | {sum('time' in r for r in ref)} | "
               f"{statistics.mean(r['loadavg'] for r in recs):.1f} | {VALUES[k[0]]} | "
@@ -333,6 +342,8 @@ if __name__ == "__main__":
     p.add_argument("--dotran-python", default=sys.executable,
                    help="interpreter of the reference's environment (default: this one)")
     p.add_argument("--only", nargs="+", choices=sorted(LABELS), help="cases to run")
+    p.add_argument("--sampling-convention", choices=["do_tran"],
+                   help="fastdis's convention in the sampling calls (default: the paper's)")
     p.add_argument("--reference-only", action="store_true", help="time the reference alone")
     p.add_argument("--skip-verify", action="store_true",
                    help="skip the check against reference.json before the benchmark")
