@@ -28,6 +28,7 @@ import contextlib
 import json
 import pathlib
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -194,8 +195,11 @@ class Fastdis:
         sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
         import fastdis
         self.fd = fastdis
+        root = pathlib.Path(fastdis.__file__).resolve().parent.parent
+        head = subprocess.run(["git", "-C", str(root), "describe", "--always", "--dirty"],
+                              capture_output=True, text=True).stdout.strip()
         self.versions = {"fastdis": fastdis.__version__, "fastdis_file": fastdis.__file__,
-                         "numpy": np.__version__}
+                         "commit": head or None, "numpy": np.__version__}
 
     def run(self, job, factors, mu, std):
         fd, case, s = self.fd, job["case"], job.get("seed", 0)

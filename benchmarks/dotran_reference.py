@@ -223,7 +223,7 @@ def run(args, out):
                  for c, sizes, s, b, f in cases if "redundant" not in sizes]
     session = {"start": machine()["date"], "loadavg_before": os.getloadavg(),
                "quick": args.quick, "reference_only": args.reference_only or args.verify_only,
-               "verify_only": args.verify_only}
+               "verify_only": args.verify_only, "note": args.note}
     recs, verification = [], None
     with tempfile.TemporaryDirectory() as tmp:
         tmp = pathlib.Path(tmp)
@@ -295,7 +295,8 @@ def report(path=RESULTS):
         after = s["loadavg_after"] and f"{s['loadavg_after'][0]:.2f}"
         print(f"- run started {s['start']}: load average before {s['loadavg_before'][0]:.2f}, "
               f"after {after}" + (" (verification only)" if s.get("verify_only") else
-                                  " (reference only)" if s.get("reference_only") else ""))
+                                  " (reference only)" if s.get("reference_only") else "")
+              + (f"; {s['note']}" if s.get("note") else ""))
     for impl, v in data["versions"].items():
         print(f"- {impl}: " + ", ".join(f"{k} {x}" for k, x in v.items()))
     ver = data.get("verification")
@@ -352,6 +353,7 @@ if __name__ == "__main__":
     p.add_argument("--quick", nargs="?", type=int, const=2000, metavar="N",
                    help="smoke test: every case once at N rows (default 2,000), S <= 200, "
                         "no verification; results not saved")
+    p.add_argument("--note", help="a line saved with this run's session (e.g. which build)")
     p.add_argument("--report-only", action="store_true")
     a = p.parse_args()
     if not a.report_only:
