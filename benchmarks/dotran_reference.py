@@ -10,7 +10,8 @@ alternates the two call by call on the same arrays, round after round, and recor
 
 Setting up the reference (outside this repository; nothing of it is copied here)::
 
-    # the repository at ada6b5ecedf1abe8a0268a0f2bee5c6c701ae104 (2021-02-13), in /work/refs/dotran
+    git clone <GitHub: clarken92/DisentanglementMetrics> /work/refs/dotran
+    git -C /work/refs/dotran checkout ada6b5ecedf1abe8a0268a0f2bee5c6c701ae104  # as reference.json
     python -m venv --system-site-packages /work/refs/dotran-venv   # fastdis's numpy
     /work/refs/dotran-venv/bin/pip install six tqdm                # sampling.py's other imports
 
@@ -42,13 +43,13 @@ equal to ~1e-5 per seed).
 The seed of round r is r on both sides. The quantised scripts' timings include their own file
 writes (the z_data load, the N x B probability files), as a user running them pays. Data: the
 synthetic generator below (like the golden case ``redundant``), plus the golden case itself
-(N = 4,000, S = 10,000) for one SEPIN call. Before the benchmark, ``--verify`` (part of a full
-run) runs the reference on ``tests/data/dotran/redundant.npz`` and compares every output with
+(N = 4,000, S = 10,000) for one SEPIN call. Before the benchmark (``--verify-only``: alone), a full
+run runs the reference on ``tests/data/dotran/redundant.npz`` and compares every output with
 ``reference.json``: proof that the harness calls the real code as that file's values were made.
 
 Results: ``benchmarks/results/reference_dotran.json`` (both implementations' runs, the
 machine, load averages, the verification); a markdown table on stdout; ``--report-only``
-prints it again. ``--reference-only`` runs without fastdis (until its posterior API exists).
+prints it again. ``--reference-only`` times the reference alone.
 """
 import argparse
 import json
