@@ -196,8 +196,13 @@ class Fastdis:
         import fastdis
         self.fd = fastdis
         root = pathlib.Path(fastdis.__file__).resolve().parent.parent
-        head = subprocess.run(["git", "-C", str(root), "describe", "--always", "--dirty"],
-                              capture_output=True, text=True).stdout.strip()
+        def git(*cmd):
+            return subprocess.run(["git", "-C", str(root), *cmd], capture_output=True,
+                                  text=True).stdout.strip()
+        # "dirty": changes outside benchmarks/results, which the benchmarks themselves write
+        head = git("rev-parse", "--short", "HEAD") + (
+            "-dirty" if git("status", "--porcelain", "--untracked-files=no", "--", ".",
+                            ":!benchmarks/results") else "")
         self.versions = {"fastdis": fastdis.__version__, "fastdis_file": fastdis.__file__,
                          "commit": head or None, "numpy": np.__version__}
 
