@@ -66,7 +66,7 @@ def _skipped_import(stmt):
 
 
 def load_script(repo, key):
-    """Compile script ``key``'s module with substitutions 2-4; return (main, parser)."""
+    """Compile script ``key``'s module with substitutions 2-4: (main, parser, harness dict)."""
     path = pathlib.Path(repo) / SCRIPTS / FILES[key]
     src = path.read_text()
     lines = src.splitlines()
