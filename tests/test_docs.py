@@ -12,13 +12,15 @@ import fastdis._evaluate
 import fastdis._histogram
 import fastdis._information
 import fastdis.datasets
+import fastdis.metrics.posterior
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 PUBLIC = [getattr(fastdis, name) for name in fastdis.__all__
           if callable(getattr(fastdis, name)) and not isinstance(getattr(fastdis, name), type)]
 METRICS = [fastdis.mig, fastdis.rmig, fastdis.mig_sup, fastdis.jemmig, fastdis.modularity,
            fastdis.dcimig, fastdis.dci, fastdis.sap, fastdis.explicitness]
-REPORT_METHODS = [fastdis.Report.plot_mi, fastdis.Report.plot_dci]
+REPORT_METHODS = [fastdis.Report.plot_mi, fastdis.Report.plot_dci,
+                  fastdis.Report.plot_informativeness, fastdis.Report.plot_pairwise]
 
 
 def documented_parameters(doc):
@@ -53,7 +55,8 @@ def test_metric_docstrings_cite_paper_and_conventions(func):
 
 
 @pytest.mark.parametrize("module", [fastdis._discretize, fastdis._histogram,
-                                    fastdis._information, fastdis.datasets, fastdis._evaluate])
+                                    fastdis._information, fastdis.datasets, fastdis._evaluate,
+                                    fastdis.metrics.posterior])
 def test_docstring_examples(module):
     result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0 and result.failed == 0
