@@ -140,7 +140,7 @@ def sampling_entropies(post, factors=None, *, n_samples=10_000, random_state=Non
         own = _own_terms(post, rows, eps, eps_log if convention else -np.inf)
         acc.add(_terms(-logs, own, d, k, pairs))
         checkpoint()
-    return _record(acc, post, factor_h, n_samples, seed, convention, pairs, n_slow)
+    return _record(acc, post, layout, factor_h, n_samples, seed, convention, pairs, n_slow)
 
 
 class _Layout:
@@ -152,13 +152,16 @@ class _Layout:
         n, d = post.shape
         n_pad = -(-n // 8) * 8
         self.mu_t = np.zeros((d, n_pad))
-        self.mu_t[:, :n] = post.mu.T
+        self.mu_t[:, :n] = post.mu.T  # one blocked transposition each, not d strided reads
         self.istd_t = np.zeros((d, n_pad))
+        self.istd_t[:, :n] = post.std.T
         self.nlog_t = np.full((d, n_pad), -1e300)
-        for i in range(d):  # a code at a time: temporaries of N values
-            self.istd_t[i, :n] = 1.0 / post.std[:, i]
-            self.nlog_t[i, :n] = -np.log(post.std[:, i])
+        for i in range(d):  # contiguous rows now; temporaries of N values
+            self.nlog_t[i, :n] = -np.log(self.istd_t[i, :n])
+            self.istd_t[i, :n] = 1.0 / self.istd_t[i, :n]
         self.gmax = np.ascontiguousarray(self.nlog_t[:, :n].max(axis=1))
+        # H(z_i | x) in closed form, mean_n log std_ni + log(2 pi e) / 2, from the same logs
+        self.mean_log_std = -self.nlog_t[:, :n].mean(axis=1)
         k = 0 if labels is None else labels.shape[0]
         self.labels_t = np.full((k, n_pad), -1, dtype=np.int32)
         if k:
@@ -273,7 +276,7 @@ class _Moments:
         return np.sqrt(np.maximum(var, 0.0) / s)
 
 
-def _record(acc, post, factor_h, n_samples, seed, convention, pairs, n_slow):
+def _record(acc, post, layout, factor_h, n_samples, seed, convention, pairs, n_slow):
     d = post.shape[1]
     se = {key: acc.standard_error(key) for key in acc.shift}
     code = acc.mean("code")
@@ -282,7 +285,7 @@ def _record(acc, post, factor_h, n_samples, seed, convention, pairs, n_slow):
         given_all = float(acc.mean("all_codes_given_x")[0])
         given_others = acc.mean("others_given_x")
     else:  # closed form: exact, no Monte-Carlo error
-        given = np.log(post.std).mean(axis=0) + _HALF_LOG_2PI_E
+        given = layout.mean_log_std + _HALF_LOG_2PI_E
         given_all = float(given.sum())
         given_others = given_all - given
         for key in ("code_given_x", "all_codes_given_x", "others_given_x"):
