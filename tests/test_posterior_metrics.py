@@ -344,3 +344,22 @@ def test_command_reads_the_spread(tmp_path, capsys):
     assert status == 2 and "bad.npy: var must be positive" in capsys.readouterr().err
     assert main(["evaluate", path, path, "--metrics", "separability"]) == 2
     assert "computed on the encoder's posterior" in capsys.readouterr().err
+
+
+def test_posterior_plots_render(tmp_path):
+    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    factors, mu, std = case("mixed_grid")
+    report = fastdis.evaluate(factors, mu, ["mig", "posterior"], std=std, random_state=0)
+    ax = report.plot_informativeness()
+    assert len(ax.patches) == mu.shape[1]
+    ax = report.plot_pairwise()
+    image = ax.get_images()[0].get_array()
+    assert image.mask.diagonal().all() and not image.mask[0, 1]  # the undefined diagonal blank
+    fig = report.plot(tmp_path / "all.png")
+    assert len(fig.axes) >= 3 and (tmp_path / "all.png").stat().st_size > 0
+    plt.close("all")
+    with pytest.raises(ValueError, match="evaluate with the posterior"):
+        fastdis.evaluate(factors, mu, ["mig"]).plot_informativeness()
