@@ -5,7 +5,7 @@ N = 737,280 rows, d = 10 codes, K = 5 factors of (3, 6, 40, 32, 32) levels, B = 
 Beside it, a blocked numpy / scipy version of the same exact masses (what one writes
 without a kernel), at a tenth of the rows. Not part of the default test run:
 
-    pytest benchmarks/test_bench_posterior_quantized.py --benchmark-only
+    pytest benchmarks/bench_posterior_quantized.py --benchmark-only
 """
 import numpy as np
 import pytest

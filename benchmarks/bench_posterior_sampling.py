@@ -2,7 +2,7 @@
 
 Not part of the default test run (testpaths = tests). Run:
 
-    pytest benchmarks/test_bench_posterior_sampling.py --benchmark-only -p no:cacheprovider
+    pytest benchmarks/bench_posterior_sampling.py --benchmark-only -p no:cacheprovider
 
 Issue 13's goal: N = 737,280 rows, d = 10 codes, K = 5 factors (3, 6, 40, 32, 32 levels),
 S = 10,000 samples, every entropy (pairs=False) in under 60 s on 2 cores: 7.4e10
