@@ -380,7 +380,11 @@ FD_SIMD_CLONES static int fd_quantized_task(const double *mu, const double *std,
         const double reach = 8.0 * (mode == 1 && s < 1e-4 ? 1e-4 : s);
         int64_t b0, b1, a0, a1;
         if (mode == 1) {
-            const int64_t bmu = (int64_t)fd_bin_search(x, edges, (int)nb);
+            /* the last bin whose left edge is <= x (fd_bin_search's), from the arithmetic
+             * guess: a step at most (a binary search's branches cost more than its masses) */
+            int64_t bmu = fd_qbin(x, e0, inv_w, nb);
+            while (bmu > 0 && !(edges[bmu] <= x)) bmu--;
+            while (bmu < nb - 1 && edges[bmu + 1] <= x) bmu++;
             if (fd_dotran_fallback(x, s, centre, bmu)) {
                 b0 = b1 = bmu;
                 mf[bmu] = 1.0;
