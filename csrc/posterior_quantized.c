@@ -194,10 +194,11 @@ FD_QINLINE double fd_normal_tail(double t)
         (out) = g_;                                                                    \
     } while (0)
 
-/* Index guess of the first t[i] > tau, t[i] ~ t0 + i h (h > 0), clamped to [0, n]. */
-static inline int64_t fd_cross(double tau, double t0, double h, int64_t n)
+/* Index guess of the first t[i] > tau, t[i] ~ t0 + i h (inv_h = 1 / h > 0), clamped to
+ * [0, n]. */
+static inline int64_t fd_cross(double tau, double t0, double inv_h, int64_t n)
 {
-    double g = (tau - t0) / h + 1.0;
+    double g = (tau - t0) * inv_h + 1.0;
     g = g > 0.0 ? g : 0.0;
     g = g < (double)n ? g : (double)n;
     return (int64_t)g;
@@ -214,11 +215,12 @@ FD_QINLINE void fd_tails_sorted(const double *FD_RESTRICT t, int64_t nv, double 
                                 double *FD_RESTRICT u)
 {
     const double T1 = 1.4142135623730951, T8 = 11.313708498984761;
+    const double inv_h = 1.0 / h;
     int64_t e1, e2, e3, e4;
-    FD_FIRST_FALSE(e1, t, 0, nv, fd_cross(-T8, t0, h, nv), v < 0.0 && fd_tail_class(v) == 2);
-    FD_FIRST_FALSE(e2, t, e1, nv, fd_cross(-T1, t0, h, nv), v < 0.0 && fd_tail_class(v) >= 1);
-    FD_FIRST_FALSE(e3, t, e2, nv, fd_cross(T1, t0, h, nv), v < 0.0 || fd_tail_class(v) == 0);
-    FD_FIRST_FALSE(e4, t, e3, nv, fd_cross(T8, t0, h, nv), v < 0.0 || fd_tail_class(v) <= 1);
+    FD_FIRST_FALSE(e1, t, 0, nv, fd_cross(-T8, t0, inv_h, nv), v < 0.0 && fd_tail_class(v) == 2);
+    FD_FIRST_FALSE(e2, t, e1, nv, fd_cross(-T1, t0, inv_h, nv), v < 0.0 && fd_tail_class(v) >= 1);
+    FD_FIRST_FALSE(e3, t, e2, nv, fd_cross(T1, t0, inv_h, nv), v < 0.0 || fd_tail_class(v) == 0);
+    FD_FIRST_FALSE(e4, t, e3, nv, fd_cross(T8, t0, inv_h, nv), v < 0.0 || fd_tail_class(v) <= 1);
     for (int64_t i = 0; i < e1; i++) u[i] = 0.0;
     FD_LANES
     for (int64_t i = e1; i < e1 + fd_qround(e2 - e1); i++) u[i] = fd_tail_mid(t[i]);
@@ -431,7 +433,9 @@ int fd_quantized_tables(const double *mu, const double *std, int64_t n, int64_t 
     void *part_raw;
     int64_t *fpart;
     int status = FD_OK, nomem = 0;
-    const int nt = fd_team(fd_resolve_threads(n_threads, n), n * d * nb);
+    /* a (row, code) costs as much as several rows of the light kernels that
+     * fd_resolve_threads's row count is sized for: count those pairs */
+    const int nt = fd_team(fd_resolve_threads(n_threads, n * d), n * d * nb);
     (void)nt;
 
     if (n < 0 || d < 1 || nb < 2 || nb > 1000000 || k < 0 || n_levels < 0 ||
@@ -538,7 +542,7 @@ int fd_quantized_pairs(const double *mu, const double *std, int64_t n, int64_t d
     int64_t block, *b0, *len, *pi;
     double *m, *geo;
     int nomem = 0;
-    const int nt = fd_team(fd_resolve_threads(n_threads, n), n * n_pairs * nb);
+    const int nt = fd_team(fd_resolve_threads(n_threads, n * d), n * n_pairs * nb);
     (void)nt;
 
     if (n < 0 || d < 2 || nb < 2 || nb > 1000000 || !(edges[0] < edges[nb]) ||
