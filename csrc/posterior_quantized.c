@@ -210,7 +210,8 @@ static inline int64_t fd_cross(double tau, double t0, double inv_h, int64_t n)
  * fd_normal_tail gives element by element -- except that the far range (|t| >= 8 sqrt 2,
  * tails below 6.2e-30, always beyond the +-8 std window) is set to 0.  Each run is
  * rounded up to whole vectors (no scalar remainder): its extra lanes spill into the next
- * run, which overwrites them, so t and u hold nv + FD_QPAD values (t finite past nv). */
+ * run, which overwrites them, so t and u hold nv + FD_QPAD values (t finite past nv; u
+ * 0 from nv to fd_qround(nv)). */
 FD_QINLINE void fd_tails_sorted(const double *FD_RESTRICT t, int64_t nv, double t0, double h,
                                 double *FD_RESTRICT u)
 {
@@ -228,7 +229,8 @@ FD_QINLINE void fd_tails_sorted(const double *FD_RESTRICT t, int64_t nv, double 
     for (int64_t i = e2; i < e2 + fd_qround(e3 - e2); i++) u[i] = fd_tail_small(t[i]);
     FD_LANES
     for (int64_t i = e3; i < e3 + fd_qround(e4 - e3); i++) u[i] = fd_tail_mid(t[i]);
-    for (int64_t i = e4; i < nv; i++) u[i] = 0.0;
+    /* zeros to one past the last whole vector: the masses' padded lanes read that far */
+    for (int64_t i = e4; i <= fd_qround(nv); i++) u[i] = 0.0;
 }
 
 /* sum of x[0 .. n) in a fixed order that does not depend on the SIMD width: eight
