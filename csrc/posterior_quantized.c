@@ -26,7 +26,13 @@
  * The normal tail and the logs are plain arithmetic (lanes.h style) so that the per-bin
  * loops vectorise; the tail is Cephes' erfc (Moshier's rational approximations, ~1e-16
  * relative), one formula per run of edges, with exp(-t^2 / 2) from t^2 split exactly
- * (Dekker) so that t^2 loses no digits. */
+ * (Dekker) so that t^2 loses no digits.
+ *
+ * Speed (the cost is arithmetic: ~10 cycles per bin, most of it the tail and the log): every
+ * per-bin loop runs over whole vectors of 8 (inputs padded, extra lanes masked to 0 or
+ * overwritten), so no bin takes the scalar remainder path; a row's masses are added into
+ * 64-byte aligned table rows over whole vectors too; do_tran's densities use a shorter
+ * exponential (fd_qexp_neg). */
 #include <float.h>
 #include <math.h>
 #include <stdlib.h>
@@ -52,9 +58,43 @@
 #define FD_QINLINE static inline
 #endif
 
+/* exp(t) for t <= 0: lanes.h's fd_exp_neg (same reduction, same clamp at -708) with a
+ * degree-11 polynomial in place of Taylor's degree 13: 1 + r + r^2 q(r), q a Chebyshev fit
+ * of (e^r - 1 - r) / r^2 on |r| <= ln2 / 2 (error below 1.1e-16 in q, 1.3e-17 relative in
+ * e^r: under the rounding).  Four operations fewer per exponential, the kernel's most
+ * frequent one. */
+FD_QINLINE double fd_qexp_neg(double t)
+{
+    const double shift = 0x1.8p52, inv_ln2 = 0x1.71547652b82fep0;
+    const double ln2_hi = 0x1.62e42fee00000p-1, ln2_lo = 0x1.a39ef35793c76p-33;
+    const uint64_t magic = 0x4338000000000000ULL; /* the bits of shift */
+    double kf, r, q, scale;
+    uint64_t u, bits;
+    t = t > -708.0 ? t : -708.0;
+    kf = t * inv_ln2 + shift; /* k rounded to the nearest integer, in the low bits */
+    memcpy(&u, &kf, sizeof u);
+    kf -= shift;
+    r = t - kf * ln2_hi; /* exact: ln2_hi has 32 trailing zero bits, |k| < 2^11 */
+    r = r - kf * ln2_lo;
+    q = 2.5100375832561234e-08;
+    q = 2.7620075879983367e-07 + r * q;
+    q = 2.7557268480310024e-06 + r * q;
+    q = 2.4801521322368692e-05 + r * q;
+    q = 0.00019841269863040545 + r * q;
+    q = 0.0013888888917196719 + r * q;
+    q = 0.008333333333330065 + r * q;
+    q = 0.041666666666624164 + r * q;
+    q = 0.16666666666666669 + r * q;
+    q = 0.5000000000000001 + r * q;
+    q = 1.0 + r * (1.0 + r * q);
+    bits = (u - magic + 1023) << 52; /* 2^k, k in [-1022, 0] */
+    memcpy(&scale, &bits, sizeof scale);
+    return q * scale;
+}
+
 /* log(x) for normal x > 0 (DBL_MIN <= x < inf): x = 2^k f, f in [sqrt(1/2), sqrt(2)),
- * log f = 2 atanh(s), s = (f - 1) / (f + 1), |s| <= 0.1716, series to s^23 (truncation
- * below 2e-19).  Plain arithmetic, vectorisable. */
+ * log f = 2 atanh(s), s = (f - 1) / (f + 1), |s| <= 0.1716, series to s^19 (truncation
+ * below 3e-17 relative, under the rounding).  Plain arithmetic, vectorisable. */
 FD_QINLINE double fd_log_pos(double x)
 {
     const double ln2_hi = 0x1.62e42fee00000p-1, ln2_lo = 0x1.a39ef35793c76p-33;
@@ -71,9 +111,7 @@ FD_QINLINE double fd_log_pos(double x)
     memcpy(&f, &mant, sizeof f);
     s = (f - 1.0) / (f + 1.0);
     s2 = s * s;
-    p = 1.0 / 23.0;
-    p = 1.0 / 21.0 + s2 * p;
-    p = 1.0 / 19.0 + s2 * p;
+    p = 1.0 / 19.0;
     p = 1.0 / 17.0 + s2 * p;
     p = 1.0 / 15.0 + s2 * p;
     p = 1.0 / 13.0 + s2 * p;
@@ -85,6 +123,12 @@ FD_QINLINE double fd_log_pos(double x)
     p = 1.0 + s2 * p;
     return k * ln2_hi + (k * ln2_lo + 2.0 * s * p);
 }
+
+/* Counts rounded up to whole lanes of the widest vector: the per-bin loops run over
+ * multiples of 8 (no scalar remainder); the extra lanes read padded inputs and give 0
+ * or are overwritten. */
+#define FD_QPAD 8
+static inline int64_t fd_qround(int64_t x) { return (x + FD_QPAD - 1) & ~(int64_t)(FD_QPAD - 1); }
 
 /* Phi(-|t|) = erfc(|t| / sqrt 2) / 2, the smaller tail of the standard normal, to ~1e-15
  * relative for |t| <= 37 (values down to 1e-300; below, a value under 1e-300).  Cephes'
@@ -188,37 +232,43 @@ FD_QINLINE double fd_normal_tail(double t)
         (out) = g_;                                                                    \
     } while (0)
 
-/* Index guess of the first t[i] > tau, t[i] ~ t0 + i h (h > 0), clamped to [0, n]. */
-static inline int64_t fd_cross(double tau, double t0, double h, int64_t n)
+/* Index guess of the first t[i] > tau, t[i] ~ t0 + i h (inv_h = 1 / h > 0), clamped to
+ * [0, n]. */
+static inline int64_t fd_cross(double tau, double t0, double inv_h, int64_t n)
 {
-    double g = (tau - t0) / h + 1.0;
+    double g = (tau - t0) * inv_h + 1.0;
     g = g > 0.0 ? g : 0.0;
     g = g < (double)n ? g : (double)n;
     return (int64_t)g;
 }
 
-/* u[j] = Phi(-|t[j]|) for increasing t[0 .. n), t[j] ~ t0 + j h (the first and last may
+/* u[j] = Phi(-|t[j]|) for increasing t[0 .. nv), t[j] ~ t0 + j h (the first and last may
  * be -inf / +inf).  As t increases the ranges of fd_tail_class run far, mid, small, mid,
  * far (some empty); each run is one loop with one formula, so the values are those
  * fd_normal_tail gives element by element -- except that the far range (|t| >= 8 sqrt 2,
- * tails below 6.2e-30, always beyond the +-8 std window) is set to 0. */
-FD_QINLINE void fd_tails_sorted(const double *FD_RESTRICT t, int64_t n, double t0, double h,
+ * tails below 6.2e-30, always beyond the +-8 std window) is set to 0.  Each run is
+ * rounded up to whole vectors (no scalar remainder): its extra lanes spill into the next
+ * run, which overwrites them, so t and u hold nv + FD_QPAD values (t finite past nv; u
+ * 0 from nv to fd_qround(nv)). */
+FD_QINLINE void fd_tails_sorted(const double *FD_RESTRICT t, int64_t nv, double t0, double h,
                                 double *FD_RESTRICT u)
 {
     const double T1 = 1.4142135623730951, T8 = 11.313708498984761;
+    const double inv_h = 1.0 / h;
     int64_t e1, e2, e3, e4;
-    FD_FIRST_FALSE(e1, t, 0, n, fd_cross(-T8, t0, h, n), v < 0.0 && fd_tail_class(v) == 2);
-    FD_FIRST_FALSE(e2, t, e1, n, fd_cross(-T1, t0, h, n), v < 0.0 && fd_tail_class(v) >= 1);
-    FD_FIRST_FALSE(e3, t, e2, n, fd_cross(T1, t0, h, n), v < 0.0 || fd_tail_class(v) == 0);
-    FD_FIRST_FALSE(e4, t, e3, n, fd_cross(T8, t0, h, n), v < 0.0 || fd_tail_class(v) <= 1);
+    FD_FIRST_FALSE(e1, t, 0, nv, fd_cross(-T8, t0, inv_h, nv), v < 0.0 && fd_tail_class(v) == 2);
+    FD_FIRST_FALSE(e2, t, e1, nv, fd_cross(-T1, t0, inv_h, nv), v < 0.0 && fd_tail_class(v) >= 1);
+    FD_FIRST_FALSE(e3, t, e2, nv, fd_cross(T1, t0, inv_h, nv), v < 0.0 || fd_tail_class(v) == 0);
+    FD_FIRST_FALSE(e4, t, e3, nv, fd_cross(T8, t0, inv_h, nv), v < 0.0 || fd_tail_class(v) <= 1);
     for (int64_t i = 0; i < e1; i++) u[i] = 0.0;
     FD_LANES
-    for (int64_t i = e1; i < e2; i++) u[i] = fd_tail_mid(t[i]);
+    for (int64_t i = e1; i < e1 + fd_qround(e2 - e1); i++) u[i] = fd_tail_mid(t[i]);
     FD_LANES
-    for (int64_t i = e2; i < e3; i++) u[i] = fd_tail_small(t[i]);
+    for (int64_t i = e2; i < e2 + fd_qround(e3 - e2); i++) u[i] = fd_tail_small(t[i]);
     FD_LANES
-    for (int64_t i = e3; i < e4; i++) u[i] = fd_tail_mid(t[i]);
-    for (int64_t i = e4; i < n; i++) u[i] = 0.0;
+    for (int64_t i = e3; i < e3 + fd_qround(e4 - e3); i++) u[i] = fd_tail_mid(t[i]);
+    /* zeros to one past the last whole vector: the masses' padded lanes read that far */
+    for (int64_t i = e4; i <= fd_qround(nv); i++) u[i] = 0.0;
 }
 
 /* sum of x[0 .. n) in a fixed order that does not depend on the SIMD width: eight
@@ -244,61 +294,95 @@ static inline int64_t fd_qbin(double x, double e0, double inv_w, int64_t nb)
     return (int64_t)g;
 }
 
-/* Exact masses of bins b0 .. b1 (edge bins open) of N(mu, s^2) into m[0 .. b1 - b0]; u is
- * scratch of b1 - b0 + 2.  Returns the plug-in entropy part -sum m log m of these bins. */
+/* calloc'ed doubles aligned to 64 bytes (*raw is what to free) */
+static double *fd_qcalloc(size_t count, void **raw)
+{
+    *raw = calloc(count + 8, sizeof(double));
+    return *raw ? (double *)(((uintptr_t)*raw + 63) & ~(uintptr_t)63) : NULL;
+}
+
+/* The edges with 2 FD_QPAD copies of the last appended (finite: the loops read past the
+ * window's last edge into lanes that are masked or overwritten), the centres and the
+ * widths with FD_QPAD padding bins: 3 nb + 4 FD_QPAD + 1 doubles. */
+static double *fd_qgeometry(const double *edges, int64_t nb)
+{
+    double *g = (double *)malloc(sizeof(double) * (size_t)(3 * nb + 4 * FD_QPAD + 1));
+    double *centre, *width;
+    if (!g) return NULL;
+    centre = g + nb + 2 * FD_QPAD + 1;
+    width = centre + nb + FD_QPAD;
+    for (int64_t b = 0; b <= nb; b++) g[b] = edges[b];
+    for (int64_t b = 0; b < 2 * FD_QPAD; b++) g[nb + 1 + b] = edges[nb];
+    for (int64_t b = 0; b < nb; b++) {
+        centre[b] = (edges[b] + edges[b + 1]) / 2.0;
+        width[b] = edges[b + 1] - edges[b];
+    }
+    for (int64_t b = 0; b < FD_QPAD; b++) {
+        centre[nb + b] = edges[nb];
+        width[nb + b] = 0.0;
+    }
+    return g;
+}
+
+/* Exact masses of bins b0 .. b1 (edge bins open) of N(mu, s^2) into m[0 .. b1 - b0] and
+ * zeros up to the next multiple of FD_QPAD; edges padded (fd_qgeometry); u and t scratch
+ * of nb + 2 FD_QPAD (read past the window: values masked).  Returns the plug-in entropy part -sum m log m of these bins. */
 FD_SIMD_CLONES static double fd_exact_masses(double mu, double s, const double *FD_RESTRICT edges,
                                      int64_t nb, int64_t b0, int64_t b1, double *FD_RESTRICT m,
                                      double *FD_RESTRICT u, double *FD_RESTRICT t)
 {
-    const int64_t len = b1 - b0 + 1;
+    const int64_t len = b1 - b0 + 1, ne = fd_qround(len + 1) + FD_QPAD, nm = fd_qround(len);
     const double inv_s = 1.0 / s;
     FD_LANES
-    for (int64_t j = 0; j <= len; j++) t[j] = (edges[b0 + j] - mu) * inv_s;
+    for (int64_t j = 0; j < ne; j++) t[j] = (edges[b0 + j] - mu) * inv_s;
     if (b0 == 0) t[0] = -HUGE_VAL;
     if (b1 == nb - 1) t[len] = HUGE_VAL;
     fd_tails_sorted(t, len + 1, (edges[b0] - mu) * inv_s, (edges[b0 + 1] - edges[b0]) * inv_s, u);
     FD_LANES
-    for (int64_t j = 0; j < len; j++) {
+    for (int64_t j = 0; j < nm; j++) {
         /* Phi(c) - Phi(a) from the smaller tails, without cancellation of large values */
         const double a = t[j], c = t[j + 1], ua = u[j], uc = u[j + 1];
         const double below = uc - ua, above = ua - uc, across = (1.0 - ua) - uc;
         const double v1 = c <= 0.0 ? below : above;
         const double v = a < 0.0 && c > 0.0 ? across : v1;
-        const double p = v > 0.0 ? v : 0.0;
+        const double p = v > 0.0 && j < len ? v : 0.0;
         m[j] = p;
     }
-    /* the entropy terms, then their sum in order (the same sum for every SIMD width) */
+    /* the entropy terms, then their sum in order (the same sum for every SIMD width; the
+     * padding adds +0) */
     FD_LANES
-    for (int64_t j = 0; j < len; j++) u[j] = m[j] * fd_log_pos(m[j] > DBL_MIN ? m[j] : DBL_MIN);
-    return -fd_sum8(u, len);
+    for (int64_t j = 0; j < nm; j++) u[j] = m[j] * fd_log_pos(m[j] > DBL_MIN ? m[j] : DBL_MIN);
+    return -fd_sum8(u, nm);
 }
 
-/* The authors' masses (see the header) of bins b0 .. b1; returns -sum m log max(m, 1e-8).
- * The caller has ruled out the one-hot fallback. */
+/* The authors' masses (see the header) of bins b0 .. b1 into m[0 .. b1 - b0], zeros up to
+ * the next multiple of FD_QPAD (centres and widths padded: fd_qgeometry); returns
+ * -sum m log max(m, 1e-8).  The caller has ruled out the one-hot fallback. */
 FD_SIMD_CLONES static double fd_dotran_masses(double mu, double s, const double *FD_RESTRICT centre,
                                               const double *FD_RESTRICT width, int64_t b0,
                                               int64_t b1, double *FD_RESTRICT m,
                                               double *FD_RESTRICT u)
 {
-    const int64_t len = b1 - b0 + 1;
+    const int64_t len = b1 - b0 + 1, nm = fd_qround(len);
     const double var = s * s > 1e-8 ? s * s : 1e-8;
     const double half_inv_var = 0.5 / var;
     const double norm = 1.0 / (2.5066282746310002 * (s > 1e-8 ? s : 1e-8));
     double sum, inv;
     FD_LANES
-    for (int64_t j = 0; j < len; j++) {
+    for (int64_t j = 0; j < nm; j++) {
         const double dx = centre[b0 + j] - mu;
-        m[j] = fd_exp_neg(-(dx * dx) * half_inv_var) * norm * width[b0 + j];
+        const double v = fd_qexp_neg(-(dx * dx) * half_inv_var) * norm * width[b0 + j];
+        m[j] = j < len ? v : 0.0;
     }
-    sum = fd_sum8(m, len);
+    sum = fd_sum8(m, nm);
     inv = 1.0 / (sum > 1e-8 ? sum : 1e-8);
     FD_LANES
-    for (int64_t j = 0; j < len; j++) {
+    for (int64_t j = 0; j < nm; j++) {
         const double p = m[j] * inv;
         m[j] = p;
         u[j] = p * fd_log_pos(p > 1e-8 ? p : 1e-8);
     }
-    return -fd_sum8(u, len);
+    return -fd_sum8(u, nm);
 }
 
 /* Whether the authors' code falls back to a one-hot: the largest centre density (at the
@@ -311,55 +395,67 @@ static inline int fd_dotran_fallback(double mu, double s, const double *centre, 
     return fd_exp_neg(-(dx * dx) / (2.0 * var)) * norm < 1e-5;
 }
 
-/* One task: rows [r0, r0 + nr) of code i into part (marginal row, then one row per level). */
+/* Adds m[a0 .. a1) into dst[a0 .. a1): whole aligned vectors (a0, a1 multiples of FD_QPAD,
+ * m zero outside the row's window, so the extra lanes add +0 and change no bit). */
+FD_QINLINE void fd_qadd(double *FD_RESTRICT dst, const double *FD_RESTRICT m, int64_t a0, int64_t a1)
+{
+    FD_LANES
+    for (int64_t j = a0; j < a1; j++) dst[j] += m[j];
+}
+
+/* One task: rows [r0, r0 + nr) of code i into part (marginal row, then one row per level,
+ * rows nbp = fd_qround(nb) apart, 64-byte aligned).  mf: nbp + 2 FD_QPAD zeros, aligned,
+ * left zero; u, t: scratch of nb + 2 FD_QPAD. */
 FD_SIMD_CLONES static int fd_quantized_task(const double *mu, const double *std, int64_t d, int64_t i,
                              int64_t r0, int64_t nr, const int32_t *labels, int64_t k,
                              int64_t n_levels, const double *edges, const double *centre,
                              const double *width, int64_t nb, int mode, double *part,
-                             double *hsum, int64_t *n_fallback, double *scratch)
+                             double *hsum, int64_t *n_fallback, double *FD_RESTRICT mf,
+                             double *u, double *t)
 {
-    double *m = scratch, *u = scratch + nb + 2, *t = scratch + 2 * (nb + 2);
     const double e0 = edges[0], inv_w = (double)nb / (edges[nb] - edges[0]);
+    const int64_t nbp = fd_qround(nb);
     double h = 0.0;
     int64_t fb = 0;
     for (int64_t r = r0; r < r0 + nr; r++) {
         const double x = mu[r * d + i], s = std[r * d + i];
         const double reach = 8.0 * (mode == 1 && s < 1e-4 ? 1e-4 : s);
-        int64_t b0, b1, len;
+        int64_t b0, b1, a0, a1;
         if (mode == 1) {
-            const int64_t bmu = (int64_t)fd_bin_search(x, edges, (int)nb);
+            /* the last bin whose left edge is <= x (fd_bin_search's), from the arithmetic
+             * guess: a step at most (a binary search's branches cost more than its masses) */
+            int64_t bmu = fd_qbin(x, e0, inv_w, nb);
+            while (bmu > 0 && !(edges[bmu] <= x)) bmu--;
+            while (bmu < nb - 1 && edges[bmu + 1] <= x) bmu++;
             if (fd_dotran_fallback(x, s, centre, bmu)) {
                 b0 = b1 = bmu;
-                m[0] = 1.0;
+                mf[bmu] = 1.0;
                 fb++;
             } else {
                 b0 = fd_qbin(x - reach, e0, inv_w, nb);
                 b1 = fd_qbin(x + reach, e0, inv_w, nb);
                 b0 = b0 > 0 ? b0 - 1 : 0;
                 b1 = b1 < nb - 1 ? b1 + 1 : nb - 1;
-                h += fd_dotran_masses(x, s, centre, width, b0, b1, m, u);
+                h += fd_dotran_masses(x, s, centre, width, b0, b1, mf + b0, u);
             }
         } else {
             b0 = fd_qbin(x - reach, e0, inv_w, nb);
             b1 = fd_qbin(x + reach, e0, inv_w, nb);
             b0 = b0 > 0 ? b0 - 1 : 0;
             b1 = b1 < nb - 1 ? b1 + 1 : nb - 1;
-            h += fd_exact_masses(x, s, edges, nb, b0, b1, m, u, t);
+            h += fd_exact_masses(x, s, edges, nb, b0, b1, mf + b0, u, t);
         }
-        len = b1 - b0 + 1;
-        {
-            double *dst = part + b0;
-            FD_LANES
-            for (int64_t j = 0; j < len; j++) dst[j] += m[j];
-        }
+        a0 = b0 & ~(int64_t)(FD_QPAD - 1);
+        a1 = fd_qround(b1 + 1);
+        fd_qadd(part, mf, a0, a1);
         for (int64_t c = 0; c < k; c++) {
             const int32_t lev = labels[r * k + c];
-            double *dst;
             if (lev < 0 || (int64_t)lev >= n_levels) return FD_ERR_ARGUMENT;
-            dst = part + (1 + (int64_t)lev) * nb + b0;
-            FD_LANES
-            for (int64_t j = 0; j < len; j++) dst[j] += m[j];
+            fd_qadd(part + (1 + (int64_t)lev) * nbp, mf, a0, a1);
         }
+        /* back to zeros (the masses' padding past b1 was written as zeros) */
+        FD_LANES
+        for (int64_t j = a0; j < a1; j++) mf[j] = 0.0;
     }
     *hsum = h;
     *n_fallback = fb;
@@ -371,12 +467,15 @@ int fd_quantized_tables(const double *mu, const double *std, int64_t n, int64_t 
                         const double *edges, int64_t nb, int mode, double *tables,
                         double *row_entropy, int64_t *n_fallback, int n_threads)
 {
-    const int64_t width_t = (1 + n_levels) * nb; /* one code's table */
+    const int64_t nbp = fd_qround(nb), width_p = (1 + n_levels) * nbp; /* one private table */
     const int64_t n_chunks = (n + FD_QCHUNK - 1) / FD_QCHUNK, n_tasks = n_chunks * d;
-    double *part, *hpart, *centre, *width;
+    double *part, *hpart, *geo, *centre, *width;
+    void *part_raw;
     int64_t *fpart;
     int status = FD_OK, nomem = 0;
-    const int nt = fd_team(fd_resolve_threads(n_threads, n), n * d * nb);
+    /* a (row, code) costs as much as several rows of the light kernels that
+     * fd_resolve_threads's row count is sized for: count those pairs */
+    const int nt = fd_team(fd_resolve_threads(n_threads, n * d), n * d * nb);
     (void)nt;
 
     if (n < 0 || d < 1 || nb < 2 || nb > 1000000 || k < 0 || n_levels < 0 ||
@@ -386,25 +485,24 @@ int fd_quantized_tables(const double *mu, const double *std, int64_t n, int64_t 
     for (int64_t b = 0; b < nb; b++)
         if (!(edges[b] < edges[b + 1])) return FD_ERR_ARGUMENT;
     if (n == 0) return FD_OK;
-    part = (double *)calloc((size_t)(n_tasks * width_t), sizeof(double));
+    part = fd_qcalloc((size_t)(n_tasks * width_p), &part_raw);
     hpart = (double *)calloc((size_t)n_tasks, sizeof(double));
     fpart = (int64_t *)calloc((size_t)n_tasks, sizeof(int64_t));
-    centre = (double *)malloc(sizeof(double) * (size_t)(2 * nb));
-    if (!part || !hpart || !fpart || !centre) {
-        free(part); free(hpart); free(fpart); free(centre);
+    geo = fd_qgeometry(edges, nb);
+    if (!part || !hpart || !fpart || !geo) {
+        free(part_raw); free(hpart); free(fpart); free(geo);
         return FD_ERR_NOMEM;
     }
-    width = centre + nb;
-    for (int64_t b = 0; b < nb; b++) {
-        centre[b] = (edges[b] + edges[b + 1]) / 2.0;
-        width[b] = edges[b + 1] - edges[b];
-    }
+    centre = geo + nb + 2 * FD_QPAD + 1;
+    width = centre + nb + FD_QPAD;
 
 #pragma omp parallel num_threads(nt)
     {
-        double *scratch = (double *)malloc(sizeof(double) * (size_t)(3 * (nb + 2)));
+        void *raw;
+        double *mf = fd_qcalloc((size_t)(nbp + 2 * nb + 6 * FD_QPAD), &raw);
+        double *u = mf + nbp + 2 * FD_QPAD, *t = u + nb + 2 * FD_QPAD;
         int local = FD_OK;
-        if (!scratch) {
+        if (!mf) {
 #pragma omp atomic write
             nomem = 1;
         }
@@ -413,38 +511,41 @@ int fd_quantized_tables(const double *mu, const double *std, int64_t n, int64_t 
             const int64_t c = task / d, i = task % d, r0 = c * FD_QCHUNK;
             const int64_t nr = fd_min64(FD_QCHUNK, n - r0);
             int st;
-            if (!scratch) continue;
-            st = fd_quantized_task(mu, std, d, i, r0, nr, labels, k, n_levels, edges, centre,
-                                   width, nb, mode, part + task * width_t, hpart + task,
-                                   fpart + task, scratch);
+            if (!mf) continue;
+            st = fd_quantized_task(mu, std, d, i, r0, nr, labels, k, n_levels, geo, centre,
+                                   width, nb, mode, part + task * width_p, hpart + task,
+                                   fpart + task, mf, u, t);
             if (st != FD_OK) local = st;
         }
         if (local != FD_OK) {
 #pragma omp critical(fd_quantized_status)
             status = local;
         }
-        free(scratch);
+        free(raw);
     }
     if (nomem) status = FD_ERR_NOMEM;
     if (status == FD_OK) {
         /* the fixed-order merge: chunk by chunk, in order, per code */
 #pragma omp parallel for num_threads(nt) schedule(static)
         for (int64_t i = 0; i < d; i++) {
-            double *out = tables + i * width_t;
+            double *out = tables + i * (1 + n_levels) * nb;
             for (int64_t c = 0; c < n_chunks; c++) {
-                const double *src = part + (c * d + i) * width_t;
-                FD_LANES
-                for (int64_t j = 0; j < width_t; j++) out[j] += src[j];
+                const double *src = part + (c * d + i) * width_p;
+                for (int64_t l = 0; l <= n_levels; l++) {
+                    FD_LANES
+                    for (int64_t b = 0; b < nb; b++) out[l * nb + b] += src[l * nbp + b];
+                }
                 row_entropy[i] += hpart[c * d + i];
                 n_fallback[i] += fpart[c * d + i];
             }
         }
     }
-    free(part); free(hpart); free(fpart); free(centre);
+    free(part_raw); free(hpart); free(fpart); free(geo);
     return status;
 }
 
-/* Exact masses of one (row, code) into m (bins b0 .. b1, returned through *pb0, *plen). */
+/* Exact masses of one (row, code) into m (bins b0 .. b1, returned through *pb0, *plen;
+ * zeros after them up to a multiple of FD_QPAD). */
 static inline void fd_exact_window(double x, double s, const double *edges, int64_t nb,
                                    double *m, double *u, double *t, int64_t *pb0, int64_t *plen)
 {
@@ -477,11 +578,11 @@ FD_SIMD_CLONES static void fd_pair_rows(const double *m, const int64_t *b0, cons
 int fd_quantized_pairs(const double *mu, const double *std, int64_t n, int64_t d,
                        const double *edges, int64_t nb, double *out, int n_threads)
 {
-    const int64_t stride = nb + 2, n_pairs = d * (d - 1) / 2;
+    const int64_t stride = nb + 2 * FD_QPAD, n_pairs = d * (d - 1) / 2;
     int64_t block, *b0, *len, *pi;
-    double *m;
+    double *m, *geo;
     int nomem = 0;
-    const int nt = fd_team(fd_resolve_threads(n_threads, n), n * n_pairs * nb);
+    const int nt = fd_team(fd_resolve_threads(n_threads, n * d), n * n_pairs * nb);
     (void)nt;
 
     if (n < 0 || d < 2 || nb < 2 || nb > 1000000 || !(edges[0] < edges[nb]) ||
@@ -495,7 +596,8 @@ int fd_quantized_pairs(const double *mu, const double *std, int64_t n, int64_t d
     block = block < 1 ? 1 : (block > 1024 ? 1024 : block);
     m = (double *)malloc(sizeof(double) * (size_t)(block * d * stride));
     b0 = (int64_t *)malloc(sizeof(int64_t) * (size_t)(2 * block * d + 2 * n_pairs));
-    if (!m || !b0) { free(m); free(b0); return FD_ERR_NOMEM; }
+    geo = fd_qgeometry(edges, nb);
+    if (!m || !b0 || !geo) { free(m); free(b0); free(geo); return FD_ERR_NOMEM; }
     len = b0 + block * d;
     pi = len + block * d;
     for (int64_t i = 0, p = 0; i < d; i++)
@@ -513,7 +615,7 @@ int fd_quantized_pairs(const double *mu, const double *std, int64_t n, int64_t d
             const int64_t nr = fd_min64(block, n - r0);
 #pragma omp for schedule(static)
             for (int64_t c = 0; c < nr * d; c++)
-                fd_exact_window(mu[r0 * d + c], std[r0 * d + c], edges, nb, m + c * stride, ut,
+                fd_exact_window(mu[r0 * d + c], std[r0 * d + c], geo, nb, m + c * stride, ut,
                                 ut + stride, b0 + c, len + c);
             /* each pair's table is added to by one thread, its rows in order */
 #pragma omp for schedule(dynamic, 1)
@@ -523,7 +625,7 @@ int fd_quantized_pairs(const double *mu, const double *std, int64_t n, int64_t d
         }
         free(ut);
     }
-    free(m); free(b0);
+    free(m); free(b0); free(geo);
     return nomem ? FD_ERR_NOMEM : FD_OK;
 }
 

@@ -1570,7 +1570,7 @@ def quantized_tables(mu, std, labels, int64_t n_levels, edges, int mode, int n_t
     cdef const double *ps = <const double *>cnp.PyArray_DATA(std)
     # rows per call: whole chunks; the private tables (chunks x d x table) within ~32 MiB,
     # and a few tens of milliseconds of work between checks for Ctrl-C
-    cdef int64_t table_bytes = d * (1 + n_levels) * nb * 8
+    cdef int64_t table_bytes = d * (1 + n_levels) * ((nb + 7) // 8 * 8) * 8  # rows padded to 8
     cdef int64_t chunks = min((<int64_t>1 << 25) // max(table_bytes, 1),
                               _chunk_cells // (_QCHUNK * d * 16))
     cdef int64_t step = max(chunks, 1) * _QCHUNK, r0, nr

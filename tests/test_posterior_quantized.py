@@ -82,7 +82,7 @@ def naive_do_tran(mu, std, factors, n_bins):
     hx6 = -(q * np.log(np.maximum(q, 1e-8))).sum(-1).mean(0)
     # 7a: unrenormalised marginal, renormalised joint, clipped logs, stand-alone marginals
     clog = lambda p: np.log(np.clip(p, 1e-8, 1.0))  # 1 - 1e-8 is 1 in their float32
-    out = {"code": h6, "code_given_x": hx6, "fallback": fallback.sum(0)}
+    out = {"code": h6, "code_given_x": hx6, "fallback": fallback.sum(0), "q": q}
     k_count = factors.shape[1]
     out["factor"], out["code_factor"], out["mutual_info"] = (np.empty(k_count), np.empty((k_count, mu.shape[1])),
                                                               np.empty((k_count, mu.shape[1])))
@@ -251,6 +251,37 @@ def test_threads_and_chunks_do_not_change_the_result():
     finally:
         _kernels.set_chunk_cells(old)
     assert np.array_equal(p1, p2)
+
+
+@pytest.mark.parametrize("n_bins", [2, 3, 7, 8, 9, 15, 16, 17, 61, 100])
+def test_row_masses_at_every_window_alignment(n_bins):
+    """Each row's masses alone (one level per row): windows starting at every bin (the
+    kernel pads them to whole vectors), clipped at either end or both, any B mod 8; the
+    exact masses against scipy, do_tran's against the naive formula; rows' entropies."""
+    b = np.arange(n_bins)
+    centres = -4.0 + 8.0 * (b + 0.5) / n_bins
+    mu = np.concatenate([centres, centres + 0.3 * 8.0 / n_bins, [-4.5, 4.5, 0.0, -3.99, 3.99]])
+    std = np.concatenate([np.full(n_bins, 0.02), np.full(n_bins, 0.2), [0.3, 0.3, 50.0, 1.0, 1.0]])
+    mu = np.stack([mu, mu[::-1]], 1)
+    std = np.stack([std, np.geomspace(1e-3, 3.0, len(std))], 1)
+    n = len(mu)
+    labels = np.arange(n, dtype=np.int32)[:, None]
+    edges = np.linspace(-4.0, 4.0, n_bins + 1)
+    exact = naive_exact(mu, std, n_bins=n_bins)
+    dotran = naive_do_tran(mu, std, np.zeros((n, 1), dtype=int), n_bins)
+    for mode in (0, 1):
+        tables, h, _ = _kernels.quantized_tables(mu, std, labels, n, edges, mode, 2)
+        rows = tables[:, 1:, :].transpose(1, 0, 2)  # (n, d, B): row r's masses alone
+        if mode == 0:
+            # beyond +-8 std the kernel leaves 0 (below Phi(-8) = 6.2e-16 per bin)
+            np.testing.assert_allclose(rows, exact["q"], rtol=1e-13, atol=1.5e-15)
+            np.testing.assert_allclose(h / n, exact["code_given_x"], rtol=1e-13, atol=1e-14)
+        else:
+            np.testing.assert_allclose(rows, dotran["q"], rtol=1e-13, atol=1e-15)
+            np.testing.assert_allclose(h / n, dotran["code_given_x"], rtol=1e-13, atol=1e-14)
+        np.testing.assert_allclose(tables[:, 0], rows.sum(0), rtol=1e-14, atol=1e-16)
+        one, h1, _ = _kernels.quantized_tables(mu, std, labels, n, edges, mode, 1)
+        assert np.array_equal(one, tables) and np.array_equal(h1, h)
 
 
 # ----------------------------------------------------------------- convention="do_tran"
