@@ -437,7 +437,14 @@ int fd_quantized_pairs(const double *mu, const double *std, int64_t n, int64_t d
 void fd_normal_tails(const double *t, int64_t n, double *out);
 void fd_logs(const double *x, int64_t n, double *out);
 
+/* legacy_random.c: steps i = hi - 1 down to lo (lo >= 1) of numpy's legacy shuffle of data
+ * (RandomState.shuffle / permutation: swap data[i] with data[random_interval(i)]), from and
+ * into the MT19937 state key [624] and pos (RandomState.get_state()'s); calls over
+ * consecutive ranges make one shuffle. */
+int fd_legacy_shuffle(uint32_t *key, int *pos, int64_t *data, int64_t hi, int64_t lo);
+
 #ifdef __cplusplus
 }
 #endif
+
 #endif

@@ -1639,3 +1639,38 @@ def kernel_logs(x):
     out = np.empty(x.shape[0], dtype=np.float64)
     fd_logs(px, x.shape[0], <double *>cnp.PyArray_DATA(out))
     return out
+
+# ------------------------------------------------------------------ legacy permutation (legacy_random.c)
+
+from libc.stdint cimport uint32_t
+
+cdef extern from "fastdis.h" nogil:
+    int fd_legacy_shuffle(uint32_t *key, int *pos, int64_t *data, int64_t hi, int64_t lo)
+
+
+def legacy_permutation(random_state, int64_t n):
+    """``random_state.permutation(n)`` for a ``numpy.random.RandomState``, exactly (its
+    Mersenne Twister and shuffle replayed in C, swaps prefetched), advancing its state as
+    numpy's does. int64 array of length n."""
+    if not isinstance(random_state, np.random.RandomState):
+        raise TypeError(f"random_state must be a numpy RandomState, got {type(random_state).__name__}")
+    if n < 0:
+        raise ValueError(f"n must be >= 0, got {n}")
+    name, key, pos, has_gauss, gauss = random_state.get_state()
+    key = np.array(key, dtype=np.uint32)  # a copy: numpy's own is left alone until the end
+    cdef uint32_t *pk = <uint32_t *>_data(key, "key", np.uint32, (624,), True)
+    cdef int cpos = pos
+    out = np.arange(n, dtype=np.int64)
+    cdef int64_t *po = <int64_t *>cnp.PyArray_DATA(out)
+    cdef int64_t hi = n, lo, step = max(<int64_t>1, _chunk_cells)
+    cdef int rc = OK
+    while hi > 1:
+        lo = max(<int64_t>1, hi - step)
+        with nogil:
+            rc = fd_legacy_shuffle(pk, &cpos, po, hi, lo)
+        if rc != OK:
+            raise ValueError("fastdis: invalid arguments to legacy_permutation")
+        hi = lo
+        PyErr_CheckSignals()
+    random_state.set_state((name, key, cpos, has_gauss, gauss))
+    return out
