@@ -166,19 +166,25 @@ def explicitness(factors, codes, *, convention=None, random_state=None, n_thread
             model = Logistic(n_threads=inner).fit(x_fit, y_fits[k])
             return _macro_auc(factors[eval_rows, k], model.predict_proba(x_eval), model.classes_)
     else:
-        # every binary fit of every factor is a task of its own (balanced across threads),
-        # on the features in the kernel's layout, prepared once for all
+        # the binary fits of all factors (each on every fitting row: the same cost) are
+        # shared out in equal runs, a few per thread (so threads stay balanced, and the
+        # per-task set-up is paid a few times, not per fit), on the features in the
+        # kernel's layout, prepared once for all
         columns = pyramid(np.ascontiguousarray(x_fit.T))
         classes, tasks = _ovr_tasks(y_fits)
 
-        def fit(task, inner):
-            checkpoint()  # between fits: an abandoned call stops here
-            k, c = task
-            model = Logistic(class_weight="balanced", n_threads=inner)
-            model.fit_columns(columns, y_fits[k] == c)
-            return model.coef_, model.intercept_
+        def fit(run, inner):
+            out = []
+            for k, c in run:
+                checkpoint()  # between fits: an abandoned call stops here
+                model = Logistic(class_weight="balanced", n_threads=inner)
+                model.fit_columns(columns, y_fits[k] == c)
+                out.append((model.coef_, model.intercept_))
+            return out
 
-        models = parallel_map(fit, tasks, budget)
+        runs = np.array_split(np.arange(len(tasks)), min(len(tasks), 4 * budget))
+        models = [m for run in parallel_map(fit, [[tasks[i] for i in r] for r in runs], budget)
+                  for m in run]
 
         def factor_auc(k, inner):
             mine = [m for (j, _), m in zip(tasks, models) if j == k]
