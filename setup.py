@@ -18,7 +18,8 @@ SOURCES = ["fastdis/_kernels.pyx", "csrc/threads.c", "csrc/discretize.c",
            "csrc/encode.c", "csrc/histogram.c", "csrc/binning_avx2.c",
            "csrc/sampling.c", "csrc/moments.c", "csrc/boosting.c", "csrc/forest.c",
            "csrc/logistic.c", "csrc/lasso.c", "csrc/svm.c", "csrc/correlation.c",
-           "csrc/posterior_sampling.c", "csrc/posterior_quantized.c"]
+           "csrc/posterior_sampling.c", "csrc/posterior_quantized.c",
+           "csrc/legacy_random.c"]
 
 PROBE = r"""
 #include <omp.h>

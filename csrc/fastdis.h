@@ -269,7 +269,8 @@ int fd_group_scatter(const void *codes, int wide, int64_t n, int64_t n_wanted,
  * intercepts summing to 0).  coef [T][d + 1] (intercept last) is the start and the result.
  * A fit may take several calls of at most max_steps Newton iterations each: state
  * [fd_logistic_state_size] carries the pass at coef from one call to the next (state[0] = 0
- * before the first), so the iterates do not depend on how the calls were cut, nor on the
+ * before the first; or 2 with state[3 + P ..] holding a [P][P] Hessian to start from, P =
+ * T (d + 1), e.g. a subsample's fit's: the first steps use it while they shrink fast), so the iterates do not depend on how the calls were cut, nor on the
  * number of threads.  *n_iter counts the iterations (start it at 0); *status is 0 (call
  * again), 1 (converged: a Newton step below tol * max(1, max |coef|), or a decrease at
  * rounding level), 2 (max_iter reached) or 3 (no decrease found along the Newton step). */
@@ -436,7 +437,14 @@ int fd_quantized_pairs(const double *mu, const double *std, int64_t n, int64_t d
 void fd_normal_tails(const double *t, int64_t n, double *out);
 void fd_logs(const double *x, int64_t n, double *out);
 
+/* legacy_random.c: steps i = hi - 1 down to lo (lo >= 1) of numpy's legacy shuffle of data
+ * (RandomState.shuffle / permutation: swap data[i] with data[random_interval(i)]), from and
+ * into the MT19937 state key [624] and pos (RandomState.get_state()'s); calls over
+ * consecutive ranges make one shuffle. */
+int fd_legacy_shuffle(uint32_t *key, int *pos, int64_t *data, int64_t hi, int64_t lo);
+
 #ifdef __cplusplus
 }
 #endif
+
 #endif

@@ -366,7 +366,7 @@ int fd_logistic_fit(const double *x, const int32_t *y, const double *class_weigh
     double sw = 0.0, *chunks, *Gt, *Ht, *work, *step, *wt;
     double *F = state + 2, *G = state + 3, *H;
     int64_t P;
-    int err = FD_OK, nt, factored = 0;
+    int err = FD_OK, nt, factored = 0, borrowed;
     if (n < 1 || d < 0 || n_classes < 2 || (!multinomial && n_classes != 2) || !(C > 0.0) ||
         !(tol >= 0.0) || max_iter < 0 || max_steps < 1 || !n_iter || !status)
         return FD_ERR_ARGUMENT;
@@ -397,6 +397,10 @@ int fd_logistic_fit(const double *x, const int32_t *y, const double *class_weigh
     if (state[0] == 0.0) { /* no pass at coef yet */
         err = fd_logit_pass(&pb, coef, 1, F, G, H, chunks, nt);
         state[0] = 1.0;
+    } else if (state[0] == 2.0) { /* H borrowed (a subsample's fit): F and G at coef only */
+        err = fd_logit_pass(&pb, coef, 0, F, G, H, chunks, nt);
+        state[0] = 1.0;
+        state[1] = -DBL_MAX;
     }
     for (int s = 0; s < max_steps && !err; s++) {
         double wmax = 0.0, smax = 0.0, decrease = 0.0, alpha = 1.0, Ft = 0.0;
@@ -417,11 +421,24 @@ int fd_logistic_fit(const double *x, const int32_t *y, const double *class_weigh
             *status = 1;
             break;
         }
-        if (!(decrease > 4.0 * DBL_EPSILON * fabs(*F))) { *status = 1; break; } /* at rounding */
+        /* at rounding (with an old or borrowed Hessian, the gradient still decides) */
+        if (!(decrease > 4.0 * DBL_EPSILON * fabs(*F)) && state[1] == 0.0) { *status = 1; break; }
+        if (!(decrease > 0.0)) { /* not a descent direction: renew the old Hessian */
+            err = fd_logit_pass(&pb, coef, 1, F, G, H, chunks, nt);
+            factored = 0;
+            state[1] = 0.0;
+            continue;
+        }
         /* Near the optimum the Hessian barely changes: steps below 1e-3 (relative) keep the
          * last one (each then shrinks the error by about the distance it was computed at),
-         * unless that stops paying (a step not halving the previous one). */
-        fresh = smax > 1e-3 * wmax || (state[1] > 0.0 && smax > 0.5 * state[1]);
+         * unless that stops paying (a step not halving the previous one).  A borrowed
+         * Hessian (a subsample's, near its optimum; state[1] < 0: minus the last step's
+         * size) is kept, whatever the steps' size, while each full step decreases F and is
+         * at most 1/8 of the previous one (1/2 for the multinomial, whose Hessian pass costs
+         * several passes without it); else the Hessian is renewed. */
+        borrowed = state[1] < 0.0;
+        fresh = borrowed ? smax > (pb.T > 1 ? 0.5 : 0.125) * -state[1]
+                         : smax > 1e-3 * wmax || (state[1] > 0.0 && smax > 0.5 * state[1]);
         small = smax <= 1e-3 * wmax;
         accept = 0;
         for (;;) { /* Armijo backtracking; the trial's pass serves the next iteration */
@@ -436,12 +453,13 @@ int fd_logistic_fit(const double *x, const int32_t *y, const double *class_weigh
                 accept = fd_sumsq(Gt, P) < fd_sumsq(G, P);
                 break;
             }
+            if (borrowed && !fresh) break; /* renew the Hessian rather than shorten the step */
             alpha *= 0.5;
             if (alpha < 1e-12) break;
         }
         if (err) break;
         if (!accept) {
-            if (small && state[1] > 0.0) { /* the step came from an old Hessian: renew it */
+            if ((small || borrowed) && state[1] != 0.0) { /* from an old Hessian: renew it */
                 err = fd_logit_pass(&pb, coef, 1, F, G, H, chunks, nt);
                 factored = 0;
                 state[1] = 0.0;
@@ -459,7 +477,7 @@ int fd_logistic_fit(const double *x, const int32_t *y, const double *class_weigh
             factored = 0;
             state[1] = 0.0; /* the last step's size, while the Hessian is an old one */
         } else {
-            state[1] = smax;
+            state[1] = borrowed ? -smax : smax;
         }
     }
     free(chunks); free(wt);

@@ -869,10 +869,13 @@ cdef extern from "fastdis.h" nogil:
 
 
 def logistic_fit(x, y, class_weight, int n_classes, bint multinomial, double C, double tol,
-                 int max_iter, coef, int n_threads):
+                 int max_iter, coef, int n_threads, hessian=None, bint borrow=False):
     """Fit L2-regularised logistic regression (csrc/logistic.c) from coef, in place, on the
     features x given column by column (d, n); returns (iterations, status: 1 converged,
-    2 max_iter reached, 3 no decrease found)."""
+    2 max_iter reached, 3 no decrease found). hessian, float64 C-contiguous (P, P) with
+    P = coef.size, or None: receives the last Hessian computed (of the objective divided
+    by C times the rows' total weight); with borrow, what it holds is the first steps'
+    Hessian (a subsample's fit's), kept while the steps shrink fast."""
     if n_classes < 2 or (not multinomial and n_classes != 2):
         raise ValueError(f"logistic_fit needs n_classes >= 2 (exactly 2 unless multinomial), "
                          f"got {n_classes}")
@@ -899,6 +902,16 @@ def logistic_fit(x, y, class_weight, int n_classes, bint multinomial, double C, 
     if not np.isfinite(coef).all():
         raise ValueError("coef must be finite")
     state = np.zeros(fd_logistic_state_size(d, n_classes, multinomial), dtype=np.float64)
+    cdef int64_t P = T * (d + 1)
+    if hessian is not None:
+        _data(hessian, "hessian", np.float64, (P, P), True)
+        if borrow:
+            if not np.isfinite(hessian).all():
+                raise ValueError("hessian must be finite")
+            state[0] = 2.0  # the kernel's mark: H given, F and G not computed yet
+            state[3 + P:] = hessian.reshape(-1)
+    elif borrow:
+        raise ValueError("borrow needs a hessian")
     cdef double *ps = <double *>cnp.PyArray_DATA(state)
     # Newton iterations per call: each is a pass over the rows with the Hessian's blocks
     cdef int64_t cost = n * (T * (d + 1) + (<int64_t>T * (T + 1) // 2) * ((d + 1) * (d + 2) // 2))
@@ -916,6 +929,8 @@ def logistic_fit(x, y, class_weight, int n_classes, bint multinomial, double C, 
             raise ValueError("fastdis: invalid arguments to logistic_fit (the rows' total "
                              "weight must be positive and finite)")
         if status:
+            if hessian is not None:
+                hessian.reshape(-1)[:] = state[3 + P:]
             return n_iter, status
         PyErr_CheckSignals()
 
@@ -1623,4 +1638,39 @@ def kernel_logs(x):
     cdef const double *px = <const double *>_data(x, "x", np.float64, (-1,))
     out = np.empty(x.shape[0], dtype=np.float64)
     fd_logs(px, x.shape[0], <double *>cnp.PyArray_DATA(out))
+    return out
+
+# ------------------------------------------------------------------ legacy permutation (legacy_random.c)
+
+from libc.stdint cimport uint32_t
+
+cdef extern from "fastdis.h" nogil:
+    int fd_legacy_shuffle(uint32_t *key, int *pos, int64_t *data, int64_t hi, int64_t lo)
+
+
+def legacy_permutation(random_state, int64_t n):
+    """``random_state.permutation(n)`` for a ``numpy.random.RandomState``, exactly (its
+    Mersenne Twister and shuffle replayed in C, swaps prefetched), advancing its state as
+    numpy's does. int64 array of length n."""
+    if not isinstance(random_state, np.random.RandomState):
+        raise TypeError(f"random_state must be a numpy RandomState, got {type(random_state).__name__}")
+    if n < 0:
+        raise ValueError(f"n must be >= 0, got {n}")
+    name, key, pos, has_gauss, gauss = random_state.get_state()
+    key = np.array(key, dtype=np.uint32)  # a copy: numpy's own is left alone until the end
+    cdef uint32_t *pk = <uint32_t *>_data(key, "key", np.uint32, (624,), True)
+    cdef int cpos = pos
+    out = np.arange(n, dtype=np.int64)
+    cdef int64_t *po = <int64_t *>cnp.PyArray_DATA(out)
+    cdef int64_t hi = n, lo, step = max(<int64_t>1, _chunk_cells)
+    cdef int rc = OK
+    while hi > 1:
+        lo = max(<int64_t>1, hi - step)
+        with nogil:
+            rc = fd_legacy_shuffle(pk, &cpos, po, hi, lo)
+        if rc != OK:
+            raise ValueError("fastdis: invalid arguments to legacy_permutation")
+        hi = lo
+        PyErr_CheckSignals()
+    random_state.set_state((name, key, cpos, has_gauss, gauss))
     return out

@@ -119,6 +119,43 @@ def test_threads_and_call_cuts_do_not_change_the_fit(k):
     assert np.array_equal(one.coef_, cut.coef_) and one.n_iter_ == cut.n_iter_
 
 
+
+@pytest.mark.parametrize("k", [2, 5])
+def test_a_borrowed_hessian_changes_the_path_not_the_optimum(k):
+    """The kernel may start from a given Hessian (a subsample's fit's): good, wildly too
+    large, too small or indefinite, it ends at scikit-learn's optimum, converged, and
+    returns the last Hessian it computed, symmetric and positive definite."""
+    x, y = problem(3000, 4, k, seed=7)
+    ref = sklearn_fit(x, y)
+    want = np.ascontiguousarray(np.column_stack([ref.coef_, ref.intercept_]))
+    if k > 2:
+        want[:, -1] -= want[:, -1].mean()  # the representative whose intercepts sum to 0
+    cols, labels = np.ascontiguousarray(x.T), y.astype(np.int32)
+    P = want.size
+    good = np.empty((P, P))
+    coef = np.zeros(want.shape)
+    _kernels.logistic_fit(cols, labels, np.ones(k), k, k > 2, 1.0, 1e-10, 100, coef, 1, good)
+    np.testing.assert_allclose(coef, want, rtol=1e-7, atol=1e-9)
+    assert np.allclose(good, good.T) and np.linalg.eigvalsh(good).min() > 0
+    rng = np.random.default_rng(0)
+    indefinite = rng.normal(size=(P, P))
+    for given in (good, good * 1e6, good * 1e-6, indefinite + indefinite.T, np.eye(P)):
+        coef = np.zeros(want.shape)
+        hessian = given.copy()
+        n_iter, status = _kernels.logistic_fit(cols, labels, np.ones(k), k, k > 2, 1.0, 1e-10,
+                                               100, coef, 1, hessian, True)
+        assert status == 1 and n_iter < 100
+        np.testing.assert_allclose(coef, want, rtol=1e-7, atol=1e-9)
+    with pytest.raises(ValueError, match="hessian must be finite"):
+        _kernels.logistic_fit(cols, labels, np.ones(k), k, k > 2, 1.0, 1e-8, 10,
+                              np.zeros(want.shape), 1, np.full((P, P), np.nan), True)
+    with pytest.raises(ValueError, match="hessian must have shape"):
+        _kernels.logistic_fit(cols, labels, np.ones(k), k, k > 2, 1.0, 1e-8, 10,
+                              np.zeros(want.shape), 1, np.eye(P + 1), True)
+    with pytest.raises(ValueError, match="borrow needs a hessian"):
+        _kernels.logistic_fit(cols, labels, np.ones(k), k, k > 2, 1.0, 1e-8, 10,
+                              np.zeros(want.shape), 1, None, True)
+
 def test_max_iter_stops_early():
     x, y = problem(500, 3, 3, seed=2)
     model = Logistic(max_iter=1).fit(x, y)
@@ -191,9 +228,10 @@ def test_fits_converge_where_the_objective_is_flat_at_rounding(monkeypatch):
 
     fits, newton = [], _logistic._newton
 
-    def record(levels, labels, weights, n_classes, multinomial, C, tol, max_iter, coef, nt):
+    def record(levels, labels, weights, n_classes, multinomial, C, tol, max_iter, coef, nt,
+               hessian=None):
         result = newton(levels, labels, weights, n_classes, multinomial, C, tol, max_iter,
-                        coef, nt)
+                        coef, nt, hessian)
         fits.append((result, levels[0], labels, weights, coef.copy()))
         return result
 

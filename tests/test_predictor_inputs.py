@@ -191,3 +191,37 @@ def test_sap_classification_takes_every_kind_of_label(kind):
               "str": factors.astype(str), "category codes as float": factors * 1.5}[kind]
     expected = fastdis.sap(factors, codes, random_state=0, mode="classification")
     assert fastdis.sap(labels, codes, random_state=0, mode="classification") == expected
+
+
+@pytest.mark.parametrize("seed", [0, 7, 2**32 - 1])
+def test_legacy_permutation_is_randomstates(seed):
+    """The C replay of RandomState.permutation (disentanglement_lib's split): the same
+    rows for any length (around the Mersenne Twister's 624-word refills too), however the
+    binding cuts the shuffle into calls, and the generator left where numpy leaves it."""
+    from fastdis import _kernels
+    ours, theirs = np.random.RandomState(seed), np.random.RandomState(seed)
+    for n in [0, 1, 2, 3, 623, 624, 625, 1249, 5000, 2**16 + 3]:
+        got, want = _kernels.legacy_permutation(ours, n), theirs.permutation(n)
+        assert got.dtype == want.dtype and np.array_equal(got, want)
+    previous = _kernels.set_chunk_cells(100)  # calls of 100 swaps
+    try:
+        assert np.array_equal(_kernels.legacy_permutation(ours, 12345), theirs.permutation(12345))
+    finally:
+        _kernels.set_chunk_cells(previous)
+    assert ours.random() == theirs.random()
+    # split_rows's draw for the conventions: the permutation, then choice(replace=False)
+    from fastdis.metrics._fitting import split_rows
+    n = 30000
+    fit_rows, eval_rows = split_rows(n, 0.9, 10000, 2000, seed, "explicitness", "dlib")
+    rows = np.random.RandomState(seed).permutation(n)
+    picker = np.random.RandomState(seed)
+    assert np.array_equal(fit_rows, np.sort(picker.choice(rows[:27000], 10000, replace=False)))
+    assert np.array_equal(eval_rows, np.sort(picker.choice(rows[27000:], 2000, replace=False)))
+
+
+def test_legacy_permutation_bad_input():
+    from fastdis import _kernels
+    with pytest.raises(TypeError, match="random_state must be a numpy RandomState"):
+        _kernels.legacy_permutation(np.random.default_rng(0), 10)
+    with pytest.raises(ValueError, match="n must be >= 0"):
+        _kernels.legacy_permutation(np.random.RandomState(0), -1)

@@ -33,29 +33,30 @@ def _macro_auc(y_true, proba, classes):
     return float(np.mean(aucs)) if aucs else float("nan")
 
 
-def _ovr_proba(x_fit, y_fit, x_eval, classes, n_threads):
-    """LogisticRegression(class_weight="balanced", multi_class="ovr").predict_proba, from
-    binary fits (scikit-learn >= 1.8 has no multi_class=): each class is fitted against
-    the rest with 'balanced' weights of the binary labels, and the sigmoids are normalised
-    to sum to 1 (for two classes: [1 - p, p]).
+def _ovr_tasks(y_fits):
+    """(factor, positive class) of every binary fit of the one-vs-rest classifiers: one per
+    value of each factor, or one (its second value) for a factor of two values."""
+    classes = [np.unique(y) for y in y_fits]
+    tasks = [(k, c) for k, cl in enumerate(classes) for c in (cl[1:] if len(cl) == 2 else cl)]
+    return classes, tasks
+
+
+def _ovr_proba(models, x_eval, n_classes):
+    """LogisticRegression(class_weight="balanced", multi_class="ovr").predict_proba from
+    its binary fits (scikit-learn >= 1.8 has no multi_class=): each class fitted against
+    the rest with 'balanced' weights of the binary labels, the sigmoids normalised to sum
+    to 1 (for two classes: [1 - p, p]).
 
     Each fit ends at the optimum (:class:`Logistic`): what scikit-learn 0.23, the survey's,
     approached with lbfgs stopped on the gradient of the summed loss (since 1.1 the loss
     is averaged over the rows, so its default tol stops n times earlier, a little off it).
     """
-    columns = pyramid(np.ascontiguousarray(x_fit.T))  # the kernel's layout, once for all
-
-    def model(target):
-        checkpoint()  # between fits: an abandoned call stops here
-        return Logistic(class_weight="balanced", n_threads=n_threads).fit_columns(columns, target)
-
-    if len(classes) == 2:
-        return model(y_fit == classes[1]).predict_proba(x_eval)
-    models = [model(y_fit == c) for c in classes]
+    coef = np.concatenate([c for c, _ in models])
+    intercept = np.concatenate([b for _, b in models])
     # every class's scores in one product: one pass over the rows
-    scores = (x_eval @ np.concatenate([m.coef_ for m in models]).T
-              + np.concatenate([m.intercept_ for m in models]))
-    prob = sigmoid(scores)
+    prob = sigmoid(x_eval @ coef.T + intercept)
+    if n_classes == 2:
+        return np.column_stack([1.0 - prob[:, 0], prob[:, 0]])
     return prob / prob.sum(axis=1, keepdims=True)
 
 
@@ -158,16 +159,39 @@ def explicitness(factors, codes, *, convention=None, random_state=None, n_thread
         x_fit = minmax_scaled(x_fit, mins, maxs)
         x_eval = x_fit if same_rows else minmax_scaled(x_eval, mins, maxs)
 
-    def factor_auc(k, inner):
-        y_fit, y_eval = factors[fit_rows, k], factors[eval_rows, k]
-        classes = np.unique(y_fit)
-        if s["procedure"] == "multinomial":
-            proba = Logistic(n_threads=inner).fit(x_fit, y_fit).predict_proba(x_eval)
-        else:
-            proba = _ovr_proba(x_fit, y_fit, x_eval, classes, inner)
-        return _macro_auc(y_eval, proba, classes)
+    budget, n_factors = total_threads(nt), factors.shape[1]
+    y_fits = [factors[fit_rows, k] for k in range(n_factors)]
+    if s["procedure"] == "multinomial":
+        def factor_auc(k, inner):
+            model = Logistic(n_threads=inner).fit(x_fit, y_fits[k])
+            return _macro_auc(factors[eval_rows, k], model.predict_proba(x_eval), model.classes_)
+    else:
+        # the binary fits of all factors (each on every fitting row: the same cost) are
+        # shared out in equal runs, a few per thread (so threads stay balanced, and the
+        # per-task set-up is paid a few times, not per fit), on the features in the
+        # kernel's layout, prepared once for all
+        columns = pyramid(np.ascontiguousarray(x_fit.T))
+        classes, tasks = _ovr_tasks(y_fits)
 
-    per_factor = np.array(parallel_map(factor_auc, range(factors.shape[1]), total_threads(nt)))
+        def fit(run, inner):
+            out = []
+            for k, c in run:
+                checkpoint()  # between fits: an abandoned call stops here
+                model = Logistic(class_weight="balanced", n_threads=inner)
+                model.fit_columns(columns, y_fits[k] == c)
+                out.append((model.coef_, model.intercept_))
+            return out
+
+        runs = np.array_split(np.arange(len(tasks)), min(len(tasks), 4 * budget))
+        models = [m for run in parallel_map(fit, [[tasks[i] for i in r] for r in runs], budget)
+                  for m in run]
+
+        def factor_auc(k, inner):
+            mine = [m for (j, _), m in zip(tasks, models) if j == k]
+            proba = _ovr_proba(mine, x_eval, len(classes[k]))
+            return _macro_auc(factors[eval_rows, k], proba, classes[k])
+
+    per_factor = np.array(parallel_map(factor_auc, range(n_factors), budget))
     auc = float(np.nanmean(per_factor))
     value = (auc - 0.5) * 2 if s["scale"] else auc
     details = dict(per_factor=per_factor, n_train=len(fit_rows), n_test=len(eval_rows))

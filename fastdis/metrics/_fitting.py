@@ -12,6 +12,7 @@ the plain formulas give 0, inf or NaN and these give the right value.
 import numpy as np
 
 from .._discretize import minmax_affine
+from .._kernels import legacy_permutation
 from .._validation import check_int, continuous_looking
 from ._scale import column_exponents, to_unit
 
@@ -128,17 +129,18 @@ def split_rows(n, train_fraction, max_train, max_test, seed, metric, convention=
         k_eval = n - n_fit if cap_eval is None else min(n - n_fit, cap_eval)
         rows = np.random.default_rng(seed).choice(n, k_fit + k_eval, replace=False)
         return np.sort(rows[:k_fit]), np.sort(rows[k_fit:])
-    rows = np.random.RandomState(seed).permutation(n)
+    rows = legacy_permutation(np.random.RandomState(seed), n)
     return _legacy_caps(rows[:n_fit], rows[n_fit:], cap_fit, cap_eval, seed)
 
 
 def _legacy_caps(fit_rows, eval_rows, cap_fit, cap_eval, seed):
     """The conventions' capped subsets, drawn by a second ``RandomState(seed)``
-    (``eval_rows`` None: the same rows as ``fit_rows``)."""
+    (``eval_rows`` None: the same rows as ``fit_rows``): ``choice(rows, cap,
+    replace=False)``, which is ``rows[permutation(len(rows))[:cap]]``."""
     eval_rows = fit_rows if eval_rows is None else eval_rows
     picker = np.random.RandomState(seed)
     if cap_fit is not None and len(fit_rows) > cap_fit:
-        fit_rows = np.sort(picker.choice(fit_rows, cap_fit, replace=False))
+        fit_rows = np.sort(fit_rows[legacy_permutation(picker, len(fit_rows))[:cap_fit]])
     if cap_eval is not None and len(eval_rows) > cap_eval:
-        eval_rows = np.sort(picker.choice(eval_rows, cap_eval, replace=False))
+        eval_rows = np.sort(eval_rows[legacy_permutation(picker, len(eval_rows))[:cap_eval]])
     return fit_rows, eval_rows

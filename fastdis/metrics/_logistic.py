@@ -150,16 +150,25 @@ def _encode(y):
 
 
 def _newton(levels, labels, weights, n_classes, multinomial, C, tol, max_iter, coef,
-            n_threads):
+            n_threads, hessian=None):
     """Fit coef in place (the kernel) on levels[0], warm-started on levels[1:] (every
-    8th row: the same problem, C scaled by the rows' total weight); (iterations, status)."""
-    if len(levels) > 1:
+    8th row: the same problem, C scaled by the rows' total weight); (iterations, status).
+
+    The kernel's objective is divided by C times the rows' total weight, so the
+    subsample's last Hessian, near its optimum, estimates this level's near its own: the
+    first steps here borrow it (passes without the Hessian, which for the multinomial
+    costs K (K - 1) / 2 blocks per row) while they shrink fast. ``hessian``: (P, P)
+    scratch that receives the last Hessian, for the level above."""
+    borrow = len(levels) > 1
+    if hessian is None:
+        hessian = np.empty((coef.size, coef.size))
+    if borrow:
         sub = np.ascontiguousarray(labels[::_STRIDE])
         ratio = weights[labels].sum() / weights[sub].sum()
         _newton(levels[1:], sub, weights, n_classes, multinomial, C * ratio, 1e-4, max_iter,
-                coef, n_threads)
+                coef, n_threads, hessian)
     return _kernels.logistic_fit(levels[0], labels, weights, n_classes, multinomial, C, tol,
-                                 max_iter, coef, n_threads)
+                                 max_iter, coef, n_threads, hessian, borrow)
 
 
 def sigmoid(t):

@@ -1019,6 +1019,35 @@ int main(int argc, char **argv)
         }
         free(edges); free(tol); free(sc); free(off); free(mins); free(maxs); free(codes.buf); free(factors.buf);
     }
+    /* fd_legacy_shuffle: any length and generator state; a shuffle cut into random
+     * consecutive calls is the one-call shuffle, and it is a permutation */
+    for (int it = 0; it < iters / 10 + 1; it++) {
+        const int64_t n = rint_(0, it % 7 == 0 ? 70000 : 3000);
+        uint32_t k1[624], k2[624];
+        int p1 = (int)rint_(0, 624), p2 = p1;
+        int64_t *a = malloc(sizeof(int64_t) * (size_t)(n + 1)), *b = malloc(sizeof(int64_t) * (size_t)(n + 1));
+        char *seen = calloc((size_t)n + 1, 1);
+        for (int i = 0; i < 624; i++) k1[i] = k2[i] = (uint32_t)rint_(0, 0xffffffffLL);
+        for (int64_t i = 0; i < n; i++) a[i] = b[i] = i;
+        if (n > 1 && fd_legacy_shuffle(k1, &p1, a, n, 1) != FD_OK) { fprintf(stderr, "legacy_shuffle\n"); return 1; }
+        for (int64_t hi = n; hi > 1;) {
+            const int64_t lo = hi - rint_(1, hi - 1);
+            if (fd_legacy_shuffle(k2, &p2, b, hi, lo) != FD_OK) { fprintf(stderr, "legacy_shuffle cut\n"); return 1; }
+            hi = lo;
+        }
+        if (p1 != p2 || memcmp(k1, k2, sizeof k1) || (n && memcmp(a, b, sizeof(int64_t) * (size_t)n))) {
+            fprintf(stderr, "iter %d: legacy_shuffle depends on the cuts\n", it); return 1;
+        }
+        for (int64_t i = 0; i < n; i++) {
+            if (a[i] < 0 || a[i] >= n || seen[a[i]]) { fprintf(stderr, "iter %d: legacy_shuffle not a permutation\n", it); return 1; }
+            seen[a[i]] = 1;
+        }
+        if (fd_legacy_shuffle(k1, &p1, a, 1, 0) != FD_ERR_ARGUMENT || fd_legacy_shuffle(k1, &p1, a, 0, 1) != FD_ERR_ARGUMENT) {
+            fprintf(stderr, "legacy_shuffle accepted bad arguments\n"); return 1;
+        }
+        checked++;
+        free(a); free(b); free(seen);
+    }
     printf("fuzz_kernels: %d iterations, %d successful calls checked against the naive reference\n", iters, checked);
     return 0;
 }
