@@ -43,10 +43,12 @@ _REGISTRY = {
                      "with the F-statistic loss (NeurIPS)"),
     "dci": ("predictor", "Eastwood & Williams 2018, A framework for the quantitative evaluation "
             "of disentangled representations (ICLR)"),
-    # on the encoder's posterior: evaluate(..., var=) (codes are then its means)
+    # on the encoder's posterior: evaluate(..., var=) (codes are then its means);
+    # interpretability first: its quantised record (with the factor tables) then serves
+    # informativeness too, instead of a second pass without them
+    "interpretability": ("posterior", _DO_TRAN),
     "informativeness": ("posterior", _DO_TRAN),
     "separability": ("posterior", _DO_TRAN),
-    "interpretability": ("posterior", _DO_TRAN),
 }
 _FAMILIES = ("information", "intervention", "predictor", "posterior")
 
