@@ -32,7 +32,7 @@
  * per-bin loop runs over whole vectors of 8 (inputs padded, extra lanes masked to 0 or
  * overwritten), so no bin takes the scalar remainder path; a row's masses are added into
  * 64-byte aligned table rows over whole vectors too; do_tran's densities use a shorter
- * exponential (fd_qexp_neg). */
+ * exponential than lanes.h used to have (fd_exp_neg, now everyone's). */
 #include <float.h>
 #include <math.h>
 #include <stdlib.h>
@@ -57,40 +57,6 @@
 #else
 #define FD_QINLINE static inline
 #endif
-
-/* exp(t) for t <= 0: lanes.h's fd_exp_neg (same reduction, same clamp at -708) with a
- * degree-11 polynomial in place of Taylor's degree 13: 1 + r + r^2 q(r), q a Chebyshev fit
- * of (e^r - 1 - r) / r^2 on |r| <= ln2 / 2 (error below 1.1e-16 in q, 1.3e-17 relative in
- * e^r: under the rounding).  Four operations fewer per exponential, the kernel's most
- * frequent one. */
-FD_QINLINE double fd_qexp_neg(double t)
-{
-    const double shift = 0x1.8p52, inv_ln2 = 0x1.71547652b82fep0;
-    const double ln2_hi = 0x1.62e42fee00000p-1, ln2_lo = 0x1.a39ef35793c76p-33;
-    const uint64_t magic = 0x4338000000000000ULL; /* the bits of shift */
-    double kf, r, q, scale;
-    uint64_t u, bits;
-    t = t > -708.0 ? t : -708.0;
-    kf = t * inv_ln2 + shift; /* k rounded to the nearest integer, in the low bits */
-    memcpy(&u, &kf, sizeof u);
-    kf -= shift;
-    r = t - kf * ln2_hi; /* exact: ln2_hi has 32 trailing zero bits, |k| < 2^11 */
-    r = r - kf * ln2_lo;
-    q = 2.5100375832561234e-08;
-    q = 2.7620075879983367e-07 + r * q;
-    q = 2.7557268480310024e-06 + r * q;
-    q = 2.4801521322368692e-05 + r * q;
-    q = 0.00019841269863040545 + r * q;
-    q = 0.0013888888917196719 + r * q;
-    q = 0.008333333333330065 + r * q;
-    q = 0.041666666666624164 + r * q;
-    q = 0.16666666666666669 + r * q;
-    q = 0.5000000000000001 + r * q;
-    q = 1.0 + r * (1.0 + r * q);
-    bits = (u - magic + 1023) << 52; /* 2^k, k in [-1022, 0] */
-    memcpy(&scale, &bits, sizeof scale);
-    return q * scale;
-}
 
 /* log(x) for normal x > 0 (DBL_MIN <= x < inf): x = 2^k f, f in [sqrt(1/2), sqrt(2)),
  * log f = 2 atanh(s), s = (f - 1) / (f + 1), |s| <= 0.1716, series to s^19 (truncation
@@ -371,7 +337,7 @@ FD_SIMD_CLONES static double fd_dotran_masses(double mu, double s, const double 
     FD_LANES
     for (int64_t j = 0; j < nm; j++) {
         const double dx = centre[b0 + j] - mu;
-        const double v = fd_qexp_neg(-(dx * dx) * half_inv_var) * norm * width[b0 + j];
+        const double v = fd_exp_neg(-(dx * dx) * half_inv_var) * norm * width[b0 + j];
         m[j] = j < len ? v : 0.0;
     }
     sum = fd_sum8(m, nm);
