@@ -56,7 +56,6 @@ import json
 import os
 import pathlib
 import statistics
-import subprocess
 import sys
 import tempfile
 
@@ -66,7 +65,7 @@ HERE = pathlib.Path(__file__).resolve().parent
 RESULTS = HERE / "results" / "reference_dotran.json"
 GOLDEN = HERE.parent / "tests" / "data" / "dotran"
 sys.path.insert(0, str(HERE))
-from reference import machine  # noqa: E402  (the machine line of the other references)
+from reference import Worker, machine  # noqa: E402  (shared with the other references)
 
 # (case, {rows: rounds} or {"redundant": rounds}, S samples, B bins, fastdis counterpart?)
 CASES = [
@@ -114,28 +113,9 @@ def synthetic(n, seed=20261129):
     return factors, np.stack([c[0] for c in cols], 1), np.stack([c[1] for c in cols], 1)
 
 
-class _Worker:
-    def __init__(self, kind, python, path, log):
-        cmd = [python, str(HERE / "_dotran_worker.py"), kind] + (["--path", str(path)] if path
-                                                                  else [])
-        env = dict(os.environ, PYTHONWARNINGS="ignore")
-        cwd = HERE.parent if kind == "fastdis" else tempfile.gettempdir()
-        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=log, text=True, cwd=cwd, env=env)
-        ready = self.proc.stdout.readline()
-        if not ready:
-            raise RuntimeError(f"the {kind} worker did not start ({' '.join(cmd)}); "
-                               f"its output: {log.name}")
-        self.versions = json.loads(ready)["ready"]
-
-    def call(self, job):
-        self.proc.stdin.write(json.dumps(job) + "\n")
-        self.proc.stdin.flush()
-        return json.loads(self.proc.stdout.readline())
-
-    def close(self):
-        self.proc.stdin.close()
-        self.proc.wait()
+def _worker(kind, python, path, log):
+    """A worker running ``_dotran_worker.py`` (its stderr into ``log``)."""
+    return Worker(kind, python, path, script=HERE / "_dotran_worker.py", args=(), log=log)
 
 
 def _max_diff(ours, theirs):
@@ -229,9 +209,9 @@ def run(args, out):
     with tempfile.TemporaryDirectory() as tmp:
         tmp = pathlib.Path(tmp)
         log = open(tmp / "workers.log", "w")
-        workers = {"reference": _Worker("reference", args.dotran_python, args.dotran, log)}
+        workers = {"reference": _worker("reference", args.dotran_python, args.dotran, log)}
         if not (args.reference_only or args.verify_only):
-            workers["fastdis"] = _Worker("fastdis", sys.executable, None, log)
+            workers["fastdis"] = _worker("fastdis", sys.executable, None, log)
         versions = {k: w.versions for k, w in workers.items()}
         try:
             if not args.quick and not args.skip_verify:

@@ -289,19 +289,25 @@ def worker(kind, path):
 
 # ----------------------------------------------------------------------------- driver
 
-class _Worker:
-    def __init__(self, kind, python, path):
-        cmd = [python, str(pathlib.Path(__file__).resolve()), "--worker", kind]
+class Worker:
+    """A worker process (``script kind [--path PATH]`` run by ``python``) that answers each
+    JSON line on its stdin with one on its stdout, after a first ``{"ready": versions}``.
+    Also the client of ``dotran_reference.py``'s workers; ``log``, if given, takes their
+    stderr (named when a worker does not start)."""
+
+    def __init__(self, kind, python, path, script=None, args=("--worker",), log=None):
+        cmd = [python, str(script or pathlib.Path(__file__).resolve()), *args, kind]
         if path:
             cmd += ["--path", str(path)]
         env = dict(os.environ, PYTHONWARNINGS="ignore")
         # fastdis from this checkout (its build in place); the references never see it
         cwd = HERE.parent if kind == "fastdis" else tempfile.gettempdir()
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     text=True, cwd=cwd, env=env)
+                                     stderr=log, text=True, cwd=cwd, env=env)
         ready = self.proc.stdout.readline()
         if not ready:
-            raise RuntimeError(f"the {kind} worker did not start ({' '.join(cmd)})")
+            where = f"; its output: {log.name}" if log is not None else ""
+            raise RuntimeError(f"the {kind} worker did not start ({' '.join(cmd)}){where}")
         self.versions = json.loads(ready)["ready"]
 
     def call(self, job):
@@ -365,11 +371,11 @@ def run(args, directory):
     with tempfile.TemporaryDirectory() as tmp:
         tmp = pathlib.Path(tmp)
         write_data(tmp, [args.quick] if args.quick else sorted({n for c in cases for n in c[3]}))
-        workers = {"fastdis": _Worker("fastdis", sys.executable, None)}
+        workers = {"fastdis": Worker("fastdis", sys.executable, None)}
         for kind in kinds - {"fastdis"}:
-            workers[kind] = _Worker(kind, refs[kind][0] or sys.executable, refs[kind][1])
+            workers[kind] = Worker(kind, refs[kind][0] or sys.executable, refs[kind][1])
         if args.ubisoft_legacy_python and any((c[0], c[1]) in LEGACY for c in cases):
-            workers["ubisoft-legacy"] = _Worker("ubisoft", args.ubisoft_legacy_python, args.ubisoft)
+            workers["ubisoft-legacy"] = Worker("ubisoft", args.ubisoft_legacy_python, args.ubisoft)
         paths = {k: refs.get(k, (None, None))[1] and str(refs[k][1]) for k in kinds}
         try:
             for metric, convention, ref, sizes, warmup in cases:
