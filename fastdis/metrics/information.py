@@ -109,7 +109,7 @@ def _posterior_information(metric, factors, codes, convention, n_threads, random
     if convention in ("dlib", "ubisoft"):
         raise ValueError(f"{metric}: convention={convention!r} computes on point codes; with a "
                          "posterior use convention=None or 'do_tran'")
-    rec, _, post = _record(metric, codes, posterior["var"], posterior["std"], posterior["logvar"],
+    rec, post = _record(metric, codes, posterior["var"], posterior["std"], posterior["logvar"],
                      factors, convention=convention, estimator=posterior["estimator"],
                      n_bins=given.get("n_bins"), bin_range=posterior["bin_range"],
                      n_samples=posterior["n_samples"], random_state=random_state,

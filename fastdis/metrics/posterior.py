@@ -13,7 +13,7 @@ import warnings
 import numpy as np
 
 from .._posterior import check_posterior, posterior_entropies
-from .._validation import check_base, check_factors, check_int
+from .._validation import check_base, check_factors
 from .._warnings import DegenerateWarning
 from ._conventions import POSTERIOR, resolve
 from ._posterior_results import InterpretabilityResult, SeparabilityResult
@@ -69,7 +69,8 @@ def _doc(func):
 
 def _record(metric, mu, var, std, logvar, factors, *, convention, estimator, n_bins, bin_range,
             n_samples, random_state, n_threads, pairs=False, mu_name="mu"):
-    """Validate the posterior (and factors) and return the estimator's record and settings."""
+    """Validate the posterior (and factors); return the estimator's record and the validated
+    posterior. The estimator validates its own settings (n_bins, bin_range, n_samples)."""
     s = resolve(metric, convention, POSTERIOR, estimator=estimator, n_bins=n_bins,
                 bin_range=bin_range, n_samples=n_samples)
     post = check_posterior(mu, var, std=std, logvar=logvar, mu_name=mu_name)
@@ -79,13 +80,11 @@ def _record(metric, mu, var, std, logvar, factors, *, convention, estimator, n_b
             raise ValueError(f"factors and {mu_name} must have the same number of samples "
                              f"(rows): factors has {factors.shape[0]}, {mu_name} has "
                              f"{post.shape[0]}")
-    if s["estimator"] == "sampling":
-        s["n_samples"] = check_int(s["n_samples"], "n_samples", 1)
     record = posterior_entropies(post, factors, estimator=s["estimator"], n_bins=s["n_bins"],
                                  bin_range=s["bin_range"], n_samples=s["n_samples"],
                                  random_state=random_state, pairs=pairs, convention=convention,
                                  n_threads=n_threads)
-    return record, s, post
+    return record, post
 
 
 def _in_base(values, base):
@@ -152,7 +151,7 @@ def informativeness(mu, var=None, *, std=None, logvar=None, estimator=None, n_bi
     (True, True)
     """
     base = check_base(base)
-    rec, s, _ = _record("informativeness", mu, var, std, logvar, None, convention=convention,
+    rec, _ = _record("informativeness", mu, var, std, logvar, None, convention=convention,
                      estimator=estimator, n_bins=n_bins, bin_range=bin_range,
                      n_samples=n_samples, random_state=random_state, n_threads=n_threads)
     info = rec.information_x()[0]
@@ -236,7 +235,7 @@ def separability(mu, var=None, *, std=None, logvar=None, pairwise=True, estimato
         raise TypeError(f"pairwise must be True or False, got {pairwise!r}")
     if estimator is None:
         estimator = "sampling"
-    rec, s, _ = _record("separability", mu, var, std, logvar, None, convention=convention,
+    rec, _ = _record("separability", mu, var, std, logvar, None, convention=convention,
                      estimator=estimator, n_bins=n_bins, bin_range=bin_range,
                      n_samples=n_samples, random_state=random_state, n_threads=n_threads,
                      pairs=bool(pairwise) or estimator == "quantized")
@@ -350,7 +349,7 @@ def interpretability(factors, mu, var=None, *, std=None, logvar=None, estimator=
     (True, [0, 1])
     """
     base = check_base(base)
-    rec, s, _ = _record("interpretability", mu, var, std, logvar, factors, convention=convention,
+    rec, _ = _record("interpretability", mu, var, std, logvar, factors, convention=convention,
                      estimator=estimator, n_bins=n_bins, bin_range=bin_range,
                      n_samples=n_samples, random_state=random_state, n_threads=n_threads)
     mi = rec.mutual_info
