@@ -64,6 +64,20 @@ class FactorLevels:
             lut[o + (v.astype(np.int64) - np.int64(m))] = np.arange(len(v), dtype=np.int32)
         return lut, offsets, spans, np.array(mins, dtype=np.int64)
 
+    def level_indices(self, factors):
+        """(n, K) int32: the index of each row's value among its factor's levels, for the
+        factors these levels come from (``from_data``): one gather through the lookup
+        table where there is one, else the encoding of :meth:`kernel_input`."""
+        matrix, lut, lut_off, _, vmin = self.kernel_input(factors)
+        out = np.empty(factors.shape, dtype=np.int32)
+        for k in range(factors.shape[1]):
+            if matrix is factors:  # integers read in place: value -> lookup table -> level
+                pos = matrix[:, k].astype(np.int64) - vmin[k] + lut_off[k]
+                out[:, k] = lut[pos]
+            else:  # already encoded as level indices
+                out[:, k] = matrix[:, k]
+        return out
+
     def kernel_input(self, factors):
         """(matrix, lut, lut_offset, lut_len, vmin) for the histogram kernel.
 

@@ -169,13 +169,9 @@ def _dense_labels(factors, n, n_threads):
     if factors.shape[0] != n:
         raise ValueError(f"factors must have the posterior's {n} rows, got {factors.shape[0]}")
     levels = FactorLevels.from_data(factors, n_threads)
-    matrix, lut, lut_off, _, vmin = levels.kernel_input(factors)
     level_off = np.concatenate([[0], np.cumsum(levels.n_levels)[:-1]]).astype(np.int64)
-    labels = np.empty(factors.shape, dtype=np.int32)
-    for k in range(factors.shape[1]):
-        # every value is a level (the levels come from these factors): lut positions exist
-        pos = matrix[:, k].astype(np.int64) - vmin[k] + lut_off[k]
-        labels[:, k] = lut[pos] + level_off[k]
+    labels = levels.level_indices(factors)
+    labels += level_off.astype(np.int32)
     return labels, level_off, levels.n_levels
 
 

@@ -11,7 +11,7 @@ per-sample values into entropies and their Monte-Carlo standard errors.
 import numpy as np
 
 from . import _kernels
-from ._encode import FactorLevels, _level_index
+from ._encode import FactorLevels
 from ._posterior import PosteriorEntropies
 from ._random import check_random_state
 from ._threads import checkpoint
@@ -176,10 +176,9 @@ def _factor_labels(factors, n, convention, n_threads):
     if factors.ndim != 2 or factors.shape[0] != n:
         raise ValueError(f"factors must have the posterior's {n} rows, got shape {factors.shape}")
     levels = FactorLevels.from_data(factors, n_threads)
-    labels = np.empty((factors.shape[1], n), dtype=np.int32)
+    labels = np.ascontiguousarray(levels.level_indices(factors).T)  # (K, N): the kernel's layout
     h = np.empty(factors.shape[1])
     for c in range(factors.shape[1]):
-        labels[c] = _level_index(levels.values[c], factors[:, c], c)
         p = np.bincount(labels[c], minlength=len(levels.values[c])) / n
         p = p[p > 0]
         h[c] = -np.sum(p * np.log(np.maximum(p, DO_TRAN_EPS) if convention else p))

@@ -276,3 +276,19 @@ def test_table_guard_uses_the_kernels_pairing_and_thread_cap():
     assert table_bytes([10, 13], 5, 20, n_threads=2) == 2 * 8 * 23 * 100 + 2 * 6 * 23 * 100
     big = (1 << 17) * 64 * 16  # 6 bytes a cell: 805 MB, one thread's worth under the cap
     assert table_bytes([1 << 17], 64, 16, n_threads=2) == 2 * 8 * big + 6 * big
+
+
+@pytest.mark.parametrize("make", [
+    lambda rng: rng.integers(0, 7, size=(500, 3)),                         # lookup table in place
+    lambda rng: rng.integers(-2**62, 2**62, size=(500, 2))[rng.integers(0, 40, 500)],  # wide span
+    lambda rng: np.array(["b", "a", "c"])[rng.integers(0, 3, size=(500, 2))],           # strings
+])
+def test_level_indices_are_each_values_rank_among_its_levels(make):
+    from fastdis._encode import FactorLevels
+
+    factors = make(np.random.default_rng(4))
+    levels = FactorLevels.from_data(factors)
+    got = levels.level_indices(factors)
+    assert got.dtype == np.int32 and got.shape == factors.shape
+    for k in range(factors.shape[1]):
+        np.testing.assert_array_equal(got[:, k], np.searchsorted(np.unique(factors[:, k]), factors[:, k]))
