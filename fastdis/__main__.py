@@ -9,7 +9,8 @@ import sys
 import time
 import warnings
 
-from ._cli_io import DELIMITED, UsageError, read_array
+from ._cli_io import DELIMITED, Table, UsageError, read_array
+from ._cli_lazy import is_lazy, read_lazy, scheduler
 
 EXIT_OK, EXIT_INTERNAL, EXIT_USAGE, EXIT_METRIC_FAILED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 EXIT_STATUSES = """exit status:
@@ -166,28 +167,42 @@ def _evaluate(args):
     fkey, ckey = args.factors_key, args.codes_key
     paths = (args.factors, args.codes)
     for option, key, path in zip(("--factors-key", "--codes-key"), (fkey, ckey), paths):
-        if key is not None and not path.lower().endswith(".npz"):
-            raise UsageError(f"{option} names an array inside a .npz file; {path} is not one")
+        if key is not None and not (path.lower().endswith(".npz") or is_lazy(path)):
+            raise UsageError(f"{option} names an array inside a .npz file, a zarr group or an "
+                             f"HDF5 file; {path} is none of them")
+    if args.scheduler is not None and not any(is_lazy(p) for p in paths):
+        raise UsageError("--scheduler applies to data read through Dask (a zarr store, a "
+                         "folder of .npy shards, an HDF5 file); neither "
+                         f"{args.factors} nor {args.codes} is one")
     if args.header != "auto" and not any(p.lower().endswith(DELIMITED) for p in paths):
         raise UsageError(f"--header applies to {', '.join(DELIMITED)} files; neither "
                          f"{args.factors} nor {args.codes} is one")
     if args.factors == args.codes and args.factors.lower().endswith(".npz"):
         fkey, ckey = fkey or "factors", ckey or "codes"  # one file holding both
     _check_outputs(args)
-    factors = read_array(args.factors, fkey, args.header, "--factors-key")
-    codes = read_array(args.codes, ckey, args.header, "--codes-key")
+    factors = _read(args.factors, fkey, args.header, "--factors-key")
+    codes = _read(args.codes, ckey, args.header, "--codes-key")
     for note in factors.notes + codes.notes:
         _say(note)
     _numbers_only(codes.array, args.codes)
     spread = _read_spread(args)
     options = {"dci": {"estimator": args.dci_estimator}} if args.dci_estimator else {}
     try:
-        report = fastdis.evaluate(factors.array, codes.array, args.metrics, random_state=args.seed,
-                                  n_threads=args.threads, factor_names=factors.names,
-                                  code_names=codes.names, **spread, **options)
+        with scheduler(args.scheduler):
+            report = fastdis.evaluate(factors.array, codes.array, args.metrics,
+                                      random_state=args.seed, n_threads=args.threads,
+                                      factor_names=factors.names, code_names=codes.names,
+                                      **spread, **options)
     except (ValueError, TypeError) as exc:
         raise UsageError(_about_argument(str(exc), args)) from None
     return _finish(report, args)
+
+
+def _read(path, key, header, option):
+    """The file's Table: read now, or (a folder, an HDF5 file) a lazy dask array."""
+    if is_lazy(path):
+        return Table(read_lazy(path, key, option), None, [])
+    return read_array(path, key, header, option)
 
 
 def _read_spread(args):
@@ -206,7 +221,7 @@ def _read_spread(args):
                     key = name if len(archive.files) > 1 else None
             except Exception:  # noqa: BLE001 - read_array says what is wrong with the file
                 pass
-        table = read_array(path, key, args.header, f"--{name}")
+        table = _read(path, key, args.header, f"--{name}")
         _numbers_only(table.array, path)
         return {name: table.array}
     return {}
@@ -261,7 +276,9 @@ def _parser():
     sub = parser.add_subparsers(dest="command", required=True)
     ev = sub.add_parser("evaluate", help="every metric on your factors and codes",
                         epilog=EXIT_STATUSES, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ev.add_argument("factors", help=".npy, .npz, .csv, .tsv or .parquet (rows = samples)")
+    ev.add_argument("factors", help=".npy, .npz, .csv, .tsv or .parquet (rows = samples); or, "
+                                    "read lazily through Dask, a zarr store, a folder of .npy "
+                                    "shards or an HDF5 file (.h5)")
     ev.add_argument("codes", help="same formats; the same number of rows")
     ev.add_argument("--factors-key", help="array name inside a .npz (default: its only array, "
                                           "or 'factors' when one .npz holds both)")
@@ -283,6 +300,11 @@ def _parser():
                                  "then its means): adds informativeness, separability and "
                                  f"interpretability (Do & Tran). In a .npz, the array {name!r} "
                                  "or its only one")
+    ev.add_argument("--scheduler", metavar="NAME",
+                    help="for data read through Dask (FACTORS / CODES a zarr store, a folder of "
+                         ".npy shards stacked in name order, or an HDF5 file): threads, "
+                         "processes, sync, or a dask.distributed scheduler's address "
+                         "(tcp://HOST:8786); default Dask's own (threads, or the active client)")
     _add_output(ev)
     ev.set_defaults(func=_evaluate)
     demo = sub.add_parser("demo", help="every metric on built-in dSprites-like data",

@@ -6,6 +6,7 @@ import warnings
 
 import numpy as np
 
+from . import _dask
 from . import metrics as _metrics
 from ._discretize import column_ranges
 from ._progress import progress_bar
@@ -176,6 +177,18 @@ def check_not_swapped(factors, codes):
         "(fastdis.discretize) or call the metric functions one by one")
 
 
+def _check_not_swapped_chunked(factors, codes):
+    """:func:`check_not_swapped` for dask arrays: decided on evenly spaced rows, confirmed
+    with the factors' exact numbers of levels (the first pass over the chunks)."""
+    f, c = _dask.sample_rows(factors, codes, _SWAP_SAMPLE)
+    try:
+        check_not_swapped(f, c)
+    except ValueError:
+        n_levels = np.array([len(v) for v in _dask.shared_statistics(factors, codes)["levels"]])
+        if 2 * np.count_nonzero(n_levels > factors.shape[0] // 2) > len(n_levels):
+            raise
+
+
 def _nan_parts(name, result):
     """Whether a metric's value (a float, or a result object's parts) is NaN."""
     parts = [getattr(result, p) for p in PARTS[name]] \
@@ -286,15 +299,21 @@ def evaluate(factors, codes, metrics="all", *, var=None, std=None, logvar=None, 
             raise TypeError(f"options for {key} must be a dict of keyword arguments, "
                             f"got {type(value).__name__}")
     raw_factors, raw_codes = factors, codes
-    factors, codes = check_pair(factors, codes)
+    chunked = _dask.any_dask(factors, codes, *spread.values())
+    factors, codes = (_dask.check_pair if chunked else check_pair)(factors, codes)
     nt = check_n_threads(n_threads)
     seed = check_random_state(random_state)
-    check_not_swapped(factors, codes)
+    if chunked:
+        _check_not_swapped_chunked(factors, codes)
+    else:
+        check_not_swapped(factors, codes)
     post = None
     if spread:
         from ._posterior import check_posterior
 
-        post = check_posterior(codes, **spread, mu_name="codes")
+        mu, *spread_values = _dask.in_memory(codes, *spread.values()) if chunked else \
+            (codes, *spread.values())
+        post = check_posterior(mu, **dict(zip(spread, spread_values)), mu_name="codes")
     from ._report import Report
 
     report = Report(
@@ -307,7 +326,10 @@ def evaluate(factors, codes, metrics="all", *, var=None, std=None, logvar=None, 
     # n_threads is the total: a metric's own BLAS / OpenMP pools stay within it too
     with sharing(), limit_threads(total_threads(nt)), \
             progress_bar(len(names), "fastdis", progress) as bar:
-        column_ranges(codes, nt)  # NaN / inf: bad input, raise now (and shared)
+        if chunked:  # NaN / inf: bad input, raise now (the first pass, shared)
+            _dask.shared_statistics(factors, codes)
+        else:
+            column_ranges(codes, nt)
         for name in names:
             func = getattr(_metrics, name)
             kwargs = dict(random_state=seed, n_threads=n_threads)
@@ -319,7 +341,10 @@ def evaluate(factors, codes, metrics="all", *, var=None, std=None, logvar=None, 
             bar.set_postfix_str(name)
             t0 = time.perf_counter()
             try:
-                result = _call(name, func, factors, codes, post, kwargs)
+                args = (factors, codes)
+                if chunked and _REGISTRY[name][0] != "information":
+                    args = _dask.shared_in_memory(factors, codes)
+                result = _call(name, func, *args, post, kwargs)
             except Exception as exc:  # noqa: BLE001 - the inputs passed check_pair above: this
                 if on_error == "raise":  # metric cannot use these data; the others still can
                     raise

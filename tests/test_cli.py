@@ -190,7 +190,7 @@ def _bad_files(d, factors, codes):
     ("f.npy", "c.npy", ["--seed", str(2**32)], "argument --seed: the seed must be an integer"),
     ("f.npy", "c.npy", ["--seed", "1.5"], "argument --seed: expected an integer, got '1.5'"),
     ("f.npy", "c.npy", ["--n-bins", "1"], "unrecognized arguments: --n-bins 1"),
-    ("f.npy", "c.npy", ["--factors-key", "x"], "--factors-key names an array inside a .npz file; "),
+    ("f.npy", "c.npy", ["--factors-key", "x"], "--factors-key names an array inside a .npz file, a zarr group or an HDF5 file; "),
     ("f.npy", "c.npy", ["--header", "yes"], "--header applies to .csv, .tsv, .txt files; neither"),
     ("c.npy", "f.npy", [], "c.npy, f.npy: factors and codes look swapped"),
     ("empty.npy", "c.npy", [], "empty.npy: empty file (0 bytes), not a valid .npy file"),
@@ -211,7 +211,7 @@ def _bad_files(d, factors, codes):
     ("latin1.csv", "c.npy", [], "latin1.csv: not UTF-8 text (invalid continuation byte"),
     ("hole.csv", "c.npy", [], "hole.csv: row 2, column 1 is empty"),
     ("f.npy", "text_codes.csv", [], "text_codes.csv: codes must be numbers; row 2, column 1 is 'abc'"),
-    ("folder.npy", "c.npy", [], "folder.npy: a directory, not a file"),
+    ("folder.npy", "c.npy", [], "folder.npy: a folder with neither a zarr store"),
 ])
 def test_evaluate_errors_exit_2_with_one_line(files, capsys, factors, codes, extra, message):
     d, _ = files

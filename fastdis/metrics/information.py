@@ -11,7 +11,9 @@ import warnings
 import numpy as np
 
 from .._discretize import STRATEGIES
-from .._information import Information, compute_information
+from .._histogram import JointHistogram
+from .._information import (Information, compute_information,
+                            information_from_histogram)
 from .._random import check_unused_random_state
 from .._validation import check_choice
 from .._warnings import DegenerateWarning
@@ -20,11 +22,14 @@ from ._conventions import INFORMATION, resolve
 __all__ = ["mig", "rmig", "mig_sup", "jemmig", "modularity", "dcimig"]
 
 _COMMON_PARAMS = """\
-    factors : array-like of shape (n_samples, n_factors)
+    factors : array-like of shape (n_samples, n_factors), or JointHistogram
         Ground-truth factors of variation, taken as discrete labels (integers,
-        floats or strings).
+        floats or strings); numpy arrays or dask arrays (then computed chunk by
+        chunk: only the contingency tables travel, and the value is the in-memory
+        one, bit for bit). Or a :class:`fastdis.JointHistogram` filled batch by batch
+        (``codes`` then None): the metric of the rows it counted, with its bins.
     codes : array-like of shape (n_samples, n_codes)
-        The representation (e.g. posterior means), real values.
+        The representation (e.g. posterior means), real values; numpy or dask.
     convention : {None, "dlib", "ubisoft", "do_tran"}, optional
         Reference implementation to reproduce exactly; None is fastdis's default
         (see Notes).  Explicit parameters override what a convention sets.
@@ -74,7 +79,14 @@ def _doc(func):
 def _information(metric, factors, codes, convention, n_threads, random_state, posterior,
                  **given):
     """The :class:`Information` record the formulas read, and the settings: from the
-    histogram of point codes, or (a spread given) from a posterior estimator."""
+    histogram of point codes (computed here, or a filled :class:`JointHistogram`), or (a
+    spread given) from a posterior estimator."""
+    if isinstance(factors, JointHistogram):
+        return _histogram_information(metric, factors, codes, convention, random_state,
+                                      posterior, given)
+    if codes is None:
+        raise TypeError(f"{metric}() needs codes: pass factors and codes, or a filled "
+                        "JointHistogram alone")
     if any(posterior[k] is not None for k in ("var", "std", "logvar")):
         return _posterior_information(metric, factors, codes, convention, n_threads,
                                       random_state, posterior, given)
@@ -94,6 +106,31 @@ def _information(metric, factors, codes, convention, n_threads, random_state, po
                                code_range=s.get("code_range"), factor_bins=s["factor_bins"],
                                n_threads=n_threads)
     return info, s
+
+
+def _histogram_information(metric, hist, codes, convention, random_state, posterior, given):
+    """Information of the rows a :class:`JointHistogram` has counted (streamed batch by
+    batch): the formulas then run unchanged. Its bins and factor levels were fixed when
+    it was created, so the options that choose them do not apply."""
+    if codes is not None:
+        raise TypeError(f"{metric}: a JointHistogram has counted its codes already: pass "
+                        "codes=None")
+    for k, v in list(given.items()) + list(posterior.items()):
+        if v is not None:
+            raise TypeError(f"{metric}: {k}= does not apply to a JointHistogram (its bins and "
+                            "levels were fixed when it was created)")
+    check_unused_random_state(random_state)
+    if convention == "do_tran":
+        raise ValueError(f"{metric}: convention='do_tran' applies to a posterior, not to a "
+                         "JointHistogram of point codes")
+    s = resolve(metric, convention, INFORMATION)
+    if s["strategy"] != "uniform" or s["factor_bins"] not in (None, False):
+        raise ValueError(f"{metric}: convention={convention!r} bins codes and factors its own "
+                         "way; a JointHistogram's bins are fixed: use convention=None or "
+                         "'dlib'")
+    if hist.n_samples == 0:
+        raise ValueError(f"{metric}: the JointHistogram has counted no rows yet (update() it)")
+    return information_from_histogram(hist), s
 
 
 def _posterior_information(metric, factors, codes, convention, n_threads, random_state,
@@ -166,7 +203,7 @@ def _finish(score, return_details, details):
 
 
 @_doc
-def mig(factors, codes, *, convention=None, random_state=None, n_threads=None, n_bins=None,
+def mig(factors, codes=None, *, convention=None, random_state=None, n_threads=None, n_bins=None,
         strategy=None, code_range=None, factor_bins=None, var=None, std=None, logvar=None,
         estimator=None, bin_range=None, n_samples=None, return_details=False):
     """Mutual Information Gap (Chen et al., NeurIPS 2018).
@@ -216,7 +253,7 @@ def mig(factors, codes, *, convention=None, random_state=None, n_threads=None, n
 
 
 @_doc
-def rmig(factors, codes, *, convention=None, random_state=None, n_threads=None, n_bins=None,
+def rmig(factors, codes=None, *, convention=None, random_state=None, n_threads=None, n_bins=None,
          strategy=None, code_range=None, factor_bins=None, normalized=True,
          var=None, std=None, logvar=None, estimator=None, bin_range=None, n_samples=None,
          return_details=False):
@@ -265,7 +302,7 @@ def rmig(factors, codes, *, convention=None, random_state=None, n_threads=None, 
 
 
 @_doc
-def mig_sup(factors, codes, *, convention=None, random_state=None, n_threads=None, n_bins=None,
+def mig_sup(factors, codes=None, *, convention=None, random_state=None, n_threads=None, n_bins=None,
             strategy=None, code_range=None, factor_bins=None, var=None, std=None, logvar=None,
         estimator=None, bin_range=None, n_samples=None, return_details=False):
     """MIG-sup (Li, Murkute, Gyawali & Wang, ICLR 2020).
@@ -312,7 +349,7 @@ def mig_sup(factors, codes, *, convention=None, random_state=None, n_threads=Non
 
 
 @_doc
-def jemmig(factors, codes, *, convention=None, random_state=None, n_threads=None, n_bins=None,
+def jemmig(factors, codes=None, *, convention=None, random_state=None, n_threads=None, n_bins=None,
            strategy=None, code_range=None, factor_bins=None, var=None, std=None, logvar=None,
         estimator=None, bin_range=None, n_samples=None, return_details=False):
     """Normalised JEMMIG (Do & Tran, ICLR 2020).
@@ -375,7 +412,7 @@ def jemmig(factors, codes, *, convention=None, random_state=None, n_threads=None
 
 
 @_doc
-def modularity(factors, codes, *, convention=None, random_state=None, n_threads=None,
+def modularity(factors, codes=None, *, convention=None, random_state=None, n_threads=None,
                n_bins=None, strategy=None, code_range=None, factor_bins=None,
                var=None, std=None, logvar=None, estimator=None, bin_range=None, n_samples=None,
                return_details=False):
@@ -444,7 +481,7 @@ def modularity(factors, codes, *, convention=None, random_state=None, n_threads=
 
 
 @_doc
-def dcimig(factors, codes, *, convention=None, random_state=None, n_threads=None, n_bins=None,
+def dcimig(factors, codes=None, *, convention=None, random_state=None, n_threads=None, n_bins=None,
            strategy=None, code_range=None, factor_bins=None, var=None, std=None, logvar=None,
         estimator=None, bin_range=None, n_samples=None, return_details=False):
     """DCIMIG (Sepliarskaia, Kiseleva & de Rijke, 2019).

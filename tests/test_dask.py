@@ -1,0 +1,256 @@
+"""Dask arrays in: the information metrics from the chunks' tables equal the in-memory
+values bit for bit, whatever the chunking; every other metric gives its in-memory value;
+errors name what the in-memory call names; a distributed cluster gives the same."""
+import os
+import warnings
+
+import numpy as np
+import pytest
+
+import fastdis
+from conftest import CASES, load_case
+
+da = pytest.importorskip("dask.array")
+dask = pytest.importorskip("dask")
+
+INFORMATION = ["mig", "rmig", "mig_sup", "jemmig", "modularity", "dcimig"]
+CONVENTIONS = {"mig": [None, "dlib", "ubisoft"], "modularity": [None, "dlib", "ubisoft"],
+               "rmig": [None, "ubisoft"], "mig_sup": [None, "ubisoft"],
+               "jemmig": [None, "ubisoft"], "dcimig": [None, "ubisoft"]}
+CALLS = [(m, c) for m in INFORMATION for c in CONVENTIONS[m]]
+
+
+def _same(a, b):
+    """Equal floats (NaN equal to NaN): bit-identical results."""
+    return a == b or (np.isnan(a) and np.isnan(b))
+
+
+def _data(n=3000, seed=0, n_factors=4, n_codes=6):
+    rng = np.random.default_rng(seed)
+    f = rng.integers(0, 7, (n, n_factors))
+    z = f @ rng.normal(size=(n_factors, n_codes)) + rng.normal(size=(n, n_codes))
+    return f, z
+
+
+def _chunkings(n, rng):
+    """Row chunkings that reach every path: one chunk, one-row chunks, empty chunks,
+    unequal random chunks."""
+    cuts = np.sort(rng.choice(np.arange(1, n), 6, replace=False))
+    unequal = tuple(int(x) for x in np.diff(np.concatenate([[0], cuts, [n]])))
+    return [(n,), (1,) * n if n <= 300 else (1, 1, 1, n - 3),
+            (0, 1, 0, n // 2 - 1, 0, n - n // 2, 0), unequal]
+
+
+@pytest.mark.parametrize("case", CASES)
+@pytest.mark.parametrize("metric,convention", CALLS)
+def test_golden_cases_bit_identical(case, metric, convention):
+    factors, codes = load_case(case)
+    expected = getattr(fastdis, metric)(factors, codes, convention=convention)
+    chunked = getattr(fastdis, metric)(da.from_array(factors, chunks=97),
+                                       da.from_array(codes, chunks=(61, 2)),
+                                       convention=convention)
+    assert _same(chunked, expected)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_any_chunking_gives_the_in_memory_details(seed):
+    rng = np.random.default_rng(seed)
+    f, z = _data(n=280, seed=seed)
+    for rows in _chunkings(len(f), rng):
+        F = da.from_array(f, chunks=(rows, f.shape[1]))
+        Z = da.from_array(z, chunks=(_chunkings(len(f), rng)[3], 3))  # other cuts: realigned
+        for metric, convention in CALLS:
+            a = getattr(fastdis, metric)(f, z, convention=convention, return_details=True)
+            b = getattr(fastdis, metric)(F, Z, convention=convention, return_details=True)
+            assert _same(a[0], b[0]), (metric, convention, rows)
+            np.testing.assert_array_equal(a[1]["mutual_info"], b[1]["mutual_info"])
+
+
+def test_label_kinds_dtypes_and_settings():
+    """Strings, floats, bools, float32 codes, factor binning (ubisoft), a known code range,
+    more bins: each equal to the in-memory value."""
+    f, z = _data(n=2000, seed=3)
+    cases = [(f.astype(str), z, {}), (f * 0.5, z, {}), (f > 3, z, {}),
+             (f.astype(np.int8), z.astype(np.float32), dict(convention="ubisoft")),
+             (f.astype(np.float32) * 10.0, z, dict(factor_bins=4)),
+             (f, z, dict(code_range=(z.min() - 1.0, z.max() + 1.0))), (f, z, dict(n_bins=57)),
+             (f.astype(np.uint16) + 60000, z.astype(np.float16), {})]
+    for factors, codes, kwargs in cases:
+        for metric in ("mig", "dcimig"):
+            a = getattr(fastdis, metric)(factors, codes, **kwargs)
+            b = getattr(fastdis, metric)(da.from_array(factors, chunks=333),
+                                         da.from_array(codes, chunks=271), **kwargs)
+            assert _same(a, b), (metric, factors.dtype, codes.dtype, kwargs)
+
+
+def test_one_side_in_memory():
+    f, z = _data(n=500)
+    expected = fastdis.mig(f, z)
+    assert fastdis.mig(f, da.from_array(z, chunks=100)) == expected
+    assert fastdis.mig(da.from_array(f, chunks=77), z) == expected
+    np.testing.assert_array_equal(fastdis.mutual_info_matrix(da.from_array(f, chunks=50), z),
+                                  fastdis.mutual_info_matrix(f, z))
+
+
+def _messages(factors, codes, **kwargs):
+    """The ValueError messages of the in-memory and the chunked call."""
+    out = []
+    for f, z in ((factors, codes), (da.from_array(factors, chunks=100),
+                                    da.from_array(codes, chunks=100))):
+        with pytest.raises(ValueError) as error:
+            fastdis.mig(f, z, **kwargs)
+        out.append(str(error.value))
+    return out
+
+
+def test_bad_values_in_a_late_chunk_give_the_in_memory_error():
+    f, z = _data(n=1000)
+    bad = z.copy()
+    bad[987, 2] = np.nan
+    memory, chunked = _messages(f, bad)
+    assert chunked == memory and "NaN or infinity in column 2" in memory
+    labels = f.astype(float)
+    labels[901, 1] = np.inf
+    memory, chunked = _messages(labels, z)
+    assert chunked == memory and "column 1 (row 901, inf)" in memory
+    far = z.copy()
+    far[995, 3] = 1e6
+    memory, chunked = _messages(f, far, code_range=(z.min() - 1.0, z.max() + 1.0))
+    assert chunked == memory and "column 3 has values outside code_range" in memory
+
+
+def test_bad_input_is_refused_naming_the_argument():
+    f, z = _data(n=100)
+    F, Z = da.from_array(f, chunks=30), da.from_array(z, chunks=30)
+    with pytest.raises(ValueError, match="same number of samples"):
+        fastdis.mig(F, Z[:-1])
+    with pytest.raises(ValueError, match="codes must be a 2-D"):
+        fastdis.mig(F, Z[:, 0])
+    with pytest.raises(ValueError, match="factors must be a 2-D"):
+        fastdis.mig(F[:, 0], Z)
+    with pytest.raises(TypeError, match="codes must be real"):
+        fastdis.mig(F, Z.astype(complex))
+    with pytest.raises(ValueError, match="unknown chunk sizes"):
+        fastdis.mig(F[F[:, 0] > 2], Z[F[:, 0] > 2])
+    with pytest.raises(ValueError, match="strategy='quantile'"):
+        fastdis.mig(F, Z, strategy="quantile")
+    with pytest.raises(ValueError, match="at least 2 samples"):
+        fastdis.mig(F[:1], Z[:1])
+
+
+def test_constant_factor_warns_as_in_memory():
+    f, z = _data(n=400)
+    f[:, 1] = 5
+    with pytest.warns(fastdis.DegenerateWarning, match=r"factors \[1\] are constant"):
+        expected = fastdis.mig(f, z)
+    with pytest.warns(fastdis.DegenerateWarning, match=r"factors \[1\] are constant"):
+        assert fastdis.mig(da.from_array(f, chunks=90), da.from_array(z, chunks=90)) == expected
+
+
+def test_evaluate_equals_in_memory_and_shares_one_pass():
+    f, z = _data(n=3000, seed=5)
+    F, Z = da.from_array(f, chunks=701), da.from_array(z, chunks=(433, 6))
+    expected, got = fastdis.evaluate(f, z), fastdis.evaluate(F, Z)
+    assert list(got) == list(expected)
+    for name in expected:
+        a, b = expected[name], got[name]
+        if name == "dci":
+            a, b = (a.disentanglement, a.completeness), (b.disentanglement, b.completeness)
+        assert a == b, name
+    report = fastdis.evaluate(F, Z, metrics="information")
+    for name in INFORMATION:
+        assert report[name] == getattr(fastdis, name)(f, z)
+
+
+def test_evaluate_reads_each_chunk_three_times_for_all_information_metrics():
+    """The swap check's sample, one statistics pass and one histogram pass serve the six
+    metrics: each chunk of the codes is read three times (only tables travel)."""
+    f, z = _data(n=2000)
+    reads = []
+
+    def counted(block):
+        reads.append(block.shape[0])
+        return block
+
+    codes = da.from_array(z, chunks=500).map_blocks(counted)
+    fastdis.evaluate(da.from_array(f, chunks=500), codes, metrics="information")
+    assert reads.count(500) == 3 * 4  # (dask also calls it on 0- and 1-row stand-ins)
+
+
+def test_evaluate_posterior_with_dask_spread():
+    f, z = _data(n=600, n_codes=3)
+    std = np.full(z.shape, 0.5)
+    a = fastdis.evaluate(f, z, metrics=["informativeness", "mig"], std=std)
+    b = fastdis.evaluate(da.from_array(f, chunks=100), da.from_array(z, chunks=100),
+                         metrics=["informativeness", "mig"], std=da.from_array(std, chunks=100))
+    assert a["informativeness"] == b["informativeness"] and a["mig"] == b["mig"]
+
+
+@pytest.mark.parametrize("metric", ["z_diff", "z_min_var", "z_max_var", "irs", "sap",
+                                    "explicitness", "dci"])
+def test_other_metrics_give_their_in_memory_values(metric):
+    f, z = _data(n=1500, seed=2)
+    a = getattr(fastdis, metric)(f, z, random_state=3)
+    b = getattr(fastdis, metric)(da.from_array(f, chunks=200), da.from_array(z, chunks=300),
+                                 random_state=3)
+    if metric == "dci":
+        a, b = a.disentanglement, b.disentanglement
+    assert _same(a, b)
+
+
+@pytest.fixture(scope="module")
+def client():
+    distributed = pytest.importorskip("distributed")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a cluster's start-up notes (ports, ...)
+        cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                           dashboard_address=None)
+        c = distributed.Client(cluster)
+    yield c
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        c.close()
+        cluster.close()
+
+
+def test_distributed_cluster_gives_the_in_memory_values(client):
+    f, z = _data(n=5000, seed=7)
+    F, Z = da.from_array(f, chunks=600), da.from_array(z, chunks=(700, 6))
+    for metric, convention in CALLS:
+        assert _same(getattr(fastdis, metric)(F, Z, convention=convention),
+                     getattr(fastdis, metric)(f, z, convention=convention))
+    assert fastdis.evaluate(F, Z, metrics=["mig", "sap"])["sap"] == fastdis.sap(f, z, random_state=0)
+
+
+def _slow_chunk(x):
+    import time
+    time.sleep(0.05)
+    return x
+
+
+def test_a_worker_killed_mid_computation_changes_nothing(client):
+    """Dask reruns the lost tasks elsewhere: the tables, and the value, are unchanged."""
+    import signal
+    import threading
+
+    f, z = _data(n=4000, seed=8)
+    expected = fastdis.mig(f, z)
+    Z = da.from_array(z, chunks=100).map_blocks(_slow_chunk)  # 2 passes of 40 chunks of 50 ms
+    pids = client.run(os.getpid)
+    victim = next(iter(pids.values()))
+    killed = threading.Event()
+
+    def kill():
+        os.kill(victim, signal.SIGKILL)
+        killed.set()
+
+    timer = threading.Timer(0.5, kill)
+    timer.start()
+    try:
+        value = fastdis.mig(da.from_array(f, chunks=100), Z)
+        assert killed.is_set()  # the worker died before the value was complete
+        assert value == expected
+    finally:
+        timer.cancel()
+        client.wait_for_workers(2, timeout=60)
+    assert victim not in client.run(os.getpid).values()  # its nanny started a new one
