@@ -46,15 +46,46 @@ def _zarr(path, key):
                          "--codes-key") from None
 
 
+def _npy_rows(path, r0, r1):
+    """Rows [r0, r1) of an .npy file, read by the task that needs them: a memory map (the
+    kernels read it in place, from the page cache; no copy)."""
+    import numpy as np
+
+    return np.load(path, mmap_mode="r", allow_pickle=False)[r0:r1]
+
+
+def _hdf5_rows(path, key, r0, r1):
+    """Rows [r0, r1) of an HDF5 dataset, read by the task that needs them (an open h5py
+    dataset cannot be sent to another process)."""
+    import h5py
+
+    with h5py.File(path, "r") as f:
+        return f[key][r0:r1]
+
+
+def _lazy_rows(read, args, n_rows, n_cols, dtype, rows_per_chunk):
+    """A dask array whose chunk of rows [r0, r1) is ``read(*args, r0, r1)``: only the
+    arguments (paths) travel to the workers, never the data."""
+    import dask
+    import numpy as np
+
+    da = _dask_array(args[0])
+    task = dask.delayed(read, pure=True)
+    blocks = [da.from_delayed(task(*args, r0, min(r0 + rows_per_chunk, n_rows)),
+                              shape=(min(rows_per_chunk, n_rows - r0), n_cols), dtype=dtype)
+              for r0 in range(0, n_rows, rows_per_chunk)]
+    return da.concatenate(blocks, axis=0) if len(blocks) > 1 else blocks[0]
+
+
 def _shards(path):
     import numpy as np
 
-    da = _dask_array(path)
+    _dask_array(path)
     files = sorted(glob.glob(os.path.join(path, "*.npy")))
     if not files:
         raise UsageError(f"{path}: a folder with neither a zarr store (zarr.json, .zarray) nor "
                          ".npy shards")
-    parts = []
+    parts, first = [], None
     for name in files:
         try:
             shard = np.load(name, mmap_mode="r", allow_pickle=False)
@@ -64,19 +95,24 @@ def _shards(path):
         if shard.ndim != 2:
             raise UsageError(f"{name}: a {shard.ndim}-D array; each shard must be 2-D "
                              "(rows, columns)")
-        if parts and (shard.shape[1], shard.dtype) != (parts[0].shape[1], parts[0].dtype):
+        if first is None:
+            first = shard
+        elif (shard.shape[1], shard.dtype) != (first.shape[1], first.dtype):
             raise UsageError(f"{name}: shape {shard.shape} and dtype {shard.dtype} do not "
-                             f"match the first shard's ({parts[0].shape[1]} columns, "
-                             f"{parts[0].dtype})")
+                             f"match the first shard's ({first.shape[1]} columns, "
+                             f"{first.dtype})")
         if shard.shape[0]:
-            parts.append(da.from_array(shard, chunks=(_ROWS_PER_CHUNK, -1)))
+            parts.append(_lazy_rows(_npy_rows, (name,), shard.shape[0], shard.shape[1],
+                                    shard.dtype, _ROWS_PER_CHUNK))
     if not parts:
         raise UsageError(f"{path}: every .npy shard is empty")
-    return da.concatenate(parts, axis=0)
+    import dask.array as da
+
+    return da.concatenate(parts, axis=0) if len(parts) > 1 else parts[0]
 
 
 def _hdf5(path, key, option):
-    da = _dask_array(path)
+    _dask_array(path)
     try:
         import h5py
     except ImportError:
@@ -85,19 +121,28 @@ def _hdf5(path, key, option):
         f = h5py.File(path, "r")
     except Exception as exc:  # noqa: BLE001
         raise UsageError(f"{path}: not a readable HDF5 file ({exc})") from None
-    names = []
-    f.visititems(lambda name, obj: names.append(name) if isinstance(obj, h5py.Dataset) else None)
-    if key is None:
-        if len(names) != 1:
-            raise UsageError(f"{path}: holds {len(names)} datasets ({', '.join(names[:10])}); "
-                             f"name one with {option}")
-        key = names[0]
-    if key not in names:
-        raise UsageError(f"{path}: no dataset {key!r} (it has {', '.join(names[:10])})")
-    dataset = f[key]
-    chunks = dataset.chunks[0] * max(1, _ROWS_PER_CHUNK // dataset.chunks[0]) \
-        if dataset.chunks else _ROWS_PER_CHUNK
-    return da.from_array(dataset, chunks=(chunks, -1))
+    with f:
+        names = []
+        f.visititems(lambda name, obj: names.append(name) if isinstance(obj, h5py.Dataset)
+                     else None)
+        if key is None:
+            if len(names) != 1:
+                raise UsageError(f"{path}: holds {len(names)} datasets "
+                                 f"({', '.join(names[:10])}); name one with {option}")
+            key = names[0]
+        if key not in names:
+            raise UsageError(f"{path}: no dataset {key!r} (it has {', '.join(names[:10])})")
+        dataset = f[key]
+        if dataset.ndim != 2:
+            raise UsageError(f"{path}: dataset {key!r} is {dataset.ndim}-D, expected 2-D "
+                             "(rows, columns)")
+        _check_dtype(path, dataset.dtype, f"dataset {key!r}")
+        step = dataset.chunks[0] * max(1, _ROWS_PER_CHUNK // dataset.chunks[0]) \
+            if dataset.chunks else _ROWS_PER_CHUNK
+        shape, dtype = dataset.shape, dataset.dtype
+    if shape[0] == 0:
+        raise UsageError(f"{path}: dataset {key!r} has no rows")
+    return _lazy_rows(_hdf5_rows, (path, key), shape[0], shape[1], dtype, step)
 
 
 def read_lazy(path, key=None, option="--factors-key / --codes-key"):

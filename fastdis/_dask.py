@@ -105,11 +105,15 @@ def _compute(*values):
 
 # ---------------------------------------------------------------- pass 1: ranges, levels
 
-def _block_stats(f, c, row0, code_ranges, factor_ranges):
-    """Statistics of one chunk: a dict; errors are returned, not raised (see the module)."""
+def _block_stats(f, c, row0, code_ranges, factor_ranges, sample):
+    """Statistics of one chunk: a dict; errors are returned, not raised (see the module).
+    ``sample``: global row numbers whose rows to return too (those in this chunk)."""
     out = dict(n=f.shape[0])
     if f.shape[0] == 0:
         return out
+    if sample is not None:
+        mine = sample[(sample >= row0) & (sample < row0 + f.shape[0])] - row0
+        out["sample"] = (np.array(f[mine]), np.array(c[mine]))
     if f.dtype.kind == "f":  # where a missing label is: global row, first in each column
         bad = ~np.isfinite(f)
         if bad.any():
@@ -148,6 +152,9 @@ def _merge_stats(parts, n_factors, n_codes):
             raise p["error"]
     parts = [p for p in parts if p["n"] > 0]
     merged = dict(n=sum(p["n"] for p in parts))
+    if "sample" in parts[0]:
+        merged["sample"] = tuple(np.concatenate([p["sample"][i] for p in parts])
+                                 for i in range(2))
     merged["levels"] = [np.unique(np.concatenate([p["levels"][k] for p in parts]))
                         for k in range(n_factors)]
     for key in ("code_ranges", "factor_ranges"):
@@ -157,14 +164,20 @@ def _merge_stats(parts, n_factors, n_codes):
     return merged
 
 
-def statistics(factors, codes, *, code_ranges=True, factor_ranges=False):
+def sample_rows(n, n_rows):
+    """The row numbers of the evenly spaced sample of at most ``n_rows`` of ``n`` rows."""
+    return np.linspace(0, n - 1, min(n, n_rows)).astype(np.int64)
+
+
+def statistics(factors, codes, *, code_ranges=True, factor_ranges=False, sample=None):
     """Pass 1 over validated dask (factors, codes) (see :func:`check_pair`): a dict with
     ``n``, ``levels`` (sorted distinct values of each factor), ``code_ranges`` (mins,
-    maxs) and, with ``factor_ranges``, the factors' float64 (mins, maxs)."""
+    maxs), with ``factor_ranges`` the factors' float64 (mins, maxs), and with ``sample``
+    (sorted row numbers) those rows of both, in memory (unvalidated)."""
     from dask import delayed
 
     task = delayed(_block_stats, pure=True)
-    parts = _compute(*[task(f, c, r, code_ranges, factor_ranges)
+    parts = _compute(*[task(f, c, r, code_ranges, factor_ranges, sample)
                        for f, c, r in _blocks(factors, codes)])
     return _merge_stats(parts, factors.shape[1], codes.shape[1])
 
@@ -285,14 +298,6 @@ def information(factors, codes, n_bins, strategy, code_range, factor_bins):
 
 # ---------------------------------------------------------------- evaluate()
 
-def sample_rows(factors, codes, n_rows):
-    """At most ``n_rows`` evenly spaced rows of both, in memory (validated)."""
-    n = factors.shape[0]
-    rows = np.linspace(0, n - 1, min(n, n_rows)).astype(np.intp)
-    f, c = _compute(factors[rows], codes[rows])
-    return check_factors(f, min_samples=1), check_codes(c, min_samples=1)
-
-
 def in_memory(*arrays):
     """The arrays computed into numpy arrays (dask arrays), in one pass of the scheduler."""
     lazy = [i for i, a in enumerate(arrays) if is_dask(a)]
@@ -302,12 +307,21 @@ def in_memory(*arrays):
     return values
 
 
-def shared_statistics(factors, codes):
-    """:func:`statistics` (code ranges), once per :func:`fastdis._shared.sharing` scope."""
-    from ._shared import shared
+def shared_statistics(factors, codes, sample_size=None):
+    """:func:`statistics` (code ranges; with ``sample_size``, an evenly spaced sample of
+    at most that many rows too), once per :func:`fastdis._shared.sharing` scope: a later
+    call without a sample reuses a pass that took one."""
+    from ._shared import scope_store
 
-    return shared("dask statistics", (factors, codes), (True, False),
-                  lambda: statistics(factors, codes))
+    store = scope_store()
+    key = ("dask statistics", factors.name, codes.name)
+    if store is not None and key in store and (sample_size is None or "sample" in store[key][0]):
+        return store[key][0]
+    sample = None if sample_size is None else sample_rows(factors.shape[0], sample_size)
+    stats = statistics(factors, codes, sample=sample)
+    if store is not None:
+        store[key] = (stats, (factors, codes))
+    return stats
 
 
 def shared_in_memory(factors, codes):

@@ -14,7 +14,7 @@ from ._random import check_random_state
 from ._report import PARTS
 from ._shared import sharing
 from ._threads import limit_threads, total_threads
-from ._validation import check_n_threads, check_pair
+from ._validation import check_codes, check_factors, check_n_threads, check_pair
 from .metrics._fitting import value_counts
 
 _DO_TRAN = ("Do & Tran 2020, Theory and evaluation metrics for learning disentangled "
@@ -180,11 +180,12 @@ def check_not_swapped(factors, codes):
 def _check_not_swapped_chunked(factors, codes):
     """:func:`check_not_swapped` for dask arrays: decided on evenly spaced rows, confirmed
     with the factors' exact numbers of levels (the first pass over the chunks)."""
-    f, c = _dask.sample_rows(factors, codes, _SWAP_SAMPLE)
+    stats = _dask.shared_statistics(factors, codes, _SWAP_SAMPLE)
+    f, c = stats["sample"]
     try:
-        check_not_swapped(f, c)
+        check_not_swapped(check_factors(f, min_samples=1), check_codes(c, min_samples=1))
     except ValueError:
-        n_levels = np.array([len(v) for v in _dask.shared_statistics(factors, codes)["levels"]])
+        n_levels = np.array([len(v) for v in stats["levels"]])
         if 2 * np.count_nonzero(n_levels > factors.shape[0] // 2) > len(n_levels):
             raise
 
@@ -303,9 +304,7 @@ def evaluate(factors, codes, metrics="all", *, var=None, std=None, logvar=None, 
     factors, codes = (_dask.check_pair if chunked else check_pair)(factors, codes)
     nt = check_n_threads(n_threads)
     seed = check_random_state(random_state)
-    if chunked:
-        _check_not_swapped_chunked(factors, codes)
-    else:
+    if not chunked:  # (chunked: in the first pass over the chunks, below)
         check_not_swapped(factors, codes)
     post = None
     if spread:
@@ -326,8 +325,8 @@ def evaluate(factors, codes, metrics="all", *, var=None, std=None, logvar=None, 
     # n_threads is the total: a metric's own BLAS / OpenMP pools stay within it too
     with sharing(), limit_threads(total_threads(nt)), \
             progress_bar(len(names), "fastdis", progress) as bar:
-        if chunked:  # NaN / inf: bad input, raise now (the first pass, shared)
-            _dask.shared_statistics(factors, codes)
+        if chunked:  # swapped arguments, NaN / inf: raise now (the first pass, shared)
+            _check_not_swapped_chunked(factors, codes)
         else:
             column_ranges(codes, nt)
         for name in names:

@@ -38,7 +38,9 @@ def files(tmp_path):
 def test_npy_shards_equal_the_whole_array(files, capsys):
     path, _, _ = files
     whole = _scores(path, capsys, "evaluate", path / "f.npy", path / "z.npy")
-    for scheduler in ([], ["--scheduler", "sync"], ["--scheduler", "threads"]):
+    # processes: each task reads its own rows (only the paths are sent to the workers)
+    for scheduler in ([], ["--scheduler", "sync"], ["--scheduler", "threads"],
+                      ["--scheduler", "processes"]):
         assert _scores(path, capsys, "evaluate", path / "f.npy", path / "shards",
                        *scheduler) == whole
 
@@ -65,8 +67,10 @@ def test_hdf5_dataset(files, capsys):
     with h5py.File(path / "data.h5", "w") as h:
         h.create_dataset("latents/codes", data=z, chunks=(1000, 4))
         h.create_dataset("factors", data=f)
-    assert _scores(path, capsys, "evaluate", path / "data.h5", path / "data.h5",
-                   "--factors-key", "factors", "--codes-key", "latents/codes") == whole
+    for scheduler in ("threads", "processes"):  # an open HDF5 file cannot be pickled
+        assert _scores(path, capsys, "evaluate", path / "data.h5", path / "data.h5",
+                       "--factors-key", "factors", "--codes-key", "latents/codes",
+                       "--scheduler", scheduler) == whole
 
 
 def test_problems_are_one_line_naming_the_path(files, capsys):

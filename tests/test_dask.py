@@ -162,9 +162,9 @@ def test_evaluate_equals_in_memory_and_shares_one_pass():
         assert report[name] == getattr(fastdis, name)(f, z)
 
 
-def test_evaluate_reads_each_chunk_three_times_for_all_information_metrics():
-    """The swap check's sample, one statistics pass and one histogram pass serve the six
-    metrics: each chunk of the codes is read three times (only tables travel)."""
+def test_evaluate_reads_each_chunk_twice_for_all_information_metrics():
+    """One pass (statistics and the swap check's sample) and one histogram pass serve the six
+    metrics: each chunk of the codes is read twice (only tables travel)."""
     f, z = _data(n=2000)
     reads = []
 
@@ -174,7 +174,7 @@ def test_evaluate_reads_each_chunk_three_times_for_all_information_metrics():
 
     codes = da.from_array(z, chunks=500).map_blocks(counted)
     fastdis.evaluate(da.from_array(f, chunks=500), codes, metrics="information")
-    assert reads.count(500) == 3 * 4  # (dask also calls it on 0- and 1-row stand-ins)
+    assert reads.count(500) == 2 * 4  # (dask also calls it on 0- and 1-row stand-ins)
 
 
 def test_evaluate_posterior_with_dask_spread():
@@ -254,3 +254,12 @@ def test_a_worker_killed_mid_computation_changes_nothing(client):
         timer.cancel()
         client.wait_for_workers(2, timeout=60)
     assert victim not in client.run(os.getpid).values()  # its nanny started a new one
+
+
+def test_swapped_arguments_are_refused_as_in_memory():
+    f, z = _data(n=3000)
+    with pytest.raises(ValueError, match="look swapped") as memory:
+        fastdis.evaluate(z, f)
+    with pytest.raises(ValueError, match="look swapped") as chunked:
+        fastdis.evaluate(da.from_array(z, chunks=700), da.from_array(f, chunks=700))
+    assert str(chunked.value) == str(memory.value)
