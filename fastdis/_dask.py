@@ -332,3 +332,68 @@ def shared_in_memory(factors, codes):
 
     return shared("dask in memory", (factors, codes), (),
                   lambda: check_in_memory(*in_memory(factors, codes)))
+
+
+# ---------------------------------------------------------------- IRS: per-level moments
+
+def _block_levels(f, c, levels, fbinning, e):
+    """One chunk's per-level (sums, minima, maxima, counts) of the codes rescaled by 2**-e."""
+    total = int(levels.n_levels.sum())
+    d = c.shape[1]
+    if f.shape[0] == 0:
+        return (np.zeros((total, d)), np.full((total, d), np.inf), np.full((total, d), -np.inf),
+                np.zeros(total, dtype=np.int64))
+    f = check_factors(f, min_samples=1)
+    c = check_codes(c, min_samples=1)
+    if fbinning is not None:
+        f = apply_binning(np.asarray(f, dtype=np.float64), fbinning, 1)
+    if e.any():
+        c = np.array(c, dtype=np.float64)
+        c[:, e != 0] = np.ldexp(c[:, e != 0], -e[e != 0])
+    mean, _, lo, hi, count = _kernels.level_deviation(*levels.kernel_input(f), levels.n_levels,
+                                                      c, 1)
+    sums = np.where(count[:, None] > 0, mean * count[:, None], 0.0)
+    return sums, lo, hi, count
+
+
+def _merge_levels(*parts):
+    sums, lo, hi, count = (p.copy() for p in parts[0])
+    for s, a, b, n in parts[1:]:
+        sums += s
+        np.minimum(lo, a, out=lo)
+        np.maximum(hi, b, out=hi)
+        count += n
+    return sums, lo, hi, count
+
+
+def grouping(factors, codes, factor_bins, strategy):
+    """Pass 1 for the intervention metrics' grouping: (FactorLevels of the labels that group
+    the rows, the factor binning or None, the statistics)."""
+    from ._validation import check_int
+
+    binned = factor_bins is not None and factor_bins is not False
+    if binned:
+        factor_bins = check_int(factor_bins, "factor_bins", 2, 65535)
+        if factors.dtype.kind not in "iuf":
+            raise TypeError(f"factor_bins needs numeric factors, got dtype {factors.dtype}")
+    stats = statistics(factors, codes, factor_ranges=binned)
+    values, fbinning = stats["levels"], None
+    if binned:
+        fbinning, values = factor_binning(values, stats["factor_ranges"], factor_bins, strategy)
+    return FactorLevels(values), fbinning, stats
+
+
+def level_moments(factors, codes, levels, fbinning, e):
+    """Pass 2 for IRS: per level of every factor (mean, max |z - mean|, min, max, count) of
+    the codes rescaled by 2**-e, as :func:`fastdis._kernels.level_deviation` gives in
+    memory (the means to rounding: the chunks' sums are added in another order)."""
+    from dask import delayed
+
+    task = delayed(_block_levels, pure=True)
+    sums, lo, hi, count = _compute(tree_sum([task(f, c, levels, fbinning, e)
+                                             for f, c, _ in _blocks(factors, codes)],
+                                            _merge_levels))[0]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = sums / count[:, None]
+    dev = np.where(hi - mean > mean - lo, hi - mean, mean - lo)
+    return mean, dev, lo, hi, count

@@ -186,7 +186,7 @@ def test_evaluate_posterior_with_dask_spread():
     assert a["informativeness"] == b["informativeness"] and a["mig"] == b["mig"]
 
 
-@pytest.mark.parametrize("metric", ["z_diff", "z_min_var", "z_max_var", "irs", "sap",
+@pytest.mark.parametrize("metric", ["z_diff", "z_min_var", "z_max_var", "sap",
                                     "explicitness", "dci"])
 def test_other_metrics_give_their_in_memory_values(metric):
     f, z = _data(n=1500, seed=2)
@@ -263,3 +263,38 @@ def test_swapped_arguments_are_refused_as_in_memory():
     with pytest.raises(ValueError, match="look swapped") as chunked:
         fastdis.evaluate(da.from_array(z, chunks=700), da.from_array(f, chunks=700))
     assert str(chunked.value) == str(memory.value)
+
+
+@pytest.mark.parametrize("convention,kwargs", [(None, {}), ("ubisoft", {}), (None, dict(factor_bins=3)),
+                                               ("dlib", {}), (None, dict(diff_quantile=0.9))])
+def test_irs_from_the_chunks_level_moments(convention, kwargs):
+    """The maximum form from per-level sums, minima, maxima and counts merged (the means
+    summed in another order: equal to rounding); the quantile forms read the rows in memory
+    (equal)."""
+    rng = np.random.default_rng(6)
+    f, z = _data(n=2400, seed=6)
+    z[:, 1] *= 1e300  # extreme magnitudes: rescaled by powers of two in both paths
+    z[:, 2] *= 1e-300
+    expected = fastdis.irs(f, z, convention=convention, return_details=True, **kwargs)
+    for rows in _chunkings(len(f), rng)[1:]:
+        got = fastdis.irs(da.from_array(f, chunks=(rows, 4)), da.from_array(z, chunks=500),
+                          convention=convention, return_details=True, **kwargs)
+        assert got[0] == pytest.approx(expected[0], rel=1e-14, abs=1e-15)
+        np.testing.assert_allclose(got[1]["irs_matrix"], expected[1]["irs_matrix"],
+                                   rtol=1e-13, atol=1e-14)
+        np.testing.assert_array_equal(got[1]["active_codes"], expected[1]["active_codes"])
+
+
+def test_irs_chunked_errors_and_degenerate_codes():
+    f, z = _data(n=500)
+    bad = z.copy()
+    bad[480, 3] = np.inf
+    with pytest.raises(ValueError) as memory:
+        fastdis.irs(f, bad)
+    with pytest.raises(ValueError) as chunked:
+        fastdis.irs(da.from_array(f, chunks=100), da.from_array(bad, chunks=100))
+    assert str(chunked.value) == str(memory.value)
+    with pytest.warns(fastdis.DegenerateWarning, match="every code is constant"):
+        assert fastdis.irs(da.from_array(f, chunks=100), da.from_array(z * 0, chunks=100)) == 0
+    with pytest.raises(ValueError, match="single value"):
+        fastdis.irs(da.from_array(f * 0, chunks=100), da.from_array(z, chunks=100))
