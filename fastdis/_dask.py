@@ -90,11 +90,24 @@ def check_pair(factors, codes, min_samples=2):
     return factors, codes
 
 
-def _blocks(factors, codes):
-    """The (factors, codes, first row) of every chunk, as delayed objects, in row order."""
-    starts = np.concatenate([[0], np.cumsum(factors.chunks[0])[:-1]]).astype(np.int64)
-    return list(zip(factors.to_delayed().ravel(), codes.to_delayed().ravel(),
-                    (int(s) for s in starts)))
+def _blocks(*arrays):
+    """(each array's chunk, ..., first row) of every chunk of rows, as delayed objects, in
+    row order; the arrays have the same row chunks and one chunk of columns."""
+    starts = np.concatenate([[0], np.cumsum(arrays[0].chunks[0])[:-1]]).astype(np.int64)
+    return list(zip(*[a.to_delayed().ravel() for a in arrays], (int(s) for s in starts)))
+
+
+def _as_rows(x, name, chunks):
+    """``x`` (dask or in memory) as a 2-D dask array with these row chunks, one column chunk."""
+    import dask.array as da
+
+    if not is_dask(x):
+        from ._validation import _as_2d
+        x = da.from_array(_as_2d(x, name), chunks=(max(1, len(x)), -1))
+    elif x.ndim != 2:
+        raise ValueError(f"{name} must be a 2-D array of shape (n_samples, n_columns), got a "
+                         f"{x.ndim}-D array of shape {x.shape}")
+    return x.rechunk((chunks, -1))
 
 
 def _compute(*values):
@@ -397,3 +410,111 @@ def level_moments(factors, codes, levels, fbinning, e):
         mean = sums / count[:, None]
     dev = np.where(hi - mean > mean - lo, hi - mean, mean - lo)
     return mean, dev, lo, hi, count
+
+
+# ---------------------------------------------------------------- posteriors (Do & Tran)
+
+class ChunkedPosterior:
+    """A posterior given as dask arrays: the means and the spread as given (``name``: var,
+    std or logvar), row-aligned; each chunk is validated by
+    :func:`fastdis._posterior.check_posterior` when a pass reads it."""
+
+    def __init__(self, mu, spread, name, mu_name):
+        self.mu, self.spread, self.name, self.mu_name = mu, spread, name, mu_name
+
+    @property
+    def shape(self):
+        return self.mu.shape
+
+    @property
+    def key(self):
+        return ("dask", self.mu.name, self.spread.name, self.name)
+
+    def in_memory(self):
+        """The validated in-memory :class:`fastdis._posterior.Posterior` (computed once per
+        sharing scope)."""
+        from ._posterior import check_posterior
+        from ._shared import scope_store
+
+        store = scope_store()
+        key = ("dask posterior in memory",) + self.key
+        if store is not None and key in store:
+            return store[key][0]
+        mu, spread = in_memory(self.mu, self.spread)
+        post = check_posterior(mu, **{self.name: spread}, mu_name=self.mu_name)
+        if store is not None:
+            store[key] = (post, (self.mu, self.spread))
+        return post
+
+
+def check_posterior(mu, spread, name, mu_name, min_samples=2):
+    """The lazy counterpart of :func:`fastdis._posterior.check_posterior` (shapes only)."""
+    mu = _as_rows(mu, mu_name, mu.chunks[0] if is_dask(mu) else spread.chunks[0])
+    spread = _as_rows(spread, name, mu.chunks[0])
+    check_codes(np.zeros((1, mu.shape[1]), dtype=mu.dtype), mu_name, min_samples=1)
+    check_codes(np.zeros((1, spread.shape[1]), dtype=spread.dtype), name, min_samples=1)
+    if mu.shape[0] < min_samples:
+        raise ValueError(f"{mu_name} needs at least {min_samples} samples (rows), got "
+                         f"{mu.shape[0]}")
+    if spread.shape != mu.shape:
+        raise ValueError(f"{name} must have the shape of {mu_name}, {mu.shape}; got "
+                         f"{spread.shape}")
+    return ChunkedPosterior(mu, spread, name, mu_name)
+
+
+def _block_quantized(mu, spread, f, row0, name, mu_name, levels, edges, do_tran):
+    """One chunk's quantised tables, row entropies, fallbacks and level counts, or an error."""
+    from ._posterior import check_posterior as check
+
+    d, nb = mu.shape[1], len(edges) - 1
+    n_levels = np.zeros(0, dtype=np.int64) if levels is None else levels.n_levels
+    n_total = int(n_levels.sum())
+    if mu.shape[0] == 0:
+        return (np.zeros((d, 1 + n_total, nb)), np.zeros(d), np.zeros(d, dtype=np.int64),
+                np.zeros(n_total, dtype=np.int64)), None
+    try:
+        post = check(mu, **{name: spread}, mu_name=mu_name, min_samples=1, first_row=row0)
+    except ValueError as exc:
+        return None, exc
+    labels, counts = None, np.zeros(0, dtype=np.int64)
+    if levels is not None:
+        offsets = np.concatenate([[0], np.cumsum(n_levels)[:-1]])
+        labels = levels.level_indices(check_factors(f, min_samples=1))
+        counts = np.concatenate([np.bincount(labels[:, k], minlength=int(m))
+                                 for k, m in enumerate(n_levels)])
+        labels += offsets.astype(np.int32)
+    tables, row_h, n_fallback = _kernels.quantized_tables(post.mu, post.std, labels, n_total,
+                                                          edges, 1 if do_tran else 0, 1)
+    return (tables, row_h, np.asarray(n_fallback, dtype=np.int64), counts), None
+
+
+def _sum_quantized(*parts):
+    for value, error in parts:
+        if error is not None:
+            return None, error
+    return tuple(sum(v[i] for v, _ in parts) for i in range(4)), None
+
+
+def quantized_tables(post, factors, edges, do_tran):
+    """The quantised estimator's tables over all chunks (summed: equal to the in-memory
+    ones to rounding), the rows' entropy sums, the fallback counts, and with factors
+    (row-aligned, dask or not) their level counts and :class:`FactorLevels`."""
+    from dask import delayed
+
+    levels = None
+    arrays = [post.mu, post.spread]
+    if factors is not None:
+        factors = _as_rows(factors, "factors", post.mu.chunks[0])
+        if factors.shape[0] != post.shape[0]:
+            raise ValueError(f"factors and {post.mu_name} must have the same number of samples "
+                             f"(rows): factors has {factors.shape[0]}, {post.mu_name} has "
+                             f"{post.shape[0]}")
+        levels = FactorLevels(statistics(factors, post.mu, code_ranges=False)["levels"])
+        arrays.append(factors)
+    task = delayed(_block_quantized, pure=True)
+    blocks = [task(b[0], b[1], b[2] if factors is not None else None, b[-1], post.name,
+                   post.mu_name, levels, edges, do_tran) for b in _blocks(*arrays)]
+    value, error = _compute(tree_sum(blocks, _sum_quantized))[0]
+    if error is not None:
+        raise error
+    return (*value, levels)

@@ -202,12 +202,14 @@ def _call(name, func, factors, codes, post, kwargs):
     validated arrays for each, so they share the estimators' records)."""
     if _REGISTRY[name][0] != "posterior":
         return func(factors, codes, **kwargs)
+    chunked = isinstance(post, _dask.ChunkedPosterior)
+    kwargs.update({post.name: post.spread} if chunked else {"std": post.std})
     if name == "informativeness":
-        info, details = func(post.mu, std=post.std, **kwargs)
+        info, details = func(post.mu, **kwargs)
         return float(np.mean(info)), dict(details, per_code=info)
     kwargs.pop("return_details", None)
-    result = func(post.mu, std=post.std, **kwargs) if name == "separability" \
-        else func(factors, post.mu, std=post.std, **kwargs)
+    result = func(post.mu, **kwargs) if name == "separability" \
+        else func(factors, post.mu, **kwargs)
     return result, result.to_dict()
 
 
@@ -310,9 +312,8 @@ def evaluate(factors, codes, metrics="all", *, var=None, std=None, logvar=None, 
     if spread:
         from ._posterior import check_posterior
 
-        mu, *spread_values = _dask.in_memory(codes, *spread.values()) if chunked else \
-            (codes, *spread.values())
-        post = check_posterior(mu, **dict(zip(spread, spread_values)), mu_name="codes")
+        # dask arrays: a ChunkedPosterior, whose chunks are validated when read
+        post = check_posterior(codes, **spread, mu_name="codes")
     from ._report import Report
 
     report = Report(
