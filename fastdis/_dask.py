@@ -143,9 +143,8 @@ def _block_stats(f, c, row0, code_ranges, factor_ranges, sample):
             out["error"] = exc
             return out
     out["levels"] = FactorLevels.from_data(f, 1).values
-    if factor_ranges:
-        as_float = np.asarray(f, dtype=np.float64)
-        out["factor_ranges"] = (as_float.min(axis=0), as_float.max(axis=0))
+    if factor_ranges:  # in the factors' dtype (float64 of it: what binning reads)
+        out["factor_ranges"] = (f.min(axis=0), f.max(axis=0))
     return out
 
 
@@ -261,8 +260,9 @@ def factor_binning(levels, factor_ranges, factor_bins, strategy):
     the levels of the binned labels (the bins their levels fall in: binning is monotone)."""
     from ._discretize import Binning
 
-    binning = range_strategy_binning(factor_ranges[0], factor_ranges[1], np.dtype(np.float64),
-                                     factor_bins, strategy)
+    binning = range_strategy_binning(np.asarray(factor_ranges[0], dtype=np.float64),
+                                     np.asarray(factor_ranges[1], dtype=np.float64),
+                                     np.dtype(np.float64), factor_bins, strategy)
     binned = []
     for k, v in enumerate(levels):
         one = Binning(binning.edges[k:k + 1], binning.scale[k], binning.offset[k],
@@ -518,3 +518,19 @@ def quantized_tables(post, factors, edges, do_tran):
     if error is not None:
         raise error
     return (*value, levels)
+
+
+# ---------------------------------------------------------------- rows gathered
+
+def gather(factors, codes, *row_sets):
+    """The rows the predictor metrics fit and score on, in memory: ``(factors_u, codes_u,
+    local_sets)`` for u the sorted union of ``row_sets`` (global row numbers), each set
+    renumbered into u (order kept; a set that is the previous one stays the same object)."""
+    union = np.unique(np.concatenate([np.asarray(r, dtype=np.int64) for r in row_sets]))
+    f, c = _compute(factors[union], codes[union])
+    f, c = check_factors(f, min_samples=1), check_codes(c, min_samples=1)
+    local = []
+    for i, rows in enumerate(row_sets):
+        same = i > 0 and rows is row_sets[i - 1]
+        local.append(local[-1] if same else np.searchsorted(union, rows))
+    return f, c, local

@@ -52,6 +52,12 @@ _REGISTRY = {
     "separability": ("posterior", _DO_TRAN),
 }
 _FAMILIES = ("information", "intervention", "predictor", "posterior")
+# Metrics that compute dask arrays chunk by chunk (the others read them into memory first)
+_CHUNKED = {"irs", "dci"}
+
+
+def _reads_chunks(name):
+    return name in _CHUNKED or _REGISTRY[name][0] in ("information", "posterior")
 
 
 def available_metrics(family=None):
@@ -342,7 +348,7 @@ def evaluate(factors, codes, metrics="all", *, var=None, std=None, logvar=None, 
             t0 = time.perf_counter()
             try:
                 args = (factors, codes)
-                if chunked and _REGISTRY[name][0] != "information":
+                if chunked and not _reads_chunks(name):
                     args = _dask.shared_in_memory(factors, codes)
                 result = _call(name, func, *args, post, kwargs)
             except Exception as exc:  # noqa: BLE001 - the inputs passed check_pair above: this

@@ -156,7 +156,10 @@ def test_evaluate_equals_in_memory_and_shares_one_pass():
         a, b = expected[name], got[name]
         if name == "dci":
             a, b = (a.disentanglement, a.completeness), (b.disentanglement, b.completeness)
-        assert a == b, name
+        if name == "irs":  # per-level sums merged in another order: equal to rounding
+            assert b == pytest.approx(a, rel=1e-14)
+        else:
+            assert a == b, name
     report = fastdis.evaluate(F, Z, metrics="information")
     for name in INFORMATION:
         assert report[name] == getattr(fastdis, name)(f, z)
@@ -188,7 +191,7 @@ def test_evaluate_posterior_with_dask_spread():
 
 
 @pytest.mark.parametrize("metric", ["z_diff", "z_min_var", "z_max_var", "sap",
-                                    "explicitness", "dci"])
+                                    "explicitness"])
 def test_other_metrics_give_their_in_memory_values(metric):
     f, z = _data(n=1500, seed=2)
     a = getattr(fastdis, metric)(f, z, random_state=3)
@@ -200,18 +203,25 @@ def test_other_metrics_give_their_in_memory_values(metric):
 
 
 @pytest.fixture(scope="module")
-def client():
+def cluster_client():
     distributed = pytest.importorskip("distributed")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # a cluster's start-up notes (ports, ...)
         cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                                            dashboard_address=None)
-        c = distributed.Client(cluster)
+        c = distributed.Client(cluster, set_as_default=False)
     yield c
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         c.close()
         cluster.close()
+
+
+@pytest.fixture
+def client(cluster_client):
+    """The 2-process cluster, the default scheduler inside the test only."""
+    with cluster_client.as_current():
+        yield cluster_client
 
 
 def test_distributed_cluster_gives_the_in_memory_values(client):
@@ -337,3 +347,44 @@ def test_posterior_errors_name_the_global_row():
             fastdis.informativeness(*args)
     with pytest.raises(ValueError, match="var must have the shape of mu"):
         fastdis.informativeness(da.from_array(mu, chunks=100), da.from_array(var[:, :2], chunks=100))
+
+
+@pytest.mark.parametrize("convention,kwargs", [
+    (None, {}), ("ubisoft", {}), ("dlib", {}), (None, dict(estimator="random_forest")),
+    (None, dict(estimator="gradient_boosting")), (None, dict(train_fraction=0.5, max_train=300))])
+def test_dci_fits_the_gathered_rows(convention, kwargs):
+    """The split drawn from the number of rows, only those rows gathered, the codes' and
+    factors' ranges from the chunks: the in-memory result, bit for bit."""
+    f, z = _data(n=3000, seed=11)
+    F, Z = da.from_array(f, chunks=700), da.from_array(z, chunks=(900, 6))
+    a = fastdis.dci(f, z, convention=convention, random_state=2, **kwargs)
+    b = fastdis.dci(F, Z, convention=convention, random_state=2, **kwargs)
+    np.testing.assert_array_equal(b.importance, a.importance)
+    assert (b.disentanglement, b.completeness, b.informativeness, b.n_train, b.n_test) == \
+        (a.disentanglement, a.completeness, a.informativeness, a.n_train, a.n_test)
+
+
+def test_dci_label_factors_and_reads():
+    """String labels (a classifier) on dask arrays; each code chunk is read twice (the ranges,
+    then the gathered rows), never into one in-memory array."""
+    f, z = _data(n=2000, seed=12)
+    labels = np.array(["a", "b", "c", "d", "e", "f", "g"])[f]
+    a = fastdis.dci(labels, z, random_state=0)
+    b = fastdis.dci(da.from_array(labels, chunks=500), da.from_array(z, chunks=500),
+                    random_state=0)
+    np.testing.assert_array_equal(b.importance, a.importance)
+    reads = []
+
+    def counted(block):
+        reads.append(block.shape[0])
+        return block
+
+    fastdis.dci(da.from_array(f, chunks=500), da.from_array(z, chunks=500).map_blocks(counted))
+    assert reads.count(500) == 2 * 4
+
+
+def test_the_cluster_computed_the_distributed_tests(client):
+    """Inside a test using the fixture the work runs in the workers' processes."""
+    pids = set(client.run(os.getpid).values())
+    x = da.from_array(np.arange(10), chunks=5).map_blocks(lambda b: b * 0 + os.getpid())
+    assert set(np.unique(x.compute()).tolist()) <= pids
