@@ -61,6 +61,16 @@ def _seed(text):
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _positive_int(option, minimum):
+    def parse(text):
+        value = _integer(text)
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{option} must be an integer >= {minimum}, "
+                                             f"got {text}")
+        return value
+    return parse
+
+
 def _threads(text):
     from ._validation import check_n_threads
 
@@ -186,16 +196,49 @@ def _evaluate(args):
         _say(note)
     _numbers_only(codes.array, args.codes)
     spread = _read_spread(args)
-    options = {"dci": {"estimator": args.dci_estimator}} if args.dci_estimator else {}
+    options = _metric_options(args, bool(spread))
     try:
         with scheduler(args.scheduler):
             report = fastdis.evaluate(factors.array, codes.array, args.metrics,
                                       random_state=args.seed, n_threads=args.threads,
-                                      factor_names=factors.names, code_names=codes.names,
-                                      **spread, **options)
+                                      factor_names=args.factor_names or factors.names,
+                                      code_names=args.code_names or codes.names,
+                                      convention=args.convention, **spread, **options)
     except (ValueError, TypeError) as exc:
         raise UsageError(_about_argument(str(exc), args)) from None
     return _finish(report, args)
+
+
+# option -> (the keyword it sets, the metric it is for; None: every requested metric that
+# takes that keyword)
+_METRIC_OPTIONS = {"n_bins": ("n_bins", None), "factor_bins": ("factor_bins", None),
+                   "sap_mode": ("mode", "sap"), "dci_estimator": ("estimator", "dci")}
+
+
+def _metric_options(args, posterior):
+    """evaluate()'s per-metric options from the command's: --n-bins to every metric with
+    n_bins (the information metrics; the posterior ones with a spread), --factor-bins to
+    every metric with factor_bins, --sap-mode to sap, --dci-estimator to dci."""
+    import inspect
+
+    import fastdis
+    from fastdis._evaluate import _names
+
+    options = {}
+    for name in _names(args.metrics, posterior):
+        params = inspect.signature(getattr(fastdis, name)).parameters
+        for option, (keyword, only) in _METRIC_OPTIONS.items():
+            value = getattr(args, option, None)
+            if value is not None and keyword in params and only in (None, name):
+                options.setdefault(name, {})[keyword] = value
+    return options
+
+
+def _names_list(text):
+    names = [n.strip() for n in text.split(",")]
+    if not all(names):
+        raise argparse.ArgumentTypeError(f"empty name in {text!r}: give comma-separated names")
+    return names
 
 
 def _read(path, key, header, option):
@@ -292,6 +335,28 @@ def _parser():
                          "note on stderr")
     ev.add_argument("--dci-estimator", choices=DCI_ESTIMATORS,
                     help="how dci predicts each factor from the codes; default lasso")
+    ev.add_argument("--convention", choices=("dlib", "ubisoft", "do_tran"),
+                    help="reproduce a reference implementation's values: every metric it has "
+                         "runs as it does (dlib: disentanglement_lib; ubisoft: the survey code "
+                         "of Carbonneau et al.; do_tran: Do & Tran's posterior scripts); the "
+                         "others keep fastdis's defaults. The JSON report's "
+                         "settings.effective lists what each metric ran with")
+    ev.add_argument("--n-bins", type=_positive_int("--n-bins", 2), metavar="B",
+                    help="bins per code of the information metrics (and of the posterior "
+                         "metrics' quantisation); default 20 (10 under ubisoft, 100 for a "
+                         "posterior)")
+    ev.add_argument("--factor-bins", type=_positive_int("--factor-bins", 2), metavar="B",
+                    help="bin numeric factors into B equal-width bins first, in every metric "
+                         "that can (continuous factors); default: factors are labels")
+    ev.add_argument("--sap-mode", choices=("regression", "classification"),
+                    help="sap's score of a (code, factor) pair: R^2 of a linear fit "
+                         "(regression, the paper's) or the accuracy of a threshold "
+                         "(classification, disentanglement_lib's); default regression")
+    ev.add_argument("--factor-names", type=_names_list, metavar="A,B,...",
+                    help="names of the factor columns in the report and plots; default the "
+                         "file's header, else factor0, factor1, ...")
+    ev.add_argument("--code-names", type=_names_list, metavar="A,B,...",
+                    help="names of the code columns; default the file's header, else code0, ...")
     spread = ev.add_mutually_exclusive_group()
     for name, what in (("var", "variances"), ("std", "standard deviations"),
                        ("logvar", "log-variances")):
@@ -311,7 +376,10 @@ def _parser():
                           epilog=EXIT_STATUSES,
                           formatter_class=argparse.RawDescriptionHelpFormatter)
     demo.add_argument("--encoder", default="partial",
-                      choices=("perfect", "partial", "entangled", "noise"))
+                      choices=("perfect", "partial", "entangled", "noise"),
+                      help="the synthetic encoder: each code one factor (perfect), some codes "
+                           "mixed (partial, the default), every code a mix (entangled), or "
+                           "codes independent of the factors (noise)")
     demo.add_argument("--small", action="store_true", help="11,520-row grid instead of 737,280")
     _add_output(demo)
     demo.set_defaults(func=_demo)

@@ -15,6 +15,7 @@ from ._report import PARTS
 from ._shared import sharing
 from ._threads import limit_threads, total_threads
 from ._validation import check_codes, check_factors, check_n_threads, check_pair
+from .metrics._conventions import CONVENTIONS, applies, effective_settings
 from .metrics._fitting import value_counts
 
 _DO_TRAN = ("Do & Tran 2020, Theory and evaluation metrics for learning disentangled "
@@ -221,7 +222,7 @@ def _call(name, func, factors, codes, post, kwargs):
 
 def evaluate(factors, codes, metrics="all", *, var=None, std=None, logvar=None, random_state=0,
              n_threads=None, progress=None, factor_names=None, code_names=None,
-             on_error="record", **options):
+             on_error="record", convention=None, **options):
     """Compute several metrics at once, sharing the work they have in common.
 
     One validation of the inputs, one min/max pass over the codes, one discretisation and
@@ -270,6 +271,12 @@ def evaluate(factors, codes, metrics="all", *, var=None, std=None, logvar=None, 
         own warning) is recorded in ``Report.errors`` too, as ``"gave NaN"``. Bad input
         (shapes, NaN, dtypes no metric accepts, factors and codes that look swapped) always
         raises, before any metric runs.
+    convention : {None, "dlib", "ubisoft", "do_tran"}, optional
+        Reproduce one reference implementation: every metric that it implements runs with
+        ``convention=`` it (``"do_tran"``: the posterior metrics); the others keep
+        fastdis's default. A metric's own ``convention`` in ``options`` wins. The report's
+        ``settings["effective"]`` records, per metric, the convention and every setting
+        it ran with.
     **options : dict
         Per-metric keyword arguments, keyed by metric name, e.g.
         ``dci={"estimator": "hist_gradient_boosting"}`` or ``mig={"convention": "dlib"}``.
@@ -298,6 +305,9 @@ def evaluate(factors, codes, metrics="all", *, var=None, std=None, logvar=None, 
     """
     if on_error not in ("record", "raise"):
         raise ValueError(f"on_error must be 'record' or 'raise', got {on_error!r}")
+    if convention not in CONVENTIONS:
+        raise ValueError("convention must be None, " + ", ".join(map(repr, CONVENTIONS[1:]))
+                         + f", got {convention!r}")
     spread = {k: v for k, v in (("var", var), ("std", std), ("logvar", logvar)) if v is not None}
     names = _names(metrics, bool(spread))
     for key, value in options.items():
@@ -326,9 +336,9 @@ def evaluate(factors, codes, metrics="all", *, var=None, std=None, logvar=None, 
         n_samples=factors.shape[0],
         factor_names=_column_names(raw_factors, factor_names, factors.shape[1], "factor"),
         code_names=_column_names(raw_codes, code_names, codes.shape[1], "code"),
-        settings=dict(random_state=seed, n_threads=n_threads,
+        settings=dict(random_state=seed, n_threads=n_threads, convention=convention,
                       options={k: dict(v) for k, v in options.items()},
-                      posterior=next(iter(spread), None)))
+                      posterior=next(iter(spread), None), effective={}))
     # n_threads is the total: a metric's own BLAS / OpenMP pools stay within it too
     with sharing(), limit_threads(total_threads(nt)), \
             progress_bar(len(names), "fastdis", progress) as bar:
@@ -343,7 +353,12 @@ def evaluate(factors, codes, metrics="all", *, var=None, std=None, logvar=None, 
                 kwargs["return_details"] = True
             if name == "dci":
                 kwargs["progress"] = False
+            if applies(name, convention):
+                kwargs["convention"] = convention
             kwargs.update(options.get(name, {}))
+            report.settings["effective"][name] = dict(
+                effective_settings(name, kwargs.get("convention"), kwargs),
+                convention=kwargs.get("convention"))
             bar.set_postfix_str(name)
             t0 = time.perf_counter()
             try:
