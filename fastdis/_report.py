@@ -5,6 +5,8 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from . import _plots
+
 # Metrics whose value is a result object: the scalar parts a report shows for each
 # (``report["dci.completeness"]``); other attributes stay on the object.
 PARTS = {
@@ -194,67 +196,55 @@ class Report(Mapping):
         return "\n".join(lines)
 
     # --- plots ----------------------------------------------------------------------------
-    def plot_mi(self, ax=None, normalize=True):
-        """Heatmap of the factor x code mutual information.
+    def plot_mi(self, ax=None, normalize=True, order=True, max_codes=64):
+        """Heatmap of the mutual information, factors (rows) x codes (columns).
 
         Parameters
         ----------
         ax : matplotlib Axes, optional
-            Where to draw; default a new figure.
+            Where to draw; default a new figure, sized for the page (at most 14 inches
+            wide, whatever the number of codes).
         normalize : bool, default=True
             Divide each factor's row by its entropy :math:`H(v_k)` (the MIG normaliser),
             so cells are in [0, 1].
+        order : bool, default=True
+            Codes grouped by the factor they say most about (see :meth:`code_order`), so
+            that a disentangled representation shows a diagonal; False keeps their order.
+        max_codes : int or None, default=64
+            At most this many columns: the codes beyond the first ``max_codes - 1`` (the
+            least informative, when ordered) are folded into one column of their maxima.
 
         Returns
         -------
         matplotlib.axes.Axes
         """
-        if self.mutual_info is None:
-            raise ValueError("this report has no mutual information matrix: evaluate an "
-                             "information metric (e.g. metrics=['mig', ...]) to plot it")
-        plt = _pyplot()
-        mi = self.mutual_info
-        if normalize:
-            h = self.factor_entropy
-            mi = mi / np.where(h > 0, h, 1.0)[:, None]
-        if ax is None:
-            _, ax = plt.subplots(figsize=(1.0 + 0.55 * mi.shape[1], 1.0 + 0.5 * mi.shape[0]))
-        image = ax.imshow(mi, cmap="viridis", vmin=0.0, vmax=1.0 if normalize else None,
-                          aspect="auto")
-        ax.figure.colorbar(image, ax=ax, label="I(v; z) / H(v)" if normalize else "I(v; z) [nats]")
-        _label(ax, self.code_names, self.factor_names, "code", "factor")
-        for (k, j), value in np.ndenumerate(mi):
-            ax.text(j, k, f"{value:.2f}", ha="center", va="center", fontsize=7,
-                    color="white" if value < 0.6 * (mi.max() or 1.0) else "black")
-        ax.set_title("Mutual information")
-        return ax
+        return _plots.mi_heatmap(self, ax, normalize, order, max_codes)
 
-    @_ax_doc
-    def plot_dci(self, ax=None):
-        """Hinton diagram of the DCI importance matrix (square area = importance).
+    def plot_dci(self, ax=None, order=True, max_codes=64):
+        """Hinton diagram of the DCI importance, factors (rows) x codes (columns): a
+        square's area is the importance (negative importances, which only a user's estimator
+        gives, are drawn as 0); a last row shows the scale.
 
-        {ax}
+        Parameters
+        ----------
+        ax : matplotlib Axes, optional
+        order, max_codes
+            As in :meth:`plot_mi` (the order from the importances).
+
+        Returns
+        -------
+        matplotlib.axes.Axes
         """
-        dci = self._dci()
-        if dci is None:
-            raise ValueError("this report has no DCI importance matrix: evaluate 'dci' to plot it")
-        plt = _pyplot()
-        r = dci.importance.T  # factors x codes, like plot_mi
-        if ax is None:
-            _, ax = plt.subplots(figsize=(1.0 + 0.55 * r.shape[1], 1.0 + 0.5 * r.shape[0]))
-        ax.set_facecolor("0.92")
-        top = r.max() if r.max() > 0 else 1.0
-        for (k, j), value in np.ndenumerate(r):
-            side = 0.95 * np.sqrt(value / top)
-            ax.add_patch(plt.Rectangle((j - side / 2, k - side / 2), side, side,
-                                       facecolor="0.15", edgecolor="0.15"))
-        ax.set_xlim(-0.5, r.shape[1] - 0.5)
-        ax.set_ylim(r.shape[0] - 0.5, -0.5)
-        ax.set_aspect("equal")
-        _label(ax, self.code_names, self.factor_names, "code", "factor")
-        ax.set_title(f"DCI importance (D={dci.disentanglement:.2f}, C={dci.completeness:.2f}, "
-                     f"I={dci.informativeness:.2f})", fontsize=9)
-        return ax
+        return _plots.hinton(self, ax, order, max_codes)
+
+    def code_order(self):
+        """The codes' order in the plots: grouped by the factor they carry most (normalised)
+        information about, each group by decreasing information; weak codes (less than 5 %
+        of the largest information) last."""
+        if self.mutual_info is None:
+            return np.arange(len(self.code_names))
+        h = self.factor_entropy
+        return _plots.code_order(self.mutual_info / np.where(h > 0, h, 1.0)[:, None])
 
     @_ax_doc
     def plot_informativeness(self, ax=None):
@@ -266,7 +256,7 @@ class Report(Mapping):
         if not details:
             raise ValueError("this report has no informativeness: evaluate with the posterior "
                              "(var=, std= or logvar=) to plot it")
-        plt = _pyplot()
+        plt = _plots.pyplot()
         info = np.asarray(details["per_code"])
         if ax is None:
             _, ax = plt.subplots(figsize=(1.5 + 0.45 * len(info), 3.0))
@@ -288,7 +278,7 @@ class Report(Mapping):
         if sep is None or sep.pairwise is None:
             raise ValueError("this report has no pairwise information: evaluate 'separability' "
                              "with the posterior (var=, std= or logvar=) to plot it")
-        plt = _pyplot()
+        plt = _plots.pyplot()
         pair = np.array(sep.pairwise, dtype=float)
         np.fill_diagonal(pair, np.nan)
         n = pair.shape[0]
@@ -296,7 +286,7 @@ class Report(Mapping):
             _, ax = plt.subplots(figsize=(1.5 + 0.5 * n, 1.0 + 0.5 * n))
         image = ax.imshow(np.ma.masked_invalid(pair), cmap="magma", vmin=0.0, aspect="auto")
         ax.figure.colorbar(image, ax=ax, label="I(z_i; z_j) [nats]")
-        _label(ax, self.code_names, self.code_names, "code", "code")
+        _plots.label(ax, self.code_names, self.code_names, "code", "code")
         ax.set_title(f"Pairwise information (TC={sep.total_correlation:.2f} nats)", fontsize=9)
         return ax
 
@@ -304,7 +294,7 @@ class Report(Mapping):
         """Every plot the report has data for, side by side: the MI heatmap, DCI's Hinton
         diagram, informativeness bars, the codes' pairwise information; saved to ``path``
         (e.g. ``report.png``) if given. Returns the figure."""
-        plt = _pyplot()
+        plt = _plots.pyplot()
         sep = self._result("separability")
         panels = [(draw, ok) for draw, ok in (
             (self.plot_mi, self.mutual_info is not None),
@@ -314,27 +304,13 @@ class Report(Mapping):
         if not panels:
             raise ValueError("nothing to plot: evaluate an information metric, 'dci' or a "
                              "posterior metric")
-        n_f, n_c = len(self.factor_names), len(self.code_names)
-        fig, axes = plt.subplots(1, len(panels), squeeze=False,
-                                 figsize=(len(panels) * (2.0 + 0.6 * n_c), 1.5 + 0.5 * max(n_f, 4)))
-        for ax, (draw, _) in zip(axes[0], panels):
+        width, height = _plots.figure_size(max(len(self.factor_names), 4) + 1,
+                                           min(len(self.code_names), 64))
+        fig, axes = plt.subplots(len(panels), 1, squeeze=False,
+                                 figsize=(width, height * len(panels)))
+        for ax, (draw, _) in zip(axes[:, 0], panels):
             draw(ax)
         fig.tight_layout()
         if path is not None:
             fig.savefig(path, dpi=120)
         return fig
-
-
-def _pyplot():
-    try:
-        import matplotlib.pyplot as plt
-    except ImportError:
-        raise ImportError("plots need matplotlib: pip install matplotlib") from None
-    return plt
-
-
-def _label(ax, xnames, ynames, xlabel, ylabel):
-    ax.set_xticks(range(len(xnames)), xnames, rotation=45, ha="right", fontsize=8)
-    ax.set_yticks(range(len(ynames)), ynames, fontsize=8)
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
