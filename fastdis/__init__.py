@@ -23,6 +23,7 @@ from .metrics import (DCIResult, InterpretabilityResult, SeparabilityResult, dci
                       z_min_var)
 from ._evaluate import available_metrics, evaluate
 from ._report import Report
+from ._compare import Comparison, compare
 
 __all__ = [
     "__version__", "show_config", "discretize", "mutual_info_matrix", "entropy",
@@ -31,5 +32,5 @@ __all__ = [
     "z_diff", "z_min_var", "z_max_var", "irs", "sap", "explicitness", "dci", "DCIResult",
     "informativeness", "separability", "interpretability", "SeparabilityResult",
     "InterpretabilityResult",
-    "evaluate", "available_metrics", "Report",
+    "evaluate", "available_metrics", "Report", "compare", "Comparison",
 ]

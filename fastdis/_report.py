@@ -128,9 +128,18 @@ class Report(Mapping):
     def __len__(self):
         return len(self._values)
 
-    def scores(self):
+    def scores(self, per_factor=False):
         """Flat dict of every float: metric values, result objects (DCI, separability,
-        interpretability) split into their parts (``"dci.completeness"``)."""
+        interpretability) split into their parts (``"dci.completeness"``).
+
+        Parameters
+        ----------
+        per_factor : bool, default=False
+            Also each metric's value per factor, keyed ``"<metric>/<factor name>"`` (DCI's
+            informativeness ``"dci.informativeness/<factor>"``, interpretability's RMIG
+            ``"interpretability.rmig/<factor>"``): flat keys that W&B and TensorBoard group
+            by metric. NaN where a factor was left out (a constant factor).
+        """
         out = {}
         for name, value in self._values.items():
             if name in PARTS:
@@ -138,7 +147,26 @@ class Report(Mapping):
                     out[f"{name}.{part}"] = self[f"{name}.{part}"]
             else:
                 out[name] = float(value)
+            if per_factor:
+                for key, values in self._per_factor(name):
+                    for factor, v in zip(self.factor_names, values):
+                        out[f"{key}/{factor}"] = float(v)
         return out
+
+    def _per_factor(self, name):
+        """(key, values per factor) of a metric: its details' ``per_factor``, DCI's and
+        interpretability's per-factor parts."""
+        n = len(self.factor_names)
+        result = self._result(name)
+        parts = []
+        if name == "dci" and result is not None:
+            parts.append(("dci.informativeness", result.per_factor_informativeness))
+        elif name == "interpretability" and result is not None:
+            parts.append(("interpretability.rmig", result.rmig_per_factor))
+        elif isinstance(self.details.get(name), dict):
+            parts.append((name, self.details[name].get("per_factor")))
+        return [(key, np.asarray(v, dtype=float)) for key, v in parts
+                if v is not None and np.shape(v) == (n,)]
 
     # --- export ---------------------------------------------------------------------------
     def to_dict(self):
@@ -149,7 +177,9 @@ class Report(Mapping):
             scores=self.scores(), seconds=self.times, errors=self.errors,
             details={k: v for k, v in self.details.items() if v is not None},
             mutual_info=self.mutual_info, factor_entropy=self.factor_entropy,
-            dci=None if dci is None else dict(dci.to_dict(), importance=dci.importance),
+            dci=None if dci is None else dict(
+                dci.to_dict(), importance=dci.importance,
+                per_factor_informativeness=dci.per_factor_informativeness),
             factor_names=self.factor_names, code_names=self.code_names,
             n_samples=self.n_samples, settings=self.settings, version=self.version))
 
@@ -183,6 +213,57 @@ class Report(Mapping):
         rows = list(self._rows())
         return pd.DataFrame({"value": [r[1] for r in rows], "seconds": [r[2] for r in rows]},
                             index=pd.Index([r[0] for r in rows], name="metric"))
+
+    @classmethod
+    def from_json(cls, source):
+        """A report read back from :meth:`to_json`'s text or file.
+
+        Parameters
+        ----------
+        source : str or path-like
+            JSON text, or the path of a file holding it.
+
+        Returns
+        -------
+        Report
+            Scores, result objects (DCI, separability, interpretability), details (arrays as
+            numpy arrays), times, errors, matrices, names and settings as written (None in
+            JSON is read as NaN where a number was).
+        """
+        import os
+
+        text = str(source)
+        if not text.lstrip().startswith("{"):
+            with open(os.fspath(source), encoding="utf-8") as f:
+                text = f.read()
+        data = json.loads(text)
+        report = cls(data["n_samples"], data["factor_names"], data["code_names"],
+                     data.get("settings", {}))
+        report.version = data.get("version", report.version)
+        details = {k: _arrays(v) for k, v in data.get("details", {}).items()}
+        for name in dict.fromkeys(k.partition(".")[0] for k in data["scores"]):
+            value = _result_from(name, data, details)
+            report._add(name, value, details.get(name), data.get("seconds", {}).get(name, math.nan),
+                        data.get("errors", {}).get(name))
+        if data.get("mutual_info") is not None:
+            report.mutual_info = np.asarray(data["mutual_info"], dtype=float)
+            report.factor_entropy = np.asarray(data["factor_entropy"], dtype=float)
+        return report
+
+    def _repr_html_(self):
+        """The notebook view: a table of metric, value and seconds."""
+        import html
+
+        rows = "".join(
+            f"<tr><td>{html.escape(name)}</td><td>{value:.4f}</td><td>{seconds:.3f}</td>"
+            f"<td>{html.escape(error)}</td></tr>" if math.isfinite(value) else
+            f"<tr><td>{html.escape(name)}</td><td>NaN</td><td>{seconds:.3f}</td>"
+            f"<td>{html.escape(error)}</td></tr>"
+            for name, value, seconds, error in self._rows())
+        head = html.escape(f"fastdis {self.version} report: {self.n_samples:,} samples, "
+                           f"{len(self.factor_names)} factors, {len(self.code_names)} codes")
+        return (f"<div><p>{head}</p><table><thead><tr><th>metric</th><th>value</th>"
+                f"<th>seconds</th><th></th></tr></thead><tbody>{rows}</tbody></table></div>")
 
     def __repr__(self):
         head = (f"fastdis {self.version} report: {self.n_samples:,} samples, "
@@ -228,8 +309,10 @@ class Report(Mapping):
         Parameters
         ----------
         ax : matplotlib Axes, optional
-        order, max_codes
-            As in :meth:`plot_mi` (the order from the importances).
+        order : bool, default=True
+            As in :meth:`plot_mi`, the order from the importances.
+        max_codes : int or None, default=64
+            As in :meth:`plot_mi`.
 
         Returns
         -------
@@ -314,3 +397,69 @@ class Report(Mapping):
         if path is not None:
             fig.savefig(path, dpi=120)
         return fig
+
+
+def _arrays(value):
+    """JSON lists of numbers back to arrays (int64 when every number is an integer, else
+    float64 with None read as NaN), inside dicts too; other values as they are."""
+    if isinstance(value, dict):
+        return {k: _arrays(v) for k, v in value.items()}
+    if not isinstance(value, list) or not value:
+        return value
+    leaves = list(_leaves(value))
+    if not all(v is None or (isinstance(v, (int, float)) and not isinstance(v, bool))
+               for v in leaves):
+        return value
+    try:
+        if all(isinstance(v, int) for v in leaves):
+            return np.array(value, dtype=np.int64)
+        return np.array(_nan_lists(value), dtype=float)
+    except ValueError:  # ragged
+        return value
+
+
+def _leaves(value):
+    for v in value:
+        if isinstance(v, list):
+            yield from _leaves(v)
+        else:
+            yield v
+
+
+def _nan_lists(value):
+    if isinstance(value, list):
+        return [_nan_lists(v) for v in value]
+    return np.nan if value is None else value
+
+
+def _result_from(name, data, details):
+    """A metric's value from a report's JSON: a float, or its result object."""
+    scores = data["scores"]
+    if name == "dci" and data.get("dci"):
+        from .metrics import DCIResult
+
+        d = data["dci"]
+        return DCIResult(_num(d["disentanglement"]), _num(d["completeness"]),
+                         _num(d["informativeness"]), np.asarray(_nan_lists(d["importance"]),
+                                                                 dtype=float),
+                         np.asarray(_nan_lists(d.get("per_factor_informativeness") or []),
+                                    dtype=float),
+                         _num(d.get("informativeness_train")), d.get("estimator", ""),
+                         d.get("n_train", 0), d.get("n_test", 0))
+    if name in ("separability", "interpretability") and isinstance(details.get(name), dict):
+        from .metrics import InterpretabilityResult, SeparabilityResult
+
+        cls = SeparabilityResult if name == "separability" else InterpretabilityResult
+        try:
+            return cls(**details[name])
+        except TypeError:
+            pass
+    if name in PARTS:
+        from types import SimpleNamespace
+
+        return SimpleNamespace(**{p: _num(scores.get(f"{name}.{p}")) for p in PARTS[name]})
+    return _num(scores[name])
+
+
+def _num(value):
+    return math.nan if value is None else float(value)

@@ -7,6 +7,7 @@ import re
 import pytest
 
 import fastdis
+import fastdis._compare
 import fastdis._discretize
 import fastdis._evaluate
 import fastdis._histogram
@@ -20,7 +21,8 @@ PUBLIC = [getattr(fastdis, name) for name in fastdis.__all__
 METRICS = [fastdis.mig, fastdis.rmig, fastdis.mig_sup, fastdis.jemmig, fastdis.modularity,
            fastdis.dcimig, fastdis.dci, fastdis.sap, fastdis.explicitness]
 REPORT_METHODS = [fastdis.Report.plot_mi, fastdis.Report.plot_dci,
-                  fastdis.Report.plot_informativeness, fastdis.Report.plot_pairwise]
+                  fastdis.Report.plot_informativeness, fastdis.Report.plot_pairwise,
+                  fastdis.Report.from_json, fastdis.Comparison.plot]
 
 
 def documented_parameters(doc):
@@ -54,7 +56,7 @@ def test_metric_docstrings_cite_paper_and_conventions(func):
     assert "convention=\"ubisoft\"" in doc
 
 
-@pytest.mark.parametrize("module", [fastdis._discretize, fastdis._histogram,
+@pytest.mark.parametrize("module", [fastdis._compare, fastdis._discretize, fastdis._histogram,
                                     fastdis._information, fastdis.datasets, fastdis._evaluate,
                                     fastdis.metrics.posterior])
 def test_docstring_examples(module):
