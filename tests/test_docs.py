@@ -14,6 +14,7 @@ import fastdis._histogram
 import fastdis._information
 import fastdis.datasets
 import fastdis.metrics.posterior
+import fastdis.metrics.unsupervised
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 PUBLIC = [getattr(fastdis, name) for name in fastdis.__all__
@@ -56,7 +57,7 @@ def test_metric_docstrings_cite_paper_and_conventions(func):
     assert "convention=\"ubisoft\"" in doc
 
 
-@pytest.mark.parametrize("module", [fastdis._compare, fastdis._discretize, fastdis._histogram,
+@pytest.mark.parametrize("module", [fastdis._compare, fastdis.metrics.unsupervised, fastdis._discretize, fastdis._histogram,
                                     fastdis._information, fastdis.datasets, fastdis._evaluate,
                                     fastdis.metrics.posterior])
 def test_docstring_examples(module):
