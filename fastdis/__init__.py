@@ -27,6 +27,7 @@ from .metrics.unsupervised import (UDRResult, gaussian_total_correlation,
 from ._evaluate import available_metrics, evaluate
 from ._report import Report
 from ._compare import Comparison, compare
+from ._encode_model import encode
 
 __all__ = [
     "__version__", "show_config", "discretize", "mutual_info_matrix", "entropy",
@@ -37,5 +38,5 @@ __all__ = [
     "InterpretabilityResult",
     "gaussian_total_correlation", "gaussian_wasserstein_correlation", "mutual_info_score",
     "unsupervised_scores", "udr", "UDRResult",
-    "evaluate", "available_metrics", "Report", "compare", "Comparison",
+    "evaluate", "available_metrics", "Report", "compare", "Comparison", "encode",
 ]
