@@ -79,6 +79,14 @@ class GroundTruthData:
 
 
 # --- .npz members, memory-mapped when stored ----------------------------------------------------
+def _npy_header(f):
+    """(shape, fortran order, dtype) of the .npy stream f, left at the start of the data."""
+    version = np.lib.format.read_magic(f)
+    header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+              else np.lib.format.read_array_header_2_0)
+    return header(f)
+
+
 def _npz_member(path, name):
     """A member of an .npz: memory-mapped when stored uncompressed, else None."""
     with zipfile.ZipFile(path) as archive:
@@ -96,10 +104,7 @@ def _npz_member(path, name):
             extra_len = int.from_bytes(local[28:30], "little")
             start = info.header_offset + 30 + name_len + extra_len
             f.seek(start)
-            version = np.lib.format.read_magic(f)
-            header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
-                      else np.lib.format.read_array_header_2_0)
-            shape, fortran, dtype = header(f)
+            shape, fortran, dtype = _npy_header(f)
             offset = f.tell()
     return np.memmap(path, dtype=dtype, mode="r", offset=offset, shape=shape,
                      order="F" if fortran else "C")
@@ -123,10 +128,7 @@ class _PackedImages:
 def _packed_member(path, name, chunk=4096):
     """A binary image member read once, by chunks of rows, into packed bits."""
     with zipfile.ZipFile(path) as archive, archive.open(name + ".npy") as f:
-        version = np.lib.format.read_magic(f)
-        header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
-                  else np.lib.format.read_array_header_2_0)
-        shape, _, dtype = header(f)
+        shape, _, dtype = _npy_header(f)
         pixels = int(np.prod(shape[1:]))
         packed = np.empty((shape[0], (pixels + 7) // 8), dtype=np.uint8)
         for r0 in range(0, shape[0], chunk):
