@@ -196,8 +196,8 @@ def _evaluate(args):
         _say(note)
     _numbers_only(codes.array, args.codes)
     spread = _read_spread(args)
-    options = _metric_options(args, bool(spread))
     try:
+        options = _metric_options(args, bool(spread))
         with scheduler(args.scheduler):
             report = fastdis.evaluate(factors.array, codes.array, args.metrics,
                                       random_state=args.seed, n_threads=args.threads,

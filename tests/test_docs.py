@@ -13,6 +13,8 @@ import fastdis._evaluate
 import fastdis._histogram
 import fastdis._information
 import fastdis.datasets
+import fastdis.metrics._dci
+import fastdis.metrics.information
 import fastdis.metrics.posterior
 import fastdis.metrics.unsupervised
 
@@ -57,7 +59,9 @@ def test_metric_docstrings_cite_paper_and_conventions(func):
     assert "convention=\"ubisoft\"" in doc
 
 
-@pytest.mark.parametrize("module", [fastdis._compare, fastdis.metrics.unsupervised, fastdis._discretize, fastdis._histogram,
+@pytest.mark.parametrize("module", [fastdis._compare, fastdis.metrics.unsupervised,
+                                    fastdis.metrics.information, fastdis.metrics._dci,
+                                    fastdis._discretize, fastdis._histogram,
                                     fastdis._information, fastdis.datasets, fastdis._evaluate,
                                     fastdis.metrics.posterior])
 def test_docstring_examples(module):
