@@ -21,8 +21,13 @@ from .metrics import (DCIResult, InterpretabilityResult, SeparabilityResult, dci
                       explicitness, informativeness, interpretability, irs, jemmig, mig,
                       mig_sup, modularity, rmig, sap, separability, z_diff, z_max_var,
                       z_min_var)
+from .metrics.unsupervised import (UDRResult, gaussian_total_correlation,
+                                   gaussian_wasserstein_correlation, mutual_info_score, udr,
+                                   unsupervised_scores)
 from ._evaluate import available_metrics, evaluate
 from ._report import Report
+from ._compare import Comparison, compare
+from ._encode_model import encode
 
 __all__ = [
     "__version__", "show_config", "discretize", "mutual_info_matrix", "entropy",
@@ -31,5 +36,7 @@ __all__ = [
     "z_diff", "z_min_var", "z_max_var", "irs", "sap", "explicitness", "dci", "DCIResult",
     "informativeness", "separability", "interpretability", "SeparabilityResult",
     "InterpretabilityResult",
-    "evaluate", "available_metrics", "Report",
+    "gaussian_total_correlation", "gaussian_wasserstein_correlation", "mutual_info_score",
+    "unsupervised_scores", "udr", "UDRResult",
+    "evaluate", "available_metrics", "Report", "compare", "Comparison", "encode",
 ]

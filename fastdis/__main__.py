@@ -9,7 +9,8 @@ import sys
 import time
 import warnings
 
-from ._cli_io import DELIMITED, UsageError, read_array
+from ._cli_io import DELIMITED, Table, UsageError, read_array
+from ._cli_lazy import is_lazy, read_lazy, scheduler
 
 EXIT_OK, EXIT_INTERNAL, EXIT_USAGE, EXIT_METRIC_FAILED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 EXIT_STATUSES = """exit status:
@@ -58,6 +59,16 @@ def _seed(text):
         return check_random_state(_integer(text), name="the seed")
     except (ValueError, TypeError) as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _positive_int(option, minimum):
+    def parse(text):
+        value = _integer(text)
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{option} must be an integer >= {minimum}, "
+                                             f"got {text}")
+        return value
+    return parse
 
 
 def _threads(text):
@@ -166,28 +177,75 @@ def _evaluate(args):
     fkey, ckey = args.factors_key, args.codes_key
     paths = (args.factors, args.codes)
     for option, key, path in zip(("--factors-key", "--codes-key"), (fkey, ckey), paths):
-        if key is not None and not path.lower().endswith(".npz"):
-            raise UsageError(f"{option} names an array inside a .npz file; {path} is not one")
+        if key is not None and not (path.lower().endswith(".npz") or is_lazy(path)):
+            raise UsageError(f"{option} names an array inside a .npz file, a zarr group or an "
+                             f"HDF5 file; {path} is none of them")
+    if args.scheduler is not None and not any(is_lazy(p) for p in paths):
+        raise UsageError("--scheduler applies to data read through Dask (a zarr store, a "
+                         "folder of .npy shards, an HDF5 file); neither "
+                         f"{args.factors} nor {args.codes} is one")
     if args.header != "auto" and not any(p.lower().endswith(DELIMITED) for p in paths):
         raise UsageError(f"--header applies to {', '.join(DELIMITED)} files; neither "
                          f"{args.factors} nor {args.codes} is one")
     if args.factors == args.codes and args.factors.lower().endswith(".npz"):
         fkey, ckey = fkey or "factors", ckey or "codes"  # one file holding both
     _check_outputs(args)
-    factors = read_array(args.factors, fkey, args.header, "--factors-key")
-    codes = read_array(args.codes, ckey, args.header, "--codes-key")
+    factors = _read(args.factors, fkey, args.header, "--factors-key")
+    codes = _read(args.codes, ckey, args.header, "--codes-key")
     for note in factors.notes + codes.notes:
         _say(note)
     _numbers_only(codes.array, args.codes)
     spread = _read_spread(args)
-    options = {"dci": {"estimator": args.dci_estimator}} if args.dci_estimator else {}
     try:
-        report = fastdis.evaluate(factors.array, codes.array, args.metrics, random_state=args.seed,
-                                  n_threads=args.threads, factor_names=factors.names,
-                                  code_names=codes.names, **spread, **options)
+        options = _metric_options(args, bool(spread))
+        with scheduler(args.scheduler):
+            report = fastdis.evaluate(factors.array, codes.array, args.metrics,
+                                      random_state=args.seed, n_threads=args.threads,
+                                      factor_names=args.factor_names or factors.names,
+                                      code_names=args.code_names or codes.names,
+                                      convention=args.convention, **spread, **options)
     except (ValueError, TypeError) as exc:
         raise UsageError(_about_argument(str(exc), args)) from None
     return _finish(report, args)
+
+
+# option -> (the keyword it sets, the metric it is for; None: every requested metric that
+# takes that keyword)
+_METRIC_OPTIONS = {"n_bins": ("n_bins", None), "factor_bins": ("factor_bins", None),
+                   "sap_mode": ("mode", "sap"), "dci_estimator": ("estimator", "dci")}
+
+
+def _metric_options(args, posterior):
+    """evaluate()'s per-metric options from the command's: --n-bins to every metric with
+    n_bins (the information metrics; the posterior ones with a spread), --factor-bins to
+    every metric with factor_bins, --sap-mode to sap, --dci-estimator to dci."""
+    import inspect
+
+    import fastdis
+    from fastdis._evaluate import _names
+
+    options = {}
+    for name in _names(args.metrics, posterior):
+        params = inspect.signature(getattr(fastdis, name)).parameters
+        for option, (keyword, only) in _METRIC_OPTIONS.items():
+            value = getattr(args, option, None)
+            if value is not None and keyword in params and only in (None, name):
+                options.setdefault(name, {})[keyword] = value
+    return options
+
+
+def _names_list(text):
+    names = [n.strip() for n in text.split(",")]
+    if not all(names):
+        raise argparse.ArgumentTypeError(f"empty name in {text!r}: give comma-separated names")
+    return names
+
+
+def _read(path, key, header, option):
+    """The file's Table: read now, or (a folder, an HDF5 file) a lazy dask array."""
+    if is_lazy(path):
+        return Table(read_lazy(path, key, option), None, [])
+    return read_array(path, key, header, option)
 
 
 def _read_spread(args):
@@ -206,7 +264,7 @@ def _read_spread(args):
                     key = name if len(archive.files) > 1 else None
             except Exception:  # noqa: BLE001 - read_array says what is wrong with the file
                 pass
-        table = read_array(path, key, args.header, f"--{name}")
+        table = _read(path, key, args.header, f"--{name}")
         _numbers_only(table.array, path)
         return {name: table.array}
     return {}
@@ -261,7 +319,9 @@ def _parser():
     sub = parser.add_subparsers(dest="command", required=True)
     ev = sub.add_parser("evaluate", help="every metric on your factors and codes",
                         epilog=EXIT_STATUSES, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ev.add_argument("factors", help=".npy, .npz, .csv, .tsv or .parquet (rows = samples)")
+    ev.add_argument("factors", help=".npy, .npz, .csv, .tsv or .parquet (rows = samples); or, "
+                                    "read lazily through Dask, a zarr store, a folder of .npy "
+                                    "shards or an HDF5 file (.h5)")
     ev.add_argument("codes", help="same formats; the same number of rows")
     ev.add_argument("--factors-key", help="array name inside a .npz (default: its only array, "
                                           "or 'factors' when one .npz holds both)")
@@ -275,6 +335,28 @@ def _parser():
                          "note on stderr")
     ev.add_argument("--dci-estimator", choices=DCI_ESTIMATORS,
                     help="how dci predicts each factor from the codes; default lasso")
+    ev.add_argument("--convention", choices=("dlib", "ubisoft", "do_tran"),
+                    help="reproduce a reference implementation's values: every metric it has "
+                         "runs as it does (dlib: disentanglement_lib; ubisoft: the survey code "
+                         "of Carbonneau et al.; do_tran: Do & Tran's posterior scripts); the "
+                         "others keep fastdis's defaults. The JSON report's "
+                         "settings.effective lists what each metric ran with")
+    ev.add_argument("--n-bins", type=_positive_int("--n-bins", 2), metavar="B",
+                    help="bins per code of the information metrics (and of the posterior "
+                         "metrics' quantisation); default 20 (10 under ubisoft, 100 for a "
+                         "posterior)")
+    ev.add_argument("--factor-bins", type=_positive_int("--factor-bins", 2), metavar="B",
+                    help="bin numeric factors into B equal-width bins first, in every metric "
+                         "that can (continuous factors); default: factors are labels")
+    ev.add_argument("--sap-mode", choices=("regression", "classification"),
+                    help="sap's score of a (code, factor) pair: R^2 of a linear fit "
+                         "(regression, the paper's) or the accuracy of a threshold "
+                         "(classification, disentanglement_lib's); default regression")
+    ev.add_argument("--factor-names", type=_names_list, metavar="A,B,...",
+                    help="names of the factor columns in the report and plots; default the "
+                         "file's header, else factor0, factor1, ...")
+    ev.add_argument("--code-names", type=_names_list, metavar="A,B,...",
+                    help="names of the code columns; default the file's header, else code0, ...")
     spread = ev.add_mutually_exclusive_group()
     for name, what in (("var", "variances"), ("std", "standard deviations"),
                        ("logvar", "log-variances")):
@@ -283,13 +365,21 @@ def _parser():
                                  "then its means): adds informativeness, separability and "
                                  f"interpretability (Do & Tran). In a .npz, the array {name!r} "
                                  "or its only one")
+    ev.add_argument("--scheduler", metavar="NAME",
+                    help="for data read through Dask (FACTORS / CODES a zarr store, a folder of "
+                         ".npy shards stacked in name order, or an HDF5 file): threads, "
+                         "processes, sync, or a dask.distributed scheduler's address "
+                         "(tcp://HOST:8786); default Dask's own (threads, or the active client)")
     _add_output(ev)
     ev.set_defaults(func=_evaluate)
     demo = sub.add_parser("demo", help="every metric on built-in dSprites-like data",
                           epilog=EXIT_STATUSES,
                           formatter_class=argparse.RawDescriptionHelpFormatter)
     demo.add_argument("--encoder", default="partial",
-                      choices=("perfect", "partial", "entangled", "noise"))
+                      choices=("perfect", "partial", "entangled", "noise"),
+                      help="the synthetic encoder: each code one factor (perfect), some codes "
+                           "mixed (partial, the default), every code a mix (entangled), or "
+                           "codes independent of the factors (noise)")
     demo.add_argument("--small", action="store_true", help="11,520-row grid instead of 737,280")
     _add_output(demo)
     demo.set_defaults(func=_demo)

@@ -6,6 +6,7 @@ import warnings
 
 import numpy as np
 
+from . import _dask
 from . import metrics as _metrics
 from ._discretize import column_ranges
 from ._progress import progress_bar
@@ -13,7 +14,8 @@ from ._random import check_random_state
 from ._report import PARTS
 from ._shared import sharing
 from ._threads import limit_threads, total_threads
-from ._validation import check_n_threads, check_pair
+from ._validation import check_codes, check_factors, check_n_threads, check_pair
+from .metrics._conventions import CONVENTIONS, applies, effective_settings
 from .metrics._fitting import value_counts
 
 _DO_TRAN = ("Do & Tran 2020, Theory and evaluation metrics for learning disentangled "
@@ -51,6 +53,12 @@ _REGISTRY = {
     "separability": ("posterior", _DO_TRAN),
 }
 _FAMILIES = ("information", "intervention", "predictor", "posterior")
+# Metrics that compute dask arrays chunk by chunk (the others read them into memory first)
+_CHUNKED = {"irs", "dci"}
+
+
+def _reads_chunks(name):
+    return name in _CHUNKED or _REGISTRY[name][0] in ("information", "posterior")
 
 
 def available_metrics(family=None):
@@ -176,6 +184,19 @@ def check_not_swapped(factors, codes):
         "(fastdis.discretize) or call the metric functions one by one")
 
 
+def _check_not_swapped_chunked(factors, codes):
+    """:func:`check_not_swapped` for dask arrays: decided on evenly spaced rows, confirmed
+    with the factors' exact numbers of levels (the first pass over the chunks)."""
+    stats = _dask.shared_statistics(factors, codes, _SWAP_SAMPLE)
+    f, c = stats["sample"]
+    try:
+        check_not_swapped(check_factors(f, min_samples=1), check_codes(c, min_samples=1))
+    except ValueError:
+        n_levels = np.array([len(v) for v in stats["levels"]])
+        if 2 * np.count_nonzero(n_levels > factors.shape[0] // 2) > len(n_levels):
+            raise
+
+
 def _nan_parts(name, result):
     """Whether a metric's value (a float, or a result object's parts) is NaN."""
     parts = [getattr(result, p) for p in PARTS[name]] \
@@ -188,18 +209,20 @@ def _call(name, func, factors, codes, post, kwargs):
     validated arrays for each, so they share the estimators' records)."""
     if _REGISTRY[name][0] != "posterior":
         return func(factors, codes, **kwargs)
+    chunked = isinstance(post, _dask.ChunkedPosterior)
+    kwargs.update({post.name: post.spread} if chunked else {"std": post.std})
     if name == "informativeness":
-        info, details = func(post.mu, std=post.std, **kwargs)
+        info, details = func(post.mu, **kwargs)
         return float(np.mean(info)), dict(details, per_code=info)
     kwargs.pop("return_details", None)
-    result = func(post.mu, std=post.std, **kwargs) if name == "separability" \
-        else func(factors, post.mu, std=post.std, **kwargs)
+    result = func(post.mu, **kwargs) if name == "separability" \
+        else func(factors, post.mu, **kwargs)
     return result, result.to_dict()
 
 
 def evaluate(factors, codes, metrics="all", *, var=None, std=None, logvar=None, random_state=0,
              n_threads=None, progress=None, factor_names=None, code_names=None,
-             on_error="record", **options):
+             on_error="record", convention=None, **options):
     """Compute several metrics at once, sharing the work they have in common.
 
     One validation of the inputs, one min/max pass over the codes, one discretisation and
@@ -248,6 +271,12 @@ def evaluate(factors, codes, metrics="all", *, var=None, std=None, logvar=None, 
         own warning) is recorded in ``Report.errors`` too, as ``"gave NaN"``. Bad input
         (shapes, NaN, dtypes no metric accepts, factors and codes that look swapped) always
         raises, before any metric runs.
+    convention : {None, "dlib", "ubisoft", "do_tran"}, optional
+        Reproduce one reference implementation: every metric that it implements runs with
+        ``convention=`` it (``"do_tran"``: the posterior metrics); the others keep
+        fastdis's default. A metric's own ``convention`` in ``options`` wins. The report's
+        ``settings["effective"]`` records, per metric, the convention and every setting
+        it ran with.
     **options : dict
         Per-metric keyword arguments, keyed by metric name, e.g.
         ``dci={"estimator": "hist_gradient_boosting"}`` or ``mig={"convention": "dlib"}``.
@@ -276,6 +305,9 @@ def evaluate(factors, codes, metrics="all", *, var=None, std=None, logvar=None, 
     """
     if on_error not in ("record", "raise"):
         raise ValueError(f"on_error must be 'record' or 'raise', got {on_error!r}")
+    if convention not in CONVENTIONS:
+        raise ValueError("convention must be None, " + ", ".join(map(repr, CONVENTIONS[1:]))
+                         + f", got {convention!r}")
     spread = {k: v for k, v in (("var", var), ("std", std), ("logvar", logvar)) if v is not None}
     names = _names(metrics, bool(spread))
     for key, value in options.items():
@@ -286,14 +318,17 @@ def evaluate(factors, codes, metrics="all", *, var=None, std=None, logvar=None, 
             raise TypeError(f"options for {key} must be a dict of keyword arguments, "
                             f"got {type(value).__name__}")
     raw_factors, raw_codes = factors, codes
-    factors, codes = check_pair(factors, codes)
+    chunked = _dask.any_dask(factors, codes, *spread.values())
+    factors, codes = (_dask.check_pair if chunked else check_pair)(factors, codes)
     nt = check_n_threads(n_threads)
     seed = check_random_state(random_state)
-    check_not_swapped(factors, codes)
+    if not chunked:  # (chunked: in the first pass over the chunks, below)
+        check_not_swapped(factors, codes)
     post = None
     if spread:
         from ._posterior import check_posterior
 
+        # dask arrays: a ChunkedPosterior, whose chunks are validated when read
         post = check_posterior(codes, **spread, mu_name="codes")
     from ._report import Report
 
@@ -301,13 +336,16 @@ def evaluate(factors, codes, metrics="all", *, var=None, std=None, logvar=None, 
         n_samples=factors.shape[0],
         factor_names=_column_names(raw_factors, factor_names, factors.shape[1], "factor"),
         code_names=_column_names(raw_codes, code_names, codes.shape[1], "code"),
-        settings=dict(random_state=seed, n_threads=n_threads,
+        settings=dict(random_state=seed, n_threads=n_threads, convention=convention,
                       options={k: dict(v) for k, v in options.items()},
-                      posterior=next(iter(spread), None)))
+                      posterior=next(iter(spread), None), effective={}))
     # n_threads is the total: a metric's own BLAS / OpenMP pools stay within it too
     with sharing(), limit_threads(total_threads(nt)), \
             progress_bar(len(names), "fastdis", progress) as bar:
-        column_ranges(codes, nt)  # NaN / inf: bad input, raise now (and shared)
+        if chunked:  # swapped arguments, NaN / inf: raise now (the first pass, shared)
+            _check_not_swapped_chunked(factors, codes)
+        else:
+            column_ranges(codes, nt)
         for name in names:
             func = getattr(_metrics, name)
             kwargs = dict(random_state=seed, n_threads=n_threads)
@@ -315,11 +353,19 @@ def evaluate(factors, codes, metrics="all", *, var=None, std=None, logvar=None, 
                 kwargs["return_details"] = True
             if name == "dci":
                 kwargs["progress"] = False
+            if applies(name, convention):
+                kwargs["convention"] = convention
             kwargs.update(options.get(name, {}))
+            report.settings["effective"][name] = dict(
+                effective_settings(name, kwargs.get("convention"), kwargs),
+                convention=kwargs.get("convention"))
             bar.set_postfix_str(name)
             t0 = time.perf_counter()
             try:
-                result = _call(name, func, factors, codes, post, kwargs)
+                args = (factors, codes)
+                if chunked and not _reads_chunks(name):
+                    args = _dask.shared_in_memory(factors, codes)
+                result = _call(name, func, *args, post, kwargs)
             except Exception as exc:  # noqa: BLE001 - the inputs passed check_pair above: this
                 if on_error == "raise":  # metric cannot use these data; the others still can
                     raise

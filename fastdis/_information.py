@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import _dask
 from ._discretize import (STRATEGIES, Binning, apply_binning, make_binning,
                           range_strategy_binning)
 from ._encode import FactorLevels, _unique_column
@@ -183,12 +184,19 @@ def _count(labels, codes, binning, nt):
 
 def compute_information(factors, codes, *, n_bins=20, strategy="uniform", code_range=None,
                         factor_bins=None, n_threads=None):
-    """Validate, discretise and histogram once; return :class:`Information` (nats)."""
-    factors, codes = check_pair(factors, codes)
+    """Validate, discretise and histogram once; return :class:`Information` (nats).
+    Dask arrays: the same record from the chunks' tables (:mod:`fastdis._dask`)."""
+    chunked = _dask.any_dask(factors, codes)
+    factors, codes = (_dask.check_pair if chunked else check_pair)(factors, codes)
     n_bins = check_n_bins(n_bins)
     if strategy not in STRATEGIES + ("minmax",):
         check_choice(strategy, "strategy", STRATEGIES)
     nt = check_n_threads(n_threads)
+    if chunked:
+        rng = None if code_range is None else np.asarray(code_range, dtype=np.float64).tobytes()
+        return shared("information", (factors, codes), (n_bins, strategy, rng, factor_bins),
+                      lambda: _dask.information(factors, codes, n_bins, strategy, code_range,
+                                                factor_bins))
 
     def compute():
         labels = factor_labels(factors, factor_bins, strategy, nt)

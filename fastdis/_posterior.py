@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._validation import check_codes
+from ._validation import check_codes, check_factors
 
 ESTIMATORS = ("quantized", "sampling")
 
@@ -38,7 +38,8 @@ def _spread_name(var, std, logvar):
     return given[0]
 
 
-def check_posterior(mu, var=None, *, std=None, logvar=None, mu_name="mu", min_samples=2):
+def check_posterior(mu, var=None, *, std=None, logvar=None, mu_name="mu", min_samples=2,
+                    first_row=0):
     """Validate a diagonal-Gaussian posterior and return it as :class:`Posterior`.
 
     Parameters
@@ -60,38 +61,49 @@ def check_posterior(mu, var=None, *, std=None, logvar=None, mu_name="mu", min_sa
         Shapes that differ, NaN or infinite values, non-positive variances or standard
         deviations, or standard deviations so small (or log-variances so low) that the
         densities overflow float64 (std below 1e-150).
+
+    Dask arrays give a :class:`fastdis._dask.ChunkedPosterior` (shapes checked now, values
+    chunk by chunk when read; ``first_row``: the chunk's first row, for the messages).
     """
     name, spread = _spread_name(var, std, logvar)
+    from . import _dask
+
+    if _dask.any_dask(mu, spread):
+        return _dask.check_posterior(mu, spread, name, mu_name, min_samples)
     mu = np.ascontiguousarray(check_codes(mu, mu_name, min_samples), dtype=np.float64)
     spread = np.ascontiguousarray(check_codes(spread, name, min_samples), dtype=np.float64)
     if spread.shape != mu.shape:
         raise ValueError(f"{name} must have the shape of {mu_name}, {mu.shape}; got {spread.shape}")
-    _check_finite(mu, mu_name)
-    _check_finite(spread, name)
+    _check_finite(mu, mu_name, first_row)
+    _check_finite(spread, name, first_row)
     if name == "logvar":
         std = np.exp(0.5 * spread)
     else:
         bad = spread <= 0
         if bad.any():
             r, c = (int(i) for i in np.argwhere(bad)[0])
+            r += first_row
             raise ValueError(f"{name} must be positive (a {'variance' if name == 'var' else 'standard deviation'} "
-                             f"per row and code), got {float(spread[r, c])!r} at row {r}, column {c}"
-                             + ("; pass logvar= if these are log-variances" if spread[r, c] < 0 else ""))
+                             f"per row and code), got {float(spread[r - first_row, c])!r} at row {r}, column {c}"
+                             + ("; pass logvar= if these are log-variances"
+                                if spread[r - first_row, c] < 0 else ""))
         std = np.sqrt(spread) if name == "var" else spread
     tiny = std < 1e-150
     if tiny.any():
         r, c = (int(i) for i in np.argwhere(tiny)[0])
-        raise ValueError(f"{name} gives a standard deviation of {std[r, c]:.3g} at row {r}, column {c}: "
+        raise ValueError(f"{name} gives a standard deviation of {std[r, c]:.3g} at row "
+                         f"{r + first_row}, column {c}: "
                          "below 1e-150 the Gaussian densities overflow float64; a point mass is "
                          "better passed as point codes (without a spread)")
     return Posterior(mu, np.ascontiguousarray(std))
 
 
-def _check_finite(arr, name):
+def _check_finite(arr, name, first_row=0):
     bad = ~np.isfinite(arr)
     if bad.any():
         r, c = (int(i) for i in np.argwhere(bad)[0])
-        raise ValueError(f"{name} must be finite, got {float(arr[r, c])!r} at row {r}, column {c}")
+        raise ValueError(f"{name} must be finite, got {float(arr[r, c])!r} at row "
+                         f"{r + first_row}, column {c}")
 
 
 @dataclass
@@ -161,8 +173,18 @@ def posterior_entropies(post, factors=None, *, estimator="quantized", n_bins=100
     that it can serve: one with pair entropies serves a request without, one with factor
     tables (for the same factors array) a request without factors.
     """
+    from ._dask import ChunkedPosterior
     from ._shared import memory_key, scope_store
 
+    chunked = isinstance(post, ChunkedPosterior)
+    if chunked and (estimator != "quantized" or pairs):
+        # the sampling estimator and the pair tables read the rows in memory (for now)
+        from ._dask import in_memory
+
+        post = post.in_memory()
+        if factors is not None:
+            factors = check_factors(in_memory(factors)[0])
+        chunked = False
     if estimator not in ESTIMATORS:
         raise ValueError(f"estimator must be 'quantized' or 'sampling', got {estimator!r}")
     if estimator == "quantized":
@@ -183,8 +205,8 @@ def posterior_entropies(post, factors=None, *, estimator="quantized", n_bins=100
     if store is None:
         return estimate(post, factors, pairs=pairs, convention=convention, n_threads=n_threads,
                         **settings)
-    entries = store.setdefault(("posterior", memory_key(post.mu), memory_key(post.std),
-                                estimator, key, convention), [])
+    post_key = post.key if chunked else (memory_key(post.mu), memory_key(post.std))
+    entries = store.setdefault(("posterior", post_key, estimator, key, convention), [])
     want_f = None if factors is None else memory_key(factors)
     for record, has_f, has_pairs, _ in entries:
         if (has_pairs or not pairs) and (want_f is None or has_f == want_f):

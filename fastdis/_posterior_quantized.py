@@ -100,7 +100,10 @@ def quantized_entropies(post, factors=None, *, n_bins=100, bin_range=(-4.0, 4.0)
     ``mutual_info[k]`` (I1, I2; z* the first), RMIG_k = (I1 - I2) / H(v_k) and
     JEMMIG_k = (H(z*, v_k) - I1 + I2) / (H(v_k) + log B).
     """
-    if not isinstance(post, Posterior):
+    from ._dask import ChunkedPosterior, quantized_tables
+
+    chunked = isinstance(post, ChunkedPosterior)
+    if not isinstance(post, Posterior) and not chunked:
         raise TypeError(f"post must be a Posterior (see check_posterior), got {type(post).__name__}")
     nb = check_int(n_bins, "n_bins", 2, _MAX_BINS)
     low, high = _check_bin_range(bin_range)
@@ -108,20 +111,32 @@ def quantized_entropies(post, factors=None, *, n_bins=100, bin_range=(-4.0, 4.0)
     if not isinstance(pairs, (bool, np.bool_)):
         raise TypeError(f"pairs must be True or False, got {pairs!r}")
     nt = check_n_threads(n_threads)
-    mu, std = post.mu, post.std
-    n, d = mu.shape
+    n, d = post.shape
     edges = np.linspace(low, high, nb + 1)
     if not (np.diff(edges) > 0).all():
         raise ValueError(f"bin_range ({low!r}, {high!r}) is too narrow for n_bins={nb}: "
                          "its edges are not distinct in float64")
-    labels, level_off, n_levels = _dense_labels(factors, n, nt)
-    n_total = int(n_levels.sum())
-    _check_size(d * (1 + n_total) * nb * 8, "the (code, factor level, bin) tables", nb)
-    if pairs and convention is None:
-        _check_size(d * (d - 1) // 2 * nb * nb * 8, "the pairwise tables (pairs=True)", nb)
     do_tran = convention == "do_tran"
-    tables, row_h, n_fallback = _kernels.quantized_tables(mu, std, labels, n_total, edges,
-                                                          1 if do_tran else 0, nt)
+    if chunked:  # each chunk's tables, summed (equal to the in-memory ones to rounding)
+        if pairs:
+            raise ValueError("pairs=True reads the rows in memory: pass a Posterior")
+        tables, row_h, n_fallback, level_counts, levels = quantized_tables(
+            post, factors, edges, do_tran)
+        n_levels = None if levels is None else levels.n_levels
+    else:
+        labels, level_off, n_levels = _dense_labels(factors, n, nt)
+        n_total = int(n_levels.sum())
+        _check_size(d * (1 + n_total) * nb * 8, "the (code, factor level, bin) tables", nb)
+        if pairs and convention is None:
+            _check_size(d * (d - 1) // 2 * nb * nb * 8, "the pairwise tables (pairs=True)", nb)
+        tables, row_h, n_fallback = _kernels.quantized_tables(post.mu, post.std, labels,
+                                                              n_total, edges,
+                                                              1 if do_tran else 0, nt)
+        level_counts = None if labels is None else np.concatenate(
+            [np.bincount(labels[:, k] - level_off[k], minlength=int(m))
+             for k, m in enumerate(n_levels)])
+        if labels is None:
+            n_levels = None
     marginal = tables[:, 0, :] / n
     if do_tran:
         code = _entropy(marginal / marginal.sum(axis=1, keepdims=True), floor=True)
@@ -132,10 +147,11 @@ def quantized_entropies(post, factors=None, *, n_bins=100, bin_range=(-4.0, 4.0)
         settings={"n_bins": nb, "bin_range": (low, high),
                   "masses": "do_tran" if do_tran else "exact",
                   "n_fallback": n_fallback if do_tran else None})
-    if labels is not None:
-        _factor_terms(out, tables, labels, level_off, n_levels, marginal, n, do_tran)
+    if n_levels is not None:
+        _factor_terms(out, tables, level_counts, n_levels, marginal, n, do_tran)
     if pairs:
-        out.pairs = _hard_pairs(mu, edges, code) if do_tran else _soft_pairs(post, edges, code, nt)
+        out.pairs = (_hard_pairs(post.mu, edges, code) if do_tran
+                     else _soft_pairs(post, edges, code, nt))
     return out
 
 
@@ -189,16 +205,18 @@ def _entropy(p, floor=False, axis=-1):
     return -_xlogx(p, floor).sum(axis=axis)
 
 
-def _factor_terms(out, tables, labels, level_off, n_levels, marginal, n, do_tran):
-    """H(v_k), H(z_i, v_k) and I(z_i; v_k) from the label-conditional tables."""
+def _factor_terms(out, tables, level_counts, n_levels, marginal, n, do_tran):
+    """H(v_k), H(z_i, v_k) and I(z_i; v_k) from the label-conditional tables and the rows
+    at each level (``level_counts``, every factor's levels one after the other)."""
     k_count, d = len(n_levels), tables.shape[0]
+    level_off = np.concatenate([[0], np.cumsum(n_levels)[:-1]]).astype(np.int64)
     out.factor = np.empty(k_count)
     out.code_factor = np.empty((k_count, d))
     out.mutual_info = np.empty((k_count, d))
     log_z = _log(marginal, do_tran)                                   # (d, B)
     for k in range(k_count):
         lo, nk = int(level_off[k]), int(n_levels[k])
-        p_v = np.bincount(labels[:, k] - lo, minlength=nk) / n        # (nk,)
+        p_v = level_counts[lo:lo + nk] / n                            # (nk,)
         joint = tables[:, 1 + lo:1 + lo + nk, :] / n                  # (d, nk, B)
         if do_tran:
             joint = joint / joint.sum(axis=(1, 2), keepdims=True)

@@ -5,6 +5,8 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from . import _plots
+
 # Metrics whose value is a result object: the scalar parts a report shows for each
 # (``report["dci.completeness"]``); other attributes stay on the object.
 PARTS = {
@@ -126,9 +128,18 @@ class Report(Mapping):
     def __len__(self):
         return len(self._values)
 
-    def scores(self):
+    def scores(self, per_factor=False):
         """Flat dict of every float: metric values, result objects (DCI, separability,
-        interpretability) split into their parts (``"dci.completeness"``)."""
+        interpretability) split into their parts (``"dci.completeness"``).
+
+        Parameters
+        ----------
+        per_factor : bool, default=False
+            Also each metric's value per factor, keyed ``"<metric>/<factor name>"`` (DCI's
+            informativeness ``"dci.informativeness/<factor>"``, interpretability's RMIG
+            ``"interpretability.rmig/<factor>"``): flat keys that W&B and TensorBoard group
+            by metric. NaN where a factor was left out (a constant factor).
+        """
         out = {}
         for name, value in self._values.items():
             if name in PARTS:
@@ -136,7 +147,26 @@ class Report(Mapping):
                     out[f"{name}.{part}"] = self[f"{name}.{part}"]
             else:
                 out[name] = float(value)
+            if per_factor:
+                for key, values in self._per_factor(name):
+                    for factor, v in zip(self.factor_names, values):
+                        out[f"{key}/{factor}"] = float(v)
         return out
+
+    def _per_factor(self, name):
+        """(key, values per factor) of a metric: its details' ``per_factor``, DCI's and
+        interpretability's per-factor parts."""
+        n = len(self.factor_names)
+        result = self._result(name)
+        parts = []
+        if name == "dci" and result is not None:
+            parts.append(("dci.informativeness", result.per_factor_informativeness))
+        elif name == "interpretability" and result is not None:
+            parts.append(("interpretability.rmig", result.rmig_per_factor))
+        elif isinstance(self.details.get(name), dict):
+            parts.append((name, self.details[name].get("per_factor")))
+        return [(key, np.asarray(v, dtype=float)) for key, v in parts
+                if v is not None and np.shape(v) == (n,)]
 
     # --- export ---------------------------------------------------------------------------
     def to_dict(self):
@@ -147,7 +177,9 @@ class Report(Mapping):
             scores=self.scores(), seconds=self.times, errors=self.errors,
             details={k: v for k, v in self.details.items() if v is not None},
             mutual_info=self.mutual_info, factor_entropy=self.factor_entropy,
-            dci=None if dci is None else dict(dci.to_dict(), importance=dci.importance),
+            dci=None if dci is None else dict(
+                dci.to_dict(), importance=dci.importance,
+                per_factor_informativeness=dci.per_factor_informativeness),
             factor_names=self.factor_names, code_names=self.code_names,
             n_samples=self.n_samples, settings=self.settings, version=self.version))
 
@@ -182,6 +214,57 @@ class Report(Mapping):
         return pd.DataFrame({"value": [r[1] for r in rows], "seconds": [r[2] for r in rows]},
                             index=pd.Index([r[0] for r in rows], name="metric"))
 
+    @classmethod
+    def from_json(cls, source):
+        """A report read back from :meth:`to_json`'s text or file.
+
+        Parameters
+        ----------
+        source : str or path-like
+            JSON text, or the path of a file holding it.
+
+        Returns
+        -------
+        Report
+            Scores, result objects (DCI, separability, interpretability), details (arrays as
+            numpy arrays), times, errors, matrices, names and settings as written (None in
+            JSON is read as NaN where a number was).
+        """
+        import os
+
+        text = str(source)
+        if not text.lstrip().startswith("{"):
+            with open(os.fspath(source), encoding="utf-8") as f:
+                text = f.read()
+        data = json.loads(text)
+        report = cls(data["n_samples"], data["factor_names"], data["code_names"],
+                     data.get("settings", {}))
+        report.version = data.get("version", report.version)
+        details = {k: _arrays(v) for k, v in data.get("details", {}).items()}
+        for name in dict.fromkeys(k.partition(".")[0] for k in data["scores"]):
+            value = _result_from(name, data, details)
+            report._add(name, value, details.get(name), data.get("seconds", {}).get(name, math.nan),
+                        data.get("errors", {}).get(name))
+        if data.get("mutual_info") is not None:
+            report.mutual_info = np.asarray(data["mutual_info"], dtype=float)
+            report.factor_entropy = np.asarray(data["factor_entropy"], dtype=float)
+        return report
+
+    def _repr_html_(self):
+        """The notebook view: a table of metric, value and seconds."""
+        import html
+
+        rows = "".join(
+            f"<tr><td>{html.escape(name)}</td><td>{value:.4f}</td><td>{seconds:.3f}</td>"
+            f"<td>{html.escape(error)}</td></tr>" if math.isfinite(value) else
+            f"<tr><td>{html.escape(name)}</td><td>NaN</td><td>{seconds:.3f}</td>"
+            f"<td>{html.escape(error)}</td></tr>"
+            for name, value, seconds, error in self._rows())
+        head = html.escape(f"fastdis {self.version} report: {self.n_samples:,} samples, "
+                           f"{len(self.factor_names)} factors, {len(self.code_names)} codes")
+        return (f"<div><p>{head}</p><table><thead><tr><th>metric</th><th>value</th>"
+                f"<th>seconds</th><th></th></tr></thead><tbody>{rows}</tbody></table></div>")
+
     def __repr__(self):
         head = (f"fastdis {self.version} report: {self.n_samples:,} samples, "
                 f"{len(self.factor_names)} factors, {len(self.code_names)} codes")
@@ -194,67 +277,57 @@ class Report(Mapping):
         return "\n".join(lines)
 
     # --- plots ----------------------------------------------------------------------------
-    def plot_mi(self, ax=None, normalize=True):
-        """Heatmap of the factor x code mutual information.
+    def plot_mi(self, ax=None, normalize=True, order=True, max_codes=64):
+        """Heatmap of the mutual information, factors (rows) x codes (columns).
 
         Parameters
         ----------
         ax : matplotlib Axes, optional
-            Where to draw; default a new figure.
+            Where to draw; default a new figure, sized for the page (at most 14 inches
+            wide, whatever the number of codes).
         normalize : bool, default=True
             Divide each factor's row by its entropy :math:`H(v_k)` (the MIG normaliser),
             so cells are in [0, 1].
+        order : bool, default=True
+            Codes grouped by the factor they say most about (see :meth:`code_order`), so
+            that a disentangled representation shows a diagonal; False keeps their order.
+        max_codes : int or None, default=64
+            At most this many columns: the codes beyond the first ``max_codes - 1`` (the
+            least informative, when ordered) are folded into one column of their maxima.
 
         Returns
         -------
         matplotlib.axes.Axes
         """
-        if self.mutual_info is None:
-            raise ValueError("this report has no mutual information matrix: evaluate an "
-                             "information metric (e.g. metrics=['mig', ...]) to plot it")
-        plt = _pyplot()
-        mi = self.mutual_info
-        if normalize:
-            h = self.factor_entropy
-            mi = mi / np.where(h > 0, h, 1.0)[:, None]
-        if ax is None:
-            _, ax = plt.subplots(figsize=(1.0 + 0.55 * mi.shape[1], 1.0 + 0.5 * mi.shape[0]))
-        image = ax.imshow(mi, cmap="viridis", vmin=0.0, vmax=1.0 if normalize else None,
-                          aspect="auto")
-        ax.figure.colorbar(image, ax=ax, label="I(v; z) / H(v)" if normalize else "I(v; z) [nats]")
-        _label(ax, self.code_names, self.factor_names, "code", "factor")
-        for (k, j), value in np.ndenumerate(mi):
-            ax.text(j, k, f"{value:.2f}", ha="center", va="center", fontsize=7,
-                    color="white" if value < 0.6 * (mi.max() or 1.0) else "black")
-        ax.set_title("Mutual information")
-        return ax
+        return _plots.mi_heatmap(self, ax, normalize, order, max_codes)
 
-    @_ax_doc
-    def plot_dci(self, ax=None):
-        """Hinton diagram of the DCI importance matrix (square area = importance).
+    def plot_dci(self, ax=None, order=True, max_codes=64):
+        """Hinton diagram of the DCI importance, factors (rows) x codes (columns): a
+        square's area is the importance (negative importances, which only a user's estimator
+        gives, are drawn as 0); a last row shows the scale.
 
-        {ax}
+        Parameters
+        ----------
+        ax : matplotlib Axes, optional
+        order : bool, default=True
+            As in :meth:`plot_mi`, the order from the importances.
+        max_codes : int or None, default=64
+            As in :meth:`plot_mi`.
+
+        Returns
+        -------
+        matplotlib.axes.Axes
         """
-        dci = self._dci()
-        if dci is None:
-            raise ValueError("this report has no DCI importance matrix: evaluate 'dci' to plot it")
-        plt = _pyplot()
-        r = dci.importance.T  # factors x codes, like plot_mi
-        if ax is None:
-            _, ax = plt.subplots(figsize=(1.0 + 0.55 * r.shape[1], 1.0 + 0.5 * r.shape[0]))
-        ax.set_facecolor("0.92")
-        top = r.max() if r.max() > 0 else 1.0
-        for (k, j), value in np.ndenumerate(r):
-            side = 0.95 * np.sqrt(value / top)
-            ax.add_patch(plt.Rectangle((j - side / 2, k - side / 2), side, side,
-                                       facecolor="0.15", edgecolor="0.15"))
-        ax.set_xlim(-0.5, r.shape[1] - 0.5)
-        ax.set_ylim(r.shape[0] - 0.5, -0.5)
-        ax.set_aspect("equal")
-        _label(ax, self.code_names, self.factor_names, "code", "factor")
-        ax.set_title(f"DCI importance (D={dci.disentanglement:.2f}, C={dci.completeness:.2f}, "
-                     f"I={dci.informativeness:.2f})", fontsize=9)
-        return ax
+        return _plots.hinton(self, ax, order, max_codes)
+
+    def code_order(self):
+        """The codes' order in the plots: grouped by the factor they carry most (normalised)
+        information about, each group by decreasing information; weak codes (less than 5 %
+        of the largest information) last."""
+        if self.mutual_info is None:
+            return np.arange(len(self.code_names))
+        h = self.factor_entropy
+        return _plots.code_order(self.mutual_info / np.where(h > 0, h, 1.0)[:, None])
 
     @_ax_doc
     def plot_informativeness(self, ax=None):
@@ -266,7 +339,7 @@ class Report(Mapping):
         if not details:
             raise ValueError("this report has no informativeness: evaluate with the posterior "
                              "(var=, std= or logvar=) to plot it")
-        plt = _pyplot()
+        plt = _plots.pyplot()
         info = np.asarray(details["per_code"])
         if ax is None:
             _, ax = plt.subplots(figsize=(1.5 + 0.45 * len(info), 3.0))
@@ -288,7 +361,7 @@ class Report(Mapping):
         if sep is None or sep.pairwise is None:
             raise ValueError("this report has no pairwise information: evaluate 'separability' "
                              "with the posterior (var=, std= or logvar=) to plot it")
-        plt = _pyplot()
+        plt = _plots.pyplot()
         pair = np.array(sep.pairwise, dtype=float)
         np.fill_diagonal(pair, np.nan)
         n = pair.shape[0]
@@ -296,7 +369,7 @@ class Report(Mapping):
             _, ax = plt.subplots(figsize=(1.5 + 0.5 * n, 1.0 + 0.5 * n))
         image = ax.imshow(np.ma.masked_invalid(pair), cmap="magma", vmin=0.0, aspect="auto")
         ax.figure.colorbar(image, ax=ax, label="I(z_i; z_j) [nats]")
-        _label(ax, self.code_names, self.code_names, "code", "code")
+        _plots.label(ax, self.code_names, self.code_names, "code", "code")
         ax.set_title(f"Pairwise information (TC={sep.total_correlation:.2f} nats)", fontsize=9)
         return ax
 
@@ -304,7 +377,7 @@ class Report(Mapping):
         """Every plot the report has data for, side by side: the MI heatmap, DCI's Hinton
         diagram, informativeness bars, the codes' pairwise information; saved to ``path``
         (e.g. ``report.png``) if given. Returns the figure."""
-        plt = _pyplot()
+        plt = _plots.pyplot()
         sep = self._result("separability")
         panels = [(draw, ok) for draw, ok in (
             (self.plot_mi, self.mutual_info is not None),
@@ -314,10 +387,11 @@ class Report(Mapping):
         if not panels:
             raise ValueError("nothing to plot: evaluate an information metric, 'dci' or a "
                              "posterior metric")
-        n_f, n_c = len(self.factor_names), len(self.code_names)
-        fig, axes = plt.subplots(1, len(panels), squeeze=False,
-                                 figsize=(len(panels) * (2.0 + 0.6 * n_c), 1.5 + 0.5 * max(n_f, 4)))
-        for ax, (draw, _) in zip(axes[0], panels):
+        width, height = _plots.figure_size(max(len(self.factor_names), 4) + 1,
+                                           min(len(self.code_names), 64))
+        fig, axes = plt.subplots(len(panels), 1, squeeze=False,
+                                 figsize=(width, height * len(panels)))
+        for ax, (draw, _) in zip(axes[:, 0], panels):
             draw(ax)
         fig.tight_layout()
         if path is not None:
@@ -325,16 +399,67 @@ class Report(Mapping):
         return fig
 
 
-def _pyplot():
+def _arrays(value):
+    """JSON lists of numbers back to arrays (int64 when every number is an integer, else
+    float64 with None read as NaN), inside dicts too; other values as they are."""
+    if isinstance(value, dict):
+        return {k: _arrays(v) for k, v in value.items()}
+    if not isinstance(value, list) or not value:
+        return value
+    leaves = list(_leaves(value))
+    if not all(v is None or (isinstance(v, (int, float)) and not isinstance(v, bool))
+               for v in leaves):
+        return value
     try:
-        import matplotlib.pyplot as plt
-    except ImportError:
-        raise ImportError("plots need matplotlib: pip install matplotlib") from None
-    return plt
+        if all(isinstance(v, int) for v in leaves):
+            return np.array(value, dtype=np.int64)
+        return np.array(_nan_lists(value), dtype=float)
+    except ValueError:  # ragged
+        return value
 
 
-def _label(ax, xnames, ynames, xlabel, ylabel):
-    ax.set_xticks(range(len(xnames)), xnames, rotation=45, ha="right", fontsize=8)
-    ax.set_yticks(range(len(ynames)), ynames, fontsize=8)
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
+def _leaves(value):
+    for v in value:
+        if isinstance(v, list):
+            yield from _leaves(v)
+        else:
+            yield v
+
+
+def _nan_lists(value):
+    if isinstance(value, list):
+        return [_nan_lists(v) for v in value]
+    return np.nan if value is None else value
+
+
+def _result_from(name, data, details):
+    """A metric's value from a report's JSON: a float, or its result object."""
+    scores = data["scores"]
+    if name == "dci" and data.get("dci"):
+        from .metrics import DCIResult
+
+        d = data["dci"]
+        return DCIResult(_num(d["disentanglement"]), _num(d["completeness"]),
+                         _num(d["informativeness"]), np.asarray(_nan_lists(d["importance"]),
+                                                                 dtype=float),
+                         np.asarray(_nan_lists(d.get("per_factor_informativeness") or []),
+                                    dtype=float),
+                         _num(d.get("informativeness_train")), d.get("estimator", ""),
+                         d.get("n_train", 0), d.get("n_test", 0))
+    if name in ("separability", "interpretability") and isinstance(details.get(name), dict):
+        from .metrics import InterpretabilityResult, SeparabilityResult
+
+        cls = SeparabilityResult if name == "separability" else InterpretabilityResult
+        try:
+            return cls(**details[name])
+        except TypeError:
+            pass
+    if name in PARTS:
+        from types import SimpleNamespace
+
+        return SimpleNamespace(**{p: _num(scores.get(f"{name}.{p}")) for p in PARTS[name]})
+    return _num(scores[name])
+
+
+def _num(value):
+    return math.nan if value is None else float(value)

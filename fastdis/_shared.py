@@ -34,7 +34,10 @@ def active():
 
 
 def memory_key(arr):
-    """Where and how an array lies in memory: equal keys, equal arrays (while alive)."""
+    """Where and how an array lies in memory: equal keys, equal arrays (while alive). A
+    dask array: its name (a hash of its graph)."""
+    if not hasattr(arr, "__array_interface__") and hasattr(arr, "dask"):
+        return ("dask", arr.name)
     return (arr.__array_interface__["data"][0], arr.shape, arr.strides, arr.dtype.str)
 
 

@@ -59,7 +59,9 @@ def _kernel_layout(arr):
     if (arr.flags.aligned and arr.dtype.isnative
             and arr.strides[0] % item == 0 and arr.strides[1] % item == 0):
         return arr
-    return np.ascontiguousarray(arr, dtype=arr.dtype.newbyteorder("="))
+    # a fresh copy: np.ascontiguousarray would return an unaligned contiguous array (a
+    # buffer read at an odd offset, a block deserialised by dask.distributed) as it is
+    return np.array(arr, dtype=arr.dtype.newbyteorder("="), order="C", copy=True)
 
 
 def check_codes(codes, name="codes", min_samples=2):
@@ -107,9 +109,7 @@ def check_factors(factors, name="factors", min_samples=2):
         if bad.any():
             col = int(np.flatnonzero(bad)[0])
             row = int(np.flatnonzero(~np.isfinite(arr[:, col]))[0])
-            raise ValueError(f"{name} contains NaN or infinity in column {col} (row {row}, "
-                             f"{arr[row, col]}); labels must all be present and finite: drop "
-                             "those rows or give them a label of their own")
+            raise ValueError(nonfinite_label_message(name, col, row, arr[row, col]))
     if kind == "O":
         for col in range(arr.shape[1]):
             _check_object_labels(arr[:, col], name, col)
@@ -118,6 +118,13 @@ def check_factors(factors, name="factors", min_samples=2):
             arr = arr.view(np.uint8)
         return _kernel_layout(arr)
     return arr
+
+
+def nonfinite_label_message(name, col, row, value):
+    """The error for a missing (NaN) or infinite factor label: the first column holding
+    one, its first row (chunked inputs name the same place)."""
+    return (f"{name} contains NaN or infinity in column {col} (row {row}, {value}); labels "
+            "must all be present and finite: drop those rows or give them a label of their own")
 
 
 def label_array(x):

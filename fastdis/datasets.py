@@ -1,9 +1,12 @@
-"""Built-in demo data: a dSprites-like factor grid and synthetic encoders. No download."""
+"""Data: built-in demo data (a dSprites-like factor grid and synthetic encoders, no
+download), and readers of the standard ground-truth files users download themselves."""
 import numpy as np
 
+from ._ground_truth import GroundTruthData, load_dsprites, load_mpi3d, load_shapes3d
 from ._validation import check_choice
 
-__all__ = ["make_dsprites_like", "DSPRITES_FACTORS"]
+__all__ = ["make_dsprites_like", "DSPRITES_FACTORS", "GroundTruthData", "load_dsprites",
+           "load_shapes3d", "load_mpi3d"]
 
 #: Factor names and sizes of dSprites (Matthey et al. 2017), colour (constant) left out.
 DSPRITES_FACTORS = {"shape": 3, "scale": 6, "orientation": 40, "posX": 32, "posY": 32}

@@ -189,8 +189,8 @@ def _bad_files(d, factors, codes):
     ("f.npy", "c.npy", ["--seed", "-1"], "argument --seed: the seed must be an integer in [0, 2**32)"),
     ("f.npy", "c.npy", ["--seed", str(2**32)], "argument --seed: the seed must be an integer"),
     ("f.npy", "c.npy", ["--seed", "1.5"], "argument --seed: expected an integer, got '1.5'"),
-    ("f.npy", "c.npy", ["--n-bins", "1"], "unrecognized arguments: --n-bins 1"),
-    ("f.npy", "c.npy", ["--factors-key", "x"], "--factors-key names an array inside a .npz file; "),
+    ("f.npy", "c.npy", ["--bins", "7"], "unrecognized arguments: --bins 7"),
+    ("f.npy", "c.npy", ["--factors-key", "x"], "--factors-key names an array inside a .npz file, a zarr group or an HDF5 file; "),
     ("f.npy", "c.npy", ["--header", "yes"], "--header applies to .csv, .tsv, .txt files; neither"),
     ("c.npy", "f.npy", [], "c.npy, f.npy: factors and codes look swapped"),
     ("empty.npy", "c.npy", [], "empty.npy: empty file (0 bytes), not a valid .npy file"),
@@ -211,7 +211,7 @@ def _bad_files(d, factors, codes):
     ("latin1.csv", "c.npy", [], "latin1.csv: not UTF-8 text (invalid continuation byte"),
     ("hole.csv", "c.npy", [], "hole.csv: row 2, column 1 is empty"),
     ("f.npy", "text_codes.csv", [], "text_codes.csv: codes must be numbers; row 2, column 1 is 'abc'"),
-    ("folder.npy", "c.npy", [], "folder.npy: a directory, not a file"),
+    ("folder.npy", "c.npy", [], "folder.npy: a folder with neither a zarr store"),
 ])
 def test_evaluate_errors_exit_2_with_one_line(files, capsys, factors, codes, extra, message):
     d, _ = files
@@ -454,3 +454,47 @@ def test_outputs_that_cannot_be_written_name_their_option(files, capsys, monkeyp
     status, _, err = run_here(capsys, "evaluate", d / "f.npy", d / "c.npy", "--metrics", "sap",
                               "--json", d)
     assert status == 2 and err == [f"fastdis: error: --json {d}: a directory, not a file"]
+
+
+def test_every_option_has_help_text():
+    from fastdis.__main__ import _parser
+
+    parser = _parser()
+    subparsers = [a for a in parser._actions if isinstance(a, __import__("argparse")._SubParsersAction)]
+    for name, sub in subparsers[0].choices.items():
+        for action in sub._actions:
+            if action.option_strings and action.dest != "help":
+                assert action.help, f"fastdis {name} {action.option_strings[0]} has no help"
+
+
+def test_convention_and_binning_options_reproduce_the_functions(files, capsys, tmp_path):
+    d, _ = files
+    factors, codes = np.load(d / "f.npy"), np.load(d / "c.npy")
+    out = tmp_path / "r.json"
+    status, _, err = run_here(capsys, "evaluate", d / "f.npy", d / "c.npy", "--convention", "dlib",
+                              "--metrics", "mig,sap,irs,jemmig", "--json", out)
+    assert status == 0, err
+    report = json.loads(out.read_text())
+    assert report["scores"]["mig"] == fastdis.mig(factors, codes, convention="dlib")
+    assert report["scores"]["sap"] == fastdis.sap(factors, codes, convention="dlib", random_state=0)
+    assert report["scores"]["irs"] == fastdis.irs(factors, codes, convention="dlib")
+    assert report["scores"]["jemmig"] == fastdis.jemmig(factors, codes)  # dlib has none
+    effective = report["settings"]["effective"]
+    assert effective["mig"]["convention"] == "dlib" and effective["jemmig"]["convention"] is None
+    assert effective["irs"]["diff_quantile"] == 0.99
+    status, _, err = run_here(capsys, "evaluate", d / "f.npy", d / "c.npy", "--n-bins", "7",
+                              "--factor-bins", "3", "--sap-mode", "classification",
+                              "--metrics", "mig,sap,z_min_var", "--json", out,
+                              "--factor-names", ",".join(f"v{k}" for k in range(factors.shape[1])))
+    assert status == 0, err
+    report = json.loads(out.read_text())
+    assert report["scores"]["mig"] == fastdis.mig(factors, codes, n_bins=7, factor_bins=3)
+    assert report["scores"]["sap"] == fastdis.sap(factors, codes, mode="classification",
+                                                  random_state=0)
+    assert report["scores"]["z_min_var"] == fastdis.z_min_var(factors, codes, factor_bins=3,
+                                                              random_state=0)
+    assert report["factor_names"][0] == "v0"
+    status, _, err = run_here(capsys, "evaluate", d / "f.npy", d / "c.npy", "--n-bins", "1")
+    assert status == 2 and "--n-bins must be an integer >= 2" in err[-1]
+    status, _, err = run_here(capsys, "evaluate", d / "f.npy", d / "c.npy", "--code-names", "a,b")
+    assert status == 2 and "code_names" in err[-1]

@@ -7,12 +7,16 @@ import re
 import pytest
 
 import fastdis
+import fastdis._compare
 import fastdis._discretize
 import fastdis._evaluate
 import fastdis._histogram
 import fastdis._information
 import fastdis.datasets
+import fastdis.metrics._dci
+import fastdis.metrics.information
 import fastdis.metrics.posterior
+import fastdis.metrics.unsupervised
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 PUBLIC = [getattr(fastdis, name) for name in fastdis.__all__
@@ -20,7 +24,8 @@ PUBLIC = [getattr(fastdis, name) for name in fastdis.__all__
 METRICS = [fastdis.mig, fastdis.rmig, fastdis.mig_sup, fastdis.jemmig, fastdis.modularity,
            fastdis.dcimig, fastdis.dci, fastdis.sap, fastdis.explicitness]
 REPORT_METHODS = [fastdis.Report.plot_mi, fastdis.Report.plot_dci,
-                  fastdis.Report.plot_informativeness, fastdis.Report.plot_pairwise]
+                  fastdis.Report.plot_informativeness, fastdis.Report.plot_pairwise,
+                  fastdis.Report.from_json, fastdis.Comparison.plot]
 
 
 def documented_parameters(doc):
@@ -54,7 +59,9 @@ def test_metric_docstrings_cite_paper_and_conventions(func):
     assert "convention=\"ubisoft\"" in doc
 
 
-@pytest.mark.parametrize("module", [fastdis._discretize, fastdis._histogram,
+@pytest.mark.parametrize("module", [fastdis._compare, fastdis.metrics.unsupervised,
+                                    fastdis.metrics.information, fastdis.metrics._dci,
+                                    fastdis._discretize, fastdis._histogram,
                                     fastdis._information, fastdis.datasets, fastdis._evaluate,
                                     fastdis.metrics.posterior])
 def test_docstring_examples(module):

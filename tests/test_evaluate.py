@@ -346,3 +346,30 @@ def test_n_threads_bounds_every_pool_inside_evaluate(monkeypatch):
                               z_diff=dict(n_train=200, n_eval=50, batch_size=8))
     assert not report.errors
     assert len(seen) >= 2 + 1 and max(seen) == 1
+
+
+def test_one_convention_for_every_metric_that_has_it():
+    factors, codes = fastdis.datasets.make_dsprites_like("partial", small=True)
+    report = fastdis.evaluate(factors, codes, ["mig", "rmig", "irs", "z_max_var", "dci"],
+                              convention="ubisoft", irs={"convention": None})
+    assert report["mig"] == fastdis.mig(factors, codes, convention="ubisoft")
+    assert report["irs"] == fastdis.irs(factors, codes)  # its own option wins
+    assert report["z_max_var"] == fastdis.z_max_var(factors, codes, convention="ubisoft",
+                                                    random_state=0)
+    effective = report.settings["effective"]
+    assert effective["rmig"]["convention"] == "ubisoft" and effective["rmig"]["n_bins"] == 10
+    assert effective["irs"]["convention"] is None and effective["irs"]["diff_quantile"] == 1.0
+    assert effective["dci"]["convention"] == "ubisoft"
+    dlib = fastdis.evaluate(factors, codes, ["rmig", "z_max_var"], convention="dlib")
+    assert all(v["convention"] is None for v in dlib.settings["effective"].values())
+    assert dlib["rmig"] == fastdis.rmig(factors, codes)
+    # do_tran: the posterior metrics only (it has no point-code version of rmig)
+    std = np.full(codes.shape, 0.3)
+    post = fastdis.evaluate(factors, codes, ["rmig", "informativeness"], std=std,
+                            convention="do_tran")
+    assert post.settings["effective"]["rmig"]["convention"] is None
+    assert post.settings["effective"]["informativeness"]["convention"] == "do_tran"
+    assert post["informativeness"] == float(np.mean(fastdis.informativeness(
+        codes, std=std, convention="do_tran")))
+    with pytest.raises(ValueError, match="convention must be None"):
+        fastdis.evaluate(factors, codes, ["mig"], convention="disentanglement_lib")

@@ -321,3 +321,27 @@ def test_hashed_labels_in_either_byte_order(order):
     z = rng.normal(size=(400, 3))
     np.testing.assert_array_equal(fastdis.mutual_info_matrix(factors, z),
                                   fastdis.mutual_info_matrix(ranks, z))
+
+
+def _unaligned(x):
+    """A copy of x whose data start one byte past an aligned address (np.frombuffer at an
+    offset, np.memmap with an odd offset, a block deserialised by dask.distributed)."""
+    buf = bytearray(x.nbytes + 1)
+    out = np.frombuffer(buf, dtype=x.dtype, offset=1, count=x.size).reshape(x.shape)
+    out[...] = x
+    assert not out.flags.aligned
+    return out
+
+
+@pytest.mark.parametrize("metric", ["mig", "modularity", "z_diff", "z_min_var", "irs", "sap",
+                                    "explicitness", "dci"])
+def test_unaligned_buffers_are_read_as_aligned_ones(metric):
+    rng = np.random.default_rng(0)
+    f = rng.integers(0, 5, (800, 3))
+    z = f @ rng.normal(size=(3, 4)) + rng.normal(size=(800, 4))
+    expected = getattr(fastdis, metric)(f, z, random_state=0)
+    got = getattr(fastdis, metric)(_unaligned(f), _unaligned(z), random_state=0)
+    if metric == "dci":
+        expected, got = expected.disentanglement, got.disentanglement
+    assert got == expected
+    np.testing.assert_array_equal(fastdis.discretize(_unaligned(z)), fastdis.discretize(z))

@@ -107,3 +107,38 @@ AVAILABLE["ubisoft"] |= {"dci"}
 def resolve_metric(metric, convention, **given):
     """Settings of an intervention metric under ``convention``, overridden by given values."""
     return resolve(metric, convention, INTERVENTION[metric], **given)
+
+
+INFORMATION_METRICS = ("mig", "rmig", "mig_sup", "jemmig", "modularity", "dcimig")
+POSTERIOR_METRICS = ("informativeness", "separability", "interpretability")
+
+
+def settings_table(metric):
+    """The conventions table of ``metric``: {convention: settings}."""
+    if metric in INFORMATION_METRICS:
+        return INFORMATION
+    if metric in POSTERIOR_METRICS:
+        return POSTERIOR
+    if metric in INTERVENTION:
+        return INTERVENTION[metric]
+    from . import _dci, _explicitness, _sap  # their tables live beside their procedures
+
+    return {"sap": _sap.SAP, "explicitness": _explicitness.EXPLICITNESS, "dci": _dci.DCI}[metric]
+
+
+def applies(metric, convention):
+    """Whether ``convention`` names a reference implementation of ``metric`` on the inputs
+    :func:`fastdis.evaluate` gives it (``"do_tran"``: the posterior metrics; the information
+    metrics there read point codes)."""
+    if convention is None or metric not in AVAILABLE[convention]:
+        return False
+    return convention != "do_tran" or metric in POSTERIOR_METRICS
+
+
+def effective_settings(metric, convention, options):
+    """The settings ``metric`` runs with under ``convention`` and the given keyword
+    ``options`` (those of its table; None values are defaults)."""
+    table = settings_table(metric)
+    settings = dict(table[convention if convention in table else None])
+    settings.update({k: v for k, v in options.items() if k in settings and v is not None})
+    return settings

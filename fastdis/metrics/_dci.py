@@ -1,6 +1,7 @@
 """DCI: Disentanglement, Completeness and Informativeness (Eastwood & Williams, ICLR 2018)."""
 import numpy as np
 
+from .. import _dask
 from .._discretize import column_ranges
 from .._progress import progress_bar
 from .._random import check_random_state
@@ -230,11 +231,28 @@ def dci(factors, codes, *, convention=None, random_state=None, n_threads=None, e
     each factor's share of the total importance (equal shares for normalised importances).
     disentanglement_lib draws its trees' feature order from numpy's global RNG; fastdis
     seeds its own, so D and C agree with its values within that RNG's effect (about 1e-4).
+
+    Examples
+    --------
+    >>> import fastdis
+    >>> from fastdis.datasets import make_dsprites_like
+    >>> factors, codes = make_dsprites_like("partial", small=True)
+    >>> result = fastdis.dci(factors, codes, random_state=0)
+    >>> round(result.disentanglement, 3), round(result.completeness, 3), result.importance.shape
+    (0.729, 0.678, (10, 5))
+
+    References
+    ----------
+    Eastwood & Williams, "A framework for the quantitative evaluation of disentangled
+    representations", ICLR 2018 (openreview.net/forum?id=By-7dz-AZ).
+    Carbonneau, Zaidi, Boilard & Gagnon, "Measuring disentanglement: a review of metrics",
+    IEEE Transactions on Neural Networks and Learning Systems, 2023, arXiv:2012.09276.
     """
     labels_given = estimator is None and convention is None
     s = resolve("dci", convention, DCI, estimator=estimator, train_fraction=train_fraction,
                 max_train=max_train, max_test=max_test)
-    factors, codes = check_pair(factors, codes)
+    chunked = _dask.any_dask(factors, codes)
+    factors, codes = (_dask.check_pair if chunked else check_pair)(factors, codes)
     if labels_given and not is_numeric(factors):
         s["estimator"] = LABEL_ESTIMATOR  # labels are classes: no regression through them
     name = s["estimator"]
@@ -255,20 +273,28 @@ def dci(factors, codes, *, convention=None, random_state=None, n_threads=None, e
                         f"estimator={LABEL_ESTIMATOR!r} or 'hist_gradient_boosting'")
     nt = check_n_threads(n_threads)
     seed = check_random_state(random_state)
-    mins, maxs = column_ranges(codes, nt)
     K, J = factors.shape[1], codes.shape[1]
     if K < 2 or J < 2:
         raise ValueError(f"dci needs at least 2 factors and 2 codes (entropies in base K and J), "
                          f"got {K} and {J}")
     fit_rows, eval_rows = split_rows(codes.shape[0], s["train_fraction"], s["max_train"],
                                      s["max_test"], seed, "dci", convention)
+    if chunked:  # the ranges of all rows from the chunks; the selected rows in memory
+        stats = _dask.statistics(factors, codes, factor_ranges=is_numeric(factors))
+        (mins, maxs), factor_range = stats["code_ranges"], stats.get("factor_ranges")
+        factors, codes, (fit_rows, eval_rows) = _dask.gather(factors, codes, fit_rows,
+                                                             eval_rows)
+    else:
+        mins, maxs = column_ranges(codes, nt)
+        factor_range = None
     if name in ("lasso", "random_forest") and len(fit_rows) < 10:
         raise ValueError(f"dci(estimator={name!r}) selects its parameters by 10-fold "
                          f"cross-validation: it needs at least 10 fitting rows, got {len(fit_rows)}")
     seeds = np.random.RandomState(seed).randint(np.iinfo(np.int32).max, size=K)
     if name == "lasso":
         importance, informativeness, informativeness_train = _lasso_dci(
-            factors, codes, fit_rows, eval_rows, (mins, maxs), s, seeds, nt, progress)
+            factors, codes, fit_rows, eval_rows, (mins, maxs), factor_range, s, seeds, nt,
+            progress)
         return _result(importance, informativeness, informativeness_train, s, label, False,
                        fit_rows, eval_rows)
     n_values = check_factors_vary(factors, fit_rows, "dci")
@@ -291,7 +317,7 @@ def dci(factors, codes, *, convention=None, random_state=None, n_threads=None, e
     x_fit = prepare(fit_rows)
     x_eval = x_fit if same_rows else prepare(eval_rows)
     if not classify:  # min-max scaling of the factors, applied to the selected rows only
-        fmin, fmax = factors.min(axis=0), factors.max(axis=0)
+        fmin, fmax = factor_range or (factors.min(axis=0), factors.max(axis=0))
 
     def targets(k, rows):
         if classify:
@@ -337,12 +363,15 @@ def _result(importance, informativeness, informativeness_train, s, label, classi
                      len(fit_rows), len(eval_rows))
 
 
-def _lasso_dci(factors, codes, fit_rows, eval_rows, code_range, s, seeds, nt, progress):
+def _lasso_dci(factors, codes, fit_rows, eval_rows, code_range, factor_range, s, seeds, nt,
+               progress):
     """The Lasso's importances and scores (test, train) of every factor, from the moments
-    of the rows (:mod:`fastdis.metrics._lasso`): no copy of the rows, no prediction."""
+    of the rows (:mod:`fastdis.metrics._lasso`): no copy of the rows, no prediction.
+    ``factor_range``: the factors' (min, max) over all rows when ``factors`` holds only the
+    selected ones (dask inputs), else None."""
     from ._lasso import column_range, lasso_scores
 
-    fmin, fmax = column_range(factors, total_threads(nt))
+    fmin, fmax = factor_range or column_range(factors, total_threads(nt))
     if len(fit_rows) == len(factors):  # every row: the factors' own ranges say it
         lo, hi = fmin, fmax
     else:

@@ -6,11 +6,13 @@ import warnings
 
 import numpy as np
 
-from .. import _kernels
+from .. import _dask, _kernels
 from .._random import check_unused_random_state
 from .._validation import raise_kernel_error
 from .._warnings import DegenerateWarning
-from ._sampling import check_real, document, prepare, rescale_extreme
+from ._conventions import resolve_metric
+from ._sampling import (check_levels, check_real, document, extreme_exponents, prepare,
+                        rescale_extreme)
 
 __all__ = ["irs"]
 
@@ -30,25 +32,22 @@ def _within_level_deviation(enc, codes, q, nt):
     another of the same column, so the rescaling leaves it unchanged."""
     offsets = np.concatenate([[0], np.cumsum(enc.n_levels)])
     first = slice(offsets[0], offsets[1])  # the levels of factor 0 cover every row once
-    mean, dev, lo, hi, count = _level_pass(enc, codes, nt)
-    codes, e = rescale_extreme(codes, lo[first].min(axis=0), hi[first].max(axis=0))
+    stat = _level_pass(enc, codes, nt)
+    codes, e = rescale_extreme(codes, stat[2][first].min(axis=0), stat[3][first].max(axis=0))
     if e.any():
-        mean, dev, lo, hi, count = _level_pass(enc, codes, nt)
+        stat = _level_pass(enc, codes, nt)
     with np.errstate(over="ignore", invalid="ignore"):  # NaN/inf columns: refused just below
-        global_mean = (mean[first] * count[first, None]).sum(axis=0) / count[first].sum()
+        cum, global_mean, mins, maxs = _max_form(enc.levels, *stat)
     if not np.isfinite(global_mean).all():  # NaN or inf anywhere in a column
         bad = int(np.flatnonzero(~np.isfinite(global_mean))[0])
         raise_kernel_error(_kernels.ERR_NONFINITE, bad, codes.shape[1])
-    cum = np.zeros((codes.shape[1], enc.n_factors))
-    if q >= 1.0:
-        for k in range(enc.n_factors):
-            cum[:, k] = dev[offsets[k]:offsets[k + 1]].mean(axis=0)
-    else:  # quantiles: order statistics within each level
+    if q < 1.0:  # quantiles: order statistics within each level
+        mean, count = stat[0], stat[4]
         qdev = _level_quantiles(enc, codes, mean, count, offsets, q, nt)
         for k in range(enc.n_factors):
             levels = slice(offsets[k], offsets[k + 1])
             cum[:, k] = qdev[levels][count[levels] > 0].mean(axis=0)
-    return cum, global_mean, lo[first].min(axis=0), hi[first].max(axis=0), e
+    return cum, global_mean, mins, maxs, e
 
 
 # Rows sampled (evenly spaced) to place each level's quantile before the pass over all rows,
@@ -155,21 +154,60 @@ def irs(factors, codes, *, convention=None, random_state=None, n_threads=None,
     ``convention="dlib"`` bins them into 20 equal-width bins (merging values of factors
     with more than 20) and uses the 0.99 quantile.
     """
-    s, enc, codes, nt = prepare("irs", factors, codes, convention, n_threads, dict(
-        diff_quantile=diff_quantile, factor_bins=factor_bins), check_finite=False, min_factors=1)
+    given = dict(diff_quantile=diff_quantile, factor_bins=factor_bins)
+    if _dask.any_dask(factors, codes):
+        s = resolve_metric("irs", convention, **given)
+        check_unused_random_state(random_state)
+        q = check_real(s["diff_quantile"], "diff_quantile", 0.0, 1.0, low_open=True)
+        if q >= 1.0:
+            return _score(*_chunked_max_deviation(factors, codes, s, convention),
+                          return_details)
+        factors, codes = _dask.in_memory(factors, codes)  # quantiles: rows in memory
+    s, enc, codes, nt = prepare("irs", factors, codes, convention, n_threads, given,
+                                check_finite=False, min_factors=1)
     check_unused_random_state(random_state)
     q = check_real(s["diff_quantile"], "diff_quantile", 0.0, 1.0, low_open=True)
-    cum, mean, mins, maxs, e = _within_level_deviation(enc, codes, q, nt)
+    return _score(*_within_level_deviation(enc, codes, q, nt), return_details)
+
+
+def _chunked_max_deviation(factors, codes, s, convention):
+    """:func:`_within_level_deviation` (the maximum form) of dask arrays: the chunks'
+    per-level sums, minima, maxima and counts merged (:func:`fastdis._dask.level_moments`);
+    only tables travel. The means are those of memory to rounding (summed in another order)."""
+    factors, codes = _dask.check_pair(factors, codes)
+    strategy = s.get("factor_strategy", "minmax" if convention == "ubisoft" else "uniform")
+    levels, fbinning, stats = _dask.grouping(factors, codes, s.get("factor_bins"), strategy)
+    check_levels(levels.n_levels, stats["n"], "irs")
+    mins, maxs = stats["code_ranges"]
+    e = extreme_exponents(mins, maxs)
+    stat = _dask.level_moments(factors, codes, levels, fbinning, e)
+    return (*_max_form(levels, *stat), e)
+
+
+def _max_form(levels, mean, dev, lo, hi, count):
+    """(cum, global mean, mins, maxs) of the maximum form from the level pass: each
+    factor's mean over its levels of the largest within-level deviation."""
+    offsets = np.concatenate([[0], np.cumsum(levels.n_levels)])
+    first = slice(offsets[0], offsets[1])  # the levels of factor 0 cover every row once
+    global_mean = (mean[first] * count[first, None]).sum(axis=0) / count[first].sum()
+    cum = np.stack([dev[offsets[k]:offsets[k + 1]].mean(axis=0)
+                    for k in range(levels.n_factors)], axis=1)
+    return cum, global_mean, lo[first].min(axis=0), hi[first].max(axis=0)
+
+
+def _score(cum, mean, mins, maxs, e, return_details):
+    """IRS and its details from the (codes x factors) within-level deviations, each code's
+    global mean, minimum and maximum (all on codes rescaled by 2**-e) and e."""
     active = maxs > mins
     # max |z - mean| is reached at the smallest or the largest value
     max_dev = np.maximum(maxs - mean, mean - mins)
     with np.errstate(over="ignore", under="ignore"):  # beyond float64: inf, documented
         raw_max_dev = np.ldexp(max_dev, e)
-    details = dict(irs_matrix=np.zeros((0, enc.n_factors)), per_code=np.zeros(0),
+    details = dict(irs_matrix=np.zeros((0, cum.shape[1])), per_code=np.zeros(0),
                    parents=np.zeros(0, dtype=np.int64), max_deviations=raw_max_dev,
                    active_codes=np.flatnonzero(active))
     if not active.any():
-        warnings.warn("irs: every code is constant: score 0", DegenerateWarning, stacklevel=2)
+        warnings.warn("irs: every code is constant: score 0", DegenerateWarning, stacklevel=3)
         return (0.0, details) if return_details else 0.0
     irs_matrix = 1.0 - cum[active] / max_dev[active, None]
     per_code = irs_matrix.max(axis=1)

@@ -70,15 +70,20 @@ def prepare(metric, factors, codes, convention, n_threads, settings_given, check
     strategy = s.get("factor_strategy", "minmax" if convention == "ubisoft" else "uniform")
     enc = shared("encoded factors", (factors,), (s.get("factor_bins"), strategy),
                  lambda: _encoded(factors, s.get("factor_bins"), strategy, nt))
-    looks = continuous_looking(enc.n_levels, codes.shape[0])
+    check_levels(enc.n_levels, codes.shape[0], metric)
+    return (s, enc, codes, nt, ranges) if return_ranges else (s, enc, codes, nt)
+
+
+def check_levels(n_levels, n_rows, metric):
+    """Every factor has repeated values and two of them at least."""
+    looks = continuous_looking(n_levels, n_rows)
     if looks:
         raise ValueError(f"{metric}: {looks}, and the metric needs repeated factor values; "
                          f"{BIN_HINT}")
-    single = np.flatnonzero(enc.n_levels < 2)
+    single = np.flatnonzero(n_levels < 2)
     if len(single):
         raise ValueError(f"factors column {int(single[0])} has a single value: it cannot be "
                          f"intervened on; drop it before calling {metric}")
-    return (s, enc, codes, nt, ranges) if return_ranges else (s, enc, codes, nt)
 
 
 def _encoded(factors, factor_bins, strategy, nt):
@@ -86,13 +91,20 @@ def _encoded(factors, factor_bins, strategy, nt):
     return EncodedFactors(labels, nt, levels=levels)
 
 
+def extreme_exponents(mins, maxs):
+    """Per column, the power of two e that :func:`rescale_extreme` divides it by: that of
+    its largest magnitude for columns of extreme magnitude, else 0."""
+    e = column_exponents(mins, maxs).astype(np.int64)
+    extreme = (np.abs(e) > EXTREME) & (np.maximum(np.abs(mins), np.abs(maxs)) > 0)
+    return np.where(extreme, e, 0)
+
+
 def rescale_extreme(codes, mins, maxs):
     """``(codes, e)``: columns of extreme magnitude multiplied by 2**-e exactly (a float64
     copy; other columns unchanged, their e 0), so that no sum of squares or of differences
     over or underflows. Ratios of variances or deviations of one column do not change."""
-    e = column_exponents(mins, maxs).astype(np.int64)
-    extreme = (np.abs(e) > EXTREME) & (np.maximum(np.abs(mins), np.abs(maxs)) > 0)
-    e = np.where(extreme, e, 0)
+    e = extreme_exponents(mins, maxs)
+    extreme = e != 0
     if not extreme.any():
         return codes, e
     out = np.array(codes, dtype=np.float64, order="C")

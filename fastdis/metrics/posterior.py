@@ -12,6 +12,7 @@ References
 import warnings
 import numpy as np
 
+from .._dask import ChunkedPosterior, in_memory, is_dask
 from .._posterior import check_posterior, posterior_entropies
 from .._validation import check_base, check_factors
 from .._warnings import DegenerateWarning
@@ -74,8 +75,11 @@ def _record(metric, mu, var, std, logvar, factors, *, convention, estimator, n_b
     s = resolve(metric, convention, POSTERIOR, estimator=estimator, n_bins=n_bins,
                 bin_range=bin_range, n_samples=n_samples)
     post = check_posterior(mu, var, std=std, logvar=logvar, mu_name=mu_name)
-    if factors is not None:
-        factors = check_factors(factors)
+    if factors is not None and isinstance(post, ChunkedPosterior):
+        if not is_dask(factors):
+            factors = check_factors(factors)
+    elif factors is not None:
+        factors = check_factors(in_memory(factors)[0] if is_dask(factors) else factors)
         if factors.shape[0] != post.shape[0]:
             raise ValueError(f"factors and {mu_name} must have the same number of samples "
                              f"(rows): factors has {factors.shape[0]}, {mu_name} has "

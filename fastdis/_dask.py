@@ -1,0 +1,536 @@
+"""Dask arrays in, exact values out: each chunk of rows reduced to small statistics, the
+statistics merged, then the in-memory formulas.
+
+Only tables travel between the workers and the caller, never rows. The information metrics
+take two passes over the chunks:
+
+1. per chunk: the codes' column minima and maxima (rejecting NaN / infinity, as the
+   in-memory min/max pass does), each factor's distinct values, and, for factors binned
+   like codes (``factor_bins``), their minima and maxima; merged in the caller into the
+   code ranges, the factor levels (sorted, as in memory) and the bin edges -- computed by
+   the very functions the in-memory path uses, from the same (min, max), so the edges
+   are identical;
+2. per chunk: the joint histogram of every (factor, code) pair with those levels and
+   bins (the histogram kernel, one thread per chunk: the scheduler runs the chunks side
+   by side), summed by a tree reduction.
+
+The tables are integer counts, so their sum does not depend on the chunking, and the
+entropies are computed from them exactly as in memory: the same values, bit for bit.
+Errors found in a chunk (NaN in the codes, ...) are carried back as data and the first in
+row order is raised, so the message is the one the in-memory call gives.
+
+``dask`` is imported only by code that has been given a dask array (:func:`is_dask` looks
+in ``sys.modules``: a dask array cannot exist without it).
+"""
+import sys
+
+import numpy as np
+
+from . import _kernels
+from ._discretize import apply_binning, range_binning, range_strategy_binning
+from ._encode import FactorLevels
+from ._validation import check_codes, check_factors, nonfinite_label_message
+
+# Tables merged per task of the tree reduction.
+_FAN_IN = 8
+
+
+def is_dask(x):
+    """Whether ``x`` is a dask array."""
+    module = sys.modules.get("dask.array")
+    return module is not None and isinstance(x, module.Array)
+
+
+def any_dask(*arrays):
+    return any(is_dask(a) for a in arrays)
+
+
+def _code_dtype(dtype):
+    """The dtype :func:`fastdis._validation.check_codes` gives codes of ``dtype``."""
+    return check_codes(np.zeros((1, 1), dtype=dtype), min_samples=1).dtype
+
+
+def check_pair(factors, codes, min_samples=2):
+    """Validate a (factors, codes) pair of which at least one is a dask array, without
+    reading it: both as dask arrays with the same row chunks and one chunk of columns.
+    Values (NaN, ...) are checked by the passes that read them."""
+    import dask.array as da
+
+    def as_dask(x, name):
+        if not is_dask(x):
+            from ._validation import _as_2d
+            x = _as_2d(x, name)
+            return da.from_array(x, chunks=(max(1, x.shape[0]), x.shape[1]))
+        if x.ndim != 2:
+            hint = f"; use {name}.reshape(-1, 1) for a single column" if x.ndim == 1 else ""
+            raise ValueError(f"{name} must be a 2-D array of shape (n_samples, n_columns), "
+                             f"got a {x.ndim}-D array of shape {x.shape}{hint}")
+        if any(np.isnan(s) for s in x.shape):
+            raise ValueError(f"{name} has unknown chunk sizes (shape {x.shape}): call "
+                             f"{name}.compute_chunk_sizes() first")
+        if x.shape[0] == 0 or x.shape[1] == 0:
+            raise ValueError(f"{name} is empty: shape {x.shape}")
+        return x
+
+    factors, codes = as_dask(factors, "factors"), as_dask(codes, "codes")
+    # dtypes: the in-memory checks on one (empty-valued) row of each dtype
+    check_codes(np.zeros((1, codes.shape[1]), dtype=codes.dtype), min_samples=1)
+    if factors.dtype.kind not in "iubfUSO":
+        check_factors(np.zeros((1, factors.shape[1]), dtype=factors.dtype), min_samples=1)
+    for name, x in (("factors", factors), ("codes", codes)):
+        if x.shape[0] < min_samples:
+            raise ValueError(f"{name} needs at least {min_samples} samples (rows), "
+                             f"got {x.shape[0]}")
+    if factors.shape[0] != codes.shape[0]:
+        raise ValueError(
+            f"factors and codes must have the same number of samples (rows): "
+            f"factors has {factors.shape[0]}, codes has {codes.shape[0]}")
+    factors = factors.rechunk((factors.chunks[0], -1))
+    codes = codes.rechunk((factors.chunks[0], -1))
+    return factors, codes
+
+
+def _blocks(*arrays):
+    """(each array's chunk, ..., first row) of every chunk of rows, as delayed objects, in
+    row order; the arrays have the same row chunks and one chunk of columns."""
+    starts = np.concatenate([[0], np.cumsum(arrays[0].chunks[0])[:-1]]).astype(np.int64)
+    return list(zip(*[a.to_delayed().ravel() for a in arrays], (int(s) for s in starts)))
+
+
+def _as_rows(x, name, chunks):
+    """``x`` (dask or in memory) as a 2-D dask array with these row chunks, one column chunk."""
+    import dask.array as da
+
+    if not is_dask(x):
+        from ._validation import _as_2d
+        x = da.from_array(_as_2d(x, name), chunks=(max(1, len(x)), -1))
+    elif x.ndim != 2:
+        raise ValueError(f"{name} must be a 2-D array of shape (n_samples, n_columns), got a "
+                         f"{x.ndim}-D array of shape {x.shape}")
+    return x.rechunk((chunks, -1))
+
+
+def _compute(*values):
+    import dask
+
+    return dask.compute(*values)
+
+
+# ---------------------------------------------------------------- pass 1: ranges, levels
+
+def _block_stats(f, c, row0, code_ranges, factor_ranges, sample):
+    """Statistics of one chunk: a dict; errors are returned, not raised (see the module).
+    ``sample``: global row numbers whose rows to return too (those in this chunk)."""
+    out = dict(n=f.shape[0])
+    if f.shape[0] == 0:
+        return out
+    if sample is not None:
+        mine = sample[(sample >= row0) & (sample < row0 + f.shape[0])] - row0
+        out["sample"] = (np.array(f[mine]), np.array(c[mine]))
+    if f.dtype.kind == "f":  # where a missing label is: global row, first in each column
+        bad = ~np.isfinite(f)
+        if bad.any():
+            cols = np.flatnonzero(bad.any(axis=0))
+            out["bad_labels"] = {int(k): (row0 + int(np.argmax(bad[:, k])),
+                                          f[int(np.argmax(bad[:, k])), k]) for k in cols}
+            return out
+    f = check_factors(f, min_samples=1)
+    c = check_codes(c, min_samples=1)
+    if code_ranges:
+        try:
+            out["code_ranges"] = _kernels.code_minmax(c, 1)
+        except ValueError as exc:
+            out["error"] = exc
+            return out
+    out["levels"] = FactorLevels.from_data(f, 1).values
+    if factor_ranges:  # in the factors' dtype (float64 of it: what binning reads)
+        out["factor_ranges"] = (f.min(axis=0), f.max(axis=0))
+    return out
+
+
+def _merge_stats(parts, n_factors, n_codes):
+    """Fold the chunks' statistics in row order; raise the first chunk's error."""
+    bad = {}
+    for p in parts:
+        for k, (row, value) in p.get("bad_labels", {}).items():
+            if k not in bad:
+                bad[k] = (row, value)
+    if bad:
+        col = min(bad)
+        row, value = bad[col]
+        raise ValueError(nonfinite_label_message("factors", col, row, value))
+    for p in parts:
+        if "error" in p:
+            raise p["error"]
+    parts = [p for p in parts if p["n"] > 0]
+    merged = dict(n=sum(p["n"] for p in parts))
+    if "sample" in parts[0]:
+        merged["sample"] = tuple(np.concatenate([p["sample"][i] for p in parts])
+                                 for i in range(2))
+    merged["levels"] = [np.unique(np.concatenate([p["levels"][k] for p in parts]))
+                        for k in range(n_factors)]
+    for key in ("code_ranges", "factor_ranges"):
+        if parts and key in parts[0]:
+            merged[key] = (np.minimum.reduce([p[key][0] for p in parts]),
+                           np.maximum.reduce([p[key][1] for p in parts]))
+    return merged
+
+
+def sample_rows(n, n_rows):
+    """The row numbers of the evenly spaced sample of at most ``n_rows`` of ``n`` rows."""
+    return np.linspace(0, n - 1, min(n, n_rows)).astype(np.int64)
+
+
+def statistics(factors, codes, *, code_ranges=True, factor_ranges=False, sample=None):
+    """Pass 1 over validated dask (factors, codes) (see :func:`check_pair`): a dict with
+    ``n``, ``levels`` (sorted distinct values of each factor), ``code_ranges`` (mins,
+    maxs), with ``factor_ranges`` the factors' float64 (mins, maxs), and with ``sample``
+    (sorted row numbers) those rows of both, in memory (unvalidated)."""
+    from dask import delayed
+
+    task = delayed(_block_stats, pure=True)
+    parts = _compute(*[task(f, c, r, code_ranges, factor_ranges, sample)
+                       for f, c, r in _blocks(factors, codes)])
+    return _merge_stats(parts, factors.shape[1], codes.shape[1])
+
+
+# ---------------------------------------------------------------- pass 2: joint histograms
+
+def _block_counts(f, c, levels, binning, factor_binning):
+    """(counts, None) of one chunk's joint histogram, or (None, error)."""
+    from ._histogram import JointHistogram
+
+    hist = JointHistogram._from_parts(levels, binning, n_threads=1)
+    if f.shape[0] == 0:
+        return hist.counts, None
+    f = check_factors(f, min_samples=1)
+    c = check_codes(c, min_samples=1)
+    if factor_binning is not None:
+        f = apply_binning(np.asarray(f, dtype=np.float64), factor_binning, 1)
+    try:
+        hist._add(f, c)
+    except ValueError as exc:
+        return None, exc
+    return hist.counts, None
+
+
+def _sum_counts(*parts):
+    """Sum of (counts, error) pairs, keeping the first error (left to right: row order)."""
+    for counts, error in parts:
+        if error is not None:
+            return None, error
+    total = parts[0][0].copy()
+    for counts, _ in parts[1:]:
+        total += counts
+    return total, None
+
+
+def tree_sum(tasks, merge):
+    """Reduce delayed values with ``merge`` (called on up to _FAN_IN of them, in order)."""
+    from dask import delayed
+
+    merge = delayed(merge, pure=True)
+    while len(tasks) > 1:
+        tasks = [merge(*tasks[i:i + _FAN_IN]) for i in range(0, len(tasks), _FAN_IN)]
+    return tasks[0]
+
+
+def joint_histogram(factors, codes, levels, binning, factor_binning=None):
+    """Pass 2: the :class:`JointHistogram` of all rows, from the chunks' tables."""
+    from dask import delayed
+
+    from ._histogram import JointHistogram
+
+    task = delayed(_block_counts, pure=True)
+    total, error = _compute(tree_sum([task(f, c, levels, binning, factor_binning)
+                                      for f, c, _ in _blocks(factors, codes)], _sum_counts))[0]
+    if error is not None:
+        raise error
+    hist = JointHistogram._from_parts(levels, binning, n_threads=1)
+    hist.counts += total
+    hist.n_samples = factors.shape[0]
+    return hist
+
+
+# ---------------------------------------------------------------- the information record
+
+def factor_binning(levels, factor_ranges, factor_bins, strategy):
+    """For factors binned like codes (``factor_bins``): the binning of their float64
+    values from their global (min, max) -- what ``factor_labels`` builds in memory -- and
+    the levels of the binned labels (the bins their levels fall in: binning is monotone)."""
+    from ._discretize import Binning
+
+    binning = range_strategy_binning(np.asarray(factor_ranges[0], dtype=np.float64),
+                                     np.asarray(factor_ranges[1], dtype=np.float64),
+                                     np.dtype(np.float64), factor_bins, strategy)
+    binned = []
+    for k, v in enumerate(levels):
+        one = Binning(binning.edges[k:k + 1], binning.scale[k], binning.offset[k],
+                      binning.uniform, binning.check_range)
+        values = np.asarray(v, dtype=np.float64).reshape(-1, 1)
+        binned.append(np.unique(apply_binning(values, one, 1)[:, 0]))
+    return binning, binned
+
+
+def information(factors, codes, n_bins, strategy, code_range, factor_bins):
+    """:class:`fastdis._information.Information` of dask (factors, codes): the same
+    record, bit for bit, as the in-memory path on the same rows."""
+    from ._information import _check_level_counts, information_from_histogram
+    from ._validation import check_int
+
+    if strategy == "quantile":
+        raise ValueError("strategy='quantile' needs the exact quantiles of every code, which "
+                         "take a sort of all rows: not available for Dask arrays; use "
+                         "strategy='uniform' (the default) or give the quantile edges as bins "
+                         "yourself")
+    factors, codes = check_pair(factors, codes)
+    binned = factor_bins is not None and factor_bins is not False
+    if binned:
+        factor_bins = check_int(factor_bins, "factor_bins", 2, 65535)
+        if factors.dtype.kind not in "iuf":
+            raise TypeError(f"factor_bins needs numeric factors, got dtype {factors.dtype}")
+    if code_range is None and not binned:
+        stats = shared_statistics(factors, codes)
+    else:
+        stats = statistics(factors, codes, code_ranges=code_range is None, factor_ranges=binned)
+    if code_range is not None:
+        if strategy != "uniform":
+            raise ValueError("code_range is only used with strategy='uniform'")
+        binning = range_binning(code_range, codes.shape[1], n_bins)
+    else:
+        mins, maxs = stats["code_ranges"]
+        binning = range_strategy_binning(mins, maxs, _code_dtype(codes.dtype), n_bins, strategy)
+    level_values, fbinning = stats["levels"], None
+    if binned:
+        fbinning, level_values = factor_binning(level_values, stats["factor_ranges"],
+                                                factor_bins, strategy)
+    levels = FactorLevels(level_values)
+    _check_level_counts(levels.n_levels, stats["n"])
+    return information_from_histogram(joint_histogram(factors, codes, levels, binning, fbinning))
+
+
+# ---------------------------------------------------------------- evaluate()
+
+def in_memory(*arrays):
+    """The arrays computed into numpy arrays (dask arrays), in one pass of the scheduler."""
+    lazy = [i for i, a in enumerate(arrays) if is_dask(a)]
+    values = list(arrays)
+    for i, v in zip(lazy, _compute(*[arrays[i] for i in lazy])):
+        values[i] = v
+    return values
+
+
+def shared_statistics(factors, codes, sample_size=None):
+    """:func:`statistics` (code ranges; with ``sample_size``, an evenly spaced sample of
+    at most that many rows too), once per :func:`fastdis._shared.sharing` scope: a later
+    call without a sample reuses a pass that took one."""
+    from ._shared import scope_store
+
+    store = scope_store()
+    key = ("dask statistics", factors.name, codes.name)
+    if store is not None and key in store and (sample_size is None or "sample" in store[key][0]):
+        return store[key][0]
+    sample = None if sample_size is None else sample_rows(factors.shape[0], sample_size)
+    stats = statistics(factors, codes, sample=sample)
+    if store is not None:
+        store[key] = (stats, (factors, codes))
+    return stats
+
+
+def shared_in_memory(factors, codes):
+    """Validated in-memory (factors, codes) of dask arrays, once per sharing scope: what
+    the metrics without a chunked path read (see the module docstring)."""
+    from ._shared import shared
+    from ._validation import check_pair as check_in_memory
+
+    return shared("dask in memory", (factors, codes), (),
+                  lambda: check_in_memory(*in_memory(factors, codes)))
+
+
+# ---------------------------------------------------------------- IRS: per-level moments
+
+def _block_levels(f, c, levels, fbinning, e):
+    """One chunk's per-level (sums, minima, maxima, counts) of the codes rescaled by 2**-e."""
+    total = int(levels.n_levels.sum())
+    d = c.shape[1]
+    if f.shape[0] == 0:
+        return (np.zeros((total, d)), np.full((total, d), np.inf), np.full((total, d), -np.inf),
+                np.zeros(total, dtype=np.int64))
+    f = check_factors(f, min_samples=1)
+    c = check_codes(c, min_samples=1)
+    if fbinning is not None:
+        f = apply_binning(np.asarray(f, dtype=np.float64), fbinning, 1)
+    if e.any():
+        c = np.array(c, dtype=np.float64)
+        c[:, e != 0] = np.ldexp(c[:, e != 0], -e[e != 0])
+    mean, _, lo, hi, count = _kernels.level_deviation(*levels.kernel_input(f), levels.n_levels,
+                                                      c, 1)
+    sums = np.where(count[:, None] > 0, mean * count[:, None], 0.0)
+    return sums, lo, hi, count
+
+
+def _merge_levels(*parts):
+    sums, lo, hi, count = (p.copy() for p in parts[0])
+    for s, a, b, n in parts[1:]:
+        sums += s
+        np.minimum(lo, a, out=lo)
+        np.maximum(hi, b, out=hi)
+        count += n
+    return sums, lo, hi, count
+
+
+def grouping(factors, codes, factor_bins, strategy):
+    """Pass 1 for the intervention metrics' grouping: (FactorLevels of the labels that group
+    the rows, the factor binning or None, the statistics)."""
+    from ._validation import check_int
+
+    binned = factor_bins is not None and factor_bins is not False
+    if binned:
+        factor_bins = check_int(factor_bins, "factor_bins", 2, 65535)
+        if factors.dtype.kind not in "iuf":
+            raise TypeError(f"factor_bins needs numeric factors, got dtype {factors.dtype}")
+    stats = statistics(factors, codes, factor_ranges=binned)
+    values, fbinning = stats["levels"], None
+    if binned:
+        fbinning, values = factor_binning(values, stats["factor_ranges"], factor_bins, strategy)
+    return FactorLevels(values), fbinning, stats
+
+
+def level_moments(factors, codes, levels, fbinning, e):
+    """Pass 2 for IRS: per level of every factor (mean, max |z - mean|, min, max, count) of
+    the codes rescaled by 2**-e, as :func:`fastdis._kernels.level_deviation` gives in
+    memory (the means to rounding: the chunks' sums are added in another order)."""
+    from dask import delayed
+
+    task = delayed(_block_levels, pure=True)
+    sums, lo, hi, count = _compute(tree_sum([task(f, c, levels, fbinning, e)
+                                             for f, c, _ in _blocks(factors, codes)],
+                                            _merge_levels))[0]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = sums / count[:, None]
+    dev = np.where(hi - mean > mean - lo, hi - mean, mean - lo)
+    return mean, dev, lo, hi, count
+
+
+# ---------------------------------------------------------------- posteriors (Do & Tran)
+
+class ChunkedPosterior:
+    """A posterior given as dask arrays: the means and the spread as given (``name``: var,
+    std or logvar), row-aligned; each chunk is validated by
+    :func:`fastdis._posterior.check_posterior` when a pass reads it."""
+
+    def __init__(self, mu, spread, name, mu_name):
+        self.mu, self.spread, self.name, self.mu_name = mu, spread, name, mu_name
+
+    @property
+    def shape(self):
+        return self.mu.shape
+
+    @property
+    def key(self):
+        return ("dask", self.mu.name, self.spread.name, self.name)
+
+    def in_memory(self):
+        """The validated in-memory :class:`fastdis._posterior.Posterior` (computed once per
+        sharing scope)."""
+        from ._posterior import check_posterior
+        from ._shared import scope_store
+
+        store = scope_store()
+        key = ("dask posterior in memory",) + self.key
+        if store is not None and key in store:
+            return store[key][0]
+        mu, spread = in_memory(self.mu, self.spread)
+        post = check_posterior(mu, **{self.name: spread}, mu_name=self.mu_name)
+        if store is not None:
+            store[key] = (post, (self.mu, self.spread))
+        return post
+
+
+def check_posterior(mu, spread, name, mu_name, min_samples=2):
+    """The lazy counterpart of :func:`fastdis._posterior.check_posterior` (shapes only)."""
+    mu = _as_rows(mu, mu_name, mu.chunks[0] if is_dask(mu) else spread.chunks[0])
+    spread = _as_rows(spread, name, mu.chunks[0])
+    check_codes(np.zeros((1, mu.shape[1]), dtype=mu.dtype), mu_name, min_samples=1)
+    check_codes(np.zeros((1, spread.shape[1]), dtype=spread.dtype), name, min_samples=1)
+    if mu.shape[0] < min_samples:
+        raise ValueError(f"{mu_name} needs at least {min_samples} samples (rows), got "
+                         f"{mu.shape[0]}")
+    if spread.shape != mu.shape:
+        raise ValueError(f"{name} must have the shape of {mu_name}, {mu.shape}; got "
+                         f"{spread.shape}")
+    return ChunkedPosterior(mu, spread, name, mu_name)
+
+
+def _block_quantized(mu, spread, f, row0, name, mu_name, levels, edges, do_tran):
+    """One chunk's quantised tables, row entropies, fallbacks and level counts, or an error."""
+    from ._posterior import check_posterior as check
+
+    d, nb = mu.shape[1], len(edges) - 1
+    n_levels = np.zeros(0, dtype=np.int64) if levels is None else levels.n_levels
+    n_total = int(n_levels.sum())
+    if mu.shape[0] == 0:
+        return (np.zeros((d, 1 + n_total, nb)), np.zeros(d), np.zeros(d, dtype=np.int64),
+                np.zeros(n_total, dtype=np.int64)), None
+    try:
+        post = check(mu, **{name: spread}, mu_name=mu_name, min_samples=1, first_row=row0)
+    except ValueError as exc:
+        return None, exc
+    labels, counts = None, np.zeros(0, dtype=np.int64)
+    if levels is not None:
+        offsets = np.concatenate([[0], np.cumsum(n_levels)[:-1]])
+        labels = levels.level_indices(check_factors(f, min_samples=1))
+        counts = np.concatenate([np.bincount(labels[:, k], minlength=int(m))
+                                 for k, m in enumerate(n_levels)])
+        labels += offsets.astype(np.int32)
+    tables, row_h, n_fallback = _kernels.quantized_tables(post.mu, post.std, labels, n_total,
+                                                          edges, 1 if do_tran else 0, 1)
+    return (tables, row_h, np.asarray(n_fallback, dtype=np.int64), counts), None
+
+
+def _sum_quantized(*parts):
+    for value, error in parts:
+        if error is not None:
+            return None, error
+    return tuple(sum(v[i] for v, _ in parts) for i in range(4)), None
+
+
+def quantized_tables(post, factors, edges, do_tran):
+    """The quantised estimator's tables over all chunks (summed: equal to the in-memory
+    ones to rounding), the rows' entropy sums, the fallback counts, and with factors
+    (row-aligned, dask or not) their level counts and :class:`FactorLevels`."""
+    from dask import delayed
+
+    levels = None
+    arrays = [post.mu, post.spread]
+    if factors is not None:
+        factors = _as_rows(factors, "factors", post.mu.chunks[0])
+        if factors.shape[0] != post.shape[0]:
+            raise ValueError(f"factors and {post.mu_name} must have the same number of samples "
+                             f"(rows): factors has {factors.shape[0]}, {post.mu_name} has "
+                             f"{post.shape[0]}")
+        levels = FactorLevels(statistics(factors, post.mu, code_ranges=False)["levels"])
+        arrays.append(factors)
+    task = delayed(_block_quantized, pure=True)
+    blocks = [task(b[0], b[1], b[2] if factors is not None else None, b[-1], post.name,
+                   post.mu_name, levels, edges, do_tran) for b in _blocks(*arrays)]
+    value, error = _compute(tree_sum(blocks, _sum_quantized))[0]
+    if error is not None:
+        raise error
+    return (*value, levels)
+
+
+# ---------------------------------------------------------------- rows gathered
+
+def gather(factors, codes, *row_sets):
+    """The rows the predictor metrics fit and score on, in memory: ``(factors_u, codes_u,
+    local_sets)`` for u the sorted union of ``row_sets`` (global row numbers), each set
+    renumbered into u (order kept; a set that is the previous one stays the same object)."""
+    union = np.unique(np.concatenate([np.asarray(r, dtype=np.int64) for r in row_sets]))
+    f, c = _compute(factors[union], codes[union])
+    f, c = check_factors(f, min_samples=1), check_codes(c, min_samples=1)
+    local = []
+    for i, rows in enumerate(row_sets):
+        same = i > 0 and rows is row_sets[i - 1]
+        local.append(local[-1] if same else np.searchsorted(union, rows))
+    return f, c, local
