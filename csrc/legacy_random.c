@@ -3,9 +3,12 @@
  * hence exactly RandomState(seed).permutation(n) -- what disentanglement_lib's split and
  * its capped subsets draw, and the golden tests replay.
  *
- * Why not numpy's own: at 10^6 rows its shuffle waits on a cache miss per swap.  The draws
- * do not depend on the array, so a block of them is drawn first and the swaps then
- * prefetch their rows FD_PF steps ahead. */
+ * Why not numpy's own: at 10^6 rows its shuffle waits on a cache miss per swap, and its
+ * masked rejection (draw, mask, retry when above the bound) mispredicts a branch on about
+ * one draw in four.  Here the draws do not depend on the array, so a block of them is
+ * drawn first, by a loop over the generator's outputs with no data-dependent branch (an
+ * output advances the step only when accepted), and the swaps then prefetch their rows
+ * FD_PF steps ahead. */
 #include <string.h>
 
 #include "common.h"
@@ -53,30 +56,72 @@ typedef struct {
     uint32_t out[FD_MT_N];
 } fd_mt;
 
-static inline uint32_t fd_mt_next(fd_mt *g)
+/* Makes out[pos] the next output (pos < FD_MT_N). */
+static inline void fd_mt_ready(fd_mt *g)
 {
     if (g->pos >= FD_MT_N) { fd_mt_refill(g->key); g->pos = 0; g->fresh = 0; }
     if (!g->fresh) { fd_mt_temper(g->key, g->out); g->fresh = 1; }
+}
+
+static inline uint32_t fd_mt_next(fd_mt *g)
+{
+    fd_mt_ready(g);
     return g->out[g->pos++];
 }
 
-/* numpy's random_interval: uniform in [0, max] by masked rejection, 32-bit draws up to
- * 2^32 - 1, else two (high word first). */
-static inline uint64_t fd_mt_interval(fd_mt *g, uint64_t max)
+/* The smallest 2^b - 1 >= max: numpy's mask. */
+static inline uint64_t fd_mt_mask(uint64_t max)
 {
-    uint64_t mask = max, v;
-    if (max == 0) return 0;
+    uint64_t mask = max;
     mask |= mask >> 1; mask |= mask >> 2; mask |= mask >> 4;
     mask |= mask >> 8; mask |= mask >> 16; mask |= mask >> 32;
-    if (max <= 0xffffffffULL) {
-        while ((v = (uint64_t)(fd_mt_next(g) & (uint32_t)mask)) > max) {}
-    } else {
-        do {
-            v = (uint64_t)fd_mt_next(g) << 32;
-            v |= fd_mt_next(g);
-        } while ((v &= mask) > max);
-    }
+    return mask;
+}
+
+/* numpy's random_interval for max > 2^32 - 1: masked rejection of two 32-bit outputs,
+ * high word first.  (Tables of 2^32 rows only: not the hot path.) */
+static uint64_t fd_mt_interval64(fd_mt *g, uint64_t max)
+{
+    const uint64_t mask = fd_mt_mask(max);
+    uint64_t v;
+    do {
+        v = (uint64_t)fd_mt_next(g) << 32;
+        v |= fd_mt_next(g);
+    } while ((v &= mask) > max);
     return v;
+}
+
+/* j[k] = random_interval(top - k) for k < m (top - m >= 0, so every bound is >= 1): numpy's
+ * masked rejection of 32-bit outputs (bounds up to 2^32 - 1), two outputs per draw above.
+ * While the mask stays the same (the bound above mask / 2), each output is stored at j[k]
+ * and accepted by advancing k and the bound: no branch on the value, a dependency chain of
+ * a compare and a subtraction per output. */
+static void fd_mt_draws(fd_mt *g, uint64_t top, int64_t m, int64_t *j)
+{
+    int64_t k = 0;
+    for (; k < m && top - (uint64_t)k > 0xffffffffULL; k++)
+        j[k] = (int64_t)fd_mt_interval64(g, top - (uint64_t)k);
+    while (k < m) {
+        const uint32_t t = (uint32_t)(top - (uint64_t)k), mask = (uint32_t)fd_mt_mask(t);
+        int64_t len, kk = k;
+        uint32_t bound = t;
+        const uint32_t *o;
+        fd_mt_ready(g);
+        o = g->out + g->pos;
+        /* outputs to use now: each advances k by at most 1, so none of them can take the
+           bound to mask / 2 or below (a new mask) or k past m before the last */
+        len = FD_MT_N - g->pos;
+        if (len > m - k) len = m - k;
+        if (len > (int64_t)(t - (mask >> 1))) len = (int64_t)(t - (mask >> 1));
+        for (int64_t i = 0; i < len; i++) {
+            const uint32_t v = o[i] & mask, accept = v <= bound;
+            j[kk] = v; /* overwritten by the next output unless accepted */
+            kk += accept;
+            bound -= accept;
+        }
+        g->pos += (int)len;
+        k = kk;
+    }
 }
 
 int fd_legacy_shuffle(uint32_t *key, int *pos, int64_t *data, int64_t hi, int64_t lo)
@@ -88,7 +133,7 @@ int fd_legacy_shuffle(uint32_t *key, int *pos, int64_t *data, int64_t hi, int64_
     g.key = key; g.pos = *pos; g.fresh = 0;
     for (int64_t top = hi - 1; top >= lo; top -= FD_DRAWS) { /* steps top, top - 1, ... */
         const int64_t m = top - lo + 1 < FD_DRAWS ? top - lo + 1 : FD_DRAWS;
-        for (int64_t k = 0; k < m; k++) j[k] = (int64_t)fd_mt_interval(&g, (uint64_t)(top - k));
+        fd_mt_draws(&g, (uint64_t)top, m, j);
         for (int64_t k = 0; k < m; k++) {
             const int64_t i = top - k, t = data[j[k]];
 #if defined(__GNUC__)
