@@ -146,3 +146,72 @@ int fd_legacy_shuffle(uint32_t *key, int *pos, int64_t *data, int64_t hi, int64_
     *pos = g.pos;
     return FD_OK;
 }
+
+/* Below this many steps each, two permutations run one after the other: a second thread
+ * saves less than it costs to start (~0.1 ms for 2^16 steps). */
+#define FD_LEGACY_PAIR ((int64_t)1 << 16)
+
+/* Up to `steps` steps of one permutation in an int32 work array (half the cache
+ * footprint of int64 rows).  A step i >= keep only moves data[i] to data[j]: position i
+ * is final, and not wanted. */
+static void fd_legacy_job_run(fd_legacy_job *jb, int64_t steps)
+{
+    int64_t j[FD_DRAWS];
+    int32_t *FD_RESTRICT data = jb->data;
+    const int64_t lo = jb->top - steps + 1 > 1 ? jb->top - steps + 1 : 1, keep = jb->keep;
+    fd_mt g;
+    g.key = jb->key; g.pos = jb->pos; g.fresh = 0;
+    for (int64_t top = jb->top; top >= lo; top -= FD_DRAWS) { /* steps top, top - 1, ... */
+        const int64_t m = top - lo + 1 < FD_DRAWS ? top - lo + 1 : FD_DRAWS;
+        /* steps k < m_move have i = top - k >= keep */
+        const int64_t m_move = top - keep + 1 < 0 ? 0 : top - keep + 1 < m ? top - keep + 1 : m;
+        int64_t k = 0;
+        fd_mt_draws(&g, (uint64_t)top, m, j);
+        for (; k < m_move; k++) {
+#if defined(__GNUC__)
+            if (k + FD_PF < m) __builtin_prefetch(&data[j[k + FD_PF]], 1);
+#endif
+            data[j[k]] = data[top - k];
+        }
+        for (; k < m; k++) {
+            const int64_t i = top - k;
+            const int32_t t = data[j[k]];
+#if defined(__GNUC__)
+            if (k + FD_PF < m) __builtin_prefetch(&data[j[k + FD_PF]], 1);
+#endif
+            data[j[k]] = data[i];
+            data[i] = t;
+        }
+    }
+    jb->top = lo - 1;
+    jb->pos = g.pos;
+}
+
+static int fd_legacy_job_ok(const fd_legacy_job *jb)
+{
+    return jb->key && jb->data && jb->pos >= 0 && jb->pos <= FD_MT_N && jb->n >= 0 &&
+           jb->n <= INT32_MAX && jb->keep >= 0 && jb->keep <= jb->n && jb->top < jb->n;
+}
+
+int fd_legacy_jobs(fd_legacy_job *a, fd_legacy_job *b, int64_t steps, int n_threads)
+{
+    fd_legacy_job *job[2];
+    int64_t work[2];
+    int nt = 1;
+    job[0] = a; job[1] = b;
+    if (steps < 1) return FD_ERR_ARGUMENT;
+    for (int t = 0; t < 2; t++) {
+        if (job[t] && !fd_legacy_job_ok(job[t])) return FD_ERR_ARGUMENT;
+        work[t] = job[t] && job[t]->top > 0 ? fd_min64(job[t]->top, steps) : 0;
+    }
+    if (work[0] >= FD_LEGACY_PAIR && work[1] >= FD_LEGACY_PAIR && fd_cap_threads(n_threads) >= 2)
+        nt = 2;
+    (void)nt; /* used by OpenMP only */
+    /* two independent generators: the same steps whichever thread runs each, or both */
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(nt) schedule(static, 1)
+#endif
+    for (int t = 0; t < 2; t++)
+        if (work[t] > 0) fd_legacy_job_run(job[t], steps);
+    return FD_OK;
+}
