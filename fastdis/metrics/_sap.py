@@ -163,6 +163,8 @@ def sap(factors, codes, *, convention=None, random_state=None, n_threads=None, m
     classified differently (rarely; more often on codes of large scale, where
     liblinear's default stopping rule ends far from the optimum), and on a constant code
     exact ties between classes go to the first class.
+    Classification reads the codes of the split's rows only (as disentanglement_lib
+    does), so NaN or infinity is an error there and ignored in rows it never reads.
     """
     labels_given = mode is None and convention is None
     s = resolve("sap", convention, SAP, mode=mode, train_fraction=train_fraction,
