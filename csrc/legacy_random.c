@@ -17,6 +17,7 @@
 #define FD_MT_M 397
 #define FD_PF 16
 #define FD_DRAWS 512 /* draws per block */
+#define FD_SURE 32   /* outputs per group decided without the running bound */
 
 static void fd_mt_refill(uint32_t *key)
 {
@@ -113,11 +114,30 @@ static void fd_mt_draws(fd_mt *g, uint64_t top, int64_t m, int64_t *j)
         len = FD_MT_N - g->pos;
         if (len > m - k) len = m - k;
         if (len > (int64_t)(t - (mask >> 1))) len = (int64_t)(t - (mask >> 1));
-        for (int64_t i = 0; i < len; i++) {
-            const uint32_t v = o[i] & mask, accept = v <= bound;
-            j[kk] = v; /* overwritten by the next output unless accepted */
-            kk += accept;
-            bound -= accept;
+        for (int64_t i0 = 0; i0 < len; i0 += FD_SURE) {
+            const int64_t end = len - i0 < FD_SURE ? len : i0 + FD_SURE, k0 = kk;
+            const uint32_t b0 = bound;
+            uint32_t unsure = 0;
+            /* Up to FD_SURE outputs take the bound down by less than FD_SURE: an output
+               at most b0 - FD_SURE is accepted and one above b0 rejected, whatever the
+               outputs before it did; so unless one falls in between (rare for large
+               bounds), the compare need not wait for the previous outputs. */
+            if (b0 >= 2 * FD_SURE) {
+                for (int64_t i = i0; i < end; i++) {
+                    const uint32_t v = o[i] & mask;
+                    j[kk] = v; /* overwritten by the next output unless accepted */
+                    kk += v <= b0;
+                    unsure |= v - (b0 - (FD_SURE - 1)) < FD_SURE;
+                }
+                if (!unsure) { bound -= (uint32_t)(kk - k0); continue; }
+                kk = k0;
+            }
+            for (int64_t i = i0; i < end; i++) {
+                const uint32_t v = o[i] & mask, accept = v <= bound;
+                j[kk] = v;
+                kk += accept;
+                bound -= accept;
+            }
         }
         g->pos += (int)len;
         k = kk;
