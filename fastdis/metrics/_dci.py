@@ -261,7 +261,7 @@ def dci(factors, codes, *, convention=None, random_state=None, n_threads=None, e
         raise ValueError(f"dci needs at least 2 factors and 2 codes (entropies in base K and J), "
                          f"got {K} and {J}")
     fit_rows, eval_rows = split_rows(codes.shape[0], s["train_fraction"], s["max_train"],
-                                     s["max_test"], seed, "dci", convention)
+                                     s["max_test"], seed, "dci", convention, nt)
     if name in ("lasso", "random_forest") and len(fit_rows) < 10:
         raise ValueError(f"dci(estimator={name!r}) selects its parameters by 10-fold "
                          f"cross-validation: it needs at least 10 fitting rows, got {len(fit_rows)}")
