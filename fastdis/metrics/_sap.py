@@ -64,11 +64,11 @@ def _row_labels(factors, rows):
     labels = np.empty((factors.shape[1], len(rows)), dtype=np.int64)
     n_classes = np.empty(factors.shape[1], dtype=np.int64)
     small = sub.dtype.kind in "iu" and len(rows) > 0
-    if small:
-        lo, hi = sub.min(axis=0), sub.max(axis=0)
     for k in range(factors.shape[1]):
-        if small and int(hi[k]) - int(lo[k]) <= 4 * len(rows):
-            at = (sub[:, k] - lo[k]).astype(np.int64)  # within the span: no overflow
+        # per column: numpy's axis-0 reductions of a narrow C-ordered matrix are slow
+        lo, hi = (sub[:, k].min(), sub[:, k].max()) if small else (0, 0)
+        if small and int(hi) - int(lo) <= 4 * len(rows):
+            at = (sub[:, k] - lo).astype(np.int64)  # within the span: no overflow
             present = np.bincount(at, minlength=1) > 0
             code = np.cumsum(present) - 1
             labels[k], n_classes[k] = code[at], code[-1] + 1
