@@ -53,7 +53,7 @@ static void fd_mt_temper(const uint32_t *key, uint32_t *out)
  * `fresh`: pos entries are consumed in order, as numpy's mt19937_next32). */
 typedef struct {
     uint32_t *key;
-    int pos, fresh;
+    int pos, fresh, simd;
     uint32_t out[FD_MT_N];
 } fd_mt;
 
@@ -92,6 +92,54 @@ static uint64_t fd_mt_interval64(fd_mt *g, uint64_t max)
     return v;
 }
 
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && !defined(FASTDIS_NO_SIMD)
+#define FD_MT_AVX2 1
+#include <immintrin.h>
+
+/* Whether fd_mt_group_avx2 may run (fd_set_simd(0) turns it off for tests). */
+static int fd_mt_simd(void)
+{
+    __builtin_cpu_init();
+    return fd_avx2_available() && __builtin_cpu_supports("bmi2");
+}
+
+/* fd_mt_draws' group of FD_SURE (32) outputs o[] against the bound b0 (64 <= b0 < 2^31,
+ * so signed compares are exact), eight at a time: the accepted values packed to the
+ * front (a permutation from the accept bits: pdep / pext) and stored at j[kk..] (eight
+ * slots, the ones past the accepted overwritten later).  Returns the new kk, or -1 when
+ * an output lies within FD_SURE of b0 (the caller then runs the running-bound loop). */
+__attribute__((target("avx2,bmi2")))
+static int64_t fd_mt_group_avx2(const uint32_t *o, uint32_t mask, uint32_t b0, int64_t *j,
+                                int64_t kk)
+{
+    const __m256i M = _mm256_set1_epi32((int)mask), B = _mm256_set1_epi32((int)b0),
+                  L = _mm256_set1_epi32((int)(b0 - FD_SURE));
+    __m256i v[FD_SURE / 8];
+    int unsure = 0;
+    for (int q = 0; q < FD_SURE / 8; q++) {
+        v[q] = _mm256_and_si256(_mm256_loadu_si256((const __m256i *)(o + 8 * q)), M);
+        unsure |= _mm256_movemask_ps(_mm256_castsi256_ps(
+            _mm256_andnot_si256(_mm256_cmpgt_epi32(v[q], B), _mm256_cmpgt_epi32(v[q], L))));
+    }
+    if (unsure) return -1;
+    for (int q = 0; q < FD_SURE / 8; q++) {
+        const unsigned keep =
+            ~(unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpgt_epi32(v[q], B))) & 0xffU;
+        const uint64_t lanes = _pdep_u64(keep, 0x0101010101010101ULL) * 0xffU;
+        const uint64_t idx = _pext_u64(0x0706050403020100ULL, lanes);
+        const __m256i packed = _mm256_permutevar8x32_epi32(
+            v[q], _mm256_cvtepu8_epi32(_mm_cvtsi64_si128((long long)idx)));
+        _mm256_storeu_si256((__m256i *)(j + kk), _mm256_cvtepu32_epi64(_mm256_castsi256_si128(packed)));
+        _mm256_storeu_si256((__m256i *)(j + kk + 4),
+                            _mm256_cvtepu32_epi64(_mm256_extracti128_si256(packed, 1)));
+        kk += __builtin_popcount(keep);
+    }
+    return kk;
+}
+#else
+static int fd_mt_simd(void) { return 0; }
+#endif
+
 /* j[k] = random_interval(top - k) for k < m (top - m >= 0, so every bound is >= 1): numpy's
  * masked rejection of 32-bit outputs (bounds up to 2^32 - 1), two outputs per draw above.
  * While the mask stays the same (the bound above mask / 2), each output is stored at j[k]
@@ -122,6 +170,12 @@ static void fd_mt_draws(fd_mt *g, uint64_t top, int64_t m, int64_t *j)
                at most b0 - FD_SURE is accepted and one above b0 rejected, whatever the
                outputs before it did; so unless one falls in between (rare for large
                bounds), the compare need not wait for the previous outputs. */
+#ifdef FD_MT_AVX2
+            if (g->simd && end - i0 == FD_SURE && b0 >= 2 * FD_SURE && b0 < 0x80000000U) {
+                const int64_t next = fd_mt_group_avx2(o + i0, mask, b0, j, kk);
+                if (next >= 0) { bound -= (uint32_t)(next - kk); kk = next; continue; }
+            } else
+#endif
             if (b0 >= 2 * FD_SURE) {
                 for (int64_t i = i0; i < end; i++) {
                     const uint32_t v = o[i] & mask;
@@ -146,11 +200,11 @@ static void fd_mt_draws(fd_mt *g, uint64_t top, int64_t m, int64_t *j)
 
 int fd_legacy_shuffle(uint32_t *key, int *pos, int64_t *data, int64_t hi, int64_t lo)
 {
-    int64_t j[FD_DRAWS];
+    int64_t j[FD_DRAWS + 8]; /* + 8: fd_mt_group_avx2 stores eight */
     fd_mt g;
     if (!key || !pos || !data || *pos < 0 || *pos > FD_MT_N || lo < 1 || hi < lo)
         return FD_ERR_ARGUMENT;
-    g.key = key; g.pos = *pos; g.fresh = 0;
+    g.key = key; g.pos = *pos; g.fresh = 0; g.simd = fd_mt_simd();
     for (int64_t top = hi - 1; top >= lo; top -= FD_DRAWS) { /* steps top, top - 1, ... */
         const int64_t m = top - lo + 1 < FD_DRAWS ? top - lo + 1 : FD_DRAWS;
         fd_mt_draws(&g, (uint64_t)top, m, j);
@@ -176,11 +230,11 @@ int fd_legacy_shuffle(uint32_t *key, int *pos, int64_t *data, int64_t hi, int64_
  * is final, and not wanted. */
 static void fd_legacy_job_run(fd_legacy_job *jb, int64_t steps)
 {
-    int64_t j[FD_DRAWS];
+    int64_t j[FD_DRAWS + 8]; /* + 8: fd_mt_group_avx2 stores eight */
     int32_t *FD_RESTRICT data = jb->data;
     const int64_t lo = jb->top - steps + 1 > 1 ? jb->top - steps + 1 : 1, keep = jb->keep;
     fd_mt g;
-    g.key = jb->key; g.pos = jb->pos; g.fresh = 0;
+    g.key = jb->key; g.pos = jb->pos; g.fresh = 0; g.simd = fd_mt_simd();
     for (int64_t top = jb->top; top >= lo; top -= FD_DRAWS) { /* steps top, top - 1, ... */
         const int64_t m = top - lo + 1 < FD_DRAWS ? top - lo + 1 : FD_DRAWS;
         /* steps k < m_move have i = top - k >= keep */

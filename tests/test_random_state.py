@@ -79,12 +79,18 @@ EDGE_N = [0, 1, 2, 3, 4, 5, 623, 624, 625, 1249, 4095, 4096, 4097, 2**16 + 3, 2*
 
 @pytest.mark.parametrize("seed", [0, 7, 2**32 - 1])
 @pytest.mark.parametrize("n_threads", [1, 2])
-def test_legacy_heads_are_randomstates_permutations(seed, n_threads):
+@pytest.mark.parametrize("simd", [True, False])
+def test_legacy_heads_are_randomstates_permutations(seed, n_threads, simd):
+    """Both ways of deciding the draws (AVX2 groups where the CPU has them, scalar)."""
     from fastdis import _kernels
     sizes = [(n, keep) for n in EDGE_N for keep in sorted({0, min(n, 1), n // 3, n})]
     other = [(n + 1, (n + 1) // 2) for n in EDGE_N]  # a second stream, other lengths
     a, b = np.random.RandomState(seed), np.random.RandomState((seed + 1) % 2**32)
-    got = _kernels.legacy_heads([(a, sizes), (b, other)], n_threads)
+    _kernels.set_simd(simd)
+    try:
+        got = _kernels.legacy_heads([(a, sizes), (b, other)], n_threads)
+    finally:
+        _kernels.set_simd(True)
     for rs, stream, start in [(a, 0, seed), (b, 1, (seed + 1) % 2**32)]:
         want, following = _numpy_heads(start, [sizes, other][stream])
         assert len(got[stream]) == len(want)
