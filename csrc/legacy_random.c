@@ -6,9 +6,10 @@
  * Why not numpy's own: at 10^6 rows its shuffle waits on a cache miss per swap, and its
  * masked rejection (draw, mask, retry when above the bound) mispredicts a branch on about
  * one draw in four.  Here the draws do not depend on the array, so a block of them is
- * drawn first, by a loop over the generator's outputs with no data-dependent branch (an
- * output advances the step only when accepted), and the swaps then prefetch their rows
- * FD_PF steps ahead. */
+ * drawn first, by a loop over the generator's outputs that branches on no output's value
+ * (an output advances the step only when accepted; groups of outputs are decided against
+ * the group's starting bound, eight at a time with AVX2), and the swaps then prefetch
+ * their rows FD_PF steps ahead. */
 #include <string.h>
 
 #include "common.h"
