@@ -443,6 +443,21 @@ void fd_logs(const double *x, int64_t n, double *out);
  * consecutive ranges make one shuffle. */
 int fd_legacy_shuffle(uint32_t *key, int *pos, int64_t *data, int64_t hi, int64_t lo);
 
+/* legacy_random.c: permutations by numpy's legacy shuffle (RandomState.permutation), run in
+ * pieces.  A job permutes 0..n-1 in data [n] (0..n-1 before its first step), steps
+ * top, top - 1, ..., 1 (top = n - 1 at the start; done when top < 1), from and into the
+ * MT19937 state key [624] and pos (RandomState.get_state()'s); only data[0..keep) are
+ * exact at the end (the entries above are not kept: steps past keep only move rows down). */
+typedef struct {
+    uint32_t *key;
+    int pos;
+    int32_t *data;
+    int64_t n, keep, top;
+} fd_legacy_job;
+/* Up to `steps` steps of each job (a or b may be NULL or done), side by side on two threads
+ * when n_threads allows (the jobs must not share key or data). */
+int fd_legacy_jobs(fd_legacy_job *a, fd_legacy_job *b, int64_t steps, int n_threads);
+
 #ifdef __cplusplus
 }
 #endif

@@ -180,32 +180,43 @@ static void fd_svm_solve(const fd_svm_problem *p, double *u_out, double *b_out)
     *b_out = b;
 }
 
-/* Stable LSD radix sort of v[0..n) (no NaN) by value, carrying the row ids;
- * k, k2: scratch of n uint64, id2: scratch of n int32. */
+/* Stable LSD radix sort of v[0..n) (no NaN) by value, carrying the row ids (id: the sorted
+ * row ids); k, k2: scratch of n uint64, id2: scratch of n int32.  Digits of 11 bits (6
+ * passes), every digit's counts in one pass first, passes where all keys share the digit
+ * skipped, the two buffers used in turn (no copy back per pass). */
+#define FD_RADIX_BITS 11
+#define FD_RADIX_PASSES 6
 static void fd_sort_values(const double *v, int64_t n, int32_t *id, uint64_t *k, uint64_t *k2,
                            int32_t *id2)
 {
-    int64_t count[256];
+    static const int64_t R = (int64_t)1 << FD_RADIX_BITS;
+    int32_t count[FD_RADIX_PASSES][(size_t)1 << FD_RADIX_BITS];
+    uint64_t *src = k, *dst = k2;
+    int32_t *isrc = id, *idst = id2;
+    memset(count, 0, sizeof(count));
     for (int64_t i = 0; i < n; i++) {
         uint64_t bits;
         memcpy(&bits, v + i, sizeof(bits));
-        k[i] = bits >> 63 ? ~bits : bits | ((uint64_t)1 << 63); /* order-preserving */
+        bits = bits >> 63 ? ~bits : bits | ((uint64_t)1 << 63); /* order-preserving */
+        k[i] = bits;
         id[i] = (int32_t)i;
+        for (int p = 0; p < FD_RADIX_PASSES; p++)
+            count[p][(bits >> (p * FD_RADIX_BITS)) & (uint64_t)(R - 1)]++;
     }
-    for (int shift = 0; shift < 64; shift += 8) {
-        int64_t sum = 0;
-        memset(count, 0, sizeof(count));
-        for (int64_t i = 0; i < n; i++) count[(k[i] >> shift) & 255]++;
-        if (n == 0 || count[(k[0] >> shift) & 255] == n) continue; /* one digit: no move */
-        for (int c = 0; c < 256; c++) { const int64_t t = count[c]; count[c] = sum; sum += t; }
+    for (int p = 0; p < FD_RADIX_PASSES && n > 0; p++) {
+        const int shift = p * FD_RADIX_BITS;
+        int32_t sum = 0, *c = count[p];
+        if (c[(src[0] >> shift) & (uint64_t)(R - 1)] == n) continue; /* one digit: no move */
+        for (int64_t d = 0; d < R; d++) { const int32_t t = c[d]; c[d] = sum; sum += t; }
         for (int64_t i = 0; i < n; i++) {
-            const int64_t at = count[(k[i] >> shift) & 255]++;
-            k2[at] = k[i];
-            id2[at] = id[i];
+            const int32_t at = c[(src[i] >> shift) & (uint64_t)(R - 1)]++;
+            dst[at] = src[i];
+            idst[at] = isrc[i];
         }
-        memcpy(k, k2, sizeof(uint64_t) * (size_t)n);
-        memcpy(id, id2, sizeof(int32_t) * (size_t)n);
+        { uint64_t *t = src; src = dst; dst = t; }
+        { int32_t *t = isrc; isrc = idst; idst = t; }
     }
+    if (isrc != id) memcpy(id, isrc, sizeof(int32_t) * (size_t)n);
 }
 
 /* x[0..n) in the given order, scaled by 2^-e, with its prefix sums. */
@@ -225,7 +236,7 @@ static void fd_prefix(const double *x, const int32_t *order, int64_t n, int e, d
 typedef struct {
     int32_t *order, *id2;
     uint64_t *k, *k2;
-    double *xs, *s1, *s2, *cx, *c1, *c2, *xt, *best, *pred;
+    double *xs, *s1, *s2, *cx, *c1, *c2, *xt, *uc, *bc, *cls;
     int64_t *start, *count;
 } fd_svm_scratch;
 
@@ -235,7 +246,8 @@ static int fd_scratch_new(fd_svm_scratch *s, int64_t n, int64_t m_max, int64_t n
     memset(s, 0, sizeof(*s));
     s->order = (int32_t *)malloc(sizeof(int32_t) * N);
     s->id2 = (int32_t *)malloc(sizeof(int32_t) * N);
-    s->pred = (double *)malloc(sizeof(double) * (size_t)(n_test > 0 ? n_test : 1));
+    s->uc = (double *)malloc(sizeof(double) * M);
+    s->bc = (double *)malloc(sizeof(double) * M);
     s->k = (uint64_t *)malloc(sizeof(uint64_t) * N);
     s->k2 = (uint64_t *)malloc(sizeof(uint64_t) * N);
     s->xs = (double *)malloc(sizeof(double) * N);
@@ -245,43 +257,62 @@ static int fd_scratch_new(fd_svm_scratch *s, int64_t n, int64_t m_max, int64_t n
     s->c1 = (double *)malloc(sizeof(double) * (N + M));
     s->c2 = (double *)malloc(sizeof(double) * (N + M));
     s->xt = (double *)malloc(sizeof(double) * (size_t)(n_test > 0 ? n_test : 1));
-    s->best = (double *)malloc(sizeof(double) * (size_t)(n_test > 0 ? n_test : 1));
+    s->cls = (double *)malloc(sizeof(double) * M);
     s->start = (int64_t *)malloc(sizeof(int64_t) * (M + 1));
     s->count = (int64_t *)malloc(sizeof(int64_t) * M);
-    return s->order && s->id2 && s->pred && s->k && s->k2 && s->xs && s->s1 &&
-           s->s2 && s->cx && s->c1 && s->c2 && s->xt && s->best && s->start &&
+    return s->order && s->id2 && s->uc && s->bc && s->cls && s->k && s->k2 && s->xs && s->s1 &&
+           s->s2 && s->cx && s->c1 && s->c2 && s->xt && s->start &&
            s->count;
 }
 
 static void fd_scratch_free(fd_svm_scratch *s)
 {
-    free(s->order); free(s->id2); free(s->pred); free(s->k); free(s->k2);
+    free(s->order); free(s->id2); free(s->uc); free(s->bc); free(s->cls); free(s->k); free(s->k2);
     free(s->xs); free(s->s1); free(s->s2); free(s->cx); free(s->c1); free(s->c2);
-    free(s->xt); free(s->best); free(s->start); free(s->count);
+    free(s->xt); free(s->start); free(s->count);
 }
 
-/* Where class c's score u x + b beats the best so far, it becomes the prediction: the
- * first class of largest score wins (numpy's argmax).  Branch-free, so it vectorises. */
-static void fd_vote(const double *FD_RESTRICT x, int64_t n, double u, double b, double c,
-                    double *FD_RESTRICT best, double *FD_RESTRICT pred)
+/* Test rows whose label yt equals the prediction: the first class of largest score
+ * u[c] x + b[c] (numpy's argmax), over the nc classes cls[] (ascending).  Two rows at a
+ * time through every class, in registers and without branches (compilers keep the scalar
+ * loop's select as a branch, mispredicted half the time). */
+static int64_t fd_vote_correct(const double *FD_RESTRICT x, const int64_t *FD_RESTRICT yt,
+                               int64_t n, const double *u, const double *b, const double *cls,
+                               int64_t nc)
 {
-    int64_t i = 0;
+    int64_t i = 0, correct = 0;
 #if defined(__SSE2__) || defined(_M_X64)
-    /* compilers keep the scalar loop's select as a branch, mispredicted half the time */
-    const __m128d U = _mm_set1_pd(u), B = _mm_set1_pd(b), K = _mm_set1_pd(c);
-    for (; i + 2 <= n; i += 2) {
-        const __m128d v = _mm_add_pd(_mm_mul_pd(_mm_loadu_pd(x + i), U), B);
-        const __m128d old = _mm_loadu_pd(best + i), gt = _mm_cmpgt_pd(v, old);
-        _mm_storeu_pd(best + i, _mm_or_pd(_mm_and_pd(gt, v), _mm_andnot_pd(gt, old)));
-        _mm_storeu_pd(pred + i, _mm_or_pd(_mm_and_pd(gt, K), _mm_andnot_pd(gt, _mm_loadu_pd(pred + i))));
+    /* eight rows per pass: four independent compare-select chains */
+    for (; i + 8 <= n; i += 8) {
+        __m128d xv[4], best[4], pred[4];
+        double p[8];
+        for (int r = 0; r < 4; r++) {
+            xv[r] = _mm_loadu_pd(x + i + 2 * r);
+            best[r] = _mm_set1_pd(-INFINITY);
+            pred[r] = _mm_set1_pd(-1.0);
+        }
+        for (int64_t c = 0; c < nc; c++) {
+            const __m128d U = _mm_set1_pd(u[c]), B = _mm_set1_pd(b[c]), K = _mm_set1_pd(cls[c]);
+            for (int r = 0; r < 4; r++) {
+                const __m128d v = _mm_add_pd(_mm_mul_pd(xv[r], U), B);
+                const __m128d gt = _mm_cmpgt_pd(v, best[r]);
+                best[r] = _mm_or_pd(_mm_and_pd(gt, v), _mm_andnot_pd(gt, best[r]));
+                pred[r] = _mm_or_pd(_mm_and_pd(gt, K), _mm_andnot_pd(gt, pred[r]));
+            }
+        }
+        for (int r = 0; r < 4; r++) _mm_storeu_pd(p + 2 * r, pred[r]);
+        for (int r = 0; r < 8; r++) correct += p[r] == (double)yt[i + r];
     }
 #endif
     for (; i < n; i++) {
-        const double v = u * x[i] + b;
-        const int gt = v > best[i];
-        best[i] = gt ? v : best[i];
-        pred[i] = gt ? c : pred[i];
+        double best = -INFINITY, pred = -1.0;
+        for (int64_t c = 0; c < nc; c++) {
+            const double v = u[c] * x[i] + b[c];
+            if (v > best) { best = v; pred = cls[c]; }
+        }
+        correct += pred == (double)yt[i];
     }
+    return correct;
 }
 
 /* Accuracy on the test rows of the classifier of one (code, factor): training labels y
@@ -305,11 +336,11 @@ static double fd_svm_pair(fd_svm_scratch *s, const fd_sorted *all, const int64_t
     }
     if (present < 2) return 0.0; /* constant on the training rows: nothing to separate */
     {
-        int64_t *next = s->start; /* filled in place, then restored */
-        for (int64_t i = 0; i < n; i++) {
-            const int64_t c = y[s->order[i]];
-            s->cx[next[c]++] = all->x[i];
-        }
+        int64_t *FD_RESTRICT next = s->start; /* filled in place, then restored */
+        double *FD_RESTRICT cx = s->cx;
+        const int32_t *FD_RESTRICT order = s->order;
+        const double *FD_RESTRICT xs = all->x;
+        for (int64_t i = 0; i < n; i++) cx[next[y[order[i]]]++] = xs[i];
         for (int64_t c = m; c > 0; c--) s->start[c] = s->start[c - 1];
         s->start[0] = 0;
     }
@@ -338,20 +369,18 @@ static double fd_svm_pair(fd_svm_scratch *s, const fd_sorted *all, const int64_t
             correct += (u * s->xt[i] + b > 0.0 ? second : first) == yt[i];
         return (double)correct / (double)n_test;
     }
-    for (int64_t i = 0; i < n_test; i++) { s->pred[i] = -1.0; s->best[i] = -INFINITY; }
-    for (int64_t c = 0; c < m; c++) {
+    for (int64_t c = 0, nc = 0; c < m; c++) {
         fd_svm_problem p;
-        double u, b;
         FD_CLASS_LIST(pos, c);
         if (s->count[c] == 0) continue;
         p.P = &pos; p.A = all; p.N = NULL; p.reg = reg;
         p.cp = C * ((double)n / ((double)present * (double)s->count[c]));
         p.cn = C;
-        fd_svm_solve(&p, &u, &b);
-        fd_vote(s->xt, n_test, u, b, (double)c, s->best, s->pred);
+        fd_svm_solve(&p, &s->uc[nc], &s->bc[nc]);
+        s->cls[nc++] = (double)c;
     }
 #undef FD_CLASS_LIST
-    for (int64_t i = 0; i < n_test; i++) correct += s->pred[i] == (double)yt[i];
+    correct = fd_vote_correct(s->xt, yt, n_test, s->uc, s->bc, s->cls, present);
     return (double)correct / (double)n_test;
 }
 
@@ -371,10 +400,14 @@ int fd_sap_svm(const double *x_train, const double *x_test, const int64_t *y_tra
         if (n_classes[k] < 1) return FD_ERR_ARGUMENT;
         m_max = n_classes[k] > m_max ? n_classes[k] : m_max;
     }
-    for (int64_t i = 0; i < n_factors * n_train; i++)
-        if (y_train[i] < 0 || y_train[i] >= n_classes[i / n_train]) return FD_ERR_ARGUMENT;
-    for (int64_t i = 0; i < n_factors * n_test; i++)
-        if (y_test[i] < 0 || y_test[i] >= n_classes[i / n_test]) return FD_ERR_ARGUMENT;
+    for (int64_t k = 0; k < n_factors; k++) {
+        int bad = 0; /* one test per row, no early exit: the loops vectorise */
+        for (int64_t i = 0; i < n_train; i++)
+            bad |= y_train[k * n_train + i] < 0 || y_train[k * n_train + i] >= n_classes[k];
+        for (int64_t i = 0; i < n_test; i++)
+            bad |= y_test[k * n_test + i] < 0 || y_test[k * n_test + i] >= n_classes[k];
+        if (bad) return FD_ERR_ARGUMENT;
+    }
 
 #ifdef _OPENMP
 #pragma omp parallel num_threads(nt)

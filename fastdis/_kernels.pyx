@@ -1674,3 +1674,76 @@ def legacy_permutation(random_state, int64_t n):
         PyErr_CheckSignals()
     random_state.set_state((name, key, cpos, has_gauss, gauss))
     return out
+
+
+cdef extern from "fastdis.h" nogil:
+    ctypedef struct fd_legacy_job:
+        uint32_t *key
+        int pos
+        int32_t *data
+        int64_t n, keep, top
+    int fd_legacy_jobs(fd_legacy_job *a, fd_legacy_job *b, int64_t steps, int n_threads)
+
+
+def legacy_heads(streams, int n_threads):
+    """The first entries of successive ``RandomState.permutation``s, exactly.
+
+    ``streams``: at most two ``(random_state, [(n, keep), ...])``: each RandomState draws its
+    permutations of ``n`` one after the other, as numpy's would, and is left where numpy
+    leaves it; of each, the first ``keep`` entries are returned (int32; n < 2**31). The two
+    streams (independent generators) run side by side on two threads when ``n_threads``
+    allows, in pieces between which Ctrl-C is seen. Returns one list of arrays per stream."""
+    cdef fd_legacy_job jobs[2]
+    cdef fd_legacy_job *pj[2]
+    cdef int64_t n, keep, step = max(<int64_t>1, _chunk_cells)
+    cdef int s, rc, ns = len(streams)
+    if ns > 2:
+        raise ValueError(f"streams: at most 2, got {ns}")
+    states, tasks, outs, keys, datas, nexts = [], [], [], [], [], [0, 0]
+    for s in range(ns):
+        random_state, sizes = streams[s]
+        if not isinstance(random_state, np.random.RandomState):
+            raise TypeError(f"random_state must be a numpy RandomState, got "
+                            f"{type(random_state).__name__}")
+        sizes = [(int(n), int(keep)) for n, keep in sizes]
+        for n, keep in sizes:
+            if not 0 <= keep <= n < 2**31:
+                raise ValueError(f"sizes: need 0 <= keep <= n < 2**31, got ({n}, {keep})")
+        name, key, pos, has_gauss, gauss = random_state.get_state()
+        key = np.array(key, dtype=np.uint32)  # a copy: numpy's own is left alone until the end
+        states.append([name, key, pos, has_gauss, gauss])
+        tasks.append(sizes)
+        outs.append([])
+        keys.append(key)
+        datas.append(None)
+        jobs[s].key = <uint32_t *>_data(key, "key", np.uint32, (624,), True)
+        jobs[s].pos = pos
+        jobs[s].top = 0  # no job yet: the loop below starts the first
+    while True:
+        pj[0] = pj[1] = NULL
+        for s in range(ns):
+            while jobs[s].top < 1:  # done: keep its head, start the stream's next
+                if datas[s] is not None:
+                    outs[s].append(datas[s][:jobs[s].keep].copy() if jobs[s].keep < jobs[s].n
+                                   else datas[s])
+                    datas[s] = None
+                if nexts[s] == len(tasks[s]):
+                    break
+                n, keep = tasks[s][nexts[s]]
+                nexts[s] += 1
+                datas[s] = np.arange(n, dtype=np.int32)
+                jobs[s].data = <int32_t *>cnp.PyArray_DATA(datas[s])
+                jobs[s].n, jobs[s].keep, jobs[s].top = n, keep, n - 1
+            if jobs[s].top >= 1:
+                pj[s] = &jobs[s]
+        if pj[0] == NULL and (ns < 2 or pj[1] == NULL):
+            break
+        with nogil:
+            rc = fd_legacy_jobs(pj[0], pj[1] if ns == 2 else NULL, step, n_threads)
+        if rc != OK:
+            raise ValueError("fastdis: invalid arguments to legacy_heads")
+        PyErr_CheckSignals()
+    for s in range(ns):
+        states[s][2] = jobs[s].pos
+        streams[s][0].set_state(tuple(states[s]))
+    return outs

@@ -211,3 +211,26 @@ def test_moments_thread_and_chunk_invariant():
     strided = _kernels.cross_moments(np.asfortranarray(factors), codes[:, :], *args, 2)
     for a, b in zip(whole, strided):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("convention", [None, "dlib"])
+def test_classification_checks_the_rows_it_reads(convention):
+    """SAP's classifiers read the split's rows only (as disentanglement_lib's): NaN or inf
+    there is an error naming the column; in a row no classifier reads, it changes nothing."""
+    from fastdis.metrics._fitting import split_rows
+
+    rng = np.random.default_rng(3)
+    factors = rng.integers(0, 3, size=(20000, 2))
+    codes = np.column_stack([factors + rng.normal(size=(20000, 2)), rng.normal(size=20000)])
+    kwargs = dict(convention=convention, mode="classification", random_state=4)
+    value = fastdis.sap(factors, codes, **kwargs)
+    train, test = split_rows(20000, 0.9, 10000, 5000, 4, "sap", convention)
+    unread = np.setdiff1d(np.arange(20000), np.concatenate([train, test]))[0]
+    for row, bad in [(train[7], np.nan), (test[3], -np.inf), (unread, np.nan)]:
+        z = codes.copy()
+        z[row, 1] = bad
+        if row == unread:
+            assert fastdis.sap(factors, z, **kwargs) == value
+        else:
+            with pytest.raises(ValueError, match="codes contains NaN or infinity in column 1"):
+                fastdis.sap(factors, z, **kwargs)

@@ -278,7 +278,7 @@ def dci(factors, codes, *, convention=None, random_state=None, n_threads=None, e
         raise ValueError(f"dci needs at least 2 factors and 2 codes (entropies in base K and J), "
                          f"got {K} and {J}")
     fit_rows, eval_rows = split_rows(codes.shape[0], s["train_fraction"], s["max_train"],
-                                     s["max_test"], seed, "dci", convention)
+                                     s["max_test"], seed, "dci", convention, nt)
     if chunked:  # the ranges of all rows from the chunks; the selected rows in memory
         stats = _dask.statistics(factors, codes, factor_ranges=is_numeric(factors))
         (mins, maxs), factor_range = stats["code_ranges"], stats.get("factor_ranges")

@@ -146,7 +146,7 @@ def explicitness(factors, codes, *, convention=None, random_state=None, n_thread
     mins, maxs = column_ranges(codes, nt)
     factors = factor_labels(factors, s["factor_bins"], "minmax", nt)
     fit_rows, eval_rows = split_rows(codes.shape[0], s["train_fraction"], s["max_train"],
-                                     s["max_test"], seed, "explicitness", convention)
+                                     s["max_test"], seed, "explicitness", convention, nt)
     counts = check_factors_vary(factors, fit_rows, "explicitness")
     check_classes(counts, len(fit_rows), "explicitness",
                   "bin it first (factor_bins=..., or fastdis.discretize)")

@@ -1048,6 +1048,53 @@ int main(int argc, char **argv)
         checked++;
         free(a); free(b); free(seen);
     }
+    /* fd_legacy_jobs: two jobs cut into random pieces, on 1 or 2 threads: the heads and
+     * the generator states of fd_legacy_shuffle's one-call shuffles */
+    for (int it = 0; it < iters / 10 + 1; it++) {
+        int64_t n[2], keep[2];
+        uint32_t key[2][624], ref_key[2][624];
+        int ref_pos[2];
+        int32_t *data[2];
+        int64_t *ref[2];
+        fd_legacy_job job[2];
+        for (int t = 0; t < 2; t++) {
+            n[t] = rint_(0, it % 7 == 0 ? 200000 : 3000);
+            keep[t] = rint_(0, n[t]);
+            data[t] = malloc(sizeof(int32_t) * (size_t)(n[t] + 1));
+            ref[t] = malloc(sizeof(int64_t) * (size_t)(n[t] + 1));
+            for (int i = 0; i < 624; i++) key[t][i] = ref_key[t][i] = (uint32_t)rint_(0, 0xffffffffLL);
+            ref_pos[t] = (int)rint_(0, 624);
+            for (int64_t i = 0; i < n[t]; i++) { data[t][i] = (int32_t)i; ref[t][i] = i; }
+            job[t].key = key[t]; job[t].pos = ref_pos[t]; job[t].data = data[t];
+            job[t].n = n[t]; job[t].keep = keep[t]; job[t].top = n[t] - 1;
+            if (n[t] > 1 && fd_legacy_shuffle(ref_key[t], &ref_pos[t], ref[t], n[t], 1) != FD_OK) {
+                fprintf(stderr, "legacy_shuffle (jobs)\n"); return 1;
+            }
+        }
+        while (job[0].top > 0 || job[1].top > 0) {
+            const int64_t steps = it % 3 == 0 ? n[0] + n[1] + 1 : rint_(1, 100000);
+            if (fd_legacy_jobs(job[0].top > 0 ? &job[0] : NULL, rint_(0, 1) ? &job[1] : NULL, steps,
+                               (int)rint_(1, 2)) != FD_OK) {
+                fprintf(stderr, "iter %d: legacy_jobs\n", it); return 1;
+            }
+        }
+        for (int t = 0; t < 2; t++) {
+            if (job[t].pos != ref_pos[t] || memcmp(key[t], ref_key[t], sizeof key[t])) {
+                fprintf(stderr, "iter %d: legacy_jobs generator state\n", it); return 1;
+            }
+            for (int64_t i = 0; i < keep[t]; i++)
+                if (data[t][i] != ref[t][i]) { fprintf(stderr, "iter %d: legacy_jobs head\n", it); return 1; }
+        }
+        job[0].keep = n[0] + 1;
+        job[1].top = n[1];
+        if (fd_legacy_jobs(&job[0], NULL, 1, 1) != FD_ERR_ARGUMENT ||
+            fd_legacy_jobs(NULL, &job[1], 1, 1) != FD_ERR_ARGUMENT ||
+            fd_legacy_jobs(NULL, NULL, 0, 1) != FD_ERR_ARGUMENT) {
+            fprintf(stderr, "legacy_jobs accepted bad arguments\n"); return 1;
+        }
+        checked++;
+        free(data[0]); free(data[1]); free(ref[0]); free(ref[1]);
+    }
     printf("fuzz_kernels: %d iterations, %d successful calls checked against the naive reference\n", iters, checked);
     return 0;
 }
