@@ -1,0 +1,363 @@
+/* Drawing + reducing batches of rows in C, for the intervention metrics (Z-diff, Z-min and
+ * Z-max variance): every batch is drawn from its group with a counter-based generator keyed
+ * by (seed, batch id) and reduced on the spot, so results do not depend on the number of
+ * threads and no batch x rows x codes array ever exists.  The groups come from
+ * sampling.c's grouping (fd_group_rows / fd_group_scatter). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "common.h"
+
+/* ---- batches ---------------------------------------------------------------------- */
+
+/* fd_below's draw (the same values from the same generator state) without its two 64-bit
+ * divisions: the rejection threshold 2**64 mod m is below m, so a draw x >= m is always
+ * kept and the threshold is computed only for the rare x < m; and x mod m is Lemire,
+ * Kaser & Kurz's exact remainder by multiplication (Software: Practice and Experience
+ * 2019) with M = ceil(2**128 / m), where the compiler has 128-bit integers. */
+typedef struct {
+    uint64_t m;
+#ifdef __SIZEOF_INT128__
+    unsigned __int128 magic;
+#endif
+} fd_divisor;
+
+static inline fd_divisor fd_divisor_of(int64_t m)
+{
+    fd_divisor dv;
+    dv.m = (uint64_t)m;
+#ifdef __SIZEOF_INT128__
+    dv.magic = ~(unsigned __int128)0 / dv.m + 1; /* m = 1: 0, and every remainder is 0 */
+#endif
+    return dv;
+}
+
+static inline uint64_t fd_mod(uint64_t x, const fd_divisor *dv)
+{
+#ifdef __SIZEOF_INT128__
+    const unsigned __int128 low = dv->magic * x;
+    const unsigned __int128 top = (unsigned __int128)(uint64_t)(low >> 64) * dv->m;
+    return (uint64_t)((top + (((unsigned __int128)(uint64_t)low * dv->m) >> 64)) >> 64);
+#else
+    return x % dv->m;
+#endif
+}
+
+static inline int64_t fd_draw_by(fd_rng *r, const fd_divisor *dv)
+{
+    uint64_t x = fd_next(r);
+    if (x < dv->m) {
+        const uint64_t threshold = (0 - dv->m) % dv->m;
+        while (x < threshold) x = fd_next(r);
+    }
+    return (int64_t)fd_mod(x, dv);
+}
+
+/* fd_below(r, m) for a divisor used once: the same draw, one division (x mod m) */
+static inline int64_t fd_draw_below(fd_rng *r, int64_t m)
+{
+    const uint64_t um = (uint64_t)m;
+    uint64_t x = fd_next(r);
+    if (x < um) {
+        const uint64_t threshold = (0 - um) % um;
+        while (x < threshold) x = fd_next(r);
+    }
+    return (int64_t)(x % um);
+}
+
+#if defined(__GNUC__) || defined(__clang__)
+#define FD_PREFETCH_AT(p) __builtin_prefetch(p)
+#else
+#define FD_PREFETCH_AT(p) ((void)(p))
+#endif
+
+/* Draw `count` distinct positions in [0, m) (count <= m) into out, prefetching
+ * perm[pos] of each (perm: the group's rows).  scratch holds 2 * count int64 (partial
+ * Fisher-Yates when m < 2 count); otherwise Floyd's algorithm, its set of picks a bitmap
+ * `bits` of m bits or more, all 0 (and left so): no hash set to clear, hash and probe,
+ * and only the words picked are touched. */
+static void fd_distinct(fd_rng *rng, int64_t m, int64_t count, int64_t *out,
+                        int64_t *scratch, uint64_t *bits, const int64_t *perm)
+{
+    if (m < 2 * count) {
+        for (int64_t i = 0; i < m; i++) scratch[i] = i;
+        for (int64_t i = 0; i < count; i++) {
+            int64_t j = i + fd_draw_below(rng, m - i), t = scratch[i];
+            scratch[i] = scratch[j]; scratch[j] = t;
+            out[i] = scratch[i];
+            FD_PREFETCH_AT(perm + out[i]);
+        }
+        return;
+    }
+    /* Floyd: the picks so far lie below j, so j itself is never taken */
+    for (int64_t i = 0, j = m - count; i < count; i++, j++) {
+        int64_t t = fd_draw_below(rng, j + 1);
+        if (bits[t >> 6] >> (t & 63) & 1) t = j;
+        bits[t >> 6] |= (uint64_t)1 << (t & 63);
+        out[i] = t;
+        FD_PREFETCH_AT(perm + t);
+    }
+    for (int64_t i = 0; i < count; i++) bits[out[i] >> 6] = 0;
+}
+
+/* A group for one batch (or one pair), as its index among the eligible groups: in
+ * proportion to its size (the group of a random row) with by_size, uniformly otherwise.
+ * `pick` divides by the number of eligible rows (by_size) or groups. */
+static int64_t fd_pick_group(fd_rng *rng, const fd_groups *g, const fd_divisor *pick)
+{
+    if (g->by_size) {
+        int64_t u = fd_draw_by(rng, pick), a = 0, z = g->n_groups - 1;
+        while (a < z) { int64_t mid = (a + z) >> 1; if (g->cum[mid + 1] <= u) a = mid + 1; else z = mid; }
+        return a;
+    }
+    return fd_draw_by(rng, pick);
+}
+
+/* Eligible groups up to which FD_BATCH_PAIRS keeps the divisors of every group's size m
+ * and m - 1 (a pair draws its group anew each time); beyond, each draw divides. */
+#define FD_PAIR_DIVISORS ((int64_t)1 << 16)
+
+/* FD_BATCH_PAIRS: every pair of the batch draws its own group (the value of the fixed
+ * factor, as in Higgins et al. 2017), then two rows of it: two different rows, or two
+ * independent rows with replace.  Eligible groups hold two rows or more.  Writes the
+ * positions in perm of the pairs' rows, pos[i] and pos[L + i], and prefetches them.
+ * sizes: divisors m and m - 1 of eligible group e at 2e and 2e + 1, or NULL. */
+static int fd_pairs_positions(fd_rng *rng, const fd_groups *g, const fd_divisor *pick,
+                              const fd_divisor *sizes, int64_t n_rows, int64_t L, int64_t *pos)
+{
+    for (int64_t i = 0; i < L; i++) {
+        const int64_t e = fd_pick_group(rng, g, pick), grp = g->groups[e], lo = g->offsets[grp];
+        const int64_t m = g->offsets[grp + 1] - lo;
+        int64_t a, c;
+        /* as in the per-batch modes: a group outside the rows is a caller's bug (and a
+         * group of one row could not give two different rows) */
+        if (lo < 0 || m < 2 || g->offsets[grp + 1] > n_rows) return 1;
+        if (sizes) {
+            a = fd_draw_by(rng, sizes + 2 * e);
+            c = fd_draw_by(rng, sizes + 2 * e + (g->replace ? 0 : 1));
+        } else {
+            a = fd_draw_below(rng, m);
+            c = fd_draw_below(rng, g->replace ? m : m - 1);
+        }
+        if (!g->replace && c >= a) c++;
+        pos[i] = lo + a;
+        pos[L + i] = lo + c;
+#if defined(__GNUC__) || defined(__clang__)
+        __builtin_prefetch(g->perm + pos[i]);
+        __builtin_prefetch(g->perm + pos[L + i]);
+#endif
+    }
+    return 0;
+}
+
+/* The positions of one batch's rows within its group [0, m): `draws` of them. */
+static void fd_batch_positions(fd_rng *rng, int mode, int replace, int64_t m, int64_t L,
+                               int64_t draws, int64_t *rows, int64_t *scratch, uint64_t *bits,
+                               const int64_t *perm)
+{
+    if (replace) {
+        const fd_divisor dm = fd_divisor_of(m);
+        for (int64_t i = 0; i < draws; i++) rows[i] = fd_draw_by(rng, &dm);
+    } else if (m >= draws) {
+        fd_distinct(rng, m, draws, rows, scratch, bits, perm);
+    } else if (mode == FD_BATCH_PAIR_DIFF) { /* small group: pairs of two different rows */
+        for (int64_t i = 0; i < L; i++) {
+            int64_t a = fd_draw_below(rng, m), c = fd_draw_below(rng, m - 1);
+            rows[i] = a; rows[L + i] = c >= a ? c + 1 : c;
+        }
+    } else { /* small group: with replacement */
+        const fd_divisor dm = fd_divisor_of(m);
+        for (int64_t i = 0; i < L; i++) rows[i] = fd_draw_by(rng, &dm);
+    }
+}
+
+/* rows[i] = perm[rows[i]] (positions -> rows), all loads issued before any row of codes
+ * is read: the batch's cache misses overlap instead of forming a chain per row.  Returns
+ * 1 if perm holds a row outside codes. */
+static int fd_resolve_rows(const fd_array *codes, const int64_t *perm, int64_t draws,
+                           int64_t *rows)
+{
+    int bad = 0;
+    for (int64_t i = 0; i < draws; i++) {
+        const int64_t r = perm[rows[i]];
+        if ((uint64_t)r >= (uint64_t)codes->n_rows) { bad = 1; rows[i] = 0; continue; }
+        rows[i] = r;
+#if defined(__GNUC__) || defined(__clang__)
+        {
+            const char *p = (const char *)codes->data +
+                            r * codes->row_stride * fd_itemsize(codes->dtype);
+            __builtin_prefetch(p);
+            __builtin_prefetch(p + 64);
+        }
+#endif
+    }
+    return bad;
+}
+
+/* The batch's reduction into o[d]: the mean over L pairs of |z_a - z_b| (rows[i] and
+ * rows[L + i]), or the unbiased variance (ddof = 1, two passes) of L rows.  One summation
+ * order for every layout, so float64 C-ordered codes (the fast path) give the same bits. */
+static void fd_reduce_batch(const fd_array *codes, int mode, const int64_t *rows, int64_t L,
+                            double *acc, double *o)
+{
+    const int64_t d = codes->n_cols, rs = codes->row_stride, cs = codes->col_stride;
+    const int fast = codes->dtype == FD_FLOAT64 && cs == 1;
+    const double *x = (const double *)codes->data;
+    for (int64_t j = 0; j < d; j++) acc[j] = 0.0;
+    if (mode != FD_BATCH_VARIANCE) {
+        for (int64_t i = 0; i < L; i++) {
+            const int64_t ra = rows[i] * rs, rb = rows[L + i] * rs;
+            if (fast) {
+                const double *pa = x + ra, *pb = x + rb;
+                for (int64_t j = 0; j < d; j++) acc[j] += fabs(pa[j] - pb[j]);
+            } else {
+                for (int64_t j = 0; j < d; j++)
+                    acc[j] += fabs(fd_load_float(codes->data, codes->dtype, ra + j * cs) -
+                                   fd_load_float(codes->data, codes->dtype, rb + j * cs));
+            }
+        }
+        for (int64_t j = 0; j < d; j++) o[j] = acc[j] / (double)L;
+        return;
+    }
+    {
+        double *mean = acc + d;
+        for (int64_t j = 0; j < d; j++) mean[j] = 0.0;
+        for (int64_t i = 0; i < L; i++) {
+            if (fast) {
+                const double *p = x + rows[i] * rs;
+                for (int64_t j = 0; j < d; j++) mean[j] += p[j];
+            } else {
+                for (int64_t j = 0; j < d; j++)
+                    mean[j] += fd_load_float(codes->data, codes->dtype, rows[i] * rs + j * cs);
+            }
+        }
+        for (int64_t j = 0; j < d; j++) mean[j] /= (double)L;
+        for (int64_t i = 0; i < L; i++) {
+            if (fast) {
+                const double *p = x + rows[i] * rs;
+                for (int64_t j = 0; j < d; j++) { const double t = p[j] - mean[j]; acc[j] += t * t; }
+            } else {
+                for (int64_t j = 0; j < d; j++) {
+                    const double t = fd_load_float(codes->data, codes->dtype,
+                                                   rows[i] * rs + j * cs) - mean[j];
+                    acc[j] += t * t;
+                }
+            }
+        }
+        for (int64_t j = 0; j < d; j++) o[j] = L > 1 ? acc[j] / (double)(L - 1) : 0.0;
+    }
+}
+
+int fd_sample_batches(const fd_array *codes, const fd_groups *g, int mode, int64_t batch_size,
+                      uint64_t seed, const int64_t *batch_ids, int64_t n_batches, double *out,
+                      int n_threads)
+{
+    return fd_sample_batches_sets(codes, g, 1, NULL, mode, batch_size, seed, batch_ids,
+                                  n_batches, out, n_threads);
+}
+
+/* The per-set constants of the draws: the divisor of the group pick, and (FD_BATCH_PAIRS
+ * with few groups) those of every group's size m and m - 1, at sizes[2e], sizes[2e + 1]. */
+typedef struct {
+    fd_divisor pick;
+    fd_divisor *sizes;
+} fd_set_draws;
+
+static int fd_set_draws_of(const fd_groups *g, int mode, fd_set_draws *sd)
+{
+    sd->pick = fd_divisor_of(g->by_size ? g->cum[g->n_groups] : g->n_groups);
+    sd->sizes = NULL;
+    if (mode == FD_BATCH_PAIRS && g->n_groups <= FD_PAIR_DIVISORS) {
+        sd->sizes = (fd_divisor *)malloc(sizeof(fd_divisor) * (size_t)(2 * g->n_groups));
+        if (!sd->sizes) return FD_ERR_NOMEM;
+        for (int64_t e = 0; e < g->n_groups; e++) {
+            /* a bad group is refused when drawn; its divisors only need to be defined */
+            const int64_t m = g->offsets[g->groups[e] + 1] - g->offsets[g->groups[e]];
+            sd->sizes[2 * e] = fd_divisor_of(m >= 2 ? m : 2);
+            sd->sizes[2 * e + 1] = fd_divisor_of(m >= 2 ? m - 1 : 1);
+        }
+    }
+    return FD_OK;
+}
+
+int fd_sample_batches_sets(const fd_array *codes, const fd_groups *sets, int64_t n_sets,
+                           const int64_t *set_of, int mode, int64_t batch_size, uint64_t seed,
+                           const int64_t *batch_ids, int64_t n_batches, double *out,
+                           int n_threads)
+{
+    const int64_t d = codes->n_cols, L = batch_size;
+    const int64_t draws = mode == FD_BATCH_VARIANCE ? L : 2 * L;
+    int nomem = 0, bad = 0, status = FD_OK;
+    fd_set_draws *sd;
+    int nt = fd_team(fd_resolve_threads(n_threads, n_batches * L), n_batches * draws * d);
+    (void)nt; /* used by OpenMP only */
+    if (L < 1 || d < 1 || n_sets < 1) return FD_ERR_ARGUMENT;
+    for (int64_t s = 0; s < n_sets; s++)
+        if (sets[s].n_groups < 1 || (sets[s].by_size && sets[s].cum[sets[s].n_groups] < 1))
+            return FD_ERR_ARGUMENT;
+    if (set_of)
+        for (int64_t b = 0; b < n_batches; b++)
+            if (set_of[b] < 0 || set_of[b] >= n_sets) return FD_ERR_ARGUMENT;
+    sd = (fd_set_draws *)calloc((size_t)n_sets, sizeof(fd_set_draws));
+    if (!sd) return FD_ERR_NOMEM;
+    for (int64_t s = 0; s < n_sets && status == FD_OK; s++)
+        status = fd_set_draws_of(sets + s, mode, sd + s);
+    if (status != FD_OK) {
+        for (int64_t s = 0; s < n_sets; s++) free(sd[s].sizes);
+        free(sd);
+        return status;
+    }
+
+#ifdef _OPENMP
+#pragma omp parallel num_threads(nt)
+#endif
+    {
+        int64_t *rows = (int64_t *)malloc(sizeof(int64_t) * (size_t)(draws + 4 * draws));
+        int64_t *scratch = rows ? rows + draws : NULL;
+        double *acc = (double *)malloc(sizeof(double) * (size_t)(2 * d));
+        /* Floyd's picks within a group (of at most n_rows rows: checked when drawn); n_rows / 8
+           bytes, only the words picked ever touched */
+        uint64_t *bits = mode == FD_BATCH_PAIRS ? NULL
+                         : (uint64_t *)calloc((size_t)(codes->n_rows / 64 + 1), sizeof(uint64_t));
+        const int ok = rows && acc && (bits || mode == FD_BATCH_PAIRS);
+        int my_bad = 0;
+#ifdef _OPENMP
+#pragma omp for schedule(dynamic, 16)
+#endif
+        for (int64_t b = 0; b < n_batches; b++) {
+            fd_rng rng = fd_rng_for(seed, (uint64_t)batch_ids[b]);
+            const int64_t s = set_of ? set_of[b] : 0;
+            const fd_groups *g = sets + s;
+            if (!ok) continue;
+            if (mode == FD_BATCH_PAIRS) {
+                if (fd_pairs_positions(&rng, g, &sd[s].pick, sd[s].sizes, codes->n_rows, L,
+                                       rows)) {
+                    my_bad = 1;
+                    continue;
+                }
+            } else {
+                const int64_t grp = g->groups[fd_pick_group(&rng, g, &sd[s].pick)];
+                const int64_t lo = g->offsets[grp], m = g->offsets[grp + 1] - lo;
+                /* the groups come from fd_group_rows: a group outside the rows is a caller's bug */
+                if (lo < 0 || m < 2 || g->offsets[grp + 1] > codes->n_rows) { my_bad = 1; continue; }
+                fd_batch_positions(&rng, mode, g->replace, m, L, draws, rows, scratch, bits,
+                                   g->perm + lo);
+                for (int64_t i = 0; i < draws; i++) rows[i] += lo;
+            }
+            if (fd_resolve_rows(codes, g->perm, draws, rows)) my_bad = 1;
+            fd_reduce_batch(codes, mode, rows, L, acc, out + b * d);
+        }
+#ifdef _OPENMP
+#pragma omp critical(fd_sample_merge)
+#endif
+        {
+            if (!ok) nomem = 1;
+            if (my_bad) bad = 1;
+        }
+        free(rows); free(acc); free(bits);
+    }
+    for (int64_t s = 0; s < n_sets; s++) free(sd[s].sizes);
+    free(sd);
+    return nomem ? FD_ERR_NOMEM : bad ? FD_ERR_ARGUMENT : FD_OK;
+}
+
