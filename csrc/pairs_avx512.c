@@ -90,9 +90,9 @@ FD_AVX512DQ int64_t fd_pairs_x8(uint64_t s0, const fd_pair_groups *pg, int64_t L
         if (!pg->replace) c = _mm512_mask_add_epi64(c, _mm512_cmpge_epi64_mask(c, a), c, one);
         _mm512_storeu_si512((void *)(pos + i), _mm512_add_epi64(lo, a));
         _mm512_storeu_si512((void *)(pos + L + i), _mm512_add_epi64(lo, c));
-        for (int k = 0; k < 8; k++) {
-            __builtin_prefetch(perm + pos[i + k]);
-            __builtin_prefetch(perm + pos[L + i + k]);
+        for (int k = 0; k < 8; k++) { /* into L2, as sampling_batches.c's fetches */
+            __builtin_prefetch(perm + pos[i + k], 0, 1);
+            __builtin_prefetch(perm + pos[L + i + k], 0, 1);
         }
     }
     return reject ? -1 : i;
