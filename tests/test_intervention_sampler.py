@@ -192,3 +192,40 @@ def test_batches_from_several_group_sets_check_their_arguments():
     with pytest.raises(ValueError, match="perm must have shape"):
         call(codes, [one, (one[0], np.arange(9), one[2], one[3])], None, False,
              _kernels.BATCH_VARIANCE, 2, 1, ids, 1)
+
+
+@pytest.mark.parametrize("replace", [False, True])
+def test_vector_pair_draws_are_the_documented_draws(replace):
+    """Z-diff's pairs are drawn eight at a time with AVX-512 where the CPU has it
+    (csrc/pairs_avx512.c): the same draws as the scalar code and as the replay, for batches
+    of whole vectors and with a tail (L = 203), groups of 2 rows (a divisor of 1) to
+    thousands, several sets and threads."""
+    rng = np.random.default_rng(11)
+    sizes = [2, 3, 9, 40, 2500, 7000]
+    factors = np.column_stack([np.repeat(np.arange(len(sizes)), sizes),
+                               rng.integers(0, 4, size=sum(sizes))])
+    factors = factors[rng.permutation(len(factors))]
+    codes = rng.normal(size=(len(factors), 10)) * np.logspace(-3, 3, 10)
+    enc = EncodedFactors(factors)
+    sets = []
+    for k in range(2):
+        grouping = enc.group_by(np.arange(2) == k, share=False)
+        sets.append((grouping.offsets, grouping.perm, *grouping.eligible()))
+    seed, L = 2**63 + 977, 203
+    ids = np.array([5, 0, 2**33, 71, 6, 12], dtype=np.int64)
+    set_of = np.array([0, 1, 0, 0, 1, 0], dtype=np.int64)
+    expected = np.empty((len(ids), codes.shape[1]))
+    for s in (0, 1):
+        at = set_of == s
+        expected[at] = replay(codes, _kernels.BATCH_PAIRS, *sets[s], False, replace, L, seed,
+                              ids[at])
+    try:
+        for simd in (True, False):
+            _kernels.set_simd(simd)
+            for nt in (1, 2):
+                got = _kernels.sample_batches_sets(codes, sets, set_of, False,
+                                                   _kernels.BATCH_PAIRS, L, seed, ids, nt,
+                                                   replace)
+                np.testing.assert_array_equal(got, expected)
+    finally:
+        _kernels.set_simd(True)

@@ -1095,6 +1095,51 @@ int main(int argc, char **argv)
         checked++;
         free(data[0]); free(data[1]); free(ref[0]); free(ref[1]);
     }
+    /* fd_sample_batches_sets, Z-diff's pairs: the AVX-512 draws (pairs_avx512.c, where the
+     * CPU has them) give the scalar draws' bits, any group sizes (2 rows: a divisor of 1),
+     * batch size (a tail of fewer than 8 pairs), thread count and sets */
+    for (int it = 0; it < iters / 10 + 1; it++) {
+        const int64_t n = rint_(2, it % 5 == 0 ? 20000 : 600), d = rint_(1, 11), L = rint_(1, 70);
+        const int64_t nbatch = rint_(1, 60), n_keys = rint_(1, 12);
+        const int nt = (int)rint_(0, 3), replace = (int)rint_(0, 1);
+        double *x = malloc(sizeof(double) * (size_t)(n * d)), *o1 = malloc(sizeof(double) * (size_t)(nbatch * d)),
+               *o2 = malloc(sizeof(double) * (size_t)(nbatch * d));
+        int64_t *keys = malloc(sizeof(int64_t) * (size_t)n), *perm = malloc(sizeof(int64_t) * (size_t)n),
+                *offsets = malloc(sizeof(int64_t) * (size_t)(n_keys + 1)), *groups = malloc(sizeof(int64_t) * (size_t)n_keys),
+                *cum = malloc(sizeof(int64_t) * (size_t)(n_keys + 1)), *ids = malloc(sizeof(int64_t) * (size_t)nbatch),
+                *set_of = malloc(sizeof(int64_t) * (size_t)nbatch), ng = 0;
+        fd_array xa = {x, n, d, d, 1, FD_FLOAT64};
+        for (int64_t i = 0; i < n * d; i++) x[i] = runif() * 4.0 - 2.0;
+        /* a skewed key distribution: some groups of 2 or 3 rows */
+        for (int64_t i = 0; i < n; i++) keys[i] = rint_(0, 1) ? rint_(0, n_keys - 1) : 0;
+        if (n_keys > 1) { keys[0] = keys[1] = n_keys - 1; }
+        if (fd_group_rows(keys, n, n_keys, offsets, perm) != FD_OK) { fprintf(stderr, "pairs: group_rows\n"); return 1; }
+        cum[0] = 0;
+        for (int64_t gk = 0; gk < n_keys; gk++)
+            if (offsets[gk + 1] - offsets[gk] >= 2) { groups[ng] = gk; cum[ng + 1] = cum[ng] + offsets[gk + 1] - offsets[gk]; ng++; }
+        for (int64_t b = 0; b < nbatch; b++) { ids[b] = rint_(0, 1000000); set_of[b] = rint_(0, 1); }
+        if (ng > 0) {
+            fd_groups gs = {offsets, perm, groups, cum, ng, 0, replace};
+            fd_groups two[2] = {gs, gs};
+            const uint64_t seed = rnd();
+            two[1].n_groups = ng > 1 ? ng - 1 : ng;
+            fd_set_simd(1);
+            if (fd_sample_batches_sets(&xa, two, 2, set_of, FD_BATCH_PAIRS, L, seed, ids, nbatch, o1, nt) != FD_OK) {
+                fprintf(stderr, "iter %d: pairs (vector)\n", it); return 1;
+            }
+            fd_set_simd(0);
+            if (fd_sample_batches_sets(&xa, two, 2, set_of, FD_BATCH_PAIRS, L, seed, ids, nbatch, o2, 1) != FD_OK) {
+                fprintf(stderr, "iter %d: pairs (scalar)\n", it); return 1;
+            }
+            fd_set_simd(1);
+            if (memcmp(o1, o2, sizeof(double) * (size_t)(nbatch * d)) != 0) {
+                fprintf(stderr, "iter %d: vector pair draws differ from the scalar ones\n", it); return 1;
+            }
+            checked++;
+        }
+        free(x); free(o1); free(o2); free(keys); free(perm); free(offsets); free(groups); free(cum);
+        free(ids); free(set_of);
+    }
     printf("fuzz_kernels: %d iterations, %d successful calls checked against the naive reference\n", iters, checked);
     return 0;
 }
