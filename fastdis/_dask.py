@@ -534,3 +534,53 @@ def gather(factors, codes, *row_sets):
         same = i > 0 and rows is row_sets[i - 1]
         local.append(local[-1] if same else np.searchsorted(union, rows))
     return f, c, local
+
+
+# ---------------------------------------------------------------- SAP: moment sums
+
+def _block_moments(f, c, ef, ez, f0, z0):
+    """One chunk's shifted moment sums (sf, sff, sz, szz, sfz)."""
+    if f.shape[0] == 0:
+        K, d = f.shape[1], c.shape[1]
+        return (np.zeros(K), np.zeros(K), np.zeros(d), np.zeros(d), np.zeros((K, d)))
+    f = check_factors(f, min_samples=1)
+    if f.dtype.kind == "b":
+        f = f.view(np.uint8)
+    elif f.dtype.kind not in "iu" and f.dtype not in (np.float32, np.float64):
+        f = f.astype(np.float64)
+    c = check_codes(c, min_samples=1)
+    return _kernels.cross_moments(f, c, ef, ez, f0, z0, 1)
+
+
+def _sum_moments(*parts):
+    return tuple(sum(p[i] for p in parts) for i in range(5))
+
+
+def squared_correlation(factors, codes):
+    """:func:`fastdis.metrics._sap.squared_correlation` of dask arrays: the same shifts
+    and scalings (from the first row and the chunks' ranges), each chunk's moment sums
+    added (equal to the in-memory r^2 to rounding)."""
+    from dask import delayed
+
+    from .metrics._sap import moment_exponents, r2_from_moments
+    from .metrics._scale import to_unit
+
+    numeric_float = factors.dtype.kind not in "iub"
+    stats = statistics(factors, codes, factor_ranges=numeric_float)
+    mins, maxs = stats["code_ranges"]
+    frange = None
+    if numeric_float:
+        frange = tuple(np.asarray(r, dtype=np.float64) for r in stats["factor_ranges"])
+    first_f, first_c = _compute(factors[0], codes[0])
+    probe = np.asarray(first_f).reshape(1, -1)
+    if probe.dtype.kind == "b":
+        probe = probe.view(np.uint8)
+    elif probe.dtype.kind not in "iu" and probe.dtype not in (np.float32, np.float64):
+        probe = probe.astype(np.float64)
+    ef, ez = moment_exponents(probe, mins, maxs, frange)
+    f0 = to_unit(probe[0], ef)
+    z0 = to_unit(check_codes(np.asarray(first_c).reshape(1, -1), min_samples=1)[0], ez)
+    task = delayed(_block_moments, pure=True)
+    sums = _compute(tree_sum([task(f, c, ef, ez, f0, z0) for f, c, _ in _blocks(factors, codes)],
+                             _sum_moments))[0]
+    return r2_from_moments(sums, stats["n"])

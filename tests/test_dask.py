@@ -156,7 +156,7 @@ def test_evaluate_equals_in_memory_and_shares_one_pass():
         a, b = expected[name], got[name]
         if name == "dci":
             a, b = (a.disentanglement, a.completeness), (b.disentanglement, b.completeness)
-        if name == "irs":  # per-level sums merged in another order: equal to rounding
+        if name in ("irs", "sap"):  # sums of the chunks added in another order: to rounding
             assert b == pytest.approx(a, rel=1e-14)
         else:
             assert a == b, name
@@ -190,8 +190,7 @@ def test_evaluate_posterior_with_dask_spread():
     assert b["informativeness"] == pytest.approx(a["informativeness"], rel=1e-12)  # summed tables
 
 
-@pytest.mark.parametrize("metric", ["z_diff", "z_min_var", "z_max_var", "sap",
-                                    "explicitness"])
+@pytest.mark.parametrize("metric", ["z_diff", "z_min_var", "z_max_var", "explicitness"])
 def test_other_metrics_give_their_in_memory_values(metric):
     f, z = _data(n=1500, seed=2)
     a = getattr(fastdis, metric)(f, z, random_state=3)
@@ -230,7 +229,8 @@ def test_distributed_cluster_gives_the_in_memory_values(client):
     for metric, convention in CALLS:
         assert _same(getattr(fastdis, metric)(F, Z, convention=convention),
                      getattr(fastdis, metric)(f, z, convention=convention))
-    assert fastdis.evaluate(F, Z, metrics=["mig", "sap"])["sap"] == fastdis.sap(f, z, random_state=0)
+    assert fastdis.evaluate(F, Z, metrics=["mig", "dci"])["dci"].completeness == \
+        fastdis.dci(f, z, random_state=0).completeness
 
 
 def _slow_chunk(x):
@@ -388,3 +388,22 @@ def test_the_cluster_computed_the_distributed_tests(client):
     pids = set(client.run(os.getpid).values())
     x = da.from_array(np.arange(10), chunks=5).map_blocks(lambda b: b * 0 + os.getpid())
     assert set(np.unique(x.compute()).tolist()) <= pids
+
+
+@pytest.mark.parametrize("convention,kwargs", [(None, {}), ("ubisoft", {}), ("dlib", {}),
+                                               (None, dict(mode="classification"))])
+def test_sap_from_chunk_moments_or_gathered_rows(convention, kwargs):
+    """Regression: each chunk's shifted moment sums added (equal to rounding, at any offset
+    and scale); classification: the split's rows gathered (bit for bit)."""
+    f, z = _data(n=3000, seed=13)
+    z = z * 1e-200 + 1e-195  # tiny codes far from 0: the scalings and shifts matter
+    floats = f * 0.25 + 1e4
+    for factors in (f, floats):
+        a = fastdis.sap(factors, z, convention=convention, random_state=4, return_details=True,
+                        **kwargs)
+        b = fastdis.sap(da.from_array(factors, chunks=650), da.from_array(z, chunks=(410, 6)),
+                        convention=convention, random_state=4, return_details=True, **kwargs)
+        np.testing.assert_allclose(b[1]["scores"], a[1]["scores"], rtol=1e-12, atol=1e-14)
+        assert b[0] == pytest.approx(a[0], rel=1e-12, abs=1e-14)
+        if a[1]["mode"] == "classification":
+            assert b[0] == a[0]

@@ -1,7 +1,7 @@
 """SAP, Separated Attribute Predictability (Kumar, Sattigeri & Balakrishnan, ICLR 2018)."""
 import numpy as np
 
-from .. import _kernels
+from .. import _dask, _kernels
 from .._discretize import column_ranges
 from .._random import check_random_state
 from .._validation import check_choice, check_n_threads, check_pair
@@ -32,19 +32,32 @@ def squared_correlation(factors, codes, code_ranges=None, n_threads=0):
     factor gives 0. ``code_ranges``: the codes' (mins, maxs), if already known.
     """
     mins, maxs = code_ranges if code_ranges is not None else (codes.min(0), codes.max(0))
-    ez = column_exponents(mins, maxs).astype(np.int64)
-    if factors.dtype.kind in "iub":
-        # integers are within 2**64: their squares and sums cannot overflow, and dividing
-        # them by a power of two would change no bit of r^2
-        factors = factors.view(np.uint8) if factors.dtype.kind == "b" else factors
-        ef = np.zeros(factors.shape[1], dtype=np.int64)
-    else:
-        if factors.dtype not in (np.float32, np.float64):
-            factors = factors.astype(np.float64)
-        ef = column_exponents(factors.min(axis=0), factors.max(axis=0)).astype(np.int64)
+    if factors.dtype.kind == "b":
+        factors = factors.view(np.uint8)
+    elif factors.dtype.kind not in "iu" and factors.dtype not in (np.float32, np.float64):
+        factors = factors.astype(np.float64)
+    ef, ez = moment_exponents(factors, mins, maxs)
     f0, z0 = to_unit(factors[0], ef), to_unit(codes[0], ez)
-    sf, sff, sz, szz, sfz = _kernels.cross_moments(factors, codes, ef, ez, f0, z0, n_threads)
-    n = factors.shape[0]
+    sums = _kernels.cross_moments(factors, codes, ef, ez, f0, z0, n_threads)
+    return r2_from_moments(sums, factors.shape[0])
+
+
+def moment_exponents(factors, code_mins, code_maxs, factor_range=None):
+    """(ef, ez): the powers of two each factor and code column is divided by before its
+    moments are summed. Integer factors are within 2**64: their squares and sums cannot
+    overflow, and dividing them would change no bit of r^2 (ef = 0)."""
+    ez = column_exponents(code_mins, code_maxs).astype(np.int64)
+    if factors.dtype.kind in "iub":
+        return np.zeros(factors.shape[1], dtype=np.int64), ez
+    lo, hi = factor_range if factor_range is not None else (factors.min(axis=0),
+                                                            factors.max(axis=0))
+    return column_exponents(lo, hi).astype(np.int64), ez
+
+
+def r2_from_moments(sums, n):
+    """r^2 of every (factor, code) pair from the shifted moment sums (sf, sff, sz, szz, sfz)
+    of n rows."""
+    sf, sff, sz, szz, sfz = sums
     cov = sfz - np.outer(sf, sz) / n
     var_f = np.maximum(sff - sf ** 2 / n, 0.0)
     var_z = np.maximum(szz - sz ** 2 / n, 0.0)
@@ -170,7 +183,8 @@ def sap(factors, codes, *, convention=None, random_state=None, n_threads=None, m
     s = resolve("sap", convention, SAP, mode=mode, train_fraction=train_fraction,
                 max_train=max_train, max_test=max_test)
     check_choice(s["mode"], "mode", ("regression", "classification"))
-    factors, codes = check_pair(factors, codes)
+    chunked = _dask.any_dask(factors, codes)
+    factors, codes = (_dask.check_pair if chunked else check_pair)(factors, codes)
     nt = check_n_threads(n_threads)
     seed = check_random_state(random_state)
     if not is_numeric(factors):
@@ -180,7 +194,9 @@ def sap(factors, codes, *, convention=None, random_state=None, n_threads=None, m
             raise TypeError(f"sap(mode='regression') needs numeric factors, got dtype "
                             f"{factors.dtype}; use mode='classification' for labels")
     details = {"mode": s["mode"]}
-    if s["mode"] == "regression":
+    if s["mode"] == "regression" and chunked:  # moment sums of the chunks, added
+        scores = _dask.squared_correlation(factors, codes)
+    elif s["mode"] == "regression":
         ranges = column_ranges(codes, nt)  # rejects NaN / inf, naming the column
         scores = squared_correlation(factors, codes, ranges, nt)
     else:
@@ -190,6 +206,8 @@ def sap(factors, codes, *, convention=None, random_state=None, n_threads=None, m
         train, test = split_rows(codes.shape[0], fraction, s["max_train"], s["max_test"],
                                  seed, "sap", convention, nt)
         rows = np.concatenate([train, test])
+        if chunked:  # only these rows, gathered
+            factors, codes, (rows,) = _dask.gather(factors, codes, rows)
         # the classifiers read these rows only (disentanglement_lib's too): a pass over
         # every row (10^6 x 10 codes: 13 ms) would check values nothing reads
         x = codes[rows]
