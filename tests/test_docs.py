@@ -14,6 +14,9 @@ import fastdis._histogram
 import fastdis._information
 import fastdis.datasets
 import fastdis.metrics._dci
+import fastdis.metrics._irs
+import fastdis.metrics._sap
+import fastdis.metrics.intervention
 import fastdis.metrics.information
 import fastdis.metrics.posterior
 import fastdis.metrics.unsupervised
@@ -61,6 +64,8 @@ def test_metric_docstrings_cite_paper_and_conventions(func):
 
 @pytest.mark.parametrize("module", [fastdis._compare, fastdis.metrics.unsupervised,
                                     fastdis.metrics.information, fastdis.metrics._dci,
+                                    fastdis.metrics.intervention, fastdis.metrics._irs,
+                                    fastdis.metrics._sap,
                                     fastdis._discretize, fastdis._histogram,
                                     fastdis._information, fastdis.datasets, fastdis._evaluate,
                                     fastdis.metrics.posterior])

@@ -153,6 +153,22 @@ def irs(factors, codes, *, convention=None, random_state=None, n_threads=None,
     bins the factors into 10 min-max bins first (its ``continuous_factors=True``);
     ``convention="dlib"`` bins them into 20 equal-width bins (merging values of factors
     with more than 20) and uses the 0.99 quantile.
+
+    Examples
+    --------
+    >>> import fastdis
+    >>> from fastdis.datasets import make_dsprites_like
+    >>> factors, codes = make_dsprites_like("partial", small=True)
+    >>> round(fastdis.irs(factors, codes), 3)
+    0.241
+
+    References
+    ----------
+    Suter, Miladinovic, Schoelkopf & Bauer, "Robustly disentangled causal mechanisms:
+    validating deep representations for interventional robustness", ICML 2019,
+    arXiv:1811.00007.
+    Carbonneau, Zaidi, Boilard & Gagnon, "Measuring disentanglement: a review of metrics",
+    IEEE Transactions on Neural Networks and Learning Systems, 2023, arXiv:2012.09276.
     """
     given = dict(diff_quantile=diff_quantile, factor_bins=factor_bins)
     if _dask.any_dask(factors, codes):

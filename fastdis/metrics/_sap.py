@@ -178,6 +178,21 @@ def sap(factors, codes, *, convention=None, random_state=None, n_threads=None, m
     exact ties between classes go to the first class.
     Classification reads the codes of the split's rows only (as disentanglement_lib
     does), so NaN or infinity is an error there and ignored in rows it never reads.
+
+    Examples
+    --------
+    >>> import fastdis
+    >>> from fastdis.datasets import make_dsprites_like
+    >>> factors, codes = make_dsprites_like("partial", small=True)
+    >>> round(fastdis.sap(factors, codes, random_state=0), 3)
+    0.393
+
+    References
+    ----------
+    Kumar, Sattigeri & Balakrishnan, "Variational inference of disentangled latent concepts
+    from unlabeled observations", ICLR 2018, arXiv:1711.00848.
+    Carbonneau, Zaidi, Boilard & Gagnon, "Measuring disentanglement: a review of metrics",
+    IEEE Transactions on Neural Networks and Learning Systems, 2023, arXiv:2012.09276.
     """
     labels_given = mode is None and convention is None
     s = resolve("sap", convention, SAP, mode=mode, train_fraction=train_fraction,
