@@ -188,7 +188,7 @@ def apply_binning(codes, binning, n_threads=0):
 
 
 def discretize(codes, n_bins=20, strategy="uniform", code_range=None, *, n_threads=None):
-    """Bin each code column into integer labels ``0 .. n_bins - 1``.
+    """Bin each code column into integer labels, 0 to n_bins - 1.
 
     Parameters
     ----------

@@ -155,7 +155,7 @@ MPI3D = dict(names=["object_color", "object_shape", "object_size", "camera_heigh
 
 
 def load_dsprites(path):
-    """dSprites from its ``dsprites_ndarray_co1sh3sc6or40x32y32_64x64.npz``.
+    """dSprites, from the archive users download: dsprites_ndarray_co1sh3sc6or40x32y32_64x64.npz.
 
     Parameters
     ----------
