@@ -239,3 +239,138 @@ def load_mpi3d(path):
                          "MPI3D's factor grid")
     grid = np.stack(np.unravel_index(np.arange(len(images)), sizes), axis=1)
     return GroundTruthData(images, grid, MPI3D["names"], sizes)
+
+
+class _Rows:
+    """Row-indexable concatenation of array-likes, or of lazily read parts: ``parts`` are
+    (rows, reader) with reader(local row numbers) -> array."""
+
+    def __init__(self, parts, shape, dtype):
+        self._parts, self.shape, self.dtype = parts, tuple(shape), np.dtype(dtype)
+        self._starts = np.cumsum([0] + [n for n, _ in parts])
+
+    def __len__(self):
+        return self.shape[0]
+
+    def __getitem__(self, rows):
+        rows = np.asarray(rows, dtype=np.int64)
+        scalar = rows.ndim == 0
+        rows = np.atleast_1d(rows)
+        out = np.empty((len(rows),) + self.shape[1:], dtype=self.dtype)
+        part = np.searchsorted(self._starts, rows, side="right") - 1
+        for p in np.unique(part):
+            mine = part == p
+            out[mine] = self._parts[p][1](rows[mine] - self._starts[p])
+        return out[0] if scalar else out
+
+
+_NORB_DTYPES = {507333717: np.uint8, 507333716: np.int32, 507333713: np.float32,
+                507333715: np.float64}
+
+
+def _norb_matrix(path):
+    """A SmallNORB binary matrix (its magic number names the type), memory-mapped."""
+    with open(path, "rb") as f:
+        head = np.frombuffer(f.read(8), dtype="<i4")
+        if len(head) < 2 or int(head[0]) not in _NORB_DTYPES:
+            raise ValueError(f"{path}: not a SmallNORB binary matrix (magic number)")
+        ndim = int(head[1])
+        dims = np.frombuffer(f.read(4 * max(3, ndim)), dtype="<i4")[:ndim]
+    return np.memmap(path, dtype=np.dtype(_NORB_DTYPES[int(head[0])]).newbyteorder("<"),
+                     mode="r", offset=8 + 4 * max(3, ndim), shape=tuple(int(d) for d in dims))
+
+
+#: SmallNORB (LeCun et al. 2004): training and testing sets together.
+SMALLNORB = dict(names=["category", "instance", "elevation", "azimuth", "lighting"],
+                 sizes=[5, 10, 9, 18, 6])
+_NORB_CHUNKS = ("5x46789x9x18x6x2x96x96-training", "5x01235x9x18x6x2x96x96-testing")
+
+
+def load_smallnorb(folder):
+    """SmallNORB from the folder holding its six ``smallnorb-*-{dat,cat,info}.mat`` files
+    (training and testing sets, as disentanglement_lib reads them).
+
+    Parameters
+    ----------
+    folder : str or path-like
+
+    Returns
+    -------
+    GroundTruthData
+        ``factors``: category, instance, elevation, azimuth (0, 2, ..., 34 halved, as
+        disentanglement_lib does) and lighting, 48,600 rows; ``images`` (48,600, 96, 96)
+        uint8, the first camera of each stereo pair, memory-mapped (disentanglement_lib
+        then resizes them to 64 x 64, and samples the instance at random: it is not one of
+        its latent factors).
+
+    References
+    ----------
+    LeCun, Huang & Bottou, "Learning methods for generic object recognition with invariance
+    to pose and lighting", CVPR 2004 (cs.nyu.edu/~ylclab/data/norb-v1.0-small).
+    """
+    import os
+
+    parts, factors = [], []
+    for chunk in _NORB_CHUNKS:
+        name = os.path.join(os.fspath(folder), f"smallnorb-{chunk}-{{}}.mat")
+        dat = _norb_matrix(name.format("dat"))
+        cat = np.asarray(_norb_matrix(name.format("cat")), dtype=np.int64).reshape(-1)
+        info = np.asarray(_norb_matrix(name.format("info")), dtype=np.int64)
+        if dat.ndim != 4 or dat.shape[1] != 2 or len(cat) != len(dat) or len(info) != len(dat):
+            raise ValueError(f"{name.format('*')}: not SmallNORB's layout (N, 2, H, W)")
+        parts.append((len(dat), lambda rows, dat=dat: np.asarray(dat[rows, 0])))
+        features = np.column_stack([cat, info])
+        features[:, 3] //= 2  # azimuth 0, 2, ..., 34
+        factors.append(features)
+    factors = np.concatenate(factors)
+    shape = (len(factors),) + parts[0][1](np.array([0])).shape[1:]
+    return GroundTruthData(_Rows(parts, shape, np.uint8), factors, SMALLNORB["names"],
+                           SMALLNORB["sizes"])
+
+
+#: Cars3D (Reed et al. 2015): the factors in disentanglement_lib's order.
+CARS3D = dict(names=["elevation", "azimuth", "object"], sizes=[4, 24, 183])
+
+
+def load_cars3d(folder):
+    """Cars3D from the folder of its ``*.mat`` files, one car each (needs scipy).
+
+    Parameters
+    ----------
+    folder : str or path-like
+
+    Returns
+    -------
+    GroundTruthData
+        ``factors``: elevation (4), azimuth (24), object (the car: its file's position in
+        name order; disentanglement_lib takes the directory's listing order); ``images``
+        (n_cars x 96, 128, 128, 3) uint8, each car's file read when one of its images is
+        asked for (disentanglement_lib then resizes them to 64 x 64).
+
+    References
+    ----------
+    Reed, Zhang, Zhang & Lee, "Deep visual analogy-making", NeurIPS 2015.
+    """
+    import glob
+    import os
+
+    files = sorted(glob.glob(os.path.join(os.fspath(folder), "*.mat")))
+    if not files:
+        raise ValueError(f"{folder}: no .mat files (Cars3D's cars)")
+
+    def reader(path):
+        def read(rows):
+            from scipy.io import loadmat
+
+            # im: (H, W, 3, azimuth, elevation) -> (azimuth, elevation, H, W, 3)
+            mesh = np.einsum("abcde->deabc", loadmat(path)["im"])
+            return mesh.reshape((-1,) + mesh.shape[2:])[rows]
+        return read
+
+    first = reader(files[0])(np.array([0]))
+    parts = [(96, reader(path)) for path in files]
+    grid = np.stack(np.unravel_index(np.arange(96), (24, 4)), axis=1)  # azimuth, elevation
+    factors = np.concatenate([np.column_stack([grid[:, 1], grid[:, 0], np.full(96, i)])
+                              for i in range(len(files))])
+    return GroundTruthData(_Rows(parts, (96 * len(files),) + first.shape[1:], first.dtype),
+                           factors, CARS3D["names"], [4, 24, len(files)])

@@ -2,11 +2,12 @@
 download), and readers of the standard ground-truth files users download themselves."""
 import numpy as np
 
-from ._ground_truth import GroundTruthData, load_dsprites, load_mpi3d, load_shapes3d
+from ._ground_truth import (GroundTruthData, load_cars3d, load_dsprites, load_mpi3d,
+                            load_shapes3d, load_smallnorb)
 from ._validation import check_choice
 
 __all__ = ["make_dsprites_like", "DSPRITES_FACTORS", "GroundTruthData", "load_dsprites",
-           "load_shapes3d", "load_mpi3d"]
+           "load_shapes3d", "load_mpi3d", "load_smallnorb", "load_cars3d"]
 
 #: Factor names and sizes of dSprites (Matthey et al. 2017), colour (constant) left out.
 DSPRITES_FACTORS = {"shape": 3, "scale": 6, "orientation": 40, "posX": 32, "posY": 32}

@@ -5,7 +5,8 @@ import zipfile
 import numpy as np
 import pytest
 
-from fastdis.datasets import GroundTruthData, load_dsprites, load_mpi3d, load_shapes3d
+from fastdis.datasets import (GroundTruthData, load_cars3d, load_dsprites, load_mpi3d,
+                              load_shapes3d, load_smallnorb)
 
 
 def _grid(sizes):
@@ -100,3 +101,60 @@ def test_protocol_errors():
     with pytest.raises(ValueError, match="n must be"):
         data.sample_factors(0)
     assert "a=2, b=3" in repr(data)
+
+
+def _norb_file(path, array):
+    magic = {np.uint8: 507333717, np.int32: 507333716}[array.dtype.type]
+    with open(path, "wb") as f:
+        f.write(np.array([magic, array.ndim], dtype="<i4").tobytes())
+        dims = list(array.shape) + [1] * max(0, 3 - array.ndim)
+        f.write(np.array(dims, dtype="<i4").tobytes())
+        f.write(array.astype(array.dtype.newbyteorder("<")).tobytes())
+
+
+def test_smallnorb(tmp_path):
+    sizes = [5, 10, 9, 18, 6]
+    grid = _grid(sizes)
+    rng = np.random.default_rng(2)
+    halves = [grid[grid[:, 1] % 2 == 0], grid[grid[:, 1] % 2 == 1]]  # instances split in two
+    images = []
+    chunks = ("5x46789x9x18x6x2x96x96-training", "5x01235x9x18x6x2x96x96-testing")
+    for c, chunk in enumerate(chunks):
+        rows = halves[c] = halves[c][rng.permutation(len(halves[c]))]  # any row order
+        pixels = rng.integers(0, 256, (len(rows), 2, 3, 2), dtype=np.uint8)
+        images.append(pixels[:, 0])
+        info = np.column_stack([rows[:, 1], rows[:, 2], rows[:, 3] * 2, rows[:, 4]]).astype(np.int32)
+        _norb_file(tmp_path / f"smallnorb-{chunk}-dat.mat", pixels)
+        _norb_file(tmp_path / f"smallnorb-{chunk}-cat.mat", rows[:, 0].astype(np.int32))
+        _norb_file(tmp_path / f"smallnorb-{chunk}-info.mat", info)
+    data = load_smallnorb(tmp_path)
+    assert data.factor_sizes == sizes and len(data) == 48_600
+    np.testing.assert_array_equal(data.factors, np.concatenate(halves))
+    every = np.concatenate(images)
+    pick = np.array([0, 24_299, 24_300, 48_599, 7])
+    np.testing.assert_array_equal(data.images[pick], every[pick])
+    assert data.images[3].shape == (3, 2)
+    factors, obs = data.sample(20, random_state=0)
+    np.testing.assert_array_equal(obs, every[data.rows(factors)])
+    (tmp_path / "smallnorb-5x46789x9x18x6x2x96x96-training-cat.mat").write_bytes(b"\0" * 12)
+    with pytest.raises(ValueError, match="magic number"):
+        load_smallnorb(tmp_path)
+
+
+def test_cars3d(tmp_path):
+    from scipy.io import savemat
+
+    rng = np.random.default_rng(3)
+    cars = [rng.integers(0, 256, (2, 2, 3, 24, 4), dtype=np.uint8) for _ in range(3)]
+    for i, im in enumerate(cars):
+        savemat(tmp_path / f"car_{i:03d}_mesh.mat", {"im": im})
+    data = load_cars3d(tmp_path)
+    assert data.factor_sizes == [4, 24, 3] and len(data) == 288
+    # the row of (elevation e, azimuth a, car i) holds im[..., a, e] of car i
+    for e, a, i in [(0, 0, 0), (3, 23, 2), (1, 5, 1)]:
+        row = data.rows([[e, a, i]])[0]
+        np.testing.assert_array_equal(data.images[row], cars[i][:, :, :, a, e])
+    np.testing.assert_array_equal(data.observations([[2, 7, 1], [0, 1, 0]]),
+                                  [cars[1][:, :, :, 7, 2], cars[0][:, :, :, 1, 0]])
+    with pytest.raises(ValueError, match="no .mat files"):
+        load_cars3d(tmp_path / "nowhere")
