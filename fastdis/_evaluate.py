@@ -14,7 +14,7 @@ from ._random import check_random_state
 from ._report import PARTS
 from ._shared import sharing
 from ._threads import limit_threads, total_threads
-from ._validation import check_codes, check_factors, check_n_threads, check_pair
+from ._validation import check_codes, check_factors, check_int, check_n_threads, check_pair
 from .metrics._conventions import CONVENTIONS, applies, effective_settings
 from .metrics._fitting import value_counts
 
@@ -197,6 +197,23 @@ def _check_not_swapped_chunked(factors, codes):
             raise
 
 
+def _bootstrap_interval(name, func, factors, codes, kwargs, n_bootstrap, confidence, seed):
+    """The percentile interval of an information metric over bootstrap replicates of its
+    count tables (the record is the one the metric used: shared)."""
+    import warnings as _warnings
+
+    from ._bootstrap import interval, replicates
+    from .metrics.information import information_record
+
+    info, formula = information_record(name, factors, codes, kwargs)
+    values = []
+    with _warnings.catch_warnings():  # a replicate's constant factor: the metric's own warning
+        _warnings.simplefilter("ignore")
+        for rep in replicates(info, n_bootstrap, seed):
+            values.append(func(rep, **formula))
+    return interval(values, confidence)
+
+
 def _nan_parts(name, result):
     """Whether a metric's value (a float, or a result object's parts) is NaN."""
     parts = [getattr(result, p) for p in PARTS[name]] \
@@ -222,7 +239,7 @@ def _call(name, func, factors, codes, post, kwargs):
 
 def evaluate(factors, codes, metrics="all", *, var=None, std=None, logvar=None, random_state=0,
              n_threads=None, progress=None, factor_names=None, code_names=None,
-             on_error="record", convention=None, **options):
+             on_error="record", convention=None, n_bootstrap=0, confidence=0.95, **options):
     """Compute several metrics at once, sharing the work they have in common.
 
     One validation of the inputs, one min/max pass over the codes, one discretisation and
@@ -277,6 +294,13 @@ def evaluate(factors, codes, metrics="all", *, var=None, std=None, logvar=None, 
         fastdis's default. A metric's own ``convention`` in ``options`` wins. The report's
         ``settings["effective"]`` records, per metric, the convention and every setting
         it ran with.
+    n_bootstrap : int, default=0
+        Bootstrap replicates for intervals of the information metrics (``Report.intervals``),
+        drawn from their count tables, not from the rows (see :mod:`fastdis._bootstrap`:
+        within each factor the rows' resampling is reproduced; across codes and factors the
+        tables are resampled independently). 0: no intervals.
+    confidence : float, default=0.95
+        Level of the bootstrap's percentile intervals.
     **options : dict
         Per-metric keyword arguments, keyed by metric name, e.g.
         ``dci={"estimator": "hist_gradient_boosting"}`` or ``mig={"convention": "dlib"}``.
@@ -305,6 +329,9 @@ def evaluate(factors, codes, metrics="all", *, var=None, std=None, logvar=None, 
     """
     if on_error not in ("record", "raise"):
         raise ValueError(f"on_error must be 'record' or 'raise', got {on_error!r}")
+    n_bootstrap = check_int(n_bootstrap, "n_bootstrap", 0, 100_000)
+    if not 0.0 < float(confidence) < 1.0:
+        raise ValueError(f"confidence must be in (0, 1), got {confidence!r}")
     if convention not in CONVENTIONS:
         raise ValueError("convention must be None, " + ", ".join(map(repr, CONVENTIONS[1:]))
                          + f", got {convention!r}")
@@ -379,5 +406,8 @@ def evaluate(factors, codes, metrics="all", *, var=None, std=None, logvar=None, 
                     result, details = result
                 report._add(name, result, details, time.perf_counter() - t0,
                             error="gave NaN" if _nan_parts(name, result) else None)
+                if n_bootstrap and _REGISTRY[name][0] == "information":
+                    report.intervals[name] = _bootstrap_interval(
+                        name, func, *args, kwargs, n_bootstrap, confidence, seed)
             bar.update()
     return report

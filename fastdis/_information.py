@@ -46,6 +46,9 @@ class Information:
     joint_entropy: np.ndarray    # (n_factors, n_codes)  H(v_k, z_j)
     n_bins: int
     n_samples: int
+    # the count tables it came from, per factor (n_levels_k, n_codes, n_bins), or None
+    # (a posterior estimator's record): what the bootstrap resamples
+    tables: list = None
 
 
 def information_from_histogram(hist):
@@ -63,7 +66,8 @@ def information_from_histogram(hist):
     mi = h_factor[:, None] + h_code[None, :] - h_joint
     # I <= min(H(v), H(z)) and >= 0; clip the round-off of the entropy sum
     mi = np.clip(mi, 0.0, np.minimum(h_factor[:, None], h_code[None, :]))
-    return Information(mi, h_factor, h_code, h_joint, hist.n_bins, n)
+    tables = [hist.counts[hist.level_offsets[k]:hist.level_offsets[k + 1]] for k in range(K)]
+    return Information(mi, h_factor, h_code, h_joint, hist.n_bins, n, tables)
 
 
 def factor_labels(factors, factor_bins, strategy, n_threads):

@@ -64,6 +64,9 @@ class Report(Mapping):
     times : dict
         Metric name -> wall-clock seconds (work shared with an earlier metric is counted
         where it was first done).
+    intervals : dict
+        Metric name -> (low, high), the bootstrap interval of an information metric
+        (``evaluate(..., n_bootstrap=...)``); empty without.
     errors : dict
         Metric name -> why its value is NaN: ``"<exception type>: <message>"`` for a metric
         that raised, ``"gave NaN"`` for one whose score is undefined on these data.
@@ -83,7 +86,7 @@ class Report(Mapping):
         from . import __version__
 
         self._values = {}
-        self.details, self.times, self.errors = {}, {}, {}
+        self.details, self.times, self.errors, self.intervals = {}, {}, {}, {}
         self.mutual_info = self.factor_entropy = None
         self.n_samples = int(n_samples)
         self.factor_names, self.code_names = list(factor_names), list(code_names)
@@ -175,6 +178,7 @@ class Report(Mapping):
         dci = self._dci()
         return _jsonable(dict(
             scores=self.scores(), seconds=self.times, errors=self.errors,
+            intervals=self.intervals,
             details={k: v for k, v in self.details.items() if v is not None},
             mutual_info=self.mutual_info, factor_entropy=self.factor_entropy,
             dci=None if dci is None else dict(
@@ -245,6 +249,8 @@ class Report(Mapping):
             value = _result_from(name, data, details)
             report._add(name, value, details.get(name), data.get("seconds", {}).get(name, math.nan),
                         data.get("errors", {}).get(name))
+        report.intervals = {k: tuple(_num(v) for v in pair)
+                            for k, pair in data.get("intervals", {}).items()}
         if data.get("mutual_info") is not None:
             report.mutual_info = np.asarray(data["mutual_info"], dtype=float)
             report.factor_entropy = np.asarray(data["factor_entropy"], dtype=float)

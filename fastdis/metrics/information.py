@@ -84,6 +84,8 @@ def _information(metric, factors, codes, convention, n_threads, random_state, po
     if isinstance(factors, JointHistogram):
         return _histogram_information(metric, factors, codes, convention, random_state,
                                       posterior, given)
+    if isinstance(factors, Information):  # a record computed already (bootstrap replicates)
+        return factors, resolve(metric, convention, INFORMATION)
     if codes is None:
         raise TypeError(f"{metric}() needs codes: pass factors and codes, or a filled "
                         "JointHistogram alone")
@@ -106,6 +108,26 @@ def _information(metric, factors, codes, convention, n_threads, random_state, po
                                code_range=s.get("code_range"), factor_bins=s["factor_bins"],
                                n_threads=n_threads)
     return info, s
+
+
+# keywords that choose how the record is computed (the rest -- convention, normalized --
+# are the formula's)
+_RECORD_KEYS = ("n_bins", "strategy", "code_range", "factor_bins", "var", "std", "logvar",
+                "estimator", "bin_range", "n_samples")
+
+
+def information_record(metric, factors, codes, kwargs):
+    """The :class:`Information` record ``metric(factors, codes, **kwargs)`` computes from
+    (shared inside ``evaluate``), and the keywords its formula reads."""
+    posterior = {k: kwargs.get(k) for k in ("var", "std", "logvar", "estimator", "bin_range",
+                                            "n_samples")}
+    given = {k: kwargs.get(k) for k in ("n_bins", "strategy", "code_range", "factor_bins")}
+    info, _ = _information(metric, factors, codes, kwargs.get("convention"),
+                           kwargs.get("n_threads"), kwargs.get("random_state"), posterior,
+                           **given)
+    formula = {k: v for k, v in kwargs.items()
+               if k not in _RECORD_KEYS + ("random_state", "n_threads", "return_details")}
+    return info, formula
 
 
 def _histogram_information(metric, hist, codes, convention, random_state, posterior, given):
