@@ -146,12 +146,14 @@ FD_SIMD_CLONES static void fd_logit_rows(const fd_logit *pb, const double *w, in
                     for (int l = 0; l < FD_LN; l++) mx[l] = z[k * FD_LN + l] > mx[l] ? z[k * FD_LN + l] : mx[l];
                 FD_LANES
                 for (int l = 0; l < FD_LN; l++) tmp[l] = 0.0;
-                for (int k = 0; k < K; k++)
+                for (int k = 0; k < K; k++) { /* (two loops: one would not vectorise) */
+                    const double *FD_RESTRICT zk = z + k * FD_LN;
+                    double *FD_RESTRICT pk = p + k * FD_LN;
                     FD_LANES
-                    for (int l = 0; l < FD_LN; l++) {
-                        p[k * FD_LN + l] = fd_exp_neg(z[k * FD_LN + l] - mx[l]);
-                        tmp[l] += p[k * FD_LN + l];
-                    }
+                    for (int l = 0; l < FD_LN; l++) pk[l] = fd_exp_neg(zk[l] - mx[l]);
+                    FD_LANES
+                    for (int l = 0; l < FD_LN; l++) tmp[l] += pk[l];
+                }
                 for (int l = 0; l < FD_LN; l++) { /* loss: logsumexp - score of the label */
                     const int yi = (int)yv[l];
                     ll[l] += sw[l] * (mx[l] + log(tmp[l]) - z[yi * FD_LN + l]);
@@ -344,10 +346,71 @@ static void fd_cholesky_solve(const double *work, const double *G, int64_t P, do
     }
 }
 
+/* Secant pairs kept for the steps taken from an old Hessian (see fd_logit_direction). */
+#define FD_PAIRS 16
+
 int64_t fd_logistic_state_size(int64_t d, int n_classes, int multinomial)
 {
     const int64_t T = multinomial ? n_classes : 1, P = T * (d + 1);
-    return 3 + P + P * P;
+    return 3 + P + P * P + 1 + FD_PAIRS * (2 * P + 1);
+}
+
+/* The step -B^-1 G, B the old Hessian H (Cholesky factor in work) corrected by BFGS updates
+ * for the m steps taken since it was computed (pairs: m, then s [FD_PAIRS][P], y
+ * [FD_PAIRS][P] = change of G along s, rho [FD_PAIRS] = 1 / y.s), by the two-loop recursion
+ * started from H^-1 (limited-memory BFGS).  H is a good estimate (a subsample's Hessian, or
+ * this level's a few steps back): the plain steps B = H shrink the error by a constant
+ * factor each (up to 1/2 with a subsample's Hessian of the multinomial), the updated ones
+ * faster and faster, so fewer passes over the rows reach the optimum.  q: [P] and a: [FD_PAIRS] scratch. */
+static void fd_logit_direction(const double *work, const double *G, int64_t P,
+                               const double *pairs, double *q, double *step, double *a)
+{
+    const int m = (int)pairs[0];
+    const double *S = pairs + 1, *Y = S + FD_PAIRS * P, *rho = Y + FD_PAIRS * P;
+    if (m == 0) { fd_cholesky_solve(work, G, P, step); return; }
+    for (int64_t j = 0; j < P; j++) q[j] = G[j];
+    for (int i = m - 1; i >= 0; i--) {
+        double v = 0.0;
+        for (int64_t j = 0; j < P; j++) v += S[i * P + j] * q[j];
+        a[i] = rho[i] * v;
+        for (int64_t j = 0; j < P; j++) q[j] -= a[i] * Y[i * P + j];
+    }
+    fd_cholesky_solve(work, q, P, step); /* step = -H^-1 q */
+    for (int i = 0; i < m; i++) {
+        double v = 0.0;
+        for (int64_t j = 0; j < P; j++) v += Y[i * P + j] * step[j];
+        v = rho[i] * v; /* the recursion's b_i, on -step */
+        for (int64_t j = 0; j < P; j++) step[j] -= S[i * P + j] * (a[i] + v);
+    }
+}
+
+/* Keep the pair (s, y) of a step taken (the oldest leaves when FD_PAIRS are kept), if y.s
+ * is positive (the objective is convex: else rounding dominates it, and it carries nothing). */
+static void fd_logit_push(double *pairs, int64_t P, const double *s, const double *g1,
+                          const double *g0)
+{
+    int m = (int)pairs[0];
+    double *S = pairs + 1, *Y = S + FD_PAIRS * P, *rho = Y + FD_PAIRS * P;
+    double ys = 0.0, yy = 0.0, ss = 0.0;
+    for (int64_t j = 0; j < P; j++) {
+        const double y = g1[j] - g0[j];
+        ys += y * s[j];
+        yy += y * y;
+        ss += s[j] * s[j];
+    }
+    if (!(ys > 1e-10 * sqrt(yy * ss))) return;
+    if (m == FD_PAIRS) { /* drop the oldest */
+        memmove(S, S + P, sizeof(double) * (size_t)((FD_PAIRS - 1) * P));
+        memmove(Y, Y + P, sizeof(double) * (size_t)((FD_PAIRS - 1) * P));
+        memmove(rho, rho + 1, sizeof(double) * (FD_PAIRS - 1));
+        m--;
+    }
+    for (int64_t j = 0; j < P; j++) {
+        S[m * P + j] = s[j];
+        Y[m * P + j] = g1[j] - g0[j];
+    }
+    rho[m] = 1.0 / ys;
+    pairs[0] = m + 1;
 }
 
 /* Sum of squares of v[0 .. n - 1]. */
@@ -364,7 +427,7 @@ int fd_logistic_fit(const double *x, const int32_t *y, const double *class_weigh
 {
     fd_logit pb;
     double sw = 0.0, *chunks, *Gt, *Ht, *work, *step, *wt;
-    double *F = state + 2, *G = state + 3, *H;
+    double *F = state + 2, *G = state + 3, *H, *pairs, a[FD_PAIRS];
     int64_t P;
     int err = FD_OK, nt, factored = 0, borrowed;
     if (n < 1 || d < 0 || n_classes < 2 || (!multinomial && n_classes != 2) || !(C > 0.0) ||
@@ -379,6 +442,7 @@ int fd_logistic_fit(const double *x, const int32_t *y, const double *class_weigh
     pb.chunk = fd_logit_chunk(n, pb.A);
     pb.n_chunks = (n + pb.chunk - 1) / pb.chunk;
     H = G + P;
+    pairs = H + P * P;
     for (int64_t i = 0; i < n; i++) {
         if (y[i] < 0 || y[i] >= n_classes) return FD_ERR_ARGUMENT;
         sw += class_weight[y[i]];
@@ -408,7 +472,7 @@ int fd_logistic_fit(const double *x, const int32_t *y, const double *class_weigh
         if (!isfinite(*F)) { err = FD_ERR_NONFINITE; break; }
         if (*n_iter >= max_iter) { *status = 2; break; }
         if (!factored) { fd_cholesky(H, P, work); factored = 1; }
-        fd_cholesky_solve(work, G, P, step);
+        fd_logit_direction(work, G, P, pairs, Gt, step, a); /* (Gt: free until the trial) */
         ++*n_iter;
         for (int64_t j = 0; j < P; j++) {
             wmax = fabs(coef[j]) > wmax ? fabs(coef[j]) : wmax;
@@ -427,6 +491,7 @@ int fd_logistic_fit(const double *x, const int32_t *y, const double *class_weigh
             err = fd_logit_pass(&pb, coef, 1, F, G, H, chunks, nt);
             factored = 0;
             state[1] = 0.0;
+            pairs[0] = 0.0;
             continue;
         }
         /* Near the optimum the Hessian barely changes: steps below 1e-3 (relative) keep the
@@ -463,22 +528,25 @@ int fd_logistic_fit(const double *x, const int32_t *y, const double *class_weigh
                 err = fd_logit_pass(&pb, coef, 1, F, G, H, chunks, nt);
                 factored = 0;
                 state[1] = 0.0;
+                pairs[0] = 0.0;
                 continue;
             }
             /* near the optimum: neither the objective nor the gradient can improve */
             *status = small ? 1 : 3;
             break;
         }
-        memcpy(coef, wt, sizeof(double) * (size_t)P);
-        *F = Ft;
-        memcpy(G, Gt, sizeof(double) * (size_t)P);
         if (fresh || alpha < 1.0) {
             memcpy(H, Ht, sizeof(double) * (size_t)(P * P));
             factored = 0;
             state[1] = 0.0; /* the last step's size, while the Hessian is an old one */
+            pairs[0] = 0.0;
         } else {
             state[1] = borrowed ? -smax : smax;
+            fd_logit_push(pairs, P, step, Gt, G);
         }
+        memcpy(coef, wt, sizeof(double) * (size_t)P);
+        *F = Ft;
+        memcpy(G, Gt, sizeof(double) * (size_t)P);
     }
     free(chunks); free(wt);
     return err;

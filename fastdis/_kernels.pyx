@@ -909,7 +909,7 @@ def logistic_fit(x, y, class_weight, int n_classes, bint multinomial, double C, 
             if not np.isfinite(hessian).all():
                 raise ValueError("hessian must be finite")
             state[0] = 2.0  # the kernel's mark: H given, F and G not computed yet
-            state[3 + P:] = hessian.reshape(-1)
+            state[3 + P:3 + P + P * P] = hessian.reshape(-1)
     elif borrow:
         raise ValueError("borrow needs a hessian")
     cdef double *ps = <double *>cnp.PyArray_DATA(state)
@@ -930,7 +930,7 @@ def logistic_fit(x, y, class_weight, int n_classes, bint multinomial, double C, 
                              "weight must be positive and finite)")
         if status:
             if hessian is not None:
-                hessian.reshape(-1)[:] = state[3 + P:]
+                hessian.reshape(-1)[:] = state[3 + P:3 + P + P * P]
             return n_iter, status
         PyErr_CheckSignals()
 
