@@ -934,6 +934,22 @@ def logistic_fit(x, y, class_weight, int n_classes, bint multinomial, double C, 
             return n_iter, status
         PyErr_CheckSignals()
 
+cdef extern from "fastdis.h" nogil:
+    int64_t fd_twice_mann_whitney(const double *pos, int64_t n_pos, const double *neg,
+                                  int64_t n_neg)
+
+
+def twice_mann_whitney(pos, neg):
+    """Twice the Mann-Whitney U of pos over neg, float64 1-D, sorted ascending, finite: for
+    each positive, the negatives below it plus those at or below it."""
+    cdef const double *pp = <const double *>_data(pos, "pos", np.float64, (-1,))
+    cdef const double *pn = <const double *>_data(neg, "neg", np.float64, (-1,))
+    cdef int64_t n_pos = pos.shape[0], n_neg = neg.shape[0], twice
+    with nogil:
+        twice = fd_twice_mann_whitney(pp, n_pos, pn, n_neg)
+    return twice
+
+
 # ----------------------------------------------------------------------------- Lasso (lasso.c)
 
 from libc.math cimport sqrt
