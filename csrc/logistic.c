@@ -62,10 +62,26 @@ static int64_t fd_logit_chunk(int64_t n, int64_t A)
 #define FD_LN 8
 #define FD_SB 4
 
+/* log(1 + e) for e in [0, 1]: lanes.h's fd_log1p_unit (2 atanh(s), s = e / (2 + e), the
+ * series to s^33), its polynomial in s^2 evaluated by Estrin's scheme: the same terms in
+ * a tree of depth 5 rather than a chain of 16 multiply-adds, so that the processor
+ * overlaps them (the chain's latency was half of a binary fit's pass). */
+FD_LANE_FN double fd_logit_log1p(double e)
+{
+    const double s = e / (2.0 + e), t1 = s * s, t2 = t1 * t1, t4 = t2 * t2, t8 = t4 * t4;
+    const double a0 = 1.0 + 1.0 / 3.0 * t1, a1 = 1.0 / 5.0 + 1.0 / 7.0 * t1;
+    const double a2 = 1.0 / 9.0 + 1.0 / 11.0 * t1, a3 = 1.0 / 13.0 + 1.0 / 15.0 * t1;
+    const double a4 = 1.0 / 17.0 + 1.0 / 19.0 * t1, a5 = 1.0 / 21.0 + 1.0 / 23.0 * t1;
+    const double a6 = 1.0 / 25.0 + 1.0 / 27.0 * t1, a7 = 1.0 / 29.0 + 1.0 / 31.0 * t1;
+    const double b0 = a0 + a1 * t2, b1 = a2 + a3 * t2, b2 = a4 + a5 * t2, b3 = a6 + a7 * t2;
+    const double d0 = b0 + b1 * t4, d1 = b2 + b3 * t4;
+    return 2.0 * s * (d0 + t8 * (d1 + 1.0 / 33.0 * t8));
+}
+
 /* Per-thread scratch of fd_logit_rows, in doubles. */
 static int64_t fd_logit_scratch(const fd_logit *pb)
 {
-    return FD_LN * (FD_SB * (pb->D + pb->n_pairs + pb->Q) + 2 * pb->K + 4 + pb->P +
+    return FD_LN * (FD_SB * (pb->D + pb->n_pairs + pb->Q + 5) + 2 * pb->K + 2 + pb->P +
                     pb->n_pairs * pb->Q + 1);
 }
 
@@ -79,9 +95,12 @@ FD_SIMD_CLONES static void fd_logit_rows(const fd_logit *pb, const double *w, in
     double *FD_RESTRICT cf = xt + FD_SB * D * FD_LN;  /* [SB][NP][LN]: Hessian weight of each block */
     double *FD_RESTRICT o = cf + FD_SB * NP * FD_LN;  /* [SB][Q][LN]: packed x x^T */
     double *FD_RESTRICT z = o + FD_SB * Q * FD_LN;    /* [2K][LN]: scores, then probabilities */
-    double *FD_RESTRICT sw = z + 2 * K * FD_LN;       /* [LN] row weights */
-    double *FD_RESTRICT yv = sw + FD_LN;              /* [LN] label (binary: is it 1) */
-    double *FD_RESTRICT mx = yv + FD_LN;              /* [LN] */
+    double *FD_RESTRICT sw0 = z + 2 * K * FD_LN;       /* [SB][LN] row weights */
+    double *FD_RESTRICT yv0 = sw0 + FD_SB * FD_LN;    /* [SB][LN] label (binary: is it 1) */
+    double *FD_RESTRICT zb = yv0 + FD_SB * FD_LN;      /* [SB][LN] binary: scores, */
+    double *FD_RESTRICT rb = zb + FD_SB * FD_LN;      /* residuals */
+    double *FD_RESTRICT lb = rb + FD_SB * FD_LN;      /* and losses */
+    double *FD_RESTRICT mx = lb + FD_SB * FD_LN;      /* [LN] */
     double *FD_RESTRICT tmp = mx + FD_LN;             /* [LN] */
     double *FD_RESTRICT gl = tmp + FD_LN;             /* [P][LN] gradient sums */
     double *FD_RESTRICT hl = gl + P * FD_LN;          /* [NP][Q][LN] Hessian block sums */
@@ -92,6 +111,7 @@ FD_SIMD_CLONES static void fd_logit_rows(const fd_logit *pb, const double *w, in
     for (int64_t i0 = r0; i0 < r1; i0 += FD_SB * FD_LN) {
         for (int g = 0; g < FD_SB; g++) {
             double *FD_RESTRICT xg = xt + g * D * FD_LN, *FD_RESTRICT cg = cf + g * NP * FD_LN;
+            double *FD_RESTRICT sw = sw0 + g * FD_LN, *FD_RESTRICT yv = yv0 + g * FD_LN;
             const int64_t ig = i0 + g * FD_LN;
             if (ig + FD_LN <= r1) { /* a full group: contiguous loads of each column */
                 for (int l = 0; l < FD_LN; l++) {
@@ -118,26 +138,14 @@ FD_SIMD_CLONES static void fd_logit_rows(const fd_logit *pb, const double *w, in
             for (int l = 0; l < FD_LN; l++) xg[d * FD_LN + l] = 1.0;
             for (int k = 0; k < T; k++) { /* scores */
                 const double *wk = w + (int64_t)k * D;
-                double *FD_RESTRICT zk = z + k * FD_LN;
+                double *FD_RESTRICT zk = T == 1 ? zb + g * FD_LN : z + k * FD_LN;
                 FD_LANES
                 for (int l = 0; l < FD_LN; l++) zk[l] = wk[d];
                 for (int64_t a = 0; a < d; a++)
                     FD_LANES
                     for (int l = 0; l < FD_LN; l++) zk[l] += wk[a] * xg[a * FD_LN + l];
             }
-            if (T == 1) {
-                FD_LANES
-                for (int l = 0; l < FD_LN; l++) {
-                    const double t = z[l], e = fd_exp_neg(-fabs(t)), inv = 1.0 / (1.0 + e);
-                    const double sig = t >= 0.0 ? inv : e * inv;
-                    ll[l] += sw[l] * ((t > 0.0 ? t : 0.0) + fd_log1p_unit(e) - yv[l] * t);
-                    tmp[l] = sw[l] * (sig - yv[l]);
-                    cg[l] = sw[l] * (e * inv * inv);
-                }
-                for (int64_t a = 0; a < D; a++)
-                    FD_LANES
-                    for (int l = 0; l < FD_LN; l++) gl[a * FD_LN + l] += tmp[l] * xg[a * FD_LN + l];
-            } else {
+            if (T > 1) {
                 double *FD_RESTRICT p = z + K * FD_LN;
                 FD_LANES
                 for (int l = 0; l < FD_LN; l++) mx[l] = z[l];
@@ -189,6 +197,27 @@ FD_SIMD_CLONES static void fd_logit_rows(const fd_logit *pb, const double *w, in
                         FD_LANES
                         for (int l = 0; l < FD_LN; l++)
                             og[q * FD_LN + l] = xg[a * FD_LN + l] * xg[b * FD_LN + l];
+            }
+        }
+        if (T == 1) {
+            /* the group's rows in one loop: their exponentials and divisions, long chains
+             * of dependent operations, overlap (a loop per FD_LN rows left them waiting
+             * for each other); the sums are then taken in the order of the rows as above */
+            FD_LANES
+            for (int r = 0; r < FD_SB * FD_LN; r++) {
+                const double t = zb[r], e = fd_exp_neg(-fabs(t)), inv = 1.0 / (1.0 + e);
+                const double sig = t >= 0.0 ? inv : e * inv;
+                lb[r] = sw0[r] * ((t > 0.0 ? t : 0.0) + fd_logit_log1p(e) - yv0[r] * t);
+                rb[r] = sw0[r] * (sig - yv0[r]);
+                cf[r] = sw0[r] * (e * inv * inv); /* n_pairs = 1: cf is [SB][LN] */
+            }
+            for (int g = 0; g < FD_SB; g++) {
+                const double *FD_RESTRICT xg = xt + g * D * FD_LN, *FD_RESTRICT rg = rb + g * FD_LN;
+                FD_LANES
+                for (int l = 0; l < FD_LN; l++) ll[l] += lb[g * FD_LN + l];
+                for (int64_t a = 0; a < D; a++)
+                    FD_LANES
+                    for (int l = 0; l < FD_LN; l++) gl[a * FD_LN + l] += rg[l] * xg[a * FD_LN + l];
             }
         }
         if (!hessian) continue;
