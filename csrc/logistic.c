@@ -334,25 +334,35 @@ static int fd_logit_pass(const fd_logit *pb, const double *w, int hessian, doubl
     return FD_OK;
 }
 
-/* Cholesky factor of H (L in the lower triangle of work [P][P]).  A Hessian that
- * is singular to rounding (rows that no longer weigh: saturated probabilities with a
- * negligible penalty) gets a growing multiple of its largest diagonal entry added. */
-static void fd_cholesky(const double *H, int64_t P, double *work)
+/* Cholesky factor of H (L in the lower triangle of work [P][P]; col: [P] scratch).  A
+ * Hessian that is singular to rounding (rows that no longer weigh: saturated probabilities
+ * with a negligible penalty) gets a growing multiple of its largest diagonal entry added.
+ * Column by column, each updating the rows below it (rather than each entry taking a dot
+ * product of two rows): the updates run along rows, elementwise, so they vectorise, and
+ * every entry still subtracts the products of columns 0, 1, ... in that order. */
+FD_SIMD_CLONES static void fd_cholesky(const double *H, int64_t P, double *work, double *col)
 {
     double top = 0.0, shift = 0.0;
     for (int64_t j = 0; j < P; j++) top = H[j * P + j] > top ? H[j * P + j] : top;
     for (;;) {
         int ok = 1;
-        for (int64_t j = 0; j < P && ok; j++) {
-            for (int64_t i = j; i < P; i++) {
-                double v = H[i * P + j] + (i == j ? shift : 0.0);
-                for (int64_t k = 0; k < j; k++) v -= work[i * P + k] * work[j * P + k];
-                if (i == j) {
-                    if (!(v > top * 1e-14)) { ok = 0; break; }
-                    work[j * P + j] = sqrt(v);
-                } else {
-                    work[i * P + j] = v / work[j * P + j];
-                }
+        for (int64_t i = 0; i < P; i++) {
+            for (int64_t k = 0; k <= i; k++) work[i * P + k] = H[i * P + k];
+            work[i * P + i] += shift;
+        }
+        for (int64_t j = 0; j < P; j++) {
+            const double v = work[j * P + j];
+            double djj;
+            if (!(v > top * 1e-14)) { ok = 0; break; }
+            djj = sqrt(v);
+            work[j * P + j] = djj;
+            for (int64_t i = j + 1; i < P; i++) col[i] = work[i * P + j] = work[i * P + j] / djj;
+            for (int64_t i = j + 1; i < P; i++) {
+                const double lij = col[i];
+                double *FD_RESTRICT wi = work + i * P;
+                const double *FD_RESTRICT c = col;
+                FD_LANES
+                for (int64_t k = j + 1; k <= i; k++) wi[k] -= lij * c[k];
             }
         }
         if (ok) break;
@@ -455,7 +465,7 @@ int fd_logistic_fit(const double *x, const int32_t *y, const double *class_weigh
                     int *status, int n_threads)
 {
     fd_logit pb;
-    double sw = 0.0, *chunks, *Gt, *Ht, *work, *step, *wt;
+    double sw = 0.0, *chunks, *Gt, *Ht, *work, *col, *step, *wt;
     double *F = state + 2, *G = state + 3, *H, *pairs, a[FD_PAIRS];
     int64_t P;
     int err = FD_OK, nt, factored = 0, borrowed;
@@ -483,9 +493,9 @@ int fd_logistic_fit(const double *x, const int32_t *y, const double *class_weigh
     nt = fd_resolve_threads(n_threads, n * (1 + pb.A / 32));
     /* + T Q: the diagonal blocks of the multinomial, once the chunks are added */
     chunks = (double *)malloc(sizeof(double) * (size_t)(pb.n_chunks * pb.A + pb.T * pb.Q));
-    wt = (double *)malloc(sizeof(double) * (size_t)(3 * P + 2 * P * P));
+    wt = (double *)malloc(sizeof(double) * (size_t)(4 * P + 2 * P * P));
     if (!chunks || !wt) { free(chunks); free(wt); return FD_ERR_NOMEM; }
-    step = wt + P; Gt = step + P; Ht = Gt + P; work = Ht + P * P;
+    step = wt + P; Gt = step + P; Ht = Gt + P; work = Ht + P * P; col = work + P * P;
     *status = 0;
     if (state[0] == 0.0) { /* no pass at coef yet */
         err = fd_logit_pass(&pb, coef, 1, F, G, H, chunks, nt);
@@ -500,7 +510,7 @@ int fd_logistic_fit(const double *x, const int32_t *y, const double *class_weigh
         int fresh, small, accept;
         if (!isfinite(*F)) { err = FD_ERR_NONFINITE; break; }
         if (*n_iter >= max_iter) { *status = 2; break; }
-        if (!factored) { fd_cholesky(H, P, work); factored = 1; }
+        if (!factored) { fd_cholesky(H, P, work, col); factored = 1; }
         fd_logit_direction(work, G, P, pairs, Gt, step, a); /* (Gt: free until the trial) */
         ++*n_iter;
         for (int64_t j = 0; j < P; j++) {
