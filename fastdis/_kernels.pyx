@@ -913,8 +913,9 @@ def logistic_fit(x, y, class_weight, int n_classes, bint multinomial, double C, 
     elif borrow:
         raise ValueError("borrow needs a hessian")
     cdef double *ps = <double *>cnp.PyArray_DATA(state)
-    # Newton iterations per call: each is a pass over the rows with the Hessian's blocks
-    cdef int64_t cost = n * (T * (d + 1) + (<int64_t>T * (T + 1) // 2) * ((d + 1) * (d + 2) // 2))
+    # Newton iterations per call: most are a pass over the rows without the Hessian (each
+    # call factors the Hessian afresh: a call per iteration would redo it every time)
+    cdef int64_t cost = n * 3 * T * (d + 1)
     cdef int steps = <int>max(1, min(1 << 20, _chunk_cells // max(1, cost)))
     cdef int n_iter = 0, status = 0, rc
     while True:
