@@ -14,7 +14,8 @@
  *
  * Each Newton iteration is one pass over the rows computing F, its gradient and Hessian
  * ((d+1) T square: small), then a Cholesky solve; near the optimum, where the Hessian no
- * longer changes, passes skip it and the last factor is reused.  The pass sums rows in chunks whose size
+ * longer changes, passes skip it and the last factor is reused, corrected by BFGS updates
+ * from the steps taken since (fd_logit_direction).  The pass sums rows in chunks whose size
  * depends only on the problem's shape, each chunk into its own buffer, and adds the chunks
  * in order: the fit does not depend on the number of threads.  A backtracking (Armijo) line
  * search keeps every step a decrease, so separable data, where the weights grow until the

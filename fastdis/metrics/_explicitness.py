@@ -60,16 +60,6 @@ def _ovr_proba(models, x_eval, n_classes):
     return prob / prob.sum(axis=1, keepdims=True)
 
 
-def _rounds(func, items, budget):
-    """:func:`parallel_map` in whole rounds of ``budget`` tasks side by side, then the few
-    left over sharing all the threads (five factors' fits on two threads: two rounds, then
-    the fifth on both threads, instead of a thread fitting three while the other idles)."""
-    items = list(items)
-    whole = len(items) - len(items) % budget if len(items) > budget else len(items)
-    out = parallel_map(func, items[:whole], budget)
-    return out + (parallel_map(func, items[whole:], budget) if whole < len(items) else [])
-
-
 def explicitness(factors, codes, *, convention=None, random_state=None, n_threads=None,
                  train_fraction=None, factor_bins=None, scale=None, max_train=None,
                  max_test=None, return_details=False):
@@ -201,7 +191,7 @@ def explicitness(factors, codes, *, convention=None, random_state=None, n_thread
             proba = _ovr_proba(mine, x_eval, len(classes[k]))
             return _macro_auc(factors[eval_rows, k], proba, classes[k])
 
-    per_factor = np.array(_rounds(factor_auc, range(n_factors), budget))
+    per_factor = np.array(parallel_map(factor_auc, range(n_factors), budget))
     auc = float(np.nanmean(per_factor))
     value = (auc - 0.5) * 2 if s["scale"] else auc
     details = dict(per_factor=per_factor, n_train=len(fit_rows), n_test=len(eval_rows))
