@@ -283,6 +283,9 @@ int fd_logistic_fit(const double *x,            /* IN [d][n]: the features colum
                     double *coef,               /* IN/OUT [T][d + 1] */
                     double *state,              /* IN/OUT */
                     int *n_iter, int *status, int n_threads);
+/* logistic.c: twice the Mann-Whitney U (ROC-AUC times n_pos n_neg, ties one half) of the
+ * sorted finite scores of positives pos [n_pos] over negatives neg [n_neg]. */
+int64_t fd_twice_mann_whitney(const double *pos, int64_t n_pos, const double *neg, int64_t n_neg);
 
 /* lasso.c: DCI's cross-validated Lasso from moments.  A moments record of p variables is
  * [count, mean[p], comoment[p][p]] (centred, full, symmetric): FD_MOMENTS(p) doubles. */

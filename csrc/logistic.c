@@ -14,7 +14,8 @@
  *
  * Each Newton iteration is one pass over the rows computing F, its gradient and Hessian
  * ((d+1) T square: small), then a Cholesky solve; near the optimum, where the Hessian no
- * longer changes, passes skip it and the last factor is reused.  The pass sums rows in chunks whose size
+ * longer changes, passes skip it and the last factor is reused, corrected by BFGS updates
+ * from the steps taken since (fd_logit_direction).  The pass sums rows in chunks whose size
  * depends only on the problem's shape, each chunk into its own buffer, and adds the chunks
  * in order: the fit does not depend on the number of threads.  A backtracking (Armijo) line
  * search keeps every step a decrease, so separable data, where the weights grow until the
@@ -62,10 +63,26 @@ static int64_t fd_logit_chunk(int64_t n, int64_t A)
 #define FD_LN 8
 #define FD_SB 4
 
+/* log(1 + e) for e in [0, 1]: lanes.h's fd_log1p_unit (2 atanh(s), s = e / (2 + e), the
+ * series to s^33), its polynomial in s^2 evaluated by Estrin's scheme: the same terms in
+ * a tree of depth 5 rather than a chain of 16 multiply-adds, so that the processor
+ * overlaps them (the chain's latency was half of a binary fit's pass). */
+FD_LANE_FN double fd_logit_log1p(double e)
+{
+    const double s = e / (2.0 + e), t1 = s * s, t2 = t1 * t1, t4 = t2 * t2, t8 = t4 * t4;
+    const double a0 = 1.0 + 1.0 / 3.0 * t1, a1 = 1.0 / 5.0 + 1.0 / 7.0 * t1;
+    const double a2 = 1.0 / 9.0 + 1.0 / 11.0 * t1, a3 = 1.0 / 13.0 + 1.0 / 15.0 * t1;
+    const double a4 = 1.0 / 17.0 + 1.0 / 19.0 * t1, a5 = 1.0 / 21.0 + 1.0 / 23.0 * t1;
+    const double a6 = 1.0 / 25.0 + 1.0 / 27.0 * t1, a7 = 1.0 / 29.0 + 1.0 / 31.0 * t1;
+    const double b0 = a0 + a1 * t2, b1 = a2 + a3 * t2, b2 = a4 + a5 * t2, b3 = a6 + a7 * t2;
+    const double d0 = b0 + b1 * t4, d1 = b2 + b3 * t4;
+    return 2.0 * s * (d0 + t8 * (d1 + 1.0 / 33.0 * t8));
+}
+
 /* Per-thread scratch of fd_logit_rows, in doubles. */
 static int64_t fd_logit_scratch(const fd_logit *pb)
 {
-    return FD_LN * (FD_SB * (pb->D + pb->n_pairs + pb->Q) + 2 * pb->K + 4 + pb->P +
+    return FD_LN * (FD_SB * (pb->D + pb->n_pairs + pb->Q + 5) + 2 * pb->K + 2 + pb->P +
                     pb->n_pairs * pb->Q + 1);
 }
 
@@ -79,9 +96,12 @@ FD_SIMD_CLONES static void fd_logit_rows(const fd_logit *pb, const double *w, in
     double *FD_RESTRICT cf = xt + FD_SB * D * FD_LN;  /* [SB][NP][LN]: Hessian weight of each block */
     double *FD_RESTRICT o = cf + FD_SB * NP * FD_LN;  /* [SB][Q][LN]: packed x x^T */
     double *FD_RESTRICT z = o + FD_SB * Q * FD_LN;    /* [2K][LN]: scores, then probabilities */
-    double *FD_RESTRICT sw = z + 2 * K * FD_LN;       /* [LN] row weights */
-    double *FD_RESTRICT yv = sw + FD_LN;              /* [LN] label (binary: is it 1) */
-    double *FD_RESTRICT mx = yv + FD_LN;              /* [LN] */
+    double *FD_RESTRICT sw0 = z + 2 * K * FD_LN;       /* [SB][LN] row weights */
+    double *FD_RESTRICT yv0 = sw0 + FD_SB * FD_LN;    /* [SB][LN] label (binary: is it 1) */
+    double *FD_RESTRICT zb = yv0 + FD_SB * FD_LN;      /* [SB][LN] binary: scores, */
+    double *FD_RESTRICT rb = zb + FD_SB * FD_LN;      /* residuals */
+    double *FD_RESTRICT lb = rb + FD_SB * FD_LN;      /* and losses */
+    double *FD_RESTRICT mx = lb + FD_SB * FD_LN;      /* [LN] */
     double *FD_RESTRICT tmp = mx + FD_LN;             /* [LN] */
     double *FD_RESTRICT gl = tmp + FD_LN;             /* [P][LN] gradient sums */
     double *FD_RESTRICT hl = gl + P * FD_LN;          /* [NP][Q][LN] Hessian block sums */
@@ -92,6 +112,7 @@ FD_SIMD_CLONES static void fd_logit_rows(const fd_logit *pb, const double *w, in
     for (int64_t i0 = r0; i0 < r1; i0 += FD_SB * FD_LN) {
         for (int g = 0; g < FD_SB; g++) {
             double *FD_RESTRICT xg = xt + g * D * FD_LN, *FD_RESTRICT cg = cf + g * NP * FD_LN;
+            double *FD_RESTRICT sw = sw0 + g * FD_LN, *FD_RESTRICT yv = yv0 + g * FD_LN;
             const int64_t ig = i0 + g * FD_LN;
             if (ig + FD_LN <= r1) { /* a full group: contiguous loads of each column */
                 for (int l = 0; l < FD_LN; l++) {
@@ -118,26 +139,14 @@ FD_SIMD_CLONES static void fd_logit_rows(const fd_logit *pb, const double *w, in
             for (int l = 0; l < FD_LN; l++) xg[d * FD_LN + l] = 1.0;
             for (int k = 0; k < T; k++) { /* scores */
                 const double *wk = w + (int64_t)k * D;
-                double *FD_RESTRICT zk = z + k * FD_LN;
+                double *FD_RESTRICT zk = T == 1 ? zb + g * FD_LN : z + k * FD_LN;
                 FD_LANES
                 for (int l = 0; l < FD_LN; l++) zk[l] = wk[d];
                 for (int64_t a = 0; a < d; a++)
                     FD_LANES
                     for (int l = 0; l < FD_LN; l++) zk[l] += wk[a] * xg[a * FD_LN + l];
             }
-            if (T == 1) {
-                FD_LANES
-                for (int l = 0; l < FD_LN; l++) {
-                    const double t = z[l], e = fd_exp_neg(-fabs(t)), inv = 1.0 / (1.0 + e);
-                    const double sig = t >= 0.0 ? inv : e * inv;
-                    ll[l] += sw[l] * ((t > 0.0 ? t : 0.0) + fd_log1p_unit(e) - yv[l] * t);
-                    tmp[l] = sw[l] * (sig - yv[l]);
-                    cg[l] = sw[l] * (e * inv * inv);
-                }
-                for (int64_t a = 0; a < D; a++)
-                    FD_LANES
-                    for (int l = 0; l < FD_LN; l++) gl[a * FD_LN + l] += tmp[l] * xg[a * FD_LN + l];
-            } else {
+            if (T > 1) {
                 double *FD_RESTRICT p = z + K * FD_LN;
                 FD_LANES
                 for (int l = 0; l < FD_LN; l++) mx[l] = z[l];
@@ -146,12 +155,14 @@ FD_SIMD_CLONES static void fd_logit_rows(const fd_logit *pb, const double *w, in
                     for (int l = 0; l < FD_LN; l++) mx[l] = z[k * FD_LN + l] > mx[l] ? z[k * FD_LN + l] : mx[l];
                 FD_LANES
                 for (int l = 0; l < FD_LN; l++) tmp[l] = 0.0;
-                for (int k = 0; k < K; k++)
+                for (int k = 0; k < K; k++) { /* (two loops: one would not vectorise) */
+                    const double *FD_RESTRICT zk = z + k * FD_LN;
+                    double *FD_RESTRICT pk = p + k * FD_LN;
                     FD_LANES
-                    for (int l = 0; l < FD_LN; l++) {
-                        p[k * FD_LN + l] = fd_exp_neg(z[k * FD_LN + l] - mx[l]);
-                        tmp[l] += p[k * FD_LN + l];
-                    }
+                    for (int l = 0; l < FD_LN; l++) pk[l] = fd_exp_neg(zk[l] - mx[l]);
+                    FD_LANES
+                    for (int l = 0; l < FD_LN; l++) tmp[l] += pk[l];
+                }
                 for (int l = 0; l < FD_LN; l++) { /* loss: logsumexp - score of the label */
                     const int yi = (int)yv[l];
                     ll[l] += sw[l] * (mx[l] + log(tmp[l]) - z[yi * FD_LN + l]);
@@ -187,6 +198,27 @@ FD_SIMD_CLONES static void fd_logit_rows(const fd_logit *pb, const double *w, in
                         FD_LANES
                         for (int l = 0; l < FD_LN; l++)
                             og[q * FD_LN + l] = xg[a * FD_LN + l] * xg[b * FD_LN + l];
+            }
+        }
+        if (T == 1) {
+            /* the group's rows in one loop: their exponentials and divisions, long chains
+             * of dependent operations, overlap (a loop per FD_LN rows left them waiting
+             * for each other); the sums are then taken in the order of the rows as above */
+            FD_LANES
+            for (int r = 0; r < FD_SB * FD_LN; r++) {
+                const double t = zb[r], e = fd_exp_neg(-fabs(t)), inv = 1.0 / (1.0 + e);
+                const double sig = t >= 0.0 ? inv : e * inv;
+                lb[r] = sw0[r] * ((t > 0.0 ? t : 0.0) + fd_logit_log1p(e) - yv0[r] * t);
+                rb[r] = sw0[r] * (sig - yv0[r]);
+                cf[r] = sw0[r] * (e * inv * inv); /* n_pairs = 1: cf is [SB][LN] */
+            }
+            for (int g = 0; g < FD_SB; g++) {
+                const double *FD_RESTRICT xg = xt + g * D * FD_LN, *FD_RESTRICT rg = rb + g * FD_LN;
+                FD_LANES
+                for (int l = 0; l < FD_LN; l++) ll[l] += lb[g * FD_LN + l];
+                for (int64_t a = 0; a < D; a++)
+                    FD_LANES
+                    for (int l = 0; l < FD_LN; l++) gl[a * FD_LN + l] += rg[l] * xg[a * FD_LN + l];
             }
         }
         if (!hessian) continue;
@@ -303,25 +335,35 @@ static int fd_logit_pass(const fd_logit *pb, const double *w, int hessian, doubl
     return FD_OK;
 }
 
-/* Cholesky factor of H (L in the lower triangle of work [P][P]).  A Hessian that
- * is singular to rounding (rows that no longer weigh: saturated probabilities with a
- * negligible penalty) gets a growing multiple of its largest diagonal entry added. */
-static void fd_cholesky(const double *H, int64_t P, double *work)
+/* Cholesky factor of H (L in the lower triangle of work [P][P]; col: [P] scratch).  A
+ * Hessian that is singular to rounding (rows that no longer weigh: saturated probabilities
+ * with a negligible penalty) gets a growing multiple of its largest diagonal entry added.
+ * Column by column, each updating the rows below it (rather than each entry taking a dot
+ * product of two rows): the updates run along rows, elementwise, so they vectorise, and
+ * every entry still subtracts the products of columns 0, 1, ... in that order. */
+FD_SIMD_CLONES static void fd_cholesky(const double *H, int64_t P, double *work, double *col)
 {
     double top = 0.0, shift = 0.0;
     for (int64_t j = 0; j < P; j++) top = H[j * P + j] > top ? H[j * P + j] : top;
     for (;;) {
         int ok = 1;
-        for (int64_t j = 0; j < P && ok; j++) {
-            for (int64_t i = j; i < P; i++) {
-                double v = H[i * P + j] + (i == j ? shift : 0.0);
-                for (int64_t k = 0; k < j; k++) v -= work[i * P + k] * work[j * P + k];
-                if (i == j) {
-                    if (!(v > top * 1e-14)) { ok = 0; break; }
-                    work[j * P + j] = sqrt(v);
-                } else {
-                    work[i * P + j] = v / work[j * P + j];
-                }
+        for (int64_t i = 0; i < P; i++) {
+            for (int64_t k = 0; k <= i; k++) work[i * P + k] = H[i * P + k];
+            work[i * P + i] += shift;
+        }
+        for (int64_t j = 0; j < P; j++) {
+            const double v = work[j * P + j];
+            double djj;
+            if (!(v > top * 1e-14)) { ok = 0; break; }
+            djj = sqrt(v);
+            work[j * P + j] = djj;
+            for (int64_t i = j + 1; i < P; i++) col[i] = work[i * P + j] = work[i * P + j] / djj;
+            for (int64_t i = j + 1; i < P; i++) {
+                const double lij = col[i];
+                double *FD_RESTRICT wi = work + i * P;
+                const double *FD_RESTRICT c = col;
+                FD_LANES
+                for (int64_t k = j + 1; k <= i; k++) wi[k] -= lij * c[k];
             }
         }
         if (ok) break;
@@ -344,10 +386,71 @@ static void fd_cholesky_solve(const double *work, const double *G, int64_t P, do
     }
 }
 
+/* Secant pairs kept for the steps taken from an old Hessian (see fd_logit_direction). */
+#define FD_PAIRS 16
+
 int64_t fd_logistic_state_size(int64_t d, int n_classes, int multinomial)
 {
     const int64_t T = multinomial ? n_classes : 1, P = T * (d + 1);
-    return 3 + P + P * P;
+    return 3 + P + P * P + 1 + FD_PAIRS * (2 * P + 1);
+}
+
+/* The step -B^-1 G, B the old Hessian H (Cholesky factor in work) corrected by BFGS updates
+ * for the m steps taken since it was computed (pairs: m, then s [FD_PAIRS][P], y
+ * [FD_PAIRS][P] = change of G along s, rho [FD_PAIRS] = 1 / y.s), by the two-loop recursion
+ * started from H^-1 (limited-memory BFGS).  H is a good estimate (a subsample's Hessian, or
+ * this level's a few steps back): the plain steps B = H shrink the error by a constant
+ * factor each (up to 1/2 with a subsample's Hessian of the multinomial), the updated ones
+ * faster and faster, so fewer passes over the rows reach the optimum.  q: [P] and a: [FD_PAIRS] scratch. */
+static void fd_logit_direction(const double *work, const double *G, int64_t P,
+                               const double *pairs, double *q, double *step, double *a)
+{
+    const int m = (int)pairs[0];
+    const double *S = pairs + 1, *Y = S + FD_PAIRS * P, *rho = Y + FD_PAIRS * P;
+    if (m == 0) { fd_cholesky_solve(work, G, P, step); return; }
+    for (int64_t j = 0; j < P; j++) q[j] = G[j];
+    for (int i = m - 1; i >= 0; i--) {
+        double v = 0.0;
+        for (int64_t j = 0; j < P; j++) v += S[i * P + j] * q[j];
+        a[i] = rho[i] * v;
+        for (int64_t j = 0; j < P; j++) q[j] -= a[i] * Y[i * P + j];
+    }
+    fd_cholesky_solve(work, q, P, step); /* step = -H^-1 q */
+    for (int i = 0; i < m; i++) {
+        double v = 0.0;
+        for (int64_t j = 0; j < P; j++) v += Y[i * P + j] * step[j];
+        v = rho[i] * v; /* the recursion's b_i, on -step */
+        for (int64_t j = 0; j < P; j++) step[j] -= S[i * P + j] * (a[i] + v);
+    }
+}
+
+/* Keep the pair (s, y) of a step taken (the oldest leaves when FD_PAIRS are kept), if y.s
+ * is positive (the objective is convex: else rounding dominates it, and it carries nothing). */
+static void fd_logit_push(double *pairs, int64_t P, const double *s, const double *g1,
+                          const double *g0)
+{
+    int m = (int)pairs[0];
+    double *S = pairs + 1, *Y = S + FD_PAIRS * P, *rho = Y + FD_PAIRS * P;
+    double ys = 0.0, yy = 0.0, ss = 0.0;
+    for (int64_t j = 0; j < P; j++) {
+        const double y = g1[j] - g0[j];
+        ys += y * s[j];
+        yy += y * y;
+        ss += s[j] * s[j];
+    }
+    if (!(ys > 1e-10 * sqrt(yy * ss))) return;
+    if (m == FD_PAIRS) { /* drop the oldest */
+        memmove(S, S + P, sizeof(double) * (size_t)((FD_PAIRS - 1) * P));
+        memmove(Y, Y + P, sizeof(double) * (size_t)((FD_PAIRS - 1) * P));
+        memmove(rho, rho + 1, sizeof(double) * (FD_PAIRS - 1));
+        m--;
+    }
+    for (int64_t j = 0; j < P; j++) {
+        S[m * P + j] = s[j];
+        Y[m * P + j] = g1[j] - g0[j];
+    }
+    rho[m] = 1.0 / ys;
+    pairs[0] = m + 1;
 }
 
 /* Sum of squares of v[0 .. n - 1]. */
@@ -363,8 +466,8 @@ int fd_logistic_fit(const double *x, const int32_t *y, const double *class_weigh
                     int *status, int n_threads)
 {
     fd_logit pb;
-    double sw = 0.0, *chunks, *Gt, *Ht, *work, *step, *wt;
-    double *F = state + 2, *G = state + 3, *H;
+    double sw = 0.0, *chunks, *Gt, *Ht, *work, *col, *step, *wt;
+    double *F = state + 2, *G = state + 3, *H, *pairs, a[FD_PAIRS];
     int64_t P;
     int err = FD_OK, nt, factored = 0, borrowed;
     if (n < 1 || d < 0 || n_classes < 2 || (!multinomial && n_classes != 2) || !(C > 0.0) ||
@@ -379,6 +482,7 @@ int fd_logistic_fit(const double *x, const int32_t *y, const double *class_weigh
     pb.chunk = fd_logit_chunk(n, pb.A);
     pb.n_chunks = (n + pb.chunk - 1) / pb.chunk;
     H = G + P;
+    pairs = H + P * P;
     for (int64_t i = 0; i < n; i++) {
         if (y[i] < 0 || y[i] >= n_classes) return FD_ERR_ARGUMENT;
         sw += class_weight[y[i]];
@@ -390,9 +494,9 @@ int fd_logistic_fit(const double *x, const int32_t *y, const double *class_weigh
     nt = fd_resolve_threads(n_threads, n * (1 + pb.A / 32));
     /* + T Q: the diagonal blocks of the multinomial, once the chunks are added */
     chunks = (double *)malloc(sizeof(double) * (size_t)(pb.n_chunks * pb.A + pb.T * pb.Q));
-    wt = (double *)malloc(sizeof(double) * (size_t)(3 * P + 2 * P * P));
+    wt = (double *)malloc(sizeof(double) * (size_t)(4 * P + 2 * P * P));
     if (!chunks || !wt) { free(chunks); free(wt); return FD_ERR_NOMEM; }
-    step = wt + P; Gt = step + P; Ht = Gt + P; work = Ht + P * P;
+    step = wt + P; Gt = step + P; Ht = Gt + P; work = Ht + P * P; col = work + P * P;
     *status = 0;
     if (state[0] == 0.0) { /* no pass at coef yet */
         err = fd_logit_pass(&pb, coef, 1, F, G, H, chunks, nt);
@@ -407,8 +511,8 @@ int fd_logistic_fit(const double *x, const int32_t *y, const double *class_weigh
         int fresh, small, accept;
         if (!isfinite(*F)) { err = FD_ERR_NONFINITE; break; }
         if (*n_iter >= max_iter) { *status = 2; break; }
-        if (!factored) { fd_cholesky(H, P, work); factored = 1; }
-        fd_cholesky_solve(work, G, P, step);
+        if (!factored) { fd_cholesky(H, P, work, col); factored = 1; }
+        fd_logit_direction(work, G, P, pairs, Gt, step, a); /* (Gt: free until the trial) */
         ++*n_iter;
         for (int64_t j = 0; j < P; j++) {
             wmax = fabs(coef[j]) > wmax ? fabs(coef[j]) : wmax;
@@ -427,6 +531,7 @@ int fd_logistic_fit(const double *x, const int32_t *y, const double *class_weigh
             err = fd_logit_pass(&pb, coef, 1, F, G, H, chunks, nt);
             factored = 0;
             state[1] = 0.0;
+            pairs[0] = 0.0;
             continue;
         }
         /* Near the optimum the Hessian barely changes: steps below 1e-3 (relative) keep the
@@ -463,23 +568,43 @@ int fd_logistic_fit(const double *x, const int32_t *y, const double *class_weigh
                 err = fd_logit_pass(&pb, coef, 1, F, G, H, chunks, nt);
                 factored = 0;
                 state[1] = 0.0;
+                pairs[0] = 0.0;
                 continue;
             }
             /* near the optimum: neither the objective nor the gradient can improve */
             *status = small ? 1 : 3;
             break;
         }
-        memcpy(coef, wt, sizeof(double) * (size_t)P);
-        *F = Ft;
-        memcpy(G, Gt, sizeof(double) * (size_t)P);
         if (fresh || alpha < 1.0) {
             memcpy(H, Ht, sizeof(double) * (size_t)(P * P));
             factored = 0;
             state[1] = 0.0; /* the last step's size, while the Hessian is an old one */
+            pairs[0] = 0.0;
         } else {
             state[1] = borrowed ? -smax : smax;
+            fd_logit_push(pairs, P, step, Gt, G);
         }
+        memcpy(coef, wt, sizeof(double) * (size_t)P);
+        *F = Ft;
+        memcpy(G, Gt, sizeof(double) * (size_t)P);
     }
     free(chunks); free(wt);
     return err;
+}
+
+/* Twice the Mann-Whitney U of the positives' scores over the negatives' (both sorted
+ * ascending, finite): for each positive, the negatives below it plus those at or below it
+ * (ties count one half).  One merge of the two runs: the binary searches it replaces cost
+ * a cache miss per step. */
+int64_t fd_twice_mann_whitney(const double *pos, int64_t n_pos, const double *neg, int64_t n_neg)
+{
+    int64_t below = 0, upto = 0, twice = 0;
+    for (int64_t i = 0; i < n_pos; i++) {
+        const double p = pos[i];
+        while (below < n_neg && neg[below] < p) below++;
+        if (upto < below) upto = below;
+        while (upto < n_neg && neg[upto] <= p) upto++;
+        twice += below + upto;
+    }
+    return twice;
 }

@@ -909,12 +909,13 @@ def logistic_fit(x, y, class_weight, int n_classes, bint multinomial, double C, 
             if not np.isfinite(hessian).all():
                 raise ValueError("hessian must be finite")
             state[0] = 2.0  # the kernel's mark: H given, F and G not computed yet
-            state[3 + P:] = hessian.reshape(-1)
+            state[3 + P:3 + P + P * P] = hessian.reshape(-1)
     elif borrow:
         raise ValueError("borrow needs a hessian")
     cdef double *ps = <double *>cnp.PyArray_DATA(state)
-    # Newton iterations per call: each is a pass over the rows with the Hessian's blocks
-    cdef int64_t cost = n * (T * (d + 1) + (<int64_t>T * (T + 1) // 2) * ((d + 1) * (d + 2) // 2))
+    # Newton iterations per call: most are a pass over the rows without the Hessian (each
+    # call factors the Hessian afresh: a call per iteration would redo it every time)
+    cdef int64_t cost = n * 3 * T * (d + 1)
     cdef int steps = <int>max(1, min(1 << 20, _chunk_cells // max(1, cost)))
     cdef int n_iter = 0, status = 0, rc
     while True:
@@ -930,9 +931,25 @@ def logistic_fit(x, y, class_weight, int n_classes, bint multinomial, double C, 
                              "weight must be positive and finite)")
         if status:
             if hessian is not None:
-                hessian.reshape(-1)[:] = state[3 + P:]
+                hessian.reshape(-1)[:] = state[3 + P:3 + P + P * P]
             return n_iter, status
         PyErr_CheckSignals()
+
+cdef extern from "fastdis.h" nogil:
+    int64_t fd_twice_mann_whitney(const double *pos, int64_t n_pos, const double *neg,
+                                  int64_t n_neg)
+
+
+def twice_mann_whitney(pos, neg):
+    """Twice the Mann-Whitney U of pos over neg, float64 1-D, sorted ascending, finite: for
+    each positive, the negatives below it plus those at or below it."""
+    cdef const double *pp = <const double *>_data(pos, "pos", np.float64, (-1,))
+    cdef const double *pn = <const double *>_data(neg, "neg", np.float64, (-1,))
+    cdef int64_t n_pos = pos.shape[0], n_neg = neg.shape[0], twice
+    with nogil:
+        twice = fd_twice_mann_whitney(pp, n_pos, pn, n_neg)
+    return twice
+
 
 # ----------------------------------------------------------------------------- Lasso (lasso.c)
 

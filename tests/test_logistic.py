@@ -203,6 +203,26 @@ def test_roc_auc_is_roc_auc_score():
     assert roc_auc(positive, np.array([2.0, 1.0, 3.0, 0.0])) == 1.0
 
 
+def test_roc_auc_of_columns_single_rows_and_all_ties():
+    """A column of a (rows, classes) array (strided), a single positive or negative among
+    many, and runs of ties on both sides of every positive: the merge of the sorted
+    positives with all rows counts as scikit-learn does."""
+    rng = np.random.default_rng(5)
+    proba = rng.integers(0, 7, size=(2000, 3)) / 7.0
+    labels = rng.integers(0, 3, 2000)
+    for c in range(3):
+        positive = labels == c
+        assert roc_auc(positive, proba[:, c]) == pytest.approx(
+            roc_auc_score(positive, proba[:, c]), abs=1e-12)
+    score = rng.normal(size=500)
+    for one in (np.arange(500) == 17, np.arange(500) != 17):
+        assert roc_auc(one, score) == pytest.approx(roc_auc_score(one, score), abs=1e-12)
+    twice = _kernels.twice_mann_whitney(np.array([1.0, 2.0, 2.0]), np.array([0.0, 1.0, 2.0, 2.0]))
+    assert twice == (1 + 2) + (2 + 4) * 2  # 1: one below, one tied; 2: two below, two tied
+    with pytest.raises(TypeError, match="pos"):
+        _kernels.twice_mann_whitney(np.array([1, 2]), np.array([0.0]))
+
+
 def test_labels_of_any_type_are_encoded_as_np_unique():
     from fastdis.metrics._logistic import _encode
 
