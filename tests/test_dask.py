@@ -190,7 +190,7 @@ def test_evaluate_posterior_with_dask_spread():
     assert b["informativeness"] == pytest.approx(a["informativeness"], rel=1e-12)  # summed tables
 
 
-@pytest.mark.parametrize("metric", ["z_diff", "z_min_var", "z_max_var", "explicitness"])
+@pytest.mark.parametrize("metric", ["z_diff", "z_min_var", "z_max_var"])
 def test_other_metrics_give_their_in_memory_values(metric):
     f, z = _data(n=1500, seed=2)
     a = getattr(fastdis, metric)(f, z, random_state=3)
@@ -407,3 +407,18 @@ def test_sap_from_chunk_moments_or_gathered_rows(convention, kwargs):
         assert b[0] == pytest.approx(a[0], rel=1e-12, abs=1e-14)
         if a[1]["mode"] == "classification":
             assert b[0] == a[0]
+
+
+@pytest.mark.parametrize("convention,kwargs", [(None, {}), ("ubisoft", {}), ("dlib", {}),
+                                               (None, dict(factor_bins=3))])
+def test_explicitness_fits_the_gathered_rows(convention, kwargs):
+    """The split from the number of rows, the ranges and factor bins from the chunks, only
+    the selected rows in memory: bit for bit."""
+    f, z = _data(n=2500, seed=14)
+    a = fastdis.explicitness(f * 1.5, z, convention=convention, random_state=5,
+                             return_details=True, **kwargs)
+    b = fastdis.explicitness(da.from_array(f * 1.5, chunks=600), da.from_array(z, chunks=700),
+                             convention=convention, random_state=5, return_details=True,
+                             **kwargs)
+    assert b[0] == a[0]
+    np.testing.assert_array_equal(b[1]["per_factor"], a[1]["per_factor"])

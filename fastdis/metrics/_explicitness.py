@@ -1,6 +1,7 @@
 """Explicitness (Ridgeway & Mozer, NeurIPS 2018)."""
 import numpy as np
 
+from .. import _dask, _kernels
 from .._discretize import column_ranges
 from .._information import factor_labels
 from .._random import check_random_state
@@ -58,6 +59,37 @@ def _ovr_proba(models, x_eval, n_classes):
     if n_classes == 2:
         return np.column_stack([1.0 - prob[:, 0], prob[:, 0]])
     return prob / prob.sum(axis=1, keepdims=True)
+
+
+def _used_ranges(codes, fit_rows, eval_rows, nt):
+    """Column (min, max) of the rows fitted and scored on (NaN / inf there raise, naming
+    the column)."""
+    lo, hi = _kernels.code_minmax(np.ascontiguousarray(codes[fit_rows]), nt)
+    if eval_rows is not fit_rows:
+        lo2, hi2 = _kernels.code_minmax(np.ascontiguousarray(codes[eval_rows]), nt)
+        lo, hi = np.minimum(lo, lo2), np.maximum(hi, hi2)
+    return lo, hi
+
+
+def _dask_rows(factors, codes, fit_rows, eval_rows, factor_bins, multinomial):
+    """Dask inputs: the selected rows gathered (renumbered), factors binned with the bins of
+    all rows, and the code ranges the scaling reads (all rows' for min-max scaling)."""
+    binned = factor_bins is not None and factor_bins is not False
+    stats = None
+    if binned or not multinomial:
+        stats = _dask.statistics(factors, codes, factor_ranges=binned)
+    factors, codes, (fit_rows, eval_rows) = _dask.gather(factors, codes, fit_rows, eval_rows)
+    if binned:
+        from .._discretize import apply_binning, range_strategy_binning
+        from .._validation import check_int
+
+        bins = check_int(factor_bins, "factor_bins", 2, 65535)
+        lo, hi = (np.asarray(r, dtype=np.float64) for r in stats["factor_ranges"])
+        binning = range_strategy_binning(lo, hi, np.dtype(np.float64), bins, "minmax")
+        factors = apply_binning(np.asarray(factors, dtype=np.float64), binning)
+    mins, maxs = (_used_ranges(codes, fit_rows, eval_rows, 0) if multinomial
+                  else stats["code_ranges"])
+    return factors, codes, (fit_rows, eval_rows), mins, maxs
 
 
 def explicitness(factors, codes, *, convention=None, random_state=None, n_threads=None,
@@ -134,26 +166,36 @@ def explicitness(factors, codes, *, convention=None, random_state=None, n_thread
     ``explicitness_per_factor`` -- codes standardised with the training rows' mean and
     standard deviation, a multinomial ``LogisticRegression()``, the test AUC unscaled, on
     ``RandomState(random_state)``'s permutation split (first ceil(0.9 N) rows train), with
-    at most 10,000 train and 5,000 test rows (its num_train / num_test). Both scalings
+    at most 10,000 train and 5,000 test rows (its num_train / num_test); it reads (and
+    checks for NaN / infinity) only those rows, as disentanglement_lib does. Both scalings
     hold at any scale float64 holds (codes x 1e-310 or x 1e300 give the value of the
     unscaled codes, up to rounding).
     """
     s = resolve("explicitness", convention, EXPLICITNESS, train_fraction=train_fraction,
                 factor_bins=factor_bins, scale=scale, max_train=max_train, max_test=max_test)
-    factors, codes = check_pair(factors, codes)
+    chunked = _dask.any_dask(factors, codes)
+    factors, codes = (_dask.check_pair if chunked else check_pair)(factors, codes)
     nt = check_n_threads(n_threads)
     seed = check_random_state(random_state)
-    mins, maxs = column_ranges(codes, nt)
-    factors = factor_labels(factors, s["factor_bins"], "minmax", nt)
+    multinomial = s["procedure"] == "multinomial"
     fit_rows, eval_rows = split_rows(codes.shape[0], s["train_fraction"], s["max_train"],
                                      s["max_test"], seed, "explicitness", convention, nt)
+    if chunked:  # ranges from the chunks, only the selected rows in memory
+        factors, codes, (fit_rows, eval_rows), mins, maxs = _dask_rows(
+            factors, codes, fit_rows, eval_rows, s["factor_bins"], multinomial)
+    else:
+        # standardising does not depend on the power of two each column is first divided
+        # by (see _fitting): the ranges of the rows it reads do, without a pass over all
+        mins, maxs = (_used_ranges(codes, fit_rows, eval_rows, nt) if multinomial
+                      else column_ranges(codes, nt))
+        factors = factor_labels(factors, s["factor_bins"], "minmax", nt)
     counts = check_factors_vary(factors, fit_rows, "explicitness")
     check_classes(counts, len(fit_rows), "explicitness",
                   "bin it first (factor_bins=..., or fastdis.discretize)")
     # only the selected rows are copied and scaled: no N x d temporary
     same_rows = eval_rows is fit_rows
     x_fit, x_eval = codes[fit_rows], None if same_rows else codes[eval_rows]
-    if s["procedure"] == "multinomial":  # standardised with the training rows' statistics
+    if multinomial:  # standardised with the training rows' statistics
         x_fit, x_eval = standardised(x_fit, x_eval, mins, maxs)
     else:
         x_fit = minmax_scaled(x_fit, mins, maxs)
