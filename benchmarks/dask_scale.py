@@ -73,8 +73,8 @@ def main():
     print(f"shards ready in {time.perf_counter() - t0:.1f} s")
     f_mem = np.load(os.path.join(args.dir, "factors", "part0000.npy"))[:args.memory_rows]
     z_mem = np.load(os.path.join(args.dir, "codes", "part0000.npy"))[:args.memory_rows]
-    factors = read_lazy(os.path.join(args.dir, "factors"))
     codes = read_lazy(os.path.join(args.dir, "codes"))
+    factors = read_lazy(os.path.join(args.dir, "factors"), chunk_rows=codes.chunks[0][0])
     assert factors.shape[0] == args.rows
 
     cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,

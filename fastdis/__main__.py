@@ -190,8 +190,13 @@ def _evaluate(args):
     if args.factors == args.codes and args.factors.lower().endswith(".npz"):
         fkey, ckey = fkey or "factors", ckey or "codes"  # one file holding both
     _check_outputs(args)
-    factors = _read(args.factors, fkey, args.header, "--factors-key")
-    codes = _read(args.codes, ckey, args.header, "--codes-key")
+    if is_lazy(args.codes):  # the factors then read in the codes' chunks
+        codes = _read(args.codes, ckey, args.header, "--codes-key")
+        factors = _read(args.factors, fkey, args.header, "--factors-key",
+                        _chunk_rows(codes.array))
+    else:
+        factors = _read(args.factors, fkey, args.header, "--factors-key")
+        codes = _read(args.codes, ckey, args.header, "--codes-key")
     for note in factors.notes + codes.notes:
         _say(note)
     _numbers_only(codes.array, args.codes)
@@ -241,11 +246,18 @@ def _names_list(text):
     return names
 
 
-def _read(path, key, header, option):
+def _read(path, key, header, option, chunk_rows=None):
     """The file's Table: read now, or (a folder, an HDF5 file) a lazy dask array."""
     if is_lazy(path):
-        return Table(read_lazy(path, key, option), None, [])
+        return Table(read_lazy(path, key, option, chunk_rows), None, [])
     return read_array(path, key, header, option)
+
+
+def _chunk_rows(array):
+    """The rows per chunk of a lazily read array (its first chunk's), else None: the factors
+    are then read in the codes' chunks (each task reads the same rows of both)."""
+    chunks = getattr(array, "chunks", None)
+    return int(chunks[0][0]) if chunks and chunks[0] else None
 
 
 def _read_spread(args):

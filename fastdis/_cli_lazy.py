@@ -12,9 +12,20 @@ import os
 from ._cli_io import UsageError, _check_dtype
 
 HDF5 = (".h5", ".hdf5")
-# Rows per chunk of an .npy shard or an HDF5 dataset without chunks of its own: ~64 MiB
-# of a 10-column float64 array, few enough tasks for the scheduler.
-_ROWS_PER_CHUNK = 1 << 20
+# Bytes per chunk of an .npy shard or an HDF5 dataset without chunks of its own, at most:
+# few tasks for the scheduler (measured at 10^8 rows, 2 workers: chunks of 4 M rows of 10
+# float32 codes, 160 MiB, took 4.2 s where chunks of 1 M rows took 6.3 s), a few chunks
+# in a worker's memory.
+_CHUNK_BYTES = 1 << 28
+
+
+def _rows_per_chunk(n_cols, dtype):
+    """A power of two, so that the chunks of a narrow file (factors) are whole multiples of
+    a wide one's (codes): aligning them splits chunks, never merges pieces of two."""
+    import numpy as np
+
+    rows = max(1, _CHUNK_BYTES // max(1, n_cols * np.dtype(dtype).itemsize))
+    return max(1 << 12, 1 << (rows.bit_length() - 1))
 
 
 def is_lazy(path):
@@ -77,7 +88,7 @@ def _lazy_rows(read, args, n_rows, n_cols, dtype, rows_per_chunk):
     return da.concatenate(blocks, axis=0) if len(blocks) > 1 else blocks[0]
 
 
-def _shards(path):
+def _shards(path, chunk_rows=None):
     import numpy as np
 
     _dask_array(path)
@@ -103,7 +114,8 @@ def _shards(path):
                              f"{first.dtype})")
         if shard.shape[0]:
             parts.append(_lazy_rows(_npy_rows, (name,), shard.shape[0], shard.shape[1],
-                                    shard.dtype, _ROWS_PER_CHUNK))
+                                    shard.dtype,
+                                    chunk_rows or _rows_per_chunk(shard.shape[1], shard.dtype)))
     if not parts:
         raise UsageError(f"{path}: every .npy shard is empty")
     import dask.array as da
@@ -111,7 +123,7 @@ def _shards(path):
     return da.concatenate(parts, axis=0) if len(parts) > 1 else parts[0]
 
 
-def _hdf5(path, key, option):
+def _hdf5(path, key, option, chunk_rows=None):
     _dask_array(path)
     try:
         import h5py
@@ -137,25 +149,28 @@ def _hdf5(path, key, option):
             raise UsageError(f"{path}: dataset {key!r} is {dataset.ndim}-D, expected 2-D "
                              "(rows, columns)")
         _check_dtype(path, dataset.dtype, f"dataset {key!r}")
-        step = dataset.chunks[0] * max(1, _ROWS_PER_CHUNK // dataset.chunks[0]) \
-            if dataset.chunks else _ROWS_PER_CHUNK
+        rows = chunk_rows or _rows_per_chunk(dataset.shape[1], dataset.dtype)
+        step = dataset.chunks[0] * max(1, rows // dataset.chunks[0]) \
+            if dataset.chunks and not chunk_rows else rows
         shape, dtype = dataset.shape, dataset.dtype
     if shape[0] == 0:
         raise UsageError(f"{path}: dataset {key!r} has no rows")
     return _lazy_rows(_hdf5_rows, (path, key), shape[0], shape[1], dtype, step)
 
 
-def read_lazy(path, key=None, option="--factors-key / --codes-key"):
-    """A dask array of the data at ``path`` (see the module docstring)."""
+def read_lazy(path, key=None, option="--factors-key / --codes-key", chunk_rows=None):
+    """A dask array of the data at ``path`` (see the module docstring); ``chunk_rows``:
+    rows per chunk of .npy shards and HDF5 datasets (default: ~256 MiB), e.g. the chunks of
+    the array it goes with, so that each task reads the same rows of both."""
     if path.lower().endswith(HDF5):
-        return _hdf5(path, key, option)
+        return _hdf5(path, key, option, chunk_rows)
     if any(os.path.exists(os.path.join(path, m)) for m in ("zarr.json", ".zarray", ".zgroup")):
         array = _zarr(path, key)
     else:
         if key is not None:
             raise UsageError(f"{option} names an array inside a .npz, zarr group or HDF5 file; "
                              f"{path} is a folder of .npy shards")
-        array = _shards(path)
+        array = _shards(path, chunk_rows)
     if array.ndim != 2:
         raise UsageError(f"{path}: a {array.ndim}-D array, expected 2-D (rows, columns)")
     return array

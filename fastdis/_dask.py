@@ -85,9 +85,10 @@ def check_pair(factors, codes, min_samples=2):
         raise ValueError(
             f"factors and codes must have the same number of samples (rows): "
             f"factors has {factors.shape[0]}, codes has {codes.shape[0]}")
-    factors = factors.rechunk((factors.chunks[0], -1))
-    codes = codes.rechunk((factors.chunks[0], -1))
-    return factors, codes
+    # the finer row chunking of the two (usually the codes', the wider rows): chunks are
+    # then split, not grown
+    rows = codes.chunks[0] if len(codes.chunks[0]) >= len(factors.chunks[0]) else factors.chunks[0]
+    return factors.rechunk((rows, -1)), codes.rechunk((rows, -1))
 
 
 def _blocks(*arrays):
@@ -118,9 +119,17 @@ def _compute(*values):
 
 # ---------------------------------------------------------------- pass 1: ranges, levels
 
-def _block_stats(f, c, row0, code_ranges, factor_ranges, sample):
+# Integer factors of chunks of at least this many rows first try the levels of every
+# _STRIDE-th row (as fastdis._information._count does in memory).
+_SAMPLED_LEVELS_ROWS = 1 << 17
+_STRIDE = 64
+
+
+def _block_stats(f, c, row0, code_ranges, factor_ranges, sample, exact_levels=False):
     """Statistics of one chunk: a dict; errors are returned, not raised (see the module).
-    ``sample``: global row numbers whose rows to return too (those in this chunk)."""
+    ``sample``: global row numbers whose rows to return too (those in this chunk);
+    ``exact_levels``: the levels of every row (else sampled rows' for large integer chunks,
+    flagged ``sampled``)."""
     out = dict(n=f.shape[0])
     if f.shape[0] == 0:
         return out
@@ -142,7 +151,13 @@ def _block_stats(f, c, row0, code_ranges, factor_ranges, sample):
         except ValueError as exc:
             out["error"] = exc
             return out
-    out["levels"] = FactorLevels.from_data(f, 1).values
+    if f.dtype.kind in "iu" and f.shape[0] >= _SAMPLED_LEVELS_ROWS and not exact_levels:
+        # integer levels from every _STRIDE-th row: the histogram pass checks every value
+        # against them and reports a missing one (then the levels of all rows are found)
+        out["levels"] = FactorLevels.from_data(np.ascontiguousarray(f[::_STRIDE]), 1).values
+        out["sampled"] = True
+    else:
+        out["levels"] = FactorLevels.from_data(f, 1).values
     if factor_ranges:  # in the factors' dtype (float64 of it: what binning reads)
         out["factor_ranges"] = (f.min(axis=0), f.max(axis=0))
     return out
@@ -163,7 +178,7 @@ def _merge_stats(parts, n_factors, n_codes):
         if "error" in p:
             raise p["error"]
     parts = [p for p in parts if p["n"] > 0]
-    merged = dict(n=sum(p["n"] for p in parts))
+    merged = dict(n=sum(p["n"] for p in parts), sampled=any(p.get("sampled") for p in parts))
     if "sample" in parts[0]:
         merged["sample"] = tuple(np.concatenate([p["sample"][i] for p in parts])
                                  for i in range(2))
@@ -181,7 +196,8 @@ def sample_rows(n, n_rows):
     return np.linspace(0, n - 1, min(n, n_rows)).astype(np.int64)
 
 
-def statistics(factors, codes, *, code_ranges=True, factor_ranges=False, sample=None):
+def statistics(factors, codes, *, code_ranges=True, factor_ranges=False, sample=None,
+               exact_levels=False):
     """Pass 1 over validated dask (factors, codes) (see :func:`check_pair`): a dict with
     ``n``, ``levels`` (sorted distinct values of each factor), ``code_ranges`` (mins,
     maxs), with ``factor_ranges`` the factors' float64 (mins, maxs), and with ``sample``
@@ -189,7 +205,7 @@ def statistics(factors, codes, *, code_ranges=True, factor_ranges=False, sample=
     from dask import delayed
 
     task = delayed(_block_stats, pure=True)
-    parts = _compute(*[task(f, c, r, code_ranges, factor_ranges, sample)
+    parts = _compute(*[task(f, c, r, code_ranges, factor_ranges, sample, exact_levels)
                        for f, c, r in _blocks(factors, codes)])
     return _merge_stats(parts, factors.shape[1], codes.shape[1])
 
@@ -208,10 +224,15 @@ def _block_counts(f, c, levels, binning, factor_binning):
     if factor_binning is not None:
         f = apply_binning(np.asarray(f, dtype=np.float64), factor_binning, 1)
     try:
-        hist._add(f, c)
+        if not hist._add(f, c, missing_level_ok=True):
+            return None, _MISSING
     except ValueError as exc:
         return None, exc
     return hist.counts, None
+
+
+# A chunk's factor value without a level (the levels came from sampled rows)
+_MISSING = "missing level"
 
 
 def _sum_counts(*parts):
@@ -236,7 +257,8 @@ def tree_sum(tasks, merge):
 
 
 def joint_histogram(factors, codes, levels, binning, factor_binning=None):
-    """Pass 2: the :class:`JointHistogram` of all rows, from the chunks' tables."""
+    """Pass 2: the :class:`JointHistogram` of all rows, from the chunks' tables; None when
+    a factor value has no level (levels from sampled rows: find them all, and count again)."""
     from dask import delayed
 
     from ._histogram import JointHistogram
@@ -244,6 +266,8 @@ def joint_histogram(factors, codes, levels, binning, factor_binning=None):
     task = delayed(_block_counts, pure=True)
     total, error = _compute(tree_sum([task(f, c, levels, binning, factor_binning)
                                       for f, c, _ in _blocks(factors, codes)], _sum_counts))[0]
+    if error is _MISSING or error == _MISSING:
+        return None
     if error is not None:
         raise error
     hist = JointHistogram._from_parts(levels, binning, n_threads=1)
@@ -300,13 +324,23 @@ def information(factors, codes, n_bins, strategy, code_range, factor_bins):
     else:
         mins, maxs = stats["code_ranges"]
         binning = range_strategy_binning(mins, maxs, _code_dtype(codes.dtype), n_bins, strategy)
-    level_values, fbinning = stats["levels"], None
-    if binned:
-        fbinning, level_values = factor_binning(level_values, stats["factor_ranges"],
-                                                factor_bins, strategy)
-    levels = FactorLevels(level_values)
-    _check_level_counts(levels.n_levels, stats["n"])
-    return information_from_histogram(joint_histogram(factors, codes, levels, binning, fbinning))
+    for attempt in range(2):
+        level_values, fbinning = stats["levels"], None
+        if binned:
+            fbinning, level_values = factor_binning(level_values, stats["factor_ranges"],
+                                                    factor_bins, strategy)
+        levels = FactorLevels(level_values)
+        if not stats["sampled"]:
+            _check_level_counts(levels.n_levels, stats["n"])
+        hist = joint_histogram(factors, codes, levels, binning, fbinning)
+        if hist is not None:
+            if stats["sampled"]:
+                _check_level_counts(levels.n_levels, stats["n"])
+            return information_from_histogram(hist)
+        # a value the sampled rows missed: the levels of every row, and count again
+        stats = statistics(factors, codes, code_ranges=False, factor_ranges=binned,
+                           exact_levels=True)
+    raise RuntimeError("fastdis: the exact levels missed a value; this is a bug")
 
 
 # ---------------------------------------------------------------- evaluate()
@@ -389,7 +423,7 @@ def grouping(factors, codes, factor_bins, strategy):
         factor_bins = check_int(factor_bins, "factor_bins", 2, 65535)
         if factors.dtype.kind not in "iuf":
             raise TypeError(f"factor_bins needs numeric factors, got dtype {factors.dtype}")
-    stats = statistics(factors, codes, factor_ranges=binned)
+    stats = statistics(factors, codes, factor_ranges=binned, exact_levels=True)
     values, fbinning = stats["levels"], None
     if binned:
         fbinning, values = factor_binning(values, stats["factor_ranges"], factor_bins, strategy)
@@ -509,7 +543,8 @@ def quantized_tables(post, factors, edges, do_tran):
             raise ValueError(f"factors and {post.mu_name} must have the same number of samples "
                              f"(rows): factors has {factors.shape[0]}, {post.mu_name} has "
                              f"{post.shape[0]}")
-        levels = FactorLevels(statistics(factors, post.mu, code_ranges=False)["levels"])
+        levels = FactorLevels(statistics(factors, post.mu, code_ranges=False,
+                                         exact_levels=True)["levels"])
         arrays.append(factors)
     task = delayed(_block_quantized, pure=True)
     blocks = [task(b[0], b[1], b[2] if factors is not None else None, b[-1], post.name,

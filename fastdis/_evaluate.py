@@ -192,6 +192,8 @@ def _check_not_swapped_chunked(factors, codes):
     try:
         check_not_swapped(check_factors(f, min_samples=1), check_codes(c, min_samples=1))
     except ValueError:
+        if stats["sampled"]:  # exact counts of levels, to confirm
+            stats = _dask.statistics(factors, codes, code_ranges=False, exact_levels=True)
         n_levels = np.array([len(v) for v in stats["levels"]])
         if 2 * np.count_nonzero(n_levels > factors.shape[0] // 2) > len(n_levels):
             raise

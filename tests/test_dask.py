@@ -422,3 +422,18 @@ def test_explicitness_fits_the_gathered_rows(convention, kwargs):
                              **kwargs)
     assert b[0] == a[0]
     np.testing.assert_array_equal(b[1]["per_factor"], a[1]["per_factor"])
+
+
+def test_levels_from_sampled_rows_and_a_value_they_miss():
+    """Large integer chunks take their levels from every 64th row; a value only in the other
+    rows makes the counting pass report it, and the exact levels are found: same value."""
+    rng = np.random.default_rng(15)
+    n = 300_000
+    f = rng.integers(0, 6, (n, 2))
+    z = f @ rng.normal(size=(2, 3)) + rng.normal(size=(n, 3))
+    f[12_345, 1] = 77  # a level that no 64th row holds
+    F, Z = da.from_array(f, chunks=150_000), da.from_array(z, chunks=150_000)
+    for metric in ("mig", "dcimig"):
+        assert getattr(fastdis, metric)(F, Z) == getattr(fastdis, metric)(f, z)
+    assert fastdis.mig(F, Z, convention="ubisoft") == fastdis.mig(f, z, convention="ubisoft")
+    assert fastdis.irs(F, Z) == pytest.approx(fastdis.irs(f, z), rel=1e-13)
