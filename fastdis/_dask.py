@@ -345,12 +345,27 @@ def information(factors, codes, n_bins, strategy, code_range, factor_bins):
 
 # ---------------------------------------------------------------- evaluate()
 
+# Chunks brought to memory per scheduler call by in_memory.
+_GATHER_CHUNKS = 8
+
+
 def in_memory(*arrays):
-    """The arrays computed into numpy arrays (dask arrays), in one pass of the scheduler."""
-    lazy = [i for i, a in enumerate(arrays) if is_dask(a)]
+    """The arrays computed into numpy arrays (dask arrays), chunk by chunk into one array
+    allocated here: no worker ever holds a whole array (a cluster's worker would, for the
+    concatenation of ``x.compute()``), and memory peaks at the array plus a few chunks."""
     values = list(arrays)
-    for i, v in zip(lazy, _compute(*[arrays[i] for i in lazy])):
-        values[i] = v
+    for i, x in enumerate(arrays):
+        if not is_dask(x):
+            continue
+        x = x.rechunk({k: -1 for k in range(1, x.ndim)})  # whole rows per chunk
+        out = np.empty(x.shape, dtype=x.dtype)
+        blocks = list(x.to_delayed().ravel())
+        starts = np.concatenate([[0], np.cumsum(x.chunks[0])]).astype(np.int64)
+        for b0 in range(0, len(blocks), _GATHER_CHUNKS):
+            got = _compute(*blocks[b0:b0 + _GATHER_CHUNKS])
+            for j, block in enumerate(got, start=b0):
+                out[starts[j]:starts[j + 1]] = block
+        values[i] = out
     return values
 
 
