@@ -50,6 +50,30 @@ def write_shards(folder, n_rows):
         del f, z
 
 
+def _evaluate_all(args, client, cluster, factors, codes, f_mem, z_mem):
+    """evaluate('all') on the Dask arrays, then in memory on the first rows."""
+    import fastdis
+
+    t = time.perf_counter()
+    report = fastdis.evaluate(factors, codes, "all")
+    chunked = time.perf_counter() - t
+    workers = client.run(peak_rss_mib)
+    client.close()
+    cluster.close()
+    t = time.perf_counter()
+    memory = fastdis.evaluate(f_mem, z_mem, "all")
+    row = dict(date=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), kind="evaluate all",
+               machine=f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
+               load=os.getloadavg()[0], rows=args.rows, memory_rows=args.memory_rows,
+               dask_s=chunked, in_memory_s=time.perf_counter() - t,
+               dask_seconds=report.times, in_memory_seconds=memory.times,
+               caller_peak_rss_mib=peak_rss_mib(), worker_peak_rss_mib=sorted(workers.values()),
+               errors=report.errors)
+    print(json.dumps(row, indent=1))
+    with open(RESULTS, "a") as out:
+        out.write(json.dumps(row) + "\n")
+
+
 def peak_rss_mib():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
@@ -60,6 +84,9 @@ def main():
     parser.add_argument("--rows", type=int, default=100_000_000)
     parser.add_argument("--memory-rows", type=int, default=10_000_000)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--all", action="store_true",
+                        help="instead: evaluate('all') once on the Dask arrays (workers of 4 GiB) "
+                             "and once in memory on --memory-rows rows")
     args = parser.parse_args()
 
     import dask
@@ -78,8 +105,11 @@ def main():
     assert factors.shape[0] == args.rows
 
     cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                       dashboard_address=None, memory_limit="2GiB")
+                                       dashboard_address=None,
+                                       memory_limit="4GiB" if args.all else "2GiB")
     client = distributed.Client(cluster)
+    if args.all:
+        return _evaluate_all(args, client, cluster, factors, codes, f_mem, z_mem)
     memory, chunked, values = [], [], {}
     for _ in range(args.rounds):
         with dask.config.set(scheduler="threads"):  # in memory: no Dask involved
