@@ -14,6 +14,7 @@ import fastdis._histogram
 import fastdis._information
 import fastdis.datasets
 import fastdis.metrics._dci
+import fastdis.metrics._explicitness
 import fastdis.metrics._irs
 import fastdis.metrics._sap
 import fastdis.metrics.intervention
@@ -65,7 +66,7 @@ def test_metric_docstrings_cite_paper_and_conventions(func):
 @pytest.mark.parametrize("module", [fastdis._compare, fastdis.metrics.unsupervised,
                                     fastdis.metrics.information, fastdis.metrics._dci,
                                     fastdis.metrics.intervention, fastdis.metrics._irs,
-                                    fastdis.metrics._sap,
+                                    fastdis.metrics._sap, fastdis.metrics._explicitness,
                                     fastdis._discretize, fastdis._histogram,
                                     fastdis._information, fastdis.datasets, fastdis._evaluate,
                                     fastdis.metrics.posterior])
@@ -98,3 +99,19 @@ def test_show_config(capsys):
     assert info["version"] == fastdis.__version__
     assert isinstance(info["openmp"], bool) and info["max_threads"] >= 1
     assert "openmp" in capsys.readouterr().out
+
+
+ALL_METRICS = [fastdis.mig, fastdis.rmig, fastdis.mig_sup, fastdis.jemmig, fastdis.modularity,
+               fastdis.dcimig, fastdis.z_diff, fastdis.z_min_var, fastdis.z_max_var, fastdis.irs,
+               fastdis.sap, fastdis.explicitness, fastdis.dci, fastdis.informativeness,
+               fastdis.separability, fastdis.interpretability, fastdis.udr,
+               fastdis.gaussian_total_correlation, fastdis.gaussian_wasserstein_correlation,
+               fastdis.mutual_info_score]
+
+
+@pytest.mark.parametrize("func", ALL_METRICS, ids=lambda f: f.__name__)
+def test_every_metric_has_examples_and_references(func):
+    doc = inspect.getdoc(func)
+    assert "Examples\n--------\n>>> " in doc, f"{func.__name__}: no Examples"
+    refs = doc.split("References\n----------\n", 1)
+    assert len(refs) == 2 and re.search(r"(19|20)\d\d", refs[1]), f"{func.__name__}: no References"
