@@ -75,20 +75,27 @@ def _read_npy(path):
     return np.load(path, mmap_mode="r" if count else None, allow_pickle=False)
 
 
+def pick_member(path, names, key, option, kind):
+    """The name of the array (``kind``: "array", "dataset") to read from a file holding
+    ``names``: ``key``, or the only one when key is None."""
+    shown = ", ".join(names[:10]) + (", ..." if len(names) > 10 else "")
+    if not names:
+        raise UsageError(f"{path}: holds no {kind}s")
+    if key is None:
+        if len(names) != 1:
+            raise UsageError(f"{path} holds {len(names)} {kind}s ({shown}): name one with "
+                             f"{option}")
+        return names[0]
+    if key not in names:
+        raise UsageError(f"{path} has no {kind} {key!r} (it has {shown}): name one with "
+                         f"{option}")
+    return key
+
+
 def _npz_member(path, archive, key, option):
     import numpy as np
 
-    files = archive.files
-    if not files:
-        raise UsageError(f"{path}: holds no arrays")
-    if key is None:
-        if len(files) != 1:
-            raise UsageError(f"{path} holds {len(files)} arrays ({', '.join(files)}): name one "
-                             f"with {option}")
-        key = files[0]
-    if key not in files:
-        raise UsageError(f"{path} has no array {key!r} (it has {', '.join(files)}): name one "
-                         f"with {option}")
+    key = pick_member(path, archive.files, key, option, "array")
     try:
         array = archive[key]
     except ValueError as exc:

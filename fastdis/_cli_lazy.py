@@ -9,7 +9,7 @@ import contextlib
 import glob
 import os
 
-from ._cli_io import UsageError, _check_dtype
+from ._cli_io import UsageError, _check_dtype, pick_member
 
 HDF5 = (".h5", ".hdf5")
 # Bytes per chunk of an .npy shard or an HDF5 dataset without chunks of its own, at most:
@@ -78,7 +78,6 @@ def _lazy_rows(read, args, n_rows, n_cols, dtype, rows_per_chunk):
     """A dask array whose chunk of rows [r0, r1) is ``read(*args, r0, r1)``: only the
     arguments (paths) travel to the workers, never the data."""
     import dask
-    import numpy as np
 
     da = _dask_array(args[0])
     task = dask.delayed(read, pure=True)
@@ -137,13 +136,7 @@ def _hdf5(path, key, option, chunk_rows=None):
         names = []
         f.visititems(lambda name, obj: names.append(name) if isinstance(obj, h5py.Dataset)
                      else None)
-        if key is None:
-            if len(names) != 1:
-                raise UsageError(f"{path}: holds {len(names)} datasets "
-                                 f"({', '.join(names[:10])}); name one with {option}")
-            key = names[0]
-        if key not in names:
-            raise UsageError(f"{path}: no dataset {key!r} (it has {', '.join(names[:10])})")
+        key = pick_member(path, names, key, option, "dataset")
         dataset = f[key]
         if dataset.ndim != 2:
             raise UsageError(f"{path}: dataset {key!r} is {dataset.ndim}-D, expected 2-D "

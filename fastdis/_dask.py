@@ -1,8 +1,8 @@
 """Dask arrays in, exact values out: each chunk of rows reduced to small statistics, the
 statistics merged, then the in-memory formulas.
 
-Only tables travel between the workers and the caller, never rows. The information metrics
-take two passes over the chunks:
+The information metrics send only tables between the workers and the caller, never rows,
+in two passes over the chunks:
 
 1. per chunk: the codes' column minima and maxima (rejecting NaN / infinity, as the
    in-memory min/max pass does), each factor's distinct values, and, for factors binned
@@ -18,6 +18,11 @@ The tables are integer counts, so their sum does not depend on the chunking, and
 entropies are computed from them exactly as in memory: the same values, bit for bit.
 Errors found in a chunk (NaN in the codes, ...) are carried back as data and the first in
 row order is raised, so the message is the one the in-memory call gives.
+
+IRS, SAP's regression and the posterior quantised estimator merge per-chunk sums in the same
+way (equal to the in-memory values to rounding); DCI, explicitness and SAP's classification
+gather only the rows they fit on (:func:`gather`); the other metrics read the arrays into
+memory (:func:`in_memory`).
 
 ``dask`` is imported only by code that has been given a dask array (:func:`is_dask` looks
 in ``sys.modules``: a dask array cannot exist without it).
@@ -50,29 +55,31 @@ def _code_dtype(dtype):
     return check_codes(np.zeros((1, 1), dtype=dtype), min_samples=1).dtype
 
 
+def _as_dask(x, name):
+    """``x`` as a 2-D dask array of known, non-empty shape (an in-memory array: one chunk)."""
+    import dask.array as da
+
+    if not is_dask(x):
+        from ._validation import _as_2d
+        x = _as_2d(x, name)
+        return da.from_array(x, chunks=(max(1, x.shape[0]), x.shape[1]))
+    if x.ndim != 2:
+        hint = f"; use {name}.reshape(-1, 1) for a single column" if x.ndim == 1 else ""
+        raise ValueError(f"{name} must be a 2-D array of shape (n_samples, n_columns), "
+                         f"got a {x.ndim}-D array of shape {x.shape}{hint}")
+    if any(np.isnan(s) for s in x.shape):
+        raise ValueError(f"{name} has unknown chunk sizes (shape {x.shape}): call "
+                         f"{name}.compute_chunk_sizes() first")
+    if x.shape[0] == 0 or x.shape[1] == 0:
+        raise ValueError(f"{name} is empty: shape {x.shape}")
+    return x
+
+
 def check_pair(factors, codes, min_samples=2):
     """Validate a (factors, codes) pair of which at least one is a dask array, without
     reading it: both as dask arrays with the same row chunks and one chunk of columns.
     Values (NaN, ...) are checked by the passes that read them."""
-    import dask.array as da
-
-    def as_dask(x, name):
-        if not is_dask(x):
-            from ._validation import _as_2d
-            x = _as_2d(x, name)
-            return da.from_array(x, chunks=(max(1, x.shape[0]), x.shape[1]))
-        if x.ndim != 2:
-            hint = f"; use {name}.reshape(-1, 1) for a single column" if x.ndim == 1 else ""
-            raise ValueError(f"{name} must be a 2-D array of shape (n_samples, n_columns), "
-                             f"got a {x.ndim}-D array of shape {x.shape}{hint}")
-        if any(np.isnan(s) for s in x.shape):
-            raise ValueError(f"{name} has unknown chunk sizes (shape {x.shape}): call "
-                             f"{name}.compute_chunk_sizes() first")
-        if x.shape[0] == 0 or x.shape[1] == 0:
-            raise ValueError(f"{name} is empty: shape {x.shape}")
-        return x
-
-    factors, codes = as_dask(factors, "factors"), as_dask(codes, "codes")
+    factors, codes = _as_dask(factors, "factors"), _as_dask(codes, "codes")
     # dtypes: the in-memory checks on one (empty-valued) row of each dtype
     check_codes(np.zeros((1, codes.shape[1]), dtype=codes.dtype), min_samples=1)
     if factors.dtype.kind not in "iubfUSO":
@@ -100,15 +107,7 @@ def _blocks(*arrays):
 
 def _as_rows(x, name, chunks):
     """``x`` (dask or in memory) as a 2-D dask array with these row chunks, one column chunk."""
-    import dask.array as da
-
-    if not is_dask(x):
-        from ._validation import _as_2d
-        x = da.from_array(_as_2d(x, name), chunks=(max(1, len(x)), -1))
-    elif x.ndim != 2:
-        raise ValueError(f"{name} must be a 2-D array of shape (n_samples, n_columns), got a "
-                         f"{x.ndim}-D array of shape {x.shape}")
-    return x.rechunk((chunks, -1))
+    return _as_dask(x, name).rechunk((chunks, -1))
 
 
 def _compute(*values):
@@ -119,17 +118,14 @@ def _compute(*values):
 
 # ---------------------------------------------------------------- pass 1: ranges, levels
 
-# Integer factors of chunks of at least this many rows first try the levels of every
-# _STRIDE-th row (as fastdis._information._count does in memory).
-_SAMPLED_LEVELS_ROWS = 1 << 17
-_STRIDE = 64
-
-
 def _block_stats(f, c, row0, code_ranges, factor_ranges, sample, exact_levels=False):
     """Statistics of one chunk: a dict; errors are returned, not raised (see the module).
     ``sample``: global row numbers whose rows to return too (those in this chunk);
     ``exact_levels``: the levels of every row (else sampled rows' for large integer chunks,
     flagged ``sampled``)."""
+    # large integer chunks: the levels of every _STRIDE-th row, as the in-memory path tries
+    from ._information import _SAMPLED_LEVELS_ROWS, _STRIDE
+
     out = dict(n=f.shape[0])
     if f.shape[0] == 0:
         return out
@@ -163,7 +159,7 @@ def _block_stats(f, c, row0, code_ranges, factor_ranges, sample, exact_levels=Fa
     return out
 
 
-def _merge_stats(parts, n_factors, n_codes):
+def _merge_stats(parts, n_factors):
     """Fold the chunks' statistics in row order; raise the first chunk's error."""
     bad = {}
     for p in parts:
@@ -207,10 +203,19 @@ def statistics(factors, codes, *, code_ranges=True, factor_ranges=False, sample=
     task = delayed(_block_stats, pure=True)
     parts = _compute(*[task(f, c, r, code_ranges, factor_ranges, sample, exact_levels)
                        for f, c, r in _blocks(factors, codes)])
-    return _merge_stats(parts, factors.shape[1], codes.shape[1])
+    return _merge_stats(parts, factors.shape[1])
 
 
 # ---------------------------------------------------------------- pass 2: joint histograms
+
+def _validated(f, c, factor_binning=None):
+    """A chunk's factors and codes as the kernels read them; factors binned (float64 values,
+    as ``factor_labels`` bins them in memory) when ``factor_binning`` is given."""
+    f, c = check_factors(f, min_samples=1), check_codes(c, min_samples=1)
+    if factor_binning is not None:
+        f = apply_binning(np.asarray(f, dtype=np.float64), factor_binning, 1)
+    return f, c
+
 
 def _block_counts(f, c, levels, binning, factor_binning):
     """(counts, None) of one chunk's joint histogram, or (None, error)."""
@@ -219,10 +224,7 @@ def _block_counts(f, c, levels, binning, factor_binning):
     hist = JointHistogram._from_parts(levels, binning, n_threads=1)
     if f.shape[0] == 0:
         return hist.counts, None
-    f = check_factors(f, min_samples=1)
-    c = check_codes(c, min_samples=1)
-    if factor_binning is not None:
-        f = apply_binning(np.asarray(f, dtype=np.float64), factor_binning, 1)
+    f, c = _validated(f, c, factor_binning)
     try:
         if not hist._add(f, c, missing_level_ok=True):
             return None, _MISSING
@@ -235,15 +237,22 @@ def _block_counts(f, c, levels, binning, factor_binning):
 _MISSING = "missing level"
 
 
-def _sum_counts(*parts):
-    """Sum of (counts, error) pairs, keeping the first error (left to right: row order)."""
-    for counts, error in parts:
+def _sum(*parts):
+    """Elementwise sum of arrays, or of tuples of arrays, left to right."""
+    if isinstance(parts[0], tuple):
+        return tuple(_sum(*[p[i] for p in parts]) for i in range(len(parts[0])))
+    total = parts[0].copy()
+    for p in parts[1:]:
+        total += p
+    return total
+
+
+def _sum_or_error(*parts):
+    """Sum of (value, error) pairs, keeping the first error (left to right: row order)."""
+    for _, error in parts:
         if error is not None:
             return None, error
-    total = parts[0][0].copy()
-    for counts, _ in parts[1:]:
-        total += counts
-    return total, None
+    return _sum(*[value for value, _ in parts]), None
 
 
 def tree_sum(tasks, merge):
@@ -265,8 +274,8 @@ def joint_histogram(factors, codes, levels, binning, factor_binning=None):
 
     task = delayed(_block_counts, pure=True)
     total, error = _compute(tree_sum([task(f, c, levels, binning, factor_binning)
-                                      for f, c, _ in _blocks(factors, codes)], _sum_counts))[0]
-    if error is _MISSING or error == _MISSING:
+                                      for f, c, _ in _blocks(factors, codes)], _sum_or_error))[0]
+    if error == _MISSING:
         return None
     if error is not None:
         raise error
@@ -296,23 +305,39 @@ def factor_binning(levels, factor_ranges, factor_bins, strategy):
     return binning, binned
 
 
-def information(factors, codes, n_bins, strategy, code_range, factor_bins):
-    """:class:`fastdis._information.Information` of dask (factors, codes): the same
-    record, bit for bit, as the in-memory path on the same rows."""
-    from ._information import _check_level_counts, information_from_histogram
+def check_factor_bins(factors, factor_bins):
+    """(binned, factor_bins checked): whether factors are binned like codes first."""
     from ._validation import check_int
+
+    if factor_bins is None or factor_bins is False:
+        return False, factor_bins
+    factor_bins = check_int(factor_bins, "factor_bins", 2, 65535)
+    if factors.dtype.kind not in "iuf":
+        raise TypeError(f"factor_bins needs numeric factors, got dtype {factors.dtype}")
+    return True, factor_bins
+
+
+def _factor_levels(stats, factor_bins, strategy):
+    """(FactorLevels of the labels the metric groups or counts, their binning or None) from
+    the statistics pass (``factor_bins`` checked, or False)."""
+    values, fbinning = stats["levels"], None
+    if factor_bins:
+        fbinning, values = factor_binning(values, stats["factor_ranges"], factor_bins, strategy)
+    return FactorLevels(values), fbinning
+
+
+def information(factors, codes, n_bins, strategy, code_range, factor_bins):
+    """:class:`fastdis._information.Information` of dask (factors, codes), validated by
+    :func:`check_pair`: the same record, bit for bit, as the in-memory path on the same
+    rows."""
+    from ._information import _check_level_counts, information_from_histogram
 
     if strategy == "quantile":
         raise ValueError("strategy='quantile' needs the exact quantiles of every code, which "
                          "take a sort of all rows: not available for Dask arrays; use "
                          "strategy='uniform' (the default) or give the quantile edges as bins "
                          "yourself")
-    factors, codes = check_pair(factors, codes)
-    binned = factor_bins is not None and factor_bins is not False
-    if binned:
-        factor_bins = check_int(factor_bins, "factor_bins", 2, 65535)
-        if factors.dtype.kind not in "iuf":
-            raise TypeError(f"factor_bins needs numeric factors, got dtype {factors.dtype}")
+    binned, factor_bins = check_factor_bins(factors, factor_bins)
     if code_range is None and not binned:
         stats = shared_statistics(factors, codes)
     else:
@@ -324,18 +349,11 @@ def information(factors, codes, n_bins, strategy, code_range, factor_bins):
     else:
         mins, maxs = stats["code_ranges"]
         binning = range_strategy_binning(mins, maxs, _code_dtype(codes.dtype), n_bins, strategy)
-    for attempt in range(2):
-        level_values, fbinning = stats["levels"], None
-        if binned:
-            fbinning, level_values = factor_binning(level_values, stats["factor_ranges"],
-                                                    factor_bins, strategy)
-        levels = FactorLevels(level_values)
-        if not stats["sampled"]:
-            _check_level_counts(levels.n_levels, stats["n"])
+    for _ in range(2):
+        levels, fbinning = _factor_levels(stats, factor_bins, strategy)
         hist = joint_histogram(factors, codes, levels, binning, fbinning)
         if hist is not None:
-            if stats["sampled"]:
-                _check_level_counts(levels.n_levels, stats["n"])
+            _check_level_counts(levels.n_levels, stats["n"])
             return information_from_histogram(hist)
         # a value the sampled rows missed: the levels of every row, and count again
         stats = statistics(factors, codes, code_ranges=False, factor_ranges=binned,
@@ -405,10 +423,7 @@ def _block_levels(f, c, levels, fbinning, e):
     if f.shape[0] == 0:
         return (np.zeros((total, d)), np.full((total, d), np.inf), np.full((total, d), -np.inf),
                 np.zeros(total, dtype=np.int64))
-    f = check_factors(f, min_samples=1)
-    c = check_codes(c, min_samples=1)
-    if fbinning is not None:
-        f = apply_binning(np.asarray(f, dtype=np.float64), fbinning, 1)
+    f, c = _validated(f, c, fbinning)
     if e.any():
         c = np.array(c, dtype=np.float64)
         c[:, e != 0] = np.ldexp(c[:, e != 0], -e[e != 0])
@@ -431,18 +446,9 @@ def _merge_levels(*parts):
 def grouping(factors, codes, factor_bins, strategy):
     """Pass 1 for the intervention metrics' grouping: (FactorLevels of the labels that group
     the rows, the factor binning or None, the statistics)."""
-    from ._validation import check_int
-
-    binned = factor_bins is not None and factor_bins is not False
-    if binned:
-        factor_bins = check_int(factor_bins, "factor_bins", 2, 65535)
-        if factors.dtype.kind not in "iuf":
-            raise TypeError(f"factor_bins needs numeric factors, got dtype {factors.dtype}")
+    binned, factor_bins = check_factor_bins(factors, factor_bins)
     stats = statistics(factors, codes, factor_ranges=binned, exact_levels=True)
-    values, fbinning = stats["levels"], None
-    if binned:
-        fbinning, values = factor_binning(values, stats["factor_ranges"], factor_bins, strategy)
-    return FactorLevels(values), fbinning, stats
+    return (*_factor_levels(stats, factor_bins, strategy), stats)
 
 
 def level_moments(factors, codes, levels, fbinning, e):
@@ -537,13 +543,6 @@ def _block_quantized(mu, spread, f, row0, name, mu_name, levels, edges, do_tran)
     return (tables, row_h, np.asarray(n_fallback, dtype=np.int64), counts), None
 
 
-def _sum_quantized(*parts):
-    for value, error in parts:
-        if error is not None:
-            return None, error
-    return tuple(sum(v[i] for v, _ in parts) for i in range(4)), None
-
-
 def quantized_tables(post, factors, edges, do_tran):
     """The quantised estimator's tables over all chunks (summed: equal to the in-memory
     ones to rounding), the rows' entropy sums, the fallback counts, and with factors
@@ -564,7 +563,7 @@ def quantized_tables(post, factors, edges, do_tran):
     task = delayed(_block_quantized, pure=True)
     blocks = [task(b[0], b[1], b[2] if factors is not None else None, b[-1], post.name,
                    post.mu_name, levels, edges, do_tran) for b in _blocks(*arrays)]
-    value, error = _compute(tree_sum(blocks, _sum_quantized))[0]
+    value, error = _compute(tree_sum(blocks, _sum_or_error))[0]
     if error is not None:
         raise error
     return (*value, levels)
@@ -593,17 +592,10 @@ def _block_moments(f, c, ef, ez, f0, z0):
     if f.shape[0] == 0:
         K, d = f.shape[1], c.shape[1]
         return (np.zeros(K), np.zeros(K), np.zeros(d), np.zeros(d), np.zeros((K, d)))
-    f = check_factors(f, min_samples=1)
-    if f.dtype.kind == "b":
-        f = f.view(np.uint8)
-    elif f.dtype.kind not in "iu" and f.dtype not in (np.float32, np.float64):
-        f = f.astype(np.float64)
-    c = check_codes(c, min_samples=1)
-    return _kernels.cross_moments(f, c, ef, ez, f0, z0, 1)
+    from .metrics._sap import moment_factors
 
-
-def _sum_moments(*parts):
-    return tuple(sum(p[i] for p in parts) for i in range(5))
+    f, c = _validated(f, c)
+    return _kernels.cross_moments(moment_factors(f), c, ef, ez, f0, z0, 1)
 
 
 def squared_correlation(factors, codes):
@@ -612,7 +604,7 @@ def squared_correlation(factors, codes):
     added (equal to the in-memory r^2 to rounding)."""
     from dask import delayed
 
-    from .metrics._sap import moment_exponents, r2_from_moments
+    from .metrics._sap import moment_exponents, moment_factors, r2_from_moments
     from .metrics._scale import to_unit
 
     numeric_float = factors.dtype.kind not in "iub"
@@ -622,15 +614,11 @@ def squared_correlation(factors, codes):
     if numeric_float:
         frange = tuple(np.asarray(r, dtype=np.float64) for r in stats["factor_ranges"])
     first_f, first_c = _compute(factors[0], codes[0])
-    probe = np.asarray(first_f).reshape(1, -1)
-    if probe.dtype.kind == "b":
-        probe = probe.view(np.uint8)
-    elif probe.dtype.kind not in "iu" and probe.dtype not in (np.float32, np.float64):
-        probe = probe.astype(np.float64)
+    probe = moment_factors(np.asarray(first_f).reshape(1, -1))
     ef, ez = moment_exponents(probe, mins, maxs, frange)
     f0 = to_unit(probe[0], ef)
     z0 = to_unit(check_codes(np.asarray(first_c).reshape(1, -1), min_samples=1)[0], ez)
     task = delayed(_block_moments, pure=True)
     sums = _compute(tree_sum([task(f, c, ef, ez, f0, z0) for f, c, _ in _blocks(factors, codes)],
-                             _sum_moments))[0]
+                             _sum))[0]
     return r2_from_moments(sums, stats["n"])

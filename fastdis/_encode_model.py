@@ -1,6 +1,7 @@
 """``encode``: run an encoder over a data set in batches and collect its codes (or its
 posterior means and variances) as numpy arrays. torch is imported only when the encoder or
 the data are torch objects."""
+import contextlib
 import sys
 
 import numpy as np
@@ -59,8 +60,8 @@ def _outputs(out):
     """(codes, None) of a point encoder, or (mean, var) of a distribution: an object with
     ``mean`` and ``stddev`` / ``variance`` (torch.distributions.Normal), or a
     (mean, log-variance) pair."""
-    if hasattr(out, "mean") and (hasattr(out, "stddev") or hasattr(out, "variance")) and \
-            not isinstance(out, np.ndarray) and not (_torch() and isinstance(out, _torch().Tensor)):
+    # arrays and tensors have a mean() method but neither stddev nor variance
+    if hasattr(out, "mean") and (hasattr(out, "stddev") or hasattr(out, "variance")):
         mean = _numpy(out.mean, "mean")
         var = (_numpy(out.variance, "variance") if hasattr(out, "variance")
                else _numpy(out.stddev, "stddev") ** 2)
@@ -129,7 +130,7 @@ def encode(encoder, data, *, batch_size=256, device=None, progress=None):
         device = None if first is None else first.device
     n, batches = _batches(data, batch_size)
     means, variances, kind = [], [], None
-    context = torch.inference_mode() if module else _Nothing()
+    context = torch.inference_mode() if module else contextlib.nullcontext()
     was_training = encoder.training if module else None
     if module:
         encoder.eval()
@@ -158,10 +159,3 @@ def encode(encoder, data, *, batch_size=256, device=None, progress=None):
     codes = np.concatenate(means)
     return (codes, np.concatenate(variances)) if kind else codes
 
-
-class _Nothing:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False

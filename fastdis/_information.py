@@ -196,13 +196,10 @@ def compute_information(factors, codes, *, n_bins=20, strategy="uniform", code_r
     if strategy not in STRATEGIES + ("minmax",):
         check_choice(strategy, "strategy", STRATEGIES)
     nt = check_n_threads(n_threads)
-    if chunked:
-        rng = None if code_range is None else np.asarray(code_range, dtype=np.float64).tobytes()
-        return shared("information", (factors, codes), (n_bins, strategy, rng, factor_bins),
-                      lambda: _dask.information(factors, codes, n_bins, strategy, code_range,
-                                                factor_bins))
 
     def compute():
+        if chunked:
+            return _dask.information(factors, codes, n_bins, strategy, code_range, factor_bins)
         labels = factor_labels(factors, factor_bins, strategy, nt)
         binning = make_binning(codes, n_bins, strategy, code_range, nt)
         return information_from_histogram(_count(labels, codes, binning, nt))

@@ -1,7 +1,5 @@
 """Readers of the standard ground-truth files, on tiny synthetic files with the same layouts
 (full factor grids, 1-4 pixel images): factors, lazy images, the sampling protocol."""
-import zipfile
-
 import numpy as np
 import pytest
 

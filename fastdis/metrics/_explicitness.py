@@ -74,18 +74,16 @@ def _used_ranges(codes, fit_rows, eval_rows, nt):
 def _dask_rows(factors, codes, fit_rows, eval_rows, factor_bins, multinomial):
     """Dask inputs: the selected rows gathered (renumbered), factors binned with the bins of
     all rows, and the code ranges the scaling reads (all rows' for min-max scaling)."""
-    binned = factor_bins is not None and factor_bins is not False
+    binned, factor_bins = _dask.check_factor_bins(factors, factor_bins)
     stats = None
     if binned or not multinomial:
         stats = _dask.statistics(factors, codes, factor_ranges=binned)
     factors, codes, (fit_rows, eval_rows) = _dask.gather(factors, codes, fit_rows, eval_rows)
     if binned:
-        from .._discretize import apply_binning, range_strategy_binning
-        from .._validation import check_int
+        from .._discretize import apply_binning
 
-        bins = check_int(factor_bins, "factor_bins", 2, 65535)
-        lo, hi = (np.asarray(r, dtype=np.float64) for r in stats["factor_ranges"])
-        binning = range_strategy_binning(lo, hi, np.dtype(np.float64), bins, "minmax")
+        binning, _ = _dask.factor_binning(stats["levels"], stats["factor_ranges"], factor_bins,
+                                          "minmax")
         factors = apply_binning(np.asarray(factors, dtype=np.float64), binning)
     mins, maxs = (_used_ranges(codes, fit_rows, eval_rows, 0) if multinomial
                   else stats["code_ranges"])

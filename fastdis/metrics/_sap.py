@@ -32,14 +32,21 @@ def squared_correlation(factors, codes, code_ranges=None, n_threads=0):
     factor gives 0. ``code_ranges``: the codes' (mins, maxs), if already known.
     """
     mins, maxs = code_ranges if code_ranges is not None else (codes.min(0), codes.max(0))
-    if factors.dtype.kind == "b":
-        factors = factors.view(np.uint8)
-    elif factors.dtype.kind not in "iu" and factors.dtype not in (np.float32, np.float64):
-        factors = factors.astype(np.float64)
+    factors = moment_factors(factors)
     ef, ez = moment_exponents(factors, mins, maxs)
     f0, z0 = to_unit(factors[0], ef), to_unit(codes[0], ez)
     sums = _kernels.cross_moments(factors, codes, ef, ez, f0, z0, n_threads)
     return r2_from_moments(sums, factors.shape[0])
+
+
+def moment_factors(factors):
+    """Numeric factors as the moment kernel reads them: booleans as uint8, integers and
+    float32/64 as they are, other floats as float64."""
+    if factors.dtype.kind == "b":
+        return factors.view(np.uint8)
+    if factors.dtype.kind not in "iu" and factors.dtype not in (np.float32, np.float64):
+        return factors.astype(np.float64)
+    return factors
 
 
 def moment_exponents(factors, code_mins, code_maxs, factor_range=None):
