@@ -93,15 +93,15 @@ def main():
     import distributed
 
     import fastdis
-    from fastdis._cli_lazy import read_lazy
+    from fastdis._cli_lazy import read_lazy_pair
 
     t0 = time.perf_counter()
     write_shards(args.dir, args.rows)
     print(f"shards ready in {time.perf_counter() - t0:.1f} s")
     f_mem = np.load(os.path.join(args.dir, "factors", "part0000.npy"))[:args.memory_rows]
     z_mem = np.load(os.path.join(args.dir, "codes", "part0000.npy"))[:args.memory_rows]
-    codes = read_lazy(os.path.join(args.dir, "codes"))
-    factors = read_lazy(os.path.join(args.dir, "factors"), chunk_rows=codes.chunks[0][0])
+    factors, codes = read_lazy_pair((os.path.join(args.dir, "factors"), None, "factors"),
+                                    (os.path.join(args.dir, "codes"), None, "codes"))
     assert factors.shape[0] == args.rows
 
     cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,

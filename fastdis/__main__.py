@@ -10,7 +10,7 @@ import time
 import warnings
 
 from ._cli_io import DELIMITED, Table, UsageError, read_array
-from ._cli_lazy import is_lazy, read_lazy, scheduler
+from ._cli_lazy import is_lazy, read_lazy, read_lazy_pair, scheduler
 
 EXIT_OK, EXIT_INTERNAL, EXIT_USAGE, EXIT_METRIC_FAILED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 EXIT_STATUSES = """exit status:
@@ -190,10 +190,9 @@ def _evaluate(args):
     if args.factors == args.codes and args.factors.lower().endswith(".npz"):
         fkey, ckey = fkey or "factors", ckey or "codes"  # one file holding both
     _check_outputs(args)
-    if is_lazy(args.codes):  # the factors then read in the codes' chunks
-        codes = _read(args.codes, ckey, args.header, "--codes-key")
-        factors = _read(args.factors, fkey, args.header, "--factors-key",
-                        _chunk_rows(codes.array))
+    if is_lazy(args.codes) and is_lazy(args.factors):  # one task reads a chunk of both
+        factors, codes = (Table(a, None, []) for a in read_lazy_pair(
+            (args.factors, fkey, "--factors-key"), (args.codes, ckey, "--codes-key")))
     else:
         factors = _read(args.factors, fkey, args.header, "--factors-key")
         codes = _read(args.codes, ckey, args.header, "--codes-key")
@@ -246,18 +245,11 @@ def _names_list(text):
     return names
 
 
-def _read(path, key, header, option, chunk_rows=None):
+def _read(path, key, header, option):
     """The file's Table: read now, or (a folder, an HDF5 file) a lazy dask array."""
     if is_lazy(path):
-        return Table(read_lazy(path, key, option, chunk_rows), None, [])
+        return Table(read_lazy(path, key, option), None, [])
     return read_array(path, key, header, option)
-
-
-def _chunk_rows(array):
-    """The rows per chunk of a lazily read array (its first chunk's), else None: the factors
-    are then read in the codes' chunks (each task reads the same rows of both)."""
-    chunks = getattr(array, "chunks", None)
-    return int(chunks[0][0]) if chunks and chunks[0] else None
 
 
 def _read_spread(args):

@@ -42,19 +42,89 @@ def _dask_array(path):
     return da
 
 
+class _Source:
+    """The rows of one file (or folder of shards) and how a task reads them: ``pieces`` of
+    (first row, row count, read, args), ``read(*args, r0, r1)`` giving the piece's rows
+    [r0, r1); ``step``: rows per chunk (a power of two of ~256 MiB, or a whole number of
+    the file's own chunks)."""
+
+    def __init__(self, path, pieces, n_cols, dtype, step):
+        self.path, self.pieces, self.n_cols, self.dtype = path, pieces, n_cols, dtype
+        self.n_rows = pieces[-1][0] + pieces[-1][1]
+        self.step = step
+
+    def task(self, r0, r1):
+        """(read, args, local r0, local r1) of rows [r0, r1), which lie in one piece."""
+        for start, n, read, args in self.pieces:
+            if start <= r0 and r1 <= start + n:
+                return read, args, r0 - start, r1 - start
+        raise AssertionError("chunk across pieces")  # _bounds cuts at every piece boundary
+
+
+def _read_rows(*tasks):
+    """Each source's rows of one chunk, read by one task: a chunk's factors and codes are
+    then on the same worker (nothing shipped between workers before its metric task)."""
+    rows = tuple(read(*args, r0, r1) for read, args, r0, r1 in tasks)
+    return rows if len(rows) > 1 else rows[0]
+
+
+def _bounds(sources):
+    """Chunks of rows (r0, r1): cut at every piece boundary of every source, then every
+    ``step`` rows (the smallest step of the sources: chunks are split, never grown)."""
+    cuts = sorted({start for s in sources for start, _, _, _ in s.pieces} | {sources[0].n_rows})
+    step = min(s.step for s in sources)
+    return [(r0, min(r0 + step, b1)) for b0, b1 in zip(cuts[:-1], cuts[1:])
+            for r0 in range(b0, b1, step)]
+
+
+def _arrays(sources):
+    """One dask array per source, their chunk [r0, r1) read by one task for all of them."""
+    import dask
+    import dask.array as da
+
+    task = dask.delayed(_read_rows, pure=True, nout=len(sources))
+    blocks = [[] for _ in sources]
+    for r0, r1 in _bounds(sources):
+        rows = task(*[s.task(r0, r1) for s in sources])
+        for i, s in enumerate(sources):
+            part = rows[i] if len(sources) > 1 else rows
+            blocks[i].append(da.from_delayed(part, shape=(r1 - r0, s.n_cols), dtype=s.dtype))
+    return [da.concatenate(b, axis=0) if len(b) > 1 else b[0] for b in blocks]
+
+
+def _zarr_rows(path, key, r0, r1):
+    """Rows [r0, r1) of a zarr array, opened by the task that reads them."""
+    import zarr
+
+    return zarr.open_array(store=path, path=key or "", mode="r")[r0:r1]
+
+
 def _zarr(path, key):
-    da = _dask_array(path)
+    _dask_array(path)
     try:
-        import zarr  # noqa: F401 - from_zarr needs it
+        import zarr
     except ImportError:
         raise UsageError(f"{path}: a zarr store; reading it needs zarr: pip install zarr") from None
     try:
-        return da.from_zarr(path, component=key)
+        array = zarr.open_array(store=path, path=key or "", mode="r")
     except Exception as exc:  # noqa: BLE001 - zarr raises many types on a bad store
         what = f"array {key!r} of " if key else ""
         raise UsageError(f"{path}: cannot read the {what}zarr store ({type(exc).__name__}: "
                          f"{exc}); name an array inside a group with --factors-key / "
                          "--codes-key") from None
+    if array.ndim != 2:
+        raise UsageError(f"{path}: a {array.ndim}-D array, expected 2-D (rows, columns)")
+    _check_dtype(path, array.dtype)
+    if array.shape[0] == 0:
+        raise UsageError(f"{path}: the zarr array has no rows")
+    return _Source(path, [(0, array.shape[0], _zarr_rows, (path, key))], array.shape[1],
+                   array.dtype, _whole_chunks(array.shape[1], array.dtype, array.chunks))
+
+
+def _whole_chunks(n_cols, dtype, chunks):
+    """Rows per chunk: ~256 MiB, a whole number of the file's own row chunks if it has any."""
+    rows = _rows_per_chunk(n_cols, dtype)
+    return chunks[0] * max(1, rows // chunks[0]) if chunks else rows
 
 
 def _npy_rows(path, r0, r1):
@@ -74,20 +144,7 @@ def _hdf5_rows(path, key, r0, r1):
         return f[key][r0:r1]
 
 
-def _lazy_rows(read, args, n_rows, n_cols, dtype, rows_per_chunk):
-    """A dask array whose chunk of rows [r0, r1) is ``read(*args, r0, r1)``: only the
-    arguments (paths) travel to the workers, never the data."""
-    import dask
-
-    da = _dask_array(args[0])
-    task = dask.delayed(read, pure=True)
-    blocks = [da.from_delayed(task(*args, r0, min(r0 + rows_per_chunk, n_rows)),
-                              shape=(min(rows_per_chunk, n_rows - r0), n_cols), dtype=dtype)
-              for r0 in range(0, n_rows, rows_per_chunk)]
-    return da.concatenate(blocks, axis=0) if len(blocks) > 1 else blocks[0]
-
-
-def _shards(path, chunk_rows=None):
+def _shards(path):
     import numpy as np
 
     _dask_array(path)
@@ -95,7 +152,7 @@ def _shards(path, chunk_rows=None):
     if not files:
         raise UsageError(f"{path}: a folder with neither a zarr store (zarr.json, .zarray) nor "
                          ".npy shards")
-    parts, first = [], None
+    pieces, first, start = [], None, 0
     for name in files:
         try:
             shard = np.load(name, mmap_mode="r", allow_pickle=False)
@@ -112,17 +169,15 @@ def _shards(path, chunk_rows=None):
                              f"match the first shard's ({first.shape[1]} columns, "
                              f"{first.dtype})")
         if shard.shape[0]:
-            parts.append(_lazy_rows(_npy_rows, (name,), shard.shape[0], shard.shape[1],
-                                    shard.dtype,
-                                    chunk_rows or _rows_per_chunk(shard.shape[1], shard.dtype)))
-    if not parts:
+            pieces.append((start, shard.shape[0], _npy_rows, (name,)))
+            start += shard.shape[0]
+    if not pieces:
         raise UsageError(f"{path}: every .npy shard is empty")
-    import dask.array as da
+    return _Source(path, pieces, first.shape[1], first.dtype,
+                   _rows_per_chunk(first.shape[1], first.dtype))
 
-    return da.concatenate(parts, axis=0) if len(parts) > 1 else parts[0]
 
-
-def _hdf5(path, key, option, chunk_rows=None):
+def _hdf5(path, key, option):
     _dask_array(path)
     try:
         import h5py
@@ -142,31 +197,37 @@ def _hdf5(path, key, option, chunk_rows=None):
             raise UsageError(f"{path}: dataset {key!r} is {dataset.ndim}-D, expected 2-D "
                              "(rows, columns)")
         _check_dtype(path, dataset.dtype, f"dataset {key!r}")
-        rows = chunk_rows or _rows_per_chunk(dataset.shape[1], dataset.dtype)
-        step = dataset.chunks[0] * max(1, rows // dataset.chunks[0]) \
-            if dataset.chunks and not chunk_rows else rows
-        shape, dtype = dataset.shape, dataset.dtype
+        shape, dtype, chunks = dataset.shape, dataset.dtype, dataset.chunks
     if shape[0] == 0:
         raise UsageError(f"{path}: dataset {key!r} has no rows")
-    return _lazy_rows(_hdf5_rows, (path, key), shape[0], shape[1], dtype, step)
+    return _Source(path, [(0, shape[0], _hdf5_rows, (path, key))], shape[1], dtype,
+                   _whole_chunks(shape[1], dtype, chunks))
 
 
-def read_lazy(path, key=None, option="--factors-key / --codes-key", chunk_rows=None):
-    """A dask array of the data at ``path`` (see the module docstring); ``chunk_rows``:
-    rows per chunk of .npy shards and HDF5 datasets (default: ~256 MiB), e.g. the chunks of
-    the array it goes with, so that each task reads the same rows of both."""
+def _source(path, key, option):
     if path.lower().endswith(HDF5):
-        return _hdf5(path, key, option, chunk_rows)
+        return _hdf5(path, key, option)
     if any(os.path.exists(os.path.join(path, m)) for m in ("zarr.json", ".zarray", ".zgroup")):
-        array = _zarr(path, key)
-    else:
-        if key is not None:
-            raise UsageError(f"{option} names an array inside a .npz, zarr group or HDF5 file; "
-                             f"{path} is a folder of .npy shards")
-        array = _shards(path, chunk_rows)
-    if array.ndim != 2:
-        raise UsageError(f"{path}: a {array.ndim}-D array, expected 2-D (rows, columns)")
-    return array
+        return _zarr(path, key)
+    if key is not None:
+        raise UsageError(f"{option} names an array inside a .npz, zarr group or HDF5 file; "
+                         f"{path} is a folder of .npy shards")
+    return _shards(path)
+
+
+def read_lazy(path, key=None, option="--factors-key / --codes-key"):
+    """A dask array of the data at ``path`` (see the module docstring)."""
+    return _arrays([_source(path, key, option)])[0]
+
+
+def read_lazy_pair(factors, codes):
+    """The dask arrays of two files read lazily, ``factors`` and ``codes`` each a (path,
+    key, option): when they have the same rows, each chunk's factors and codes are read by
+    one task (the chunks cut where either file's shards end)."""
+    sources = [_source(*factors), _source(*codes)]
+    if sources[0].n_rows != sources[1].n_rows:  # evaluate() says what is wrong
+        return _arrays(sources[:1])[0], _arrays(sources[1:])[0]
+    return tuple(_arrays(sources))
 
 
 @contextlib.contextmanager

@@ -102,7 +102,23 @@ def _blocks(*arrays):
     """(each array's chunk, ..., first row) of every chunk of rows, as delayed objects, in
     row order; the arrays have the same row chunks and one chunk of columns."""
     starts = np.concatenate([[0], np.cumsum(arrays[0].chunks[0])[:-1]]).astype(np.int64)
-    return list(zip(*[a.to_delayed().ravel() for a in arrays], (int(s) for s in starts)))
+    return list(zip(*[a.to_delayed(optimize_graph=False).ravel()
+                      for a in _optimized_together(arrays)], (int(s) for s in starts)))
+
+
+def _optimized_together(arrays):
+    """The arrays with their graphs optimised as one. Optimised one by one (as
+    ``to_delayed`` does), a chunk read shared by two arrays -- factors and codes read by one
+    task, as ``fastdis evaluate`` reads files -- is fused into each array's chunk: read
+    twice, by two tasks the scheduler may place on different workers, and one of them then
+    shipped to the other for the chunk's task."""
+    import dask.array as da
+    from dask.highlevelgraph import HighLevelGraph
+
+    graph = HighLevelGraph.merge(*[a.__dask_graph__() for a in arrays])
+    keys = [a.__dask_keys__() for a in arrays]
+    dsk = arrays[0].__dask_optimize__(graph, keys)
+    return [da.Array(dsk, a.name, a.chunks, a.dtype) for a in arrays]
 
 
 def _as_rows(x, name, chunks):

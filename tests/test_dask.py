@@ -437,3 +437,31 @@ def test_levels_from_sampled_rows_and_a_value_they_miss():
         assert getattr(fastdis, metric)(F, Z) == getattr(fastdis, metric)(f, z)
     assert fastdis.mig(F, Z, convention="ubisoft") == fastdis.mig(f, z, convention="ubisoft")
     assert fastdis.irs(F, Z) == pytest.approx(fastdis.irs(f, z), rel=1e-13)
+
+
+def _chunks_shipped(client):
+    """Keys of array chunks (tuples) and file reads fetched from another worker so far."""
+    def log(dask_worker):
+        return [str(k) for e in dask_worker.transfer_incoming_log for k in e["keys"]
+                if isinstance(k, tuple) or str(k).startswith("_read_rows")]
+    return sum(client.run(log).values(), [])
+
+
+def test_files_on_a_cluster_ship_tables_not_rows(client, tmp_path):
+    """``fastdis evaluate``'s readers: one task reads a chunk of the factors and the codes, so
+    each chunk's metric task runs where its rows are (read separately, or optimised one
+    array at a time, the scheduler puts the two reads on different workers and ships one)."""
+    from fastdis._cli_lazy import read_lazy_pair
+
+    f, z = _data(n=40000, seed=9)
+    for name, x, cuts in (("f", f, (0, 9000, 21000, 40000)), ("z", z, (0, 13000, 40000))):
+        (tmp_path / name).mkdir()
+        for i, (r0, r1) in enumerate(zip(cuts[:-1], cuts[1:])):  # shards end at other rows
+            np.save(tmp_path / name / f"part{i}.npy", x[r0:r1])
+    F, Z = read_lazy_pair((str(tmp_path / "f"), None, "f"), (str(tmp_path / "z"), None, "z"))
+    assert F.chunks[0] == Z.chunks[0] == (9000, 4000, 8000, 19000)
+    before = _chunks_shipped(client)
+    report = fastdis.evaluate(F, Z, "information")
+    assert _chunks_shipped(client) == before
+    expected = fastdis.evaluate(f, z, "information")
+    assert all(_same(report[k], expected[k]) for k in expected)
