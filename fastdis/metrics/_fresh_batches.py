@@ -83,8 +83,8 @@ class _Encoder:
     def __call__(self, protocol, factors):
         x = protocol.data.observations(factors)
         torch = _torch()
-        if not isinstance(x, np.ndarray) and not (torch is not None and isinstance(x, torch.Tensor)):
-            x = np.asarray(x)
+        if not isinstance(x, np.ndarray) and not (torch and isinstance(x, torch.Tensor)):
+            x = np.asarray(x)  # lists and other array-likes: encode() takes arrays
         if len(x) != len(factors):
             raise ValueError(f"data.observations gave {len(x)} observations for {len(factors)} "
                              "factor rows")
