@@ -317,6 +317,12 @@ def test_bad_input_names_the_argument(kwargs, error, match):
             fastdis.intervention_scores(args["data"], args["encoder"], **options)
 
 
+def test_encode_names_an_encoder_whose_code_count_changes():
+    with pytest.raises(ValueError, match="1 codes per observation for some batches and 2"):
+        fastdis.encode(lambda x: x[:, :1 + (x[0, 0] > 0)], np.arange(8.0)[:, None] * [1, 1],
+                       batch_size=4)
+
+
 def test_torch_module():
     torch = pytest.importorskip("torch")
 

@@ -40,6 +40,9 @@ _SETTINGS["z_max_var"] = _SETTINGS["z_min_var"]
 # Batches whose factors are drawn together: a constant, so that the random stream (and the
 # value) does not depend on how the observations are cut into encoder calls.
 _ROUND = 64
+# Observations rendered at once (a whole number of encoder calls, one at least): fewer
+# Python-level steps per observation, a few MB of images at a time.
+_BLOCK = 1024
 
 
 class _Protocol:
@@ -78,6 +81,7 @@ class _Encoder:
 
     def __init__(self, encoder, batch_size, device, bar):
         self.encoder, self.batch_size, self.device, self.bar = encoder, batch_size, device, bar
+        self.block = batch_size * max(1, _BLOCK // batch_size)
         self.n_codes, self.calls = None, 0
 
     def __call__(self, protocol, factors):
@@ -109,15 +113,16 @@ class _Encoder:
 
 def _features(protocol, encoder, rounds, rows, reduce):
     """One feature row per batch: ``rounds`` yields the factors of whole batches of ``rows``
-    rows, in order; their observations are encoded ``encoder.batch_size`` at a time and each
-    batch's codes, (n, rows, n_codes), reduced by ``reduce`` once complete."""
+    rows, in order; their observations are rendered ``encoder.block`` at a time, encoded
+    ``encoder.batch_size`` at a time, and each batch's codes, (n, rows, n_codes), reduced by
+    ``reduce`` once complete."""
     out, pending, codes = [], None, None
     for factors in itertools.chain(rounds, (None,)):
         if factors is not None:
             pending = factors if pending is None else np.concatenate([pending, factors])
         while pending is not None and len(pending) and (
-                len(pending) >= encoder.batch_size or factors is None):
-            chunk, pending = pending[:encoder.batch_size], pending[encoder.batch_size:]
+                len(pending) >= encoder.block or factors is None):
+            chunk, pending = pending[:encoder.block], pending[encoder.block:]
             new = encoder(protocol, chunk)
             codes = new if codes is None else np.concatenate([codes, new])
             n = len(codes) // rows
