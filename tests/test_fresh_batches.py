@@ -210,16 +210,27 @@ def test_distribution_and_log_variance_outputs_score_their_mean():
 def test_a_user_simulator_follows_the_protocol():
     class Simulator:
         factor_sizes = [2, 3]
+        rendered = 0  # the most observations asked for at once
 
         def sample_factors(self, n, random_state):
             return np.column_stack([random_state.integers(0, s, n) for s in self.factor_sizes])
 
         def observations(self, factors):
+            self.rendered = max(self.rendered, len(factors))
             return [list(f) for f in factors]  # any array-like
 
-    value = fastdis.intervention_scores(Simulator(), lambda x: np.asarray(x, float),
-                                        random_state=0, **OPTIONS)
+    simulator = Simulator()
+    value = fastdis.intervention_scores(simulator, lambda x: np.asarray(x, float),
+                                        random_state=0, encode_batch_size=100, **OPTIONS)
     assert value == dict(z_diff=1.0, z_min_var=1.0, z_max_var=1.0)
+    # memory stays bounded: observations are rendered a block of encoder calls at a time
+    assert simulator.rendered == 1000
+
+
+def test_progress_bar(capsys):
+    pytest.importorskip("tqdm")
+    scores(progress=True)
+    assert "intervention_scores" in capsys.readouterr().err
 
 
 def test_collapsed_codes():
@@ -285,6 +296,7 @@ class Shaped:
 @pytest.mark.parametrize("kwargs, error, match", [
     (dict(data=NoProtocol()), TypeError, "data must follow the ground-truth protocol"),
     (dict(data=Shaped(sizes=[3])), ValueError, "data.factor_sizes has 1 factor"),
+    (dict(data=Shaped(sizes=3)), TypeError, "data.factor_sizes must be a sequence"),
     (dict(data=Shaped(sizes=[3, 1, 5])), ValueError, r"data.factor_sizes\[1\]"),
     (dict(data=Shaped(factors_shape=2)), ValueError, r"data.sample_factors"),
     (dict(data=Shaped(drop=1)), ValueError, "data.observations gave"),

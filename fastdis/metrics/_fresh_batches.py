@@ -58,7 +58,11 @@ class _Protocol:
                 "and observations(factors) -> inputs of the encoder, as "
                 f"fastdis.datasets.GroundTruthData does; {type(data).__name__} lacks "
                 f"{', '.join(missing) or 'callable sample_factors / observations'}")
-        sizes = list(data.factor_sizes)
+        try:
+            sizes = list(data.factor_sizes)
+        except TypeError:
+            raise TypeError(f"data.factor_sizes must be a sequence of integers (the number of "
+                            f"values of each factor), got {data.factor_sizes!r}") from None
         if len(sizes) < 2:
             raise ValueError(f"data.factor_sizes has {len(sizes)} factor(s); the metrics tell "
                              "which factor a batch intervened on, which needs two factors or more")
