@@ -29,7 +29,7 @@ from ._evaluate import available_metrics, evaluate
 from ._report import Report
 from ._compare import Comparison, compare
 from ._encode_model import encode
-from .metrics._fresh_batches import intervention_scores
+from .metrics.fresh import intervention_scores
 
 __all__ = [
     "__version__", "show_config", "discretize", "mutual_info_matrix", "entropy",
