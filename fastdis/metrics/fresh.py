@@ -199,14 +199,14 @@ def intervention_scores(data, encoder, metrics=METRICS, *, convention=None, rand
     6.7 million for the three under the defaults (6 million for Z-diff's 15,000 batches of
     200 pairs), 2.9 million for Z-diff and Z-min under ``"dlib"``.
 
-    Differences from disentanglement_lib: Z-min's pruned codes never win the vote (its
-    ``argmin`` over the active codes indexes the votes as if no code had been pruned),
-    ``num_active_dims`` counts the active codes (it reports all), and the global variance
-    is the unbiased one of all ``n_variance_estimate`` draws in both. Observations are drawn
-    as ``data`` draws them; disentanglement_lib's ``sample_observations_from_factors`` may
-    add randomness of its own (SmallNORB's instance), which belongs in ``observations``
-    here. The values equal, in distribution, those of the array metrics with
-    ``convention="dlib"`` on the codes of every row of a full factor grid.
+    Differences from disentanglement_lib, as in the array metrics: Z-min's pruned codes
+    never win the vote (its ``argmin`` over the active codes indexes the votes as if no code
+    had been pruned), a code of zero variance never votes, and ``num_active_dims`` counts
+    the active codes (it reports all). Observations are rendered as ``data`` renders them:
+    randomness that disentanglement_lib's ``sample_observations_from_factors`` adds
+    (SmallNORB's instance) belongs in ``observations`` here. The values equal, in
+    distribution, those of the array metrics with ``convention="dlib"`` on the codes of
+    every row of a full factor grid; the random streams differ, so not seed for seed.
 
     Examples
     --------
