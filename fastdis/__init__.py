@@ -7,7 +7,8 @@ metrics: :func:`z_diff`, :func:`z_min_var`, :func:`z_max_var`, :func:`irs`. Pred
 metrics: :func:`sap`, :func:`explicitness`, :func:`dci`. On the encoder's posterior (means
 and variances, Do & Tran 2020): :func:`informativeness`, :func:`separability`,
 :func:`interpretability`. All of them at once, sharing their work: :func:`evaluate` ->
-:class:`Report`.
+:class:`Report`. The intervention metrics of an encoder on fresh batches drawn from a data
+set's generative protocol: :func:`intervention_scores`.
 """
 __version__ = "0.1.0.dev0"
 
@@ -28,6 +29,7 @@ from ._evaluate import available_metrics, evaluate
 from ._report import Report
 from ._compare import Comparison, compare
 from ._encode_model import encode
+from .metrics.fresh import intervention_scores
 
 __all__ = [
     "__version__", "show_config", "discretize", "mutual_info_matrix", "entropy",
@@ -39,4 +41,5 @@ __all__ = [
     "gaussian_total_correlation", "gaussian_wasserstein_correlation", "mutual_info_score",
     "unsupervised_scores", "udr", "UDRResult",
     "evaluate", "available_metrics", "Report", "compare", "Comparison", "encode",
+    "intervention_scores",
 ]

@@ -156,6 +156,10 @@ def encode(encoder, data, *, batch_size=256, device=None, progress=None):
             encoder.train(was_training)
     if not means:
         raise ValueError("data gave no batch: nothing to encode")
+    widths = sorted({m.shape[1] for m in means})
+    if len(widths) > 1:
+        raise ValueError(f"the encoder returned {widths[0]} codes per observation for some "
+                         f"batches and {widths[-1]} for others: it must return the same number")
     codes = np.concatenate(means)
     return (codes, np.concatenate(variances)) if kind else codes
 

@@ -111,10 +111,7 @@ def z_diff(factors, codes, *, convention=None, random_state=None, n_threads=None
     rng = generator(random_state)
     n_train, n_eval = s["n_train"], s["n_eval"]
     targets, seed = targets_and_seed(rng, enc.n_factors, n_train + n_eval)
-    y_train, y_eval = targets[:n_train], targets[n_train:]
-    if len(np.unique(y_train)) < 2:
-        raise ValueError(f"z_diff: all {n_train} training batches intervene on the same factor, "
-                         f"so the classifier has one class to learn; increase n_train")
+    _check_two_classes(targets, n_train)
     if not (maxs > mins).any():
         warnings.warn("z_diff: every code is constant, so every feature is 0: the classifier "
                       "can only guess the most frequent factor of the training batches (a "
@@ -122,15 +119,30 @@ def z_diff(factors, codes, *, convention=None, random_state=None, n_threads=None
     scaled, e = rescale_extreme(codes, mins, maxs)
     features = draw(scaled, enc, targets, seed, _kernels.BATCH_PAIRS, L, s, nt, "z_diff",
                     vary_one=False)
+    train_acc, eval_acc = _classify(features, e, targets, n_train, max_iter, nt)
+    score = rescale_accuracy(eval_acc, enc.n_factors, s["scale"])
+    details = dict(train_accuracy=train_acc, eval_accuracy=eval_acc)
+    return (score, details) if return_details else score
+
+
+def _check_two_classes(targets, n_train):
+    """Z-diff's classifier needs two factors among the training batches' targets."""
+    if len(np.unique(targets[:n_train])) < 2:
+        raise ValueError(f"z_diff: all {n_train} training batches intervene on the same factor, "
+                         f"so the classifier has one class to learn; increase n_train")
+
+
+def _classify(features, e, targets, n_train, max_iter, nt):
+    """(train, eval) accuracies of Z-diff's logistic regression, fitted on the first
+    ``n_train`` batches' features (columns computed at scale 2**-e) and scored on the rest."""
     features, C = _classifier_input(features, e)
+    y_train, y_eval = targets[:n_train], targets[n_train:]
     model = Logistic(C=C, max_iter=max_iter, n_threads=total_threads(nt))
     with limit_threads(total_threads(nt)):  # n_threads counts the BLAS threads of the fit too
         model.fit(features[:n_train], y_train)
         train_acc = float(model.score(features[:n_train], y_train))
         eval_acc = float(model.score(features[n_train:], y_eval))
-    score = rescale_accuracy(eval_acc, enc.n_factors, s["scale"])
-    details = dict(train_accuracy=train_acc, eval_accuracy=eval_acc)
-    return (score, details) if return_details else score
+    return train_acc, eval_acc
 
 
 # Features whose largest value lies within 2**+-_LR_RANGE are fitted as they are.
@@ -179,23 +191,46 @@ def _variance_vote(metric, factors, codes, convention, random_state, n_threads, 
     global_var = np.var(scaled[np.sort(rows)], axis=0, ddof=1).astype(np.float64)
     with np.errstate(over="ignore", under="ignore"):  # inf / 0 thresholds compare as meant
         scaled_threshold = np.ldexp(threshold, -e)
-    # a code with no variance at all is never active, whatever the threshold: a 0/0 NaN
-    # would otherwise win the argmin (disentanglement_lib with threshold 0)
-    active = (np.sqrt(global_var) >= scaled_threshold) & (global_var > 0)
+    active, details = _active_codes(global_var, scaled_threshold)
     K, d = enc.n_factors, codes.shape[1]
-    details = dict(active_codes=np.flatnonzero(active), num_active_dims=int(active.sum()))
     if not active.any():
-        warnings.warn(f"{metric}: no code varies more than std_threshold={threshold}; the "
-                      "representation carries nothing to vote with: score 0", DegenerateWarning,
-                      stacklevel=3)
-        # disentanglement_lib's values in this case: no vote, accuracies 0
-        details.update(train_accuracy=0.0, eval_accuracy=0.0,
-                       votes=np.zeros((d, K), dtype=np.int64))
-        return (0.0, details) if return_details else 0.0
+        return _no_active_code(metric, threshold, details, d, K, return_details, stacklevel=4)
     n_train, n_eval = s["n_train"], s["n_eval"]
     targets, seed = targets_and_seed(rng, K, n_train + n_eval)
     variances = draw(scaled, enc, targets, seed, _kernels.BATCH_VARIANCE, L, s, nt,
                      metric, vary_one=argmax)
+    train_acc, eval_acc, train_votes = _majority_vote(variances, global_var, active, targets,
+                                                      n_train, K, argmax)
+    score = rescale_accuracy(eval_acc, K, s["scale"])
+    details.update(train_accuracy=train_acc, eval_accuracy=eval_acc, votes=train_votes)
+    return (score, details) if return_details else score
+
+
+def _active_codes(global_var, threshold):
+    """Codes that vote (global standard deviation at least ``threshold``), and the details
+    that name them."""
+    # a code with no variance at all is never active, whatever the threshold: a 0/0 NaN
+    # would otherwise win the argmin (disentanglement_lib with threshold 0)
+    active = (np.sqrt(global_var) >= threshold) & (global_var > 0)
+    return active, dict(active_codes=np.flatnonzero(active), num_active_dims=int(active.sum()))
+
+
+def _no_active_code(metric, threshold, details, d, K, return_details, stacklevel):
+    """The result of a variance metric when no code is active: 0, with a warning."""
+    warnings.warn(f"{metric}: no code varies more than std_threshold={threshold}; the "
+                  "representation carries nothing to vote with: score 0", DegenerateWarning,
+                  stacklevel=stacklevel)
+    # disentanglement_lib's values in this case: no vote, accuracies 0
+    details.update(train_accuracy=0.0, eval_accuracy=0.0, votes=np.zeros((d, K), dtype=np.int64))
+    return (0.0, details) if return_details else 0.0
+
+
+def _majority_vote(variances, global_var, active, targets, n_train, K, argmax):
+    """(train accuracy, eval accuracy, training votes (codes x factors)) of the majority-vote
+    classifier: in each batch the active code of smallest (``argmax``: largest) variance
+    relative to its global one votes for the batch's factor; each code is assigned the factor
+    it votes for most on the first ``n_train`` batches, and scored on the rest."""
+    d = len(global_var)
     normalized = np.where(active, variances / np.where(active, global_var, 1.0),
                           -np.inf if argmax else np.inf)
     votes_for = np.argmax(normalized, axis=1) if argmax else np.argmin(normalized, axis=1)
@@ -205,11 +240,8 @@ def _variance_vote(metric, factors, codes, convention, random_state, n_threads, 
     np.add.at(eval_votes, (votes_for[n_train:], targets[n_train:]), 1)
     classifier = np.argmax(train_votes, axis=1)  # majority vote: code -> factor
     train_acc = train_votes[np.arange(d), classifier].sum() / n_train
-    eval_acc = eval_votes[np.arange(d), classifier].sum() / n_eval
-    score = rescale_accuracy(float(eval_acc), K, s["scale"])
-    details.update(train_accuracy=float(train_acc), eval_accuracy=float(eval_acc),
-                   votes=train_votes)
-    return (score, details) if return_details else score
+    eval_acc = eval_votes[np.arange(d), classifier].sum() / (len(targets) - n_train)
+    return float(train_acc), float(eval_acc), train_votes
 
 
 @document
