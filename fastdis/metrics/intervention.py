@@ -14,12 +14,12 @@ import numpy as np
 
 from .. import _kernels
 from .._threads import limit_threads, total_threads
-from .._validation import check_int
+from .._validation import check_int, check_n_threads
 from .._warnings import DegenerateWarning
 from ._irs import irs
 from ._logistic import Logistic
-from ._sampling import (check_batches, check_real, document, draw, generator, prepare,
-                        rescale_accuracy, rescale_extreme, targets_and_seed)
+from ._sampling import (batch_source, check_batches, check_real, document, extreme_exponents,
+                        generator, rescale_accuracy, scale_columns, targets_and_seed)
 
 __all__ = ["z_diff", "z_min_var", "z_max_var", "irs"]
 
@@ -103,32 +103,34 @@ def z_diff(factors, codes, *, convention=None, random_state=None, n_threads=None
     """
     given = dict(batch_size=batch_size, n_train=n_train, n_eval=n_eval, max_iter=max_iter,
                  scale=scale, factor_bins=factor_bins)
-    s, enc, codes, nt, (mins, maxs) = prepare("z_diff", factors, codes, convention, n_threads,
-                                              given, return_ranges=True)
-    L = check_batches(s, codes.shape[0])
+    s, source = batch_source("z_diff", factors, codes, convention, n_threads, given)
+    L = check_batches(s, source.n_rows)
     max_iter = check_int(s["max_iter"], "max_iter", 1)
+    nt = check_n_threads(n_threads)
 
     rng = generator(random_state)
     n_train, n_eval = s["n_train"], s["n_eval"]
-    targets, seed = targets_and_seed(rng, enc.n_factors, n_train + n_eval)
+    targets, seed = targets_and_seed(rng, source.n_factors, n_train + n_eval)
     y_train, y_eval = targets[:n_train], targets[n_train:]
     if len(np.unique(y_train)) < 2:
         raise ValueError(f"z_diff: all {n_train} training batches intervene on the same factor, "
                          f"so the classifier has one class to learn; increase n_train")
+    # the rows the batches read, checked and ranged as they are reduced
+    features, (mins, maxs) = source.reduce(targets, seed, _kernels.BATCH_PAIRS, L, s, False)
     if not (maxs > mins).any():
         warnings.warn("z_diff: every code is constant, so every feature is 0: the classifier "
                       "can only guess the most frequent factor of the training batches (a "
                       "score near 0)", DegenerateWarning, stacklevel=2)
-    scaled, e = rescale_extreme(codes, mins, maxs)
-    features = draw(scaled, enc, targets, seed, _kernels.BATCH_PAIRS, L, s, nt, "z_diff",
-                    vary_one=False)
+    e = extreme_exponents(mins, maxs)
+    if e.any():  # differences that would overflow: the same batches on codes rescaled
+        features = source.rescaled(e)
     features, C = _classifier_input(features, e)
     model = Logistic(C=C, max_iter=max_iter, n_threads=total_threads(nt))
     with limit_threads(total_threads(nt)):  # n_threads counts the BLAS threads of the fit too
         model.fit(features[:n_train], y_train)
         train_acc = float(model.score(features[:n_train], y_train))
         eval_acc = float(model.score(features[n_train:], y_eval))
-    score = rescale_accuracy(eval_acc, enc.n_factors, s["scale"])
+    score = rescale_accuracy(eval_acc, source.n_factors, s["scale"])
     details = dict(train_accuracy=train_acc, eval_accuracy=eval_acc)
     return (score, details) if return_details else score
 
@@ -163,26 +165,33 @@ def _classifier_input(features, e):
 
 def _variance_vote(metric, factors, codes, convention, random_state, n_threads, given, argmax,
                    return_details):
-    s, enc, codes, nt, ranges = prepare(metric, factors, codes, convention, n_threads, given,
-                                        return_ranges=True)
-    L = check_batches(s, codes.shape[0])
+    s, source = batch_source(metric, factors, codes, convention, n_threads, given)
+    L = check_batches(s, source.n_rows)
     rng = generator(random_state)
     n_var = check_int(s["n_variance_estimate"], "n_variance_estimate", 2)
     threshold = check_real(s["std_threshold"], "std_threshold", 0.0)
-    # variances are ratios within a column: computed on codes rescaled by exact powers of
-    # two where squares would over- or underflow, the threshold rescaled with them
-    scaled, e = rescale_extreme(codes, *ranges)
     if s["replace"]:  # disentanglement_lib: observations drawn with replacement
-        rows = rng.integers(0, codes.shape[0], size=n_var)
+        rows = rng.integers(0, source.n_rows, size=n_var)
     else:
-        rows = rng.choice(codes.shape[0], size=min(n_var, codes.shape[0]), replace=False)
-    global_var = np.var(scaled[np.sort(rows)], axis=0, ddof=1).astype(np.float64)
-    with np.errstate(over="ignore", under="ignore"):  # inf / 0 thresholds compare as meant
-        scaled_threshold = np.ldexp(threshold, -e)
-    # a code with no variance at all is never active, whatever the threshold: a 0/0 NaN
-    # would otherwise win the argmin (disentanglement_lib with threshold 0)
-    active = (np.sqrt(global_var) >= scaled_threshold) & (global_var > 0)
-    K, d = enc.n_factors, codes.shape[1]
+        rows = rng.choice(source.n_rows, size=min(n_var, source.n_rows), replace=False)
+    sample = source.take(np.sort(rows))  # (checked: NaN / inf there is an error)
+    # variances are ratios within a column: computed on codes rescaled by exact powers of
+    # two where squares would over- or underflow (e from the rows read), the threshold
+    # rescaled with them
+    e = extreme_exponents(sample.min(axis=0), sample.max(axis=0))
+    global_var, active = _active_codes(sample, e, threshold)
+    K, d = source.n_factors, sample.shape[1]
+    if active.any():
+        n_train, n_eval = s["n_train"], s["n_eval"]
+        targets, seed = targets_and_seed(rng, K, n_train + n_eval)
+        variances, (lo, hi) = source.reduce(targets, seed, _kernels.BATCH_VARIANCE, L, s,
+                                            argmax)
+        e_all = extreme_exponents(np.minimum(lo, sample.min(axis=0)),
+                                  np.maximum(hi, sample.max(axis=0)))
+        if e_all.any():  # squares that would over- or underflow: the same batches rescaled
+            variances = source.rescaled(e_all)
+        if (e_all != e).any():
+            global_var, active = _active_codes(sample, e_all, threshold)
     details = dict(active_codes=np.flatnonzero(active), num_active_dims=int(active.sum()))
     if not active.any():
         warnings.warn(f"{metric}: no code varies more than std_threshold={threshold}; the "
@@ -192,10 +201,6 @@ def _variance_vote(metric, factors, codes, convention, random_state, n_threads, 
         details.update(train_accuracy=0.0, eval_accuracy=0.0,
                        votes=np.zeros((d, K), dtype=np.int64))
         return (0.0, details) if return_details else 0.0
-    n_train, n_eval = s["n_train"], s["n_eval"]
-    targets, seed = targets_and_seed(rng, K, n_train + n_eval)
-    variances = draw(scaled, enc, targets, seed, _kernels.BATCH_VARIANCE, L, s, nt,
-                     metric, vary_one=argmax)
     normalized = np.where(active, variances / np.where(active, global_var, 1.0),
                           -np.inf if argmax else np.inf)
     votes_for = np.argmax(normalized, axis=1) if argmax else np.argmin(normalized, axis=1)
@@ -210,6 +215,18 @@ def _variance_vote(metric, factors, codes, convention, random_state, n_threads, 
     details.update(train_accuracy=float(train_acc), eval_accuracy=float(eval_acc),
                    votes=train_votes)
     return (score, details) if return_details else score
+
+
+def _active_codes(sample, e, threshold):
+    """(global variances, active codes) from the variance-estimate rows, columns rescaled
+    by 2**-e (e != 0 only where squares would over- or underflow)."""
+    x = scale_columns(sample, e) if e.any() else sample
+    global_var = np.var(x, axis=0, ddof=1).astype(np.float64)
+    with np.errstate(over="ignore", under="ignore"):  # inf / 0 thresholds compare as meant
+        scaled_threshold = np.ldexp(threshold, -e)
+    # a code with no variance at all is never active, whatever the threshold: a 0/0 NaN
+    # would otherwise win the argmin (disentanglement_lib with threshold 0)
+    return global_var, (np.sqrt(global_var) >= scaled_threshold) & (global_var > 0)
 
 
 @document
