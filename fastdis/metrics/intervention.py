@@ -68,7 +68,9 @@ def z_diff(factors, codes, *, convention=None, random_state=None, n_threads=None
     it, so the score saturates at 1 easily; after the chance correction it can be
     negative. If every code is constant the features are all 0 and the classifier can
     only guess the most frequent factor (a score near 0, with a
-    :class:`fastdis.DegenerateWarning`). Needs two factors or more.
+    :class:`fastdis.DegenerateWarning`). Needs two factors or more. Only the rows the
+    batches read are checked, as the references read only those: NaN or infinity there
+    is a ValueError naming its column and row; a row no batch draws is never read.
 
     The logistic regression (L2 penalty, ``C=1``) is not scale invariant: multiplying
     the codes by ``s`` is multiplying ``C`` by ``s**2``, so codes of magnitude 1e-3 or
@@ -278,7 +280,10 @@ def z_min_var(factors, codes, *, convention=None, random_state=None, n_threads=N
     ``batch_size`` distinct rows (with replacement when the value has fewer rows). If
     every code is collapsed the score is 0, with a :class:`fastdis.DegenerateWarning`
     (the survey code crashes), and the details hold accuracies 0 and no vote (as
-    disentanglement_lib returns). Needs two factors or more. The threshold applies to the
+    disentanglement_lib returns). Needs two factors or more. Only the rows read -- the
+    ``n_variance_estimate`` rows and the batches' rows -- are checked, as the references
+    read only those: NaN or infinity there is a ValueError naming its column and row. The
+    threshold applies to the
     raw scale of the codes, so the metric is not scale invariant; with
     ``std_threshold=0`` it is, at any finite magnitude (columns of extreme magnitude are
     rescaled by exact powers of two before their squares are summed).
@@ -354,8 +359,8 @@ def z_max_var(factors, codes, *, convention=None, random_state=None, n_threads=N
     none does, and a ValueError says so. The fixed combination of each batch is drawn
     uniformly among those that repeat, once for the whole batch (Kim et al. 2019); a
     combination with fewer rows than the batch is sampled with replacement (the survey
-    code cycles through the same rows). Collapsed codes and extreme magnitudes are
-    handled as in :func:`z_min_var`.
+    code cycles through the same rows). Collapsed codes, extreme magnitudes and NaN or
+    infinity (checked in the rows read only) are handled as in :func:`z_min_var`.
     ``convention="ubisoft"``: its signature defaults, factors min-max binned into 3 bins
     and ``std_threshold=0.05``; its use of Python's ``random`` (not seeded by numpy)
     makes its own values irreproducible, so only the distribution can match.
