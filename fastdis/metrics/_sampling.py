@@ -243,6 +243,9 @@ class MemoryBatches:
         self.codes, self.enc, self.nt, self.metric = codes, enc, nt, metric
         self.n_rows, self.n_factors = codes.shape[0], enc.n_factors
 
+    def plan(self, *batches):
+        """The batches to come (the chunked source gathers their rows in one pass)."""
+
     def take(self, rows):
         """Codes of these (sorted) rows, checked."""
         values = self.codes[rows]

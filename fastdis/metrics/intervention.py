@@ -176,16 +176,18 @@ def _variance_vote(metric, factors, codes, convention, random_state, n_threads, 
         rows = rng.integers(0, source.n_rows, size=n_var)
     else:
         rows = rng.choice(source.n_rows, size=min(n_var, source.n_rows), replace=False)
+    K = source.n_factors
+    n_train, n_eval = s["n_train"], s["n_eval"]
+    targets, seed = targets_and_seed(rng, K, n_train + n_eval)
+    source.plan(targets, seed, _kernels.BATCH_VARIANCE, L, s, argmax)  # (one pass, chunked)
     sample = source.take(np.sort(rows))  # (checked: NaN / inf there is an error)
     # variances are ratios within a column: computed on codes rescaled by exact powers of
     # two where squares would over- or underflow (e from the rows read), the threshold
     # rescaled with them
     e = extreme_exponents(sample.min(axis=0), sample.max(axis=0))
     global_var, active = _active_codes(sample, e, threshold)
-    K, d = source.n_factors, sample.shape[1]
+    d = sample.shape[1]
     if active.any():
-        n_train, n_eval = s["n_train"], s["n_eval"]
-        targets, seed = targets_and_seed(rng, K, n_train + n_eval)
         variances, (lo, hi) = source.reduce(targets, seed, _kernels.BATCH_VARIANCE, L, s,
                                             argmax)
         e_all = extreme_exponents(np.minimum(lo, sample.min(axis=0)),

@@ -1,0 +1,311 @@
+"""The intervention metrics (Z-diff, Z-min and Z-max variance) on Dask arrays: only the rows
+the batches read travel, and the values are the in-memory ones, bit for bit.
+
+In memory, the rows are grouped by a stable counting sort (:mod:`fastdis._grouping`): group
+g of a grouping holds ``perm[offsets[g]:offsets[g + 1]]``, its rows in row order, and a
+batch draws positions in ``perm`` with a generator keyed by (seed, batch id). Here:
+
+1. a pass over the factors' chunks: their levels (and ranges, for factors binned first);
+2. a pass over the factors' chunks: each chunk's count of rows per key (the level of the
+   factor a batch fixes, or the combination of the other factors for Z-max), so that the
+   rows of key g in chunk c hold the positions ``offsets[g] + (rows of g in earlier chunks)``
+   onwards -- the in-memory perm, never built;
+3. the batches' positions drawn by the in-memory generator
+   (:func:`fastdis._kernels.sample_positions`: the same seed, the same positions);
+4. a pass over the chunks: each resolves the positions that fall in it to its rows (the
+   r-th row of key g in the chunk, in row order) and returns those rows of the codes (and
+   the variance-estimate rows), with the first NaN / infinity of each column among them;
+5. the gathered rows reduced in draw order by :func:`fastdis._kernels.reduce_rows`, the
+   in-memory arithmetic in its order.
+
+The caller holds the rows drawn (Z-diff's survey defaults: 15,000 batches x 400 rows), never
+the whole codes; no worker holds more than its chunk.
+"""
+import numpy as np
+
+from . import _dask, _kernels
+from ._validation import check_codes, check_factors, check_n_threads, nonfinite_row_message
+
+# Chunks computed per scheduler call while gathering (their rows are then copied into place).
+_GATHER_CHUNKS = 16
+# Largest mixed-radix key space of Z-max's groupings computed here (keys exact in int64).
+_MAX_KEY_SPACE = 1 << 62
+
+
+def chunked_batches(metric, factors, codes, convention, n_threads, given):
+    """(settings, :class:`ChunkedBatches`) of dask (factors, codes): the validation and
+    encoding of :func:`fastdis.metrics._sampling.prepare`, from passes over the factors."""
+    from .metrics._conventions import resolve_metric
+    from .metrics._sampling import check_levels
+
+    s = resolve_metric(metric, convention, **given)
+    factors, codes = _dask.check_pair(factors, codes)
+    nt = check_n_threads(n_threads)
+    if factors.shape[1] < 2:
+        raise ValueError(
+            f"{metric}: factors has a single column; the metric scores how well the codes tell "
+            f"which factor a batch intervened on, which needs two factors or more (with one "
+            f"the answer is always the same)")
+    strategy = s.get("factor_strategy", "minmax" if convention == "ubisoft" else "uniform")
+    binned, factor_bins = _dask.check_factor_bins(factors, s.get("factor_bins"))
+    stats = _levels(factors, binned)
+    levels, fbinning = _dask._factor_levels(stats, factor_bins, strategy)
+    check_levels(levels.n_levels, factors.shape[0], metric)
+    return s, ChunkedBatches(factors, codes, levels, fbinning, nt, metric)
+
+
+def _block_levels(f, row0, binned):
+    """Pass 1 of one chunk of factors: its levels (and ranges): the statistics pass of
+    :mod:`fastdis._dask` without codes."""
+    return _dask._block_stats(f, np.zeros((f.shape[0], 1)), row0, False, binned, None,
+                              exact_levels=True)
+
+
+def _levels(factors, binned):
+    from dask import delayed
+
+    task = delayed(_block_levels, pure=True)
+    parts = _dask._compute(*[task(f, r, binned) for f, r in _dask._blocks(factors)])
+    return _dask._merge_stats(parts, factors.shape[1])
+
+
+def _labels(f, levels, fbinning):
+    """A chunk's level indices (n, K) int64 of the labels the metric groups by."""
+    f = check_factors(f, min_samples=1)
+    if fbinning is not None:
+        from ._discretize import apply_binning
+        f = apply_binning(np.asarray(f, dtype=np.float64), fbinning, 1)
+    return levels.level_indices(f).astype(np.int64)
+
+
+def _keys(idx, k, vary_one, weights):
+    """The key of each row for the grouping of factor k: its level (batches fixing k), or
+    the mixed-radix key of the other factors' levels (Z-max: batches varying k only)."""
+    if not vary_one:
+        return idx[:, k]
+    return idx @ weights[k]
+
+
+def _weights(n_levels, vary_one):
+    """Per factor k, the mixed-radix weights of the other factors (the last varies fastest,
+    as :meth:`fastdis._grouping.EncodedFactors._mixed_radix`), or None."""
+    if not vary_one:
+        return None
+    K = len(n_levels)
+    out = np.zeros((K, K), dtype=np.int64)
+    for k in range(K):
+        total = 1
+        for c in reversed(range(K)):
+            if c != k:
+                out[k, c] = total
+                total *= int(n_levels[c])
+        if total > _MAX_KEY_SPACE:
+            raise ValueError("z_max_var: the combinations of the other factors exceed 2**62 "
+                             "keys, which the chunked grouping does not number; compute it on "
+                             "arrays in memory")
+    return out
+
+
+def _block_counts(f, levels, fbinning, used, vary_one, weights):
+    """Pass 2 of one chunk of factors: per factor used, (distinct keys, their counts)."""
+    if f.shape[0] == 0:
+        return [(np.zeros(0, np.int64), np.zeros(0, np.int64)) for _ in used]
+    idx = _labels(f, levels, fbinning)
+    out = []
+    for k in used:
+        keys, counts = np.unique(_keys(idx, k, vary_one, weights), return_counts=True)
+        out.append((keys, counts.astype(np.int64)))
+    return out
+
+
+class _Grouping:
+    """One grouping's offsets and eligible groups as the sampler reads them (no perm), and
+    the segments (group, chunk) of the in-memory perm: their first positions, keys, chunks."""
+
+    def __init__(self, parts):
+        chunk = np.concatenate([np.full(len(keys), c, dtype=np.int64)
+                                for c, (keys, _) in enumerate(parts)])
+        keys = np.concatenate([keys for keys, _ in parts])
+        counts = np.concatenate([counts for _, counts in parts])
+        order = np.lexsort((chunk, keys))  # by key, then chunk: the order of perm
+        self.key, self.chunk, counts = keys[order], chunk[order], counts[order]
+        self.start = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
+        first = np.flatnonzero(np.concatenate([[True], self.key[1:] != self.key[:-1]]))
+        self.offsets = np.append(self.start[first], counts.sum()).astype(np.int64)
+        # the first position of the key's rows in each segment's chunk
+        self.key_start = np.repeat(self.start[first], np.diff(np.append(first, len(counts))))
+        self.sizes = np.diff(self.offsets)
+
+    def eligible(self):
+        groups = np.flatnonzero(self.sizes >= 2).astype(np.int64)
+        cum = np.concatenate([[0], np.cumsum(self.sizes[groups])]).astype(np.int64)
+        return groups, cum
+
+    def locate(self, pos):
+        """(chunk, key, rank among the chunk's rows of that key) of perm positions."""
+        seg = np.searchsorted(self.start, pos, side="right") - 1
+        return self.chunk[seg], self.key[seg], pos - self.start[seg]
+
+
+class ChunkedBatches:
+    """The batches of an intervention metric drawn from dask arrays (see the module): the
+    interface of :class:`fastdis.metrics._sampling.MemoryBatches`, and :meth:`plan`."""
+
+    def __init__(self, factors, codes, levels, fbinning, nt, metric):
+        self.factors, self.codes, self.levels, self.fbinning = factors, codes, levels, fbinning
+        self.nt, self.metric = nt, metric
+        self.n_rows, self.n_factors = factors.shape[0], levels.n_factors
+        self.blocks = _dask._blocks(factors, codes)
+        self._plan = self._draws = None
+
+    def plan(self, targets, seed, mode, batch_size, settings, vary_one):
+        """The batches :meth:`reduce` will be asked for: their rows are gathered in the same
+        pass as :meth:`take`'s (an error drawing them is raised by :meth:`reduce`)."""
+        self._plan = (targets, seed, mode, batch_size, settings, vary_one)
+        self._draws = None
+
+    def take(self, rows):
+        """Codes of these (sorted) rows, checked; the planned batches' rows gathered too."""
+        sample = self._pass(np.asarray(rows, dtype=np.int64))
+        _raise_first(sample[1])
+        return sample[0]
+
+    def reduce(self, targets, seed, mode, batch_size, settings, vary_one):
+        """(reductions, (mins, maxs) of the rows read) of every batch: the in-memory values."""
+        if self._plan is None or self._plan[0] is not targets:
+            self.plan(targets, seed, mode, batch_size, settings, vary_one)
+        if self._draws is None:
+            self._pass(np.zeros(0, dtype=np.int64))
+        if isinstance(self._draws, Exception):
+            raise self._draws
+        values, bad = self._draws
+        _raise_first(bad)
+        return _kernels.reduce_rows(values, mode, batch_size, None, len(targets), self.nt)
+
+    def rescaled(self, e):
+        """The reductions of the same batches on the rows rescaled by 2**-e (exactly)."""
+        from .metrics._sampling import scale_columns
+
+        targets, _, mode, batch_size, _, _ = self._plan
+        return _kernels.reduce_rows(scale_columns(self._draws[0], e), mode, batch_size, None,
+                                    len(targets), self.nt)[0]
+
+    def _requests(self):
+        """Per chunk, the planned draws falling in it: (draw slots, factor, key, rank)."""
+        from dask import delayed
+
+        from .metrics._sampling import _groups_or_raise
+
+        targets, seed, mode, batch_size, settings, vary_one = self._plan
+        used = np.flatnonzero(np.bincount(targets, minlength=self.n_factors))
+        weights = _weights(self.levels.n_levels, vary_one)
+        task = delayed(_block_counts, pure=True)
+        parts = _dask._compute(*[task(f, self.levels, self.fbinning, used, vary_one, weights)
+                                 for f, _, _ in self.blocks])
+        what = "combination of the other factors" if vary_one else "value"
+        groupings, sets = [], []
+        for i, k in enumerate(used):
+            grouping = _Grouping([p[i] for p in parts])
+            groups, cum = _groups_or_raise(grouping, what, k, self.metric)
+            groupings.append(grouping)
+            sets.append((grouping.offsets, None, groups, cum))
+        set_of = np.searchsorted(used, targets).astype(np.int64)
+        pos = _kernels.sample_positions(self.n_rows, sets, set_of, settings["by_size"], mode,
+                                        batch_size, seed,
+                                        np.arange(len(targets), dtype=np.int64), self.nt,
+                                        settings["replace"])
+        chunk, key, rank = (np.empty(pos.shape, dtype=np.int64) for _ in range(3))
+        for i, grouping in enumerate(groupings):
+            at = set_of == i
+            chunk[at], key[at], rank[at] = grouping.locate(pos[at])
+        factor = np.repeat(used[set_of], pos.shape[1])
+        chunk, key, rank = chunk.ravel(), key.ravel(), rank.ravel()
+        order = np.argsort(chunk, kind="stable")
+        bounds = np.searchsorted(chunk[order], np.arange(len(self.blocks) + 1))
+        requests = [(order[a:b], factor[order[a:b]], key[order[a:b]], rank[order[a:b]])
+                    for a, b in zip(bounds[:-1], bounds[1:])]
+        return requests, pos.size, weights
+
+    def _pass(self, sample_rows):
+        """One pass over the chunks: the codes of the sorted ``sample_rows`` and of the
+        planned batches' draws (in draw order), each with the chunks' first non-finite
+        values. Returns (sample, its first non-finite values)."""
+        from dask import delayed
+
+        requests, n_draws, weights = [None] * len(self.blocks), 0, None
+        if self._plan is not None:
+            try:
+                requests, n_draws, weights = self._requests()
+            except ValueError as exc:  # raised where the in-memory call raises it: reduce()
+                self._draws = exc
+        vary_one = self._plan[5] if self._plan is not None else False
+        ends = [r for _, _, r in self.blocks[1:]] + [self.n_rows]
+        task = delayed(_gather_block, pure=True)
+        tasks = []
+        for (f, z, row0), end, request in zip(self.blocks, ends, requests):
+            lo, hi = np.searchsorted(sample_rows, [row0, end])
+            tasks.append(task(f, z, row0, sample_rows[lo:hi] - row0, request, self.levels,
+                              self.fbinning, vary_one, weights))
+        dtype, d = _dask._code_dtype(self.codes.dtype), self.codes.shape[1]
+        sample = np.empty((len(sample_rows), d), dtype=dtype)
+        draws = np.empty((n_draws, d), dtype=dtype)
+        bad_sample, bad_draws, done = [], [], 0
+        for c0 in range(0, len(tasks), _GATHER_CHUNKS):
+            for s_vals, s_bad, slots, d_vals, d_bad in _dask._compute(
+                    *tasks[c0:c0 + _GATHER_CHUNKS]):
+                sample[done:done + len(s_vals)] = s_vals
+                done += len(s_vals)
+                draws[slots] = d_vals
+                bad_sample.append(s_bad)
+                bad_draws.append(d_bad)
+        if self._plan is not None and not isinstance(self._draws, Exception):
+            self._draws = (draws, bad_draws)
+        return sample, bad_sample
+
+
+def _first_bad(values, rows):
+    """(column, row, value) of the first non-finite value of ``values`` (rows numbered
+    ``rows``): the first column holding one, its first row; None if all are finite."""
+    bad = ~np.isfinite(values)
+    if not bad.any():
+        return None
+    col = int(np.flatnonzero(bad.any(axis=0))[0])
+    at = np.flatnonzero(bad[:, col])
+    first = at[np.argmin(rows[at])]
+    return col, int(rows[first]), values[first, col]
+
+
+def _gather_block(f, z, row0, sample_local, request, levels, fbinning, vary_one, weights):
+    """One chunk's share of a pass: (the codes of its sample rows, their first non-finite
+    value, the draw slots it serves, the codes of those draws, their first non-finite)."""
+    empty = np.zeros(0, dtype=np.int64)
+    if z.shape[0] == 0:
+        d = z.shape[1]
+        return np.zeros((0, d)), None, empty, np.zeros((0, d)), None
+    z = check_codes(z, min_samples=1)
+    sample = z[sample_local]
+    s_bad = _first_bad(sample, sample_local + row0)
+    if request is None or len(request[0]) == 0:
+        return sample, s_bad, empty, z[:0], None
+    slots, factor, key, rank = request
+    idx = _labels(f, levels, fbinning)
+    rows = np.empty(len(slots), dtype=np.int64)
+    for k in np.unique(factor):
+        at = factor == k
+        keys = _keys(idx, int(k), vary_one, weights)
+        perm = np.argsort(keys, kind="stable")  # the chunk's rows of each key, in row order
+        first = np.searchsorted(keys[perm], key[at], side="left")
+        rows[at] = perm[first + rank[at]]
+    values = z[rows]
+    return sample, s_bad, slots, values, _first_bad(values, rows + row0)
+
+
+def _raise_first(bad):
+    """Raise the in-memory error of the first (column, then row) of the chunks' first
+    non-finite values (see :func:`fastdis._validation.check_finite_rows`)."""
+    found = [b for b in bad if b is not None]
+    if not found:
+        return
+    col = min(b[0] for b in found)
+    row, value = min(((b[1], b[2]) for b in found if b[0] == col), key=lambda rv: rv[0])
+    raise ValueError(nonfinite_row_message("codes", col, row, value))
