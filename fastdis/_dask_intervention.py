@@ -132,8 +132,6 @@ class _Grouping:
         self.start = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
         first = np.flatnonzero(np.concatenate([[True], self.key[1:] != self.key[:-1]]))
         self.offsets = np.append(self.start[first], counts.sum()).astype(np.int64)
-        # the first position of the key's rows in each segment's chunk
-        self.key_start = np.repeat(self.start[first], np.diff(np.append(first, len(counts))))
         self.sizes = np.diff(self.offsets)
 
     def eligible(self):
@@ -142,9 +140,11 @@ class _Grouping:
         return groups, cum
 
     def locate(self, pos):
-        """(chunk, key, rank among the chunk's rows of that key) of perm positions."""
+        """(segment, rank among the rows of its key in its chunk) of perm positions; an
+        empty segment starts where the next one does, so the last one at or before pos
+        holds it."""
         seg = np.searchsorted(self.start, pos, side="right") - 1
-        return self.chunk[seg], self.key[seg], pos - self.start[seg]
+        return seg, pos - self.start[seg]
 
 
 class ChunkedBatches:
@@ -214,17 +214,31 @@ class ChunkedBatches:
                                         batch_size, seed,
                                         np.arange(len(targets), dtype=np.int64), self.nt,
                                         settings["replace"])
-        chunk, key, rank = (np.empty(pos.shape, dtype=np.int64) for _ in range(3))
+        # every (grouping, key, chunk) segment numbered; a draw is (segment, rank)
+        seg, rank = np.empty(pos.shape, dtype=np.int64), np.empty(pos.shape, dtype=np.int64)
+        base = np.cumsum([0] + [len(g.key) for g in groupings])
         for i, grouping in enumerate(groupings):
             at = set_of == i
-            chunk[at], key[at], rank[at] = grouping.locate(pos[at])
-        factor = np.repeat(used[set_of], pos.shape[1])
-        chunk, key, rank = chunk.ravel(), key.ravel(), rank.ravel()
-        order = np.argsort(chunk, kind="stable")
-        bounds = np.searchsorted(chunk[order], np.arange(len(self.blocks) + 1))
-        requests = [(order[a:b], factor[order[a:b]], key[order[a:b]], rank[order[a:b]])
-                    for a, b in zip(bounds[:-1], bounds[1:])]
-        return requests, pos.size, weights
+            seg[at], rank[at] = grouping.locate(pos[at])
+            seg[at] += base[i]
+        seg_chunk = np.concatenate([g.chunk for g in groupings])
+        seg_key = np.concatenate([g.key for g in groupings])
+        seg_factor = np.repeat(used, np.diff(base))
+        seg, rank = seg.ravel(), rank.ravel()
+        del pos
+        order = np.argsort(seg_chunk[seg], kind="stable")
+        bounds = np.searchsorted(seg_chunk[seg[order]], np.arange(len(self.blocks) + 1))
+        sizes = self.factors.chunks[0]
+        requests = []
+        for c, (a, b) in enumerate(zip(bounds[:-1], bounds[1:])):
+            slots = order[a:b]
+            segs = np.unique(seg[slots])  # this chunk's segments, numbered 0.. here
+            code = np.searchsorted(segs, seg[slots]) * sizes[c] + rank[slots]
+            unique, inverse = np.unique(code, return_inverse=True)
+            # sent: each distinct (segment, rank) once, and the segments' factor and key
+            requests.append(((unique, seg_factor[segs], seg_key[segs]), slots,
+                             inverse.ravel()))
+        return requests, seg.size, weights
 
     def _pass(self, sample_rows):
         """One pass over the chunks: the codes of the sorted ``sample_rows`` and of the
@@ -232,7 +246,7 @@ class ChunkedBatches:
         values. Returns (sample, its first non-finite values)."""
         from dask import delayed
 
-        requests, n_draws, weights = [None] * len(self.blocks), 0, None
+        requests, n_draws, weights = [(None, None, None)] * len(self.blocks), 0, None
         if self._plan is not None:
             try:
                 requests, n_draws, weights = self._requests()
@@ -241,26 +255,45 @@ class ChunkedBatches:
         vary_one = self._plan[5] if self._plan is not None else False
         ends = [r for _, _, r in self.blocks[1:]] + [self.n_rows]
         task = delayed(_gather_block, pure=True)
-        tasks = []
-        for (f, z, row0), end, request in zip(self.blocks, ends, requests):
+        tasks, sizes = [], []
+        for (f, z, row0), end, (request, _, _) in zip(self.blocks, ends, requests):
             lo, hi = np.searchsorted(sample_rows, [row0, end])
             tasks.append(task(f, z, row0, sample_rows[lo:hi] - row0, request, self.levels,
                               self.fbinning, vary_one, weights))
+            sizes.append(8 * (hi - lo) + (0 if request is None else request[0].nbytes))
         dtype, d = _dask._code_dtype(self.codes.dtype), self.codes.shape[1]
         sample = np.empty((len(sample_rows), d), dtype=dtype)
         draws = np.empty((n_draws, d), dtype=dtype)
         bad_sample, bad_draws, done = [], [], 0
-        for c0 in range(0, len(tasks), _GATHER_CHUNKS):
-            for s_vals, s_bad, slots, d_vals, d_bad in _dask._compute(
-                    *tasks[c0:c0 + _GATHER_CHUNKS]):
+        for c0, c1 in _task_groups(sizes):
+            got = _dask._compute(*tasks[c0:c1])
+            for (s_vals, s_bad, d_vals, d_bad), (_, slots, inverse) in zip(got, requests[c0:c1]):
                 sample[done:done + len(s_vals)] = s_vals
                 done += len(s_vals)
-                draws[slots] = d_vals
+                if slots is not None:
+                    draws[slots] = d_vals[inverse]
                 bad_sample.append(s_bad)
                 bad_draws.append(d_bad)
         if self._plan is not None and not isinstance(self._draws, Exception):
             self._draws = (draws, bad_draws)
         return sample, bad_sample
+
+
+# Bytes of requests sent per scheduler call at most (dask.distributed warns past 10 MiB).
+_REQUEST_BYTES = 4 << 20
+
+
+def _task_groups(sizes):
+    """(first, end) of consecutive tasks computed together: at most _GATHER_CHUNKS of them,
+    their requests at most _REQUEST_BYTES (or a single task)."""
+    c0, total = 0, 0
+    for c, size in enumerate(sizes):
+        if c > c0 and (c - c0 == _GATHER_CHUNKS or total + size > _REQUEST_BYTES):
+            yield c0, c
+            c0, total = c, 0
+        total += size
+    if sizes:
+        yield c0, len(sizes)
 
 
 def _first_bad(values, rows):
@@ -277,27 +310,27 @@ def _first_bad(values, rows):
 
 def _gather_block(f, z, row0, sample_local, request, levels, fbinning, vary_one, weights):
     """One chunk's share of a pass: (the codes of its sample rows, their first non-finite
-    value, the draw slots it serves, the codes of those draws, their first non-finite)."""
-    empty = np.zeros(0, dtype=np.int64)
+    value, the codes of the distinct draws it serves, their first non-finite). request:
+    (segment * n + rank of each distinct draw, each segment's factor and key)."""
     if z.shape[0] == 0:
-        d = z.shape[1]
-        return np.zeros((0, d)), None, empty, np.zeros((0, d)), None
+        return np.zeros((0, z.shape[1])), None, np.zeros((0, z.shape[1])), None
     z = check_codes(z, min_samples=1)
     sample = z[sample_local]
     s_bad = _first_bad(sample, sample_local + row0)
     if request is None or len(request[0]) == 0:
-        return sample, s_bad, empty, z[:0], None
-    slots, factor, key, rank = request
+        return sample, s_bad, z[:0], None
+    code, seg_factor, seg_key = request
+    seg, rank = np.divmod(code, z.shape[0])
     idx = _labels(f, levels, fbinning)
-    rows = np.empty(len(slots), dtype=np.int64)
-    for k in np.unique(factor):
-        at = factor == k
+    rows = np.empty(len(code), dtype=np.int64)
+    for k in np.unique(seg_factor):
+        at = seg_factor[seg] == k
         keys = _keys(idx, int(k), vary_one, weights)
         perm = np.argsort(keys, kind="stable")  # the chunk's rows of each key, in row order
-        first = np.searchsorted(keys[perm], key[at], side="left")
+        first = np.searchsorted(keys[perm], seg_key[seg[at]], side="left")
         rows[at] = perm[first + rank[at]]
     values = z[rows]
-    return sample, s_bad, slots, values, _first_bad(values, rows + row0)
+    return sample, s_bad, values, _first_bad(values, rows + row0)
 
 
 def _raise_first(bad):
