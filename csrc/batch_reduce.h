@@ -9,15 +9,17 @@
 
 #include "common.h"
 
-/* The smaller / larger of a and b, NaN sticking once seen: a NaN read makes the range NaN,
- * so one test after the draws finds any non-finite row read. */
+/* The smaller / larger of a and b, NaN sticking once seen (the merges of the ranges). */
 #define FD_MIN_NAN(a, b) (((a) < (b) || (a) != (a)) ? (a) : (b))
 #define FD_MAX_NAN(a, b) (((a) > (b) || (a) != (a)) ? (a) : (b))
+/* The range of the values read, one minpd / maxpd each: a NaN read is not seen here but in
+ * the batch's reduction, NaN whenever a NaN or an infinity minus itself entered it (every
+ * reduction sums a difference of each value read), which marks the range NaN after it. */
 #define FD_TRACK(v, lo, hi)                                  \
     do {                                                     \
         const double v_ = (v);                               \
-        (lo) = FD_MIN_NAN(v_, (lo));                         \
-        (hi) = FD_MAX_NAN(v_, (hi));                         \
+        (lo) = v_ < (lo) ? v_ : (lo);                        \
+        (hi) = v_ > (hi) ? v_ : (hi);                        \
     } while (0)
 
 /* Merge a thread's range (lo, hi) into ranges (mins, then maxs): min / max with NaN kept,
@@ -69,9 +71,14 @@ static inline void fd_reduce_cols(const double *x, int64_t rs, int mode, const i
             for (int64_t j = 0; j < W; j++) { const double t = p[j] - mean[j]; acc[j] += t * t; }
         }
         for (int64_t j = 0; j < W; j++) o[j] = L > 1 ? acc[j] / (double)(L - 1) : 0.0;
+        for (int64_t j = 0; j < W; j++) acc[j] = mean[j]; /* NaN with a non-finite row, any L */
     }
     if (track)
-        for (int64_t j = 0; j < W; j++) { lo[j0 + j] = mn[j]; hi[j0 + j] = mx[j]; }
+        for (int64_t j = 0; j < W; j++) {
+            const int nan = o[j] != o[j] || acc[j] != acc[j];
+            lo[j0 + j] = nan ? NAN : mn[j];
+            hi[j0 + j] = nan ? NAN : mx[j];
+        }
 }
 
 /* All columns of the fast path, W columns at a time */
@@ -113,9 +120,7 @@ static void fd_reduce_batch(const fd_array *codes, int mode, const int64_t *rows
                                fd_load_float(codes->data, codes->dtype, rb + j * cs));
         }
         for (int64_t j = 0; j < d; j++) o[j] = acc[j] / (double)L;
-        return;
-    }
-    {
+    } else {
         double *mean = acc + d;
         for (int64_t j = 0; j < d; j++) mean[j] = 0.0;
         for (int64_t i = 0; i < L; i++)
@@ -129,7 +134,11 @@ static void fd_reduce_batch(const fd_array *codes, int mode, const int64_t *rows
                 acc[j] += t * t;
             }
         for (int64_t j = 0; j < d; j++) o[j] = L > 1 ? acc[j] / (double)(L - 1) : 0.0;
+        for (int64_t j = 0; j < d; j++) acc[j] = mean[j];
     }
+    if (lo) /* as in fd_reduce_cols: NaN in the sums marks the range */
+        for (int64_t j = 0; j < d; j++)
+            if (o[j] != o[j] || acc[j] != acc[j]) lo[j] = hi[j] = NAN;
 }
 
 #endif

@@ -171,7 +171,7 @@ class ChunkedBatches:
         return sample[0]
 
     def reduce(self, targets, seed, mode, batch_size, settings, vary_one):
-        """(reductions, (mins, maxs) of the rows read) of every batch: the in-memory values."""
+        """The reductions of every batch: the in-memory values (and errors)."""
         if self._plan is None or self._plan[0] is not targets:
             self.plan(targets, seed, mode, batch_size, settings, vary_one)
         if self._draws is None:
@@ -180,7 +180,14 @@ class ChunkedBatches:
             raise self._draws
         values, bad = self._draws
         _raise_first(bad)
-        return _kernels.reduce_rows(values, mode, batch_size, None, len(targets), self.nt)
+        return _kernels.reduce_rows(values, mode, batch_size, None, len(targets), self.nt)[0]
+
+    def read_ranges(self):
+        """(mins, maxs) of the rows the batches read (gathered, and checked by reduce)."""
+        values = self._draws[0]
+        if len(values) == 0:
+            return np.zeros(values.shape[1]), np.zeros(values.shape[1])
+        return (values.min(axis=0).astype(np.float64), values.max(axis=0).astype(np.float64))
 
     def rescaled(self, e):
         """The reductions of the same batches on the rows rescaled by 2**-e (exactly)."""

@@ -172,10 +172,12 @@ def _groups_or_raise(grouping, what, k, metric):
 _TOGETHER_BYTES = 1 << 28
 
 
-def draw(codes, enc, targets, seed, mode, batch_size, settings, nt, metric, vary_one):
+def draw(codes, enc, targets, seed, mode, batch_size, settings, nt, metric, vary_one,
+         ranges=False):
     """Reductions of every batch: (n_batches, n_codes), batch b intervening on targets[b];
-    and the (2, n_codes) range (min, max) of the values the batches read (NaN in a column
-    where a NaN, or infinities of both signs, were read)."""
+    with ``ranges``, also the (2, n_codes) range (min, max) of the values the batches read
+    (NaN or infinite in a column where a non-finite value was read)."""
+    sample = _kernels.sample_batches_ranges if ranges else _kernels.sample_batches_sets
     used = np.flatnonzero(np.bincount(targets, minlength=enc.n_factors))
     what = "combination of the other factors" if vary_one else "value"
     args = (settings["by_size"], mode, batch_size, seed)
@@ -188,20 +190,20 @@ def draw(codes, enc, targets, seed, mode, batch_size, settings, nt, metric, vary
             groups, cum = _groups_or_raise(grouping, what, k, metric)
             sets.append((grouping.offsets, grouping.perm, groups, cum))
         set_of = np.searchsorted(used, targets).astype(np.int64)
-        return _kernels.sample_batches_ranges(codes, sets, set_of, *args,
-                                              np.arange(len(targets), dtype=np.int64), nt,
-                                              settings["replace"])
+        return sample(codes, sets, set_of, *args, np.arange(len(targets), dtype=np.int64), nt,
+                      settings["replace"])
     # one factor at a time: by one factor where the rows of all of them would take more
     # than _TOGETHER_BYTES, or by all factors but one (Z-max only), not kept
     out = np.empty((len(targets), codes.shape[1]))
-    ranges = np.stack([np.full(codes.shape[1], np.inf), np.full(codes.shape[1], -np.inf)])
+    span = np.stack([np.full(codes.shape[1], np.inf), np.full(codes.shape[1], -np.inf)])
     for k, ids, grouping in _one_at_a_time(enc, targets, used, vary_one):
         groups, cum = _groups_or_raise(grouping, what, k, metric)
-        out[ids], part = _kernels.sample_batches_ranges(
-            codes, [(grouping.offsets, grouping.perm, groups, cum)], None, *args, ids, nt,
-            settings["replace"])
-        ranges = np.stack([np.minimum(ranges[0], part[0]), np.maximum(ranges[1], part[1])])
-    return out, ranges
+        got = sample(codes, [(grouping.offsets, grouping.perm, groups, cum)], None, *args, ids,
+                     nt, settings["replace"])
+        out[ids] = got[0] if ranges else got
+        if ranges:
+            span = np.stack([np.minimum(span[0], got[1][0]), np.maximum(span[1], got[1][1])])
+    return (out, span) if ranges else out
 
 
 def _one_at_a_time(enc, targets, used, vary_one):
@@ -253,22 +255,55 @@ class MemoryBatches:
         return values
 
     def reduce(self, targets, seed, mode, batch_size, settings, vary_one):
-        """(reductions, (mins, maxs) of the rows read) of every batch, on the codes as given."""
+        """The reductions of every batch on the codes as given; a NaN or infinity read (which
+        makes a reduction non-finite) is an error naming its column and row."""
         self._draw = (targets, seed, mode, batch_size, settings, vary_one)
-        out, ranges = draw(self.codes, self.enc, targets, seed, mode, batch_size, settings,
-                           self.nt, self.metric, vary_one)
+        out = draw(self.codes, self.enc, *self._draw[:5], self.nt, self.metric, vary_one)
+        if not np.isfinite(out).all():
+            self.read_ranges()
+        return out
+
+    def read_ranges(self):
+        """(mins, maxs) of the rows the batches read (drawn again), checked."""
+        targets, seed, mode, batch_size, settings, vary_one = self._draw
+        ranges = draw(self.codes, self.enc, targets, seed, mode, batch_size, settings, self.nt,
+                      self.metric, vary_one, ranges=True)[1]
         if not np.isfinite(ranges).all():
             rows = np.unique(rows_read(self.enc, targets, seed, mode, batch_size, settings,
                                        self.nt, self.metric, vary_one))
             check_finite_rows(self.codes[rows], rows)
-        return out, ranges
+        return ranges
 
     def rescaled(self, e):
         """The reductions of the same batches on the codes rescaled by 2**-e (exactly)."""
         targets, seed, mode, batch_size, settings, vary_one = self._draw
-        codes = scale_columns(self.codes, e)
-        return draw(codes, self.enc, targets, seed, mode, batch_size, settings, self.nt,
-                    self.metric, vary_one)[0]
+        return draw(scale_columns(self.codes, e), self.enc, targets, seed, mode, batch_size,
+                    settings, self.nt, self.metric, vary_one)
+
+
+# Reductions below this (or infinite) may have lost bits to subnormal (or overflowing)
+# intermediate values: the rows read are then ranged, and rescaled where extreme.
+_TINY = 2.0 ** (-2 * EXTREME)
+
+
+def exact_reductions(source, targets, seed, mode, batch_size, settings, vary_one, sample=None):
+    """(reductions of every batch, e): computed on the codes as given where that is exact,
+    else on the codes rescaled by 2**-e (exact powers of two, e from the range of the rows
+    read and of ``sample``, the variance-estimate rows: see :func:`extreme_exponents`).
+
+    The common case costs no pass over the codes: the batches' reductions are finite and
+    none is tiny, and ``sample`` is not extreme (squares and differences of values within
+    2**+-256 neither overflow nor leave the normal range)."""
+    out = source.reduce(targets, seed, mode, batch_size, settings, vary_one)
+    d = out.shape[1]
+    lo, hi = (sample.min(axis=0), sample.max(axis=0)) if sample is not None and len(sample) \
+        else (np.zeros(d), np.zeros(d))
+    e = extreme_exponents(lo, hi)
+    if np.isfinite(out).all() and not ((out > 0) & (out < _TINY)).any() and not e.any():
+        return out, e
+    mins, maxs = source.read_ranges()
+    e = extreme_exponents(np.minimum(mins, lo), np.maximum(maxs, hi))
+    return (source.rescaled(e) if e.any() else out), e
 
 
 def scale_columns(x, e):

@@ -18,8 +18,9 @@ from .._validation import check_int, check_n_threads
 from .._warnings import DegenerateWarning
 from ._irs import irs
 from ._logistic import Logistic
-from ._sampling import (batch_source, check_batches, check_real, document, extreme_exponents,
-                        generator, rescale_accuracy, scale_columns, targets_and_seed)
+from ._sampling import (batch_source, check_batches, check_real, document, exact_reductions,
+                        extreme_exponents, generator, rescale_accuracy, scale_columns,
+                        targets_and_seed)
 
 __all__ = ["z_diff", "z_min_var", "z_max_var", "irs"]
 
@@ -117,15 +118,13 @@ def z_diff(factors, codes, *, convention=None, random_state=None, n_threads=None
     if len(np.unique(y_train)) < 2:
         raise ValueError(f"z_diff: all {n_train} training batches intervene on the same factor, "
                          f"so the classifier has one class to learn; increase n_train")
-    # the rows the batches read, checked and ranged as they are reduced
-    features, (mins, maxs) = source.reduce(targets, seed, _kernels.BATCH_PAIRS, L, s, False)
-    if not (maxs > mins).any():
-        warnings.warn("z_diff: every code is constant, so every feature is 0: the classifier "
-                      "can only guess the most frequent factor of the training batches (a "
-                      "score near 0)", DegenerateWarning, stacklevel=2)
-    e = extreme_exponents(mins, maxs)
-    if e.any():  # differences that would overflow: the same batches on codes rescaled
-        features = source.rescaled(e)
+    # (on codes rescaled by 2**-e where differences would overflow)
+    features, e = exact_reductions(source, targets, seed, _kernels.BATCH_PAIRS, L, s, False)
+    if not features.any():
+        warnings.warn("z_diff: every code is constant on the pairs the batches draw, so every "
+                      "feature is 0: the classifier can only guess the most frequent factor "
+                      "of the training batches (a score near 0)", DegenerateWarning,
+                      stacklevel=2)
     features, C = _classifier_input(features, e)
     model = Logistic(C=C, max_iter=max_iter, n_threads=total_threads(nt))
     with limit_threads(total_threads(nt)):  # n_threads counts the BLAS threads of the fit too
@@ -188,12 +187,8 @@ def _variance_vote(metric, factors, codes, convention, random_state, n_threads, 
     global_var, active = _active_codes(sample, e, threshold)
     d = sample.shape[1]
     if active.any():
-        variances, (lo, hi) = source.reduce(targets, seed, _kernels.BATCH_VARIANCE, L, s,
-                                            argmax)
-        e_all = extreme_exponents(np.minimum(lo, sample.min(axis=0)),
-                                  np.maximum(hi, sample.max(axis=0)))
-        if e_all.any():  # squares that would over- or underflow: the same batches rescaled
-            variances = source.rescaled(e_all)
+        variances, e_all = exact_reductions(source, targets, seed, _kernels.BATCH_VARIANCE, L,
+                                            s, argmax, sample)
         if (e_all != e).any():
             global_var, active = _active_codes(sample, e_all, threshold)
     details = dict(active_codes=np.flatnonzero(active), num_active_dims=int(active.sum()))
