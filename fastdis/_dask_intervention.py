@@ -30,6 +30,8 @@ from ._validation import check_codes, check_factors, check_n_threads, nonfinite_
 _GATHER_CHUNKS = 16
 # Largest mixed-radix key space of Z-max's groupings computed here (keys exact in int64).
 _MAX_KEY_SPACE = 1 << 62
+# Key spaces up to this size are counting-sorted directly (fastdis._grouping's rule).
+_MAX_DIRECT_KEYS = 1 << 24
 
 
 def chunked_batches(metric, factors, codes, convention, n_threads, given):
@@ -69,52 +71,75 @@ def _levels(factors, binned):
     return _dask._merge_stats(parts, factors.shape[1])
 
 
-def _labels(f, levels, fbinning):
-    """A chunk's level indices (n, K) int64 of the labels the metric groups by."""
+def _encoded(f, levels, fbinning):
+    """A chunk's factors encoded as in memory, binned first where the metric bins them."""
+    from ._grouping import EncodedFactors
+
     f = check_factors(f, min_samples=1)
     if fbinning is not None:
         from ._discretize import apply_binning
         f = apply_binning(np.asarray(f, dtype=np.float64), fbinning, 1)
-    return levels.level_indices(f).astype(np.int64)
+    return EncodedFactors(f, 1, levels=levels)
 
 
-def _keys(idx, k, vary_one, weights):
-    """The key of each row for the grouping of factor k: its level (batches fixing k), or
-    the mixed-radix key of the other factors' levels (Z-max: batches varying k only)."""
+def _check_key_space(n_levels, vary_one):
+    """Z-max's keys (the combinations of the other factors) must be one mixed-radix number:
+    the same key for the same combination in every chunk."""
+    total = int(np.prod([int(m) for m in n_levels], dtype=object))
+    if vary_one and any(total // int(m) > _MAX_KEY_SPACE for m in n_levels):
+        raise ValueError("z_max_var: the combinations of the other factors exceed 2**62 keys, "
+                         "which the chunked grouping does not number; compute it on arrays "
+                         "in memory")
+
+
+def _chunk_groups(enc, used, vary_one):
+    """Per factor used, the chunk's rows grouped by key (the counting sort of
+    :mod:`fastdis._grouping`, in C): (distinct keys, or None where the group ids are the keys,
+    offsets, perm); the rows of key g, in row order, are perm[offsets[j]:offsets[j + 1]]."""
     if not vary_one:
-        return idx[:, k]
-    return idx @ weights[k]
-
-
-def _weights(n_levels, vary_one):
-    """Per factor k, the mixed-radix weights of the other factors (the last varies fastest,
-    as :meth:`fastdis._grouping.EncodedFactors._mixed_radix`), or None."""
-    if not vary_one:
-        return None
-    K = len(n_levels)
-    out = np.zeros((K, K), dtype=np.int64)
-    for k in range(K):
-        total = 1
-        for c in reversed(range(K)):
-            if c != k:
-                out[k, c] = total
-                total *= int(n_levels[c])
-        if total > _MAX_KEY_SPACE:
-            raise ValueError("z_max_var: the combinations of the other factors exceed 2**62 "
-                             "keys, which the chunked grouping does not number; compute it on "
-                             "arrays in memory")
+        return [(None, g.offsets, g.perm) for g in enc.group_each(used, share=False)]
+    out = []
+    for k in used:
+        keys, total = enc._keys(np.flatnonzero(np.arange(enc.n_factors) != k))
+        if total <= max(_MAX_DIRECT_KEYS, 2 * len(keys)):
+            out.append((None, *_kernels.group_rows(keys, total)))
+        else:  # sparse combinations: numbered in key order
+            distinct, ids = np.unique(keys, return_inverse=True)
+            out.append((distinct, *_kernels.group_rows(ids.astype(np.int64).ravel(),
+                                                       len(distinct))))
     return out
 
 
-def _block_counts(f, levels, fbinning, used, vary_one, weights):
+def _block_counts(f, levels, fbinning, used, vary_one):
     """Pass 2 of one chunk of factors: per factor used, (distinct keys, their counts)."""
     if f.shape[0] == 0:
         return [(np.zeros(0, np.int64), np.zeros(0, np.int64)) for _ in used]
-    idx = _labels(f, levels, fbinning)
     out = []
-    for k in used:
-        keys, counts = np.unique(_keys(idx, k, vary_one, weights), return_counts=True)
-        out.append((keys, counts.astype(np.int64)))
+    for distinct, offsets, _ in _chunk_groups(_encoded(f, levels, fbinning), used, vary_one):
+        sizes = np.diff(offsets)
+        present = np.flatnonzero(sizes)
+        out.append((present if distinct is None else distinct[present], sizes[present]))
+    return out
+
+
+def _pack(sorted_codes):
+    """Sorted non-negative integers as (first, gaps in the narrowest unsigned dtype): what
+    travels to a chunk's task is 1-2 bytes per draw, not 8."""
+    if len(sorted_codes) == 0:
+        return 0, np.zeros(0, dtype=np.uint8)
+    gaps = np.diff(sorted_codes)
+    top = int(gaps.max()) if len(gaps) else 0
+    dtype = next(t for t in (np.uint8, np.uint16, np.uint32, np.uint64)
+                 if top <= np.iinfo(t).max)
+    return int(sorted_codes[0]), gaps.astype(dtype)
+
+
+def _unpack(packed):
+    first, gaps = packed
+    out = np.empty(len(gaps) + 1, dtype=np.int64)
+    out[0] = first
+    np.cumsum(gaps, dtype=np.int64, out=out[1:])
+    out[1:] += first
     return out
 
 
@@ -205,9 +230,9 @@ class ChunkedBatches:
 
         targets, seed, mode, batch_size, settings, vary_one = self._plan
         used = np.flatnonzero(np.bincount(targets, minlength=self.n_factors))
-        weights = _weights(self.levels.n_levels, vary_one)
+        _check_key_space(self.levels.n_levels, vary_one)
         task = delayed(_block_counts, pure=True)
-        parts = _dask._compute(*[task(f, self.levels, self.fbinning, used, vary_one, weights)
+        parts = _dask._compute(*[task(f, self.levels, self.fbinning, used, vary_one)
                                  for f, _, _ in self.blocks])
         what = "combination of the other factors" if vary_one else "value"
         groupings, sets = [], []
@@ -243,9 +268,9 @@ class ChunkedBatches:
             code = np.searchsorted(segs, seg[slots]) * sizes[c] + rank[slots]
             unique, inverse = np.unique(code, return_inverse=True)
             # sent: each distinct (segment, rank) once, and the segments' factor and key
-            requests.append(((unique, seg_factor[segs], seg_key[segs]), slots,
+            requests.append(((_pack(unique), seg_factor[segs], seg_key[segs]), slots,
                              inverse.ravel()))
-        return requests, seg.size, weights
+        return requests, seg.size
 
     def _pass(self, sample_rows):
         """One pass over the chunks: the codes of the sorted ``sample_rows`` and of the
@@ -253,10 +278,10 @@ class ChunkedBatches:
         values. Returns (sample, its first non-finite values)."""
         from dask import delayed
 
-        requests, n_draws, weights = [(None, None, None)] * len(self.blocks), 0, None
+        requests, n_draws = [(None, None, None)] * len(self.blocks), 0
         if self._plan is not None:
             try:
-                requests, n_draws, weights = self._requests()
+                requests, n_draws = self._requests()
             except ValueError as exc:  # raised where the in-memory call raises it: reduce()
                 self._draws = exc
         vary_one = self._plan[5] if self._plan is not None else False
@@ -266,8 +291,8 @@ class ChunkedBatches:
         for (f, z, row0), end, (request, _, _) in zip(self.blocks, ends, requests):
             lo, hi = np.searchsorted(sample_rows, [row0, end])
             tasks.append(task(f, z, row0, sample_rows[lo:hi] - row0, request, self.levels,
-                              self.fbinning, vary_one, weights))
-            sizes.append(8 * (hi - lo) + (0 if request is None else request[0].nbytes))
+                              self.fbinning, vary_one))
+            sizes.append(8 * (hi - lo) + (0 if request is None else request[0][1].nbytes))
         dtype, d = _dask._code_dtype(self.codes.dtype), self.codes.shape[1]
         sample = np.empty((len(sample_rows), d), dtype=dtype)
         draws = np.empty((n_draws, d), dtype=dtype)
@@ -315,27 +340,27 @@ def _first_bad(values, rows):
     return col, int(rows[first]), values[first, col]
 
 
-def _gather_block(f, z, row0, sample_local, request, levels, fbinning, vary_one, weights):
+def _gather_block(f, z, row0, sample_local, request, levels, fbinning, vary_one):
     """One chunk's share of a pass: (the codes of its sample rows, their first non-finite
     value, the codes of the distinct draws it serves, their first non-finite). request:
-    (segment * n + rank of each distinct draw, each segment's factor and key)."""
+    (segment * n + rank of each distinct draw, packed; each segment's factor and key)."""
     if z.shape[0] == 0:
         return np.zeros((0, z.shape[1])), None, np.zeros((0, z.shape[1])), None
     z = check_codes(z, min_samples=1)
     sample = z[sample_local]
     s_bad = _first_bad(sample, sample_local + row0)
-    if request is None or len(request[0]) == 0:
+    if request is None or len(request[1]) == 0:  # (no segment: no draw here)
         return sample, s_bad, z[:0], None
-    code, seg_factor, seg_key = request
-    seg, rank = np.divmod(code, z.shape[0])
-    idx = _labels(f, levels, fbinning)
-    rows = np.empty(len(code), dtype=np.int64)
-    for k in np.unique(seg_factor):
+    packed, seg_factor, seg_key = request
+    seg, rank = np.divmod(_unpack(packed), z.shape[0])
+    used = np.unique(seg_factor)
+    groups = _chunk_groups(_encoded(f, levels, fbinning), used, vary_one)
+    rows = np.empty(len(seg), dtype=np.int64)
+    for k, (distinct, offsets, perm) in zip(used, groups):
         at = seg_factor[seg] == k
-        keys = _keys(idx, int(k), vary_one, weights)
-        perm = np.argsort(keys, kind="stable")  # the chunk's rows of each key, in row order
-        first = np.searchsorted(keys[perm], seg_key[seg[at]], side="left")
-        rows[at] = perm[first + rank[at]]
+        key = seg_key[seg[at]]
+        j = key if distinct is None else np.searchsorted(distinct, key)
+        rows[at] = perm[offsets[j] + rank[at]]
     values = z[rows]
     return sample, s_bad, values, _first_bad(values, rows + row0)
 
