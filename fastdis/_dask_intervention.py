@@ -258,8 +258,12 @@ class ChunkedBatches:
         seg_factor = np.repeat(used, np.diff(base))
         seg, rank = seg.ravel(), rank.ravel()
         del pos
-        order = np.argsort(seg_chunk[seg], kind="stable")
-        bounds = np.searchsorted(seg_chunk[seg[order]], np.arange(len(self.blocks) + 1))
+        chunk_of = seg_chunk[seg]
+        if len(self.blocks) <= np.iinfo(np.uint16).max:  # a radix sort: O(draws)
+            chunk_of = chunk_of.astype(np.uint16)
+        order = np.argsort(chunk_of, kind="stable")
+        bounds = np.searchsorted(chunk_of[order], np.arange(len(self.blocks) + 1))
+        del chunk_of
         sizes = self.factors.chunks[0]
         requests = []
         for c, (a, b) in enumerate(zip(bounds[:-1], bounds[1:])):
@@ -292,7 +296,10 @@ class ChunkedBatches:
             lo, hi = np.searchsorted(sample_rows, [row0, end])
             tasks.append(task(f, z, row0, sample_rows[lo:hi] - row0, request, self.levels,
                               self.fbinning, vary_one))
-            sizes.append(8 * (hi - lo) + (0 if request is None else request[0][1].nbytes))
+            # what travels each way: the requests, then the rows (held until copied into place)
+            n_rows = hi - lo + (0 if request is None else len(request[0][1]) + 1)
+            sizes.append((8 * (hi - lo) + (0 if request is None else request[0][1].nbytes),
+                          n_rows * self.codes.shape[1] * self.codes.dtype.itemsize))
         dtype, d = _dask._code_dtype(self.codes.dtype), self.codes.shape[1]
         sample = np.empty((len(sample_rows), d), dtype=dtype)
         draws = np.empty((n_draws, d), dtype=dtype)
@@ -311,19 +318,23 @@ class ChunkedBatches:
         return sample, bad_sample
 
 
-# Bytes of requests sent per scheduler call at most (dask.distributed warns past 10 MiB).
+# Bytes of requests sent per scheduler call at most (dask.distributed warns past 10 MiB), and
+# of rows received (held in the caller beside the gathered rows until copied into place).
 _REQUEST_BYTES = 4 << 20
+_RESULT_BYTES = 64 << 20
 
 
 def _task_groups(sizes):
     """(first, end) of consecutive tasks computed together: at most _GATHER_CHUNKS of them,
-    their requests at most _REQUEST_BYTES (or a single task)."""
-    c0, total = 0, 0
-    for c, size in enumerate(sizes):
-        if c > c0 and (c - c0 == _GATHER_CHUNKS or total + size > _REQUEST_BYTES):
+    their requests and results within _REQUEST_BYTES and _RESULT_BYTES (or a single task)."""
+    c0, sent, got = 0, 0, 0
+    for c, (request, result) in enumerate(sizes):
+        if c > c0 and (c - c0 == _GATHER_CHUNKS or sent + request > _REQUEST_BYTES
+                       or got + result > _RESULT_BYTES):
             yield c0, c
-            c0, total = c, 0
-        total += size
+            c0, sent, got = c, 0, 0
+        sent += request
+        got += result
     if sizes:
         yield c0, len(sizes)
 
