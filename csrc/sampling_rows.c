@@ -46,6 +46,15 @@ int fd_reduce_rows(const fd_array *codes, int mode, int64_t batch_size, const in
                 mine[i] = r;
             }
             if (!in) { my_bad = 1; continue; }
+#if defined(__GNUC__) || defined(__clang__)
+            if (rows && b + 1 < n_batches) /* the next batch's rows fetched while this one sums */
+                for (int64_t i = 0; i < draws; i++) {
+                    const int64_t r = rows[(b + 1) * draws + i];
+                    if ((uint64_t)r < (uint64_t)codes->n_rows)
+                        __builtin_prefetch((const char *)codes->data +
+                                           r * codes->row_stride * fd_itemsize(codes->dtype), 0, 1);
+                }
+#endif
             fd_reduce_batch(codes, mode, mine, L, acc, out + b * d, lo, hi);
         }
 #ifdef _OPENMP

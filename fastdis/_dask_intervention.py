@@ -203,9 +203,14 @@ class ChunkedBatches:
             self._pass(np.zeros(0, dtype=np.int64))
         if isinstance(self._draws, Exception):
             raise self._draws
-        values, bad = self._draws
+        values, index, bad = self._draws
         _raise_first(bad)
-        return _kernels.reduce_rows(values, mode, batch_size, None, len(targets), self.nt)[0]
+        return self._reduced(values)
+
+    def _reduced(self, values):
+        targets, _, mode, batch_size, _, _ = self._plan
+        rows = self._draws[1].reshape(len(targets), -1)
+        return _kernels.reduce_rows(values, mode, batch_size, rows, len(targets), self.nt)[0]
 
     def read_ranges(self):
         """(mins, maxs) of the rows the batches read (gathered, and checked by reduce)."""
@@ -218,9 +223,7 @@ class ChunkedBatches:
         """The reductions of the same batches on the rows rescaled by 2**-e (exactly)."""
         from .metrics._sampling import scale_columns
 
-        targets, _, mode, batch_size, _, _ = self._plan
-        return _kernels.reduce_rows(scale_columns(self._draws[0], e), mode, batch_size, None,
-                                    len(targets), self.nt)[0]
+        return self._reduced(scale_columns(self._draws[0], e))
 
     def _requests(self):
         """Per chunk, the planned draws falling in it: (draw slots, factor, key, rank)."""
@@ -269,7 +272,7 @@ class ChunkedBatches:
         for c, (a, b) in enumerate(zip(bounds[:-1], bounds[1:])):
             slots = order[a:b]
             segs = np.unique(seg[slots])  # this chunk's segments, numbered 0.. here
-            code = np.searchsorted(segs, seg[slots]) * sizes[c] + rank[slots]
+            code = np.searchsorted(segs, seg[slots]) << _shift(sizes[c]) | rank[slots]
             unique, inverse = np.unique(code, return_inverse=True)
             # sent: each distinct (segment, rank) once, and the segments' factor and key
             requests.append(((_pack(unique), seg_factor[segs], seg_key[segs]), slots,
@@ -302,20 +305,31 @@ class ChunkedBatches:
                           n_rows * self.codes.shape[1] * self.codes.dtype.itemsize))
         dtype, d = _dask._code_dtype(self.codes.dtype), self.codes.shape[1]
         sample = np.empty((len(sample_rows), d), dtype=dtype)
-        draws = np.empty((n_draws, d), dtype=dtype)
+        # the distinct rows drawn, chunk after chunk, and where each draw finds its row
+        starts = np.cumsum([0] + [0 if r is None else len(r[0][1]) + (len(r[1]) > 0)
+                                  for r, _, _ in requests])
+        values = np.empty((starts[-1], d), dtype=dtype)
+        index = np.empty(n_draws, dtype=np.int64)
         bad_sample, bad_draws, done = [], [], 0
         for c0, c1 in _task_groups(sizes):
             got = _dask._compute(*tasks[c0:c1])
-            for (s_vals, s_bad, d_vals, d_bad), (_, slots, inverse) in zip(got, requests[c0:c1]):
+            for c, (s_vals, s_bad, d_vals, d_bad) in enumerate(got, start=c0):
                 sample[done:done + len(s_vals)] = s_vals
                 done += len(s_vals)
+                _, slots, inverse = requests[c]
                 if slots is not None:
-                    draws[slots] = d_vals[inverse]
+                    values[starts[c]:starts[c + 1]] = d_vals
+                    index[slots] = starts[c] + inverse
                 bad_sample.append(s_bad)
                 bad_draws.append(d_bad)
         if self._plan is not None and not isinstance(self._draws, Exception):
-            self._draws = (draws, bad_draws)
+            self._draws = (values, index, bad_draws)
         return sample, bad_sample
+
+
+def _shift(n_rows):
+    """Bits of a rank within a chunk of n_rows rows (the low bits of a request's code)."""
+    return max(1, int(n_rows).bit_length())
 
 
 # Bytes of requests sent per scheduler call at most (dask.distributed warns past 10 MiB), and
@@ -363,15 +377,17 @@ def _gather_block(f, z, row0, sample_local, request, levels, fbinning, vary_one)
     if request is None or len(request[1]) == 0:  # (no segment: no draw here)
         return sample, s_bad, z[:0], None
     packed, seg_factor, seg_key = request
-    seg, rank = np.divmod(_unpack(packed), z.shape[0])
-    used = np.unique(seg_factor)
+    code = _unpack(packed)
+    seg, rank = code >> _shift(z.shape[0]), code & ((1 << _shift(z.shape[0])) - 1)
+    # segments are numbered factor by factor: each factor's draws are one run of codes
+    used, first = np.unique(seg_factor, return_index=True)
+    bounds = np.append(np.searchsorted(seg, first), len(seg))
     groups = _chunk_groups(_encoded(f, levels, fbinning), used, vary_one)
     rows = np.empty(len(seg), dtype=np.int64)
-    for k, (distinct, offsets, perm) in zip(used, groups):
-        at = seg_factor[seg] == k
-        key = seg_key[seg[at]]
+    for (distinct, offsets, perm), a, b in zip(groups, bounds[:-1], bounds[1:]):
+        key = seg_key[seg[a:b]]
         j = key if distinct is None else np.searchsorted(distinct, key)
-        rows[at] = perm[offsets[j] + rank[at]]
+        rows[a:b] = perm[offsets[j] + rank[a:b]]
     values = z[rows]
     return sample, s_bad, values, _first_bad(values, rows + row0)
 

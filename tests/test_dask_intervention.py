@@ -98,9 +98,9 @@ def test_codes_are_read_once_and_only_the_rows_drawn_travel(monkeypatch):
     gathered = []
     reduce_rows = _kernels.reduce_rows
 
-    def spy(values, *args):
-        gathered.append(values.shape)
-        return reduce_rows(values, *args)
+    def spy(values, mode, batch_size, rows, *args):
+        gathered.append((len(values), rows.shape))
+        return reduce_rows(values, mode, batch_size, rows, *args)
 
     monkeypatch.setattr(_dask, "in_memory", whole)
     monkeypatch.setattr(_kernels, "reduce_rows", spy)
@@ -113,7 +113,9 @@ def test_codes_are_read_once_and_only_the_rows_drawn_travel(monkeypatch):
         assert reads.count(500) == 8, metric  # (dask also calls it on 0- and 1-row stand-ins)
         n_batches = 500 if metric == "z_diff" else 1600
         draws = 32 if metric == "z_diff" else 16
-        assert gathered == [(n_batches * draws, 6)], metric
+        # each distinct row drawn gathered once, and where each draw finds it
+        [(n_distinct, shape)] = gathered
+        assert shape == (n_batches, draws) and n_distinct <= min(n_batches * draws, 4 * 4000)
     report = fastdis.evaluate(F, Z, metrics="intervention", random_state=1)
     assert report["z_min_var"] == fastdis.z_min_var(f, z, random_state=1)
 
