@@ -111,14 +111,25 @@ def _chunk_groups(enc, used, vary_one):
 
 
 def _block_counts(f, levels, fbinning, used, vary_one):
-    """Pass 2 of one chunk of factors: per factor used, (distinct keys, their counts)."""
+    """Pass 2 of one chunk of factors: per factor used, (distinct keys, their counts): the
+    keys of :func:`_chunk_groups` counted, no rows sorted."""
     if f.shape[0] == 0:
         return [(np.zeros(0, np.int64), np.zeros(0, np.int64)) for _ in used]
+    enc = _encoded(f, levels, fbinning)
+    idx = None if vary_one else levels.level_indices(enc.factors)
     out = []
-    for distinct, offsets, _ in _chunk_groups(_encoded(f, levels, fbinning), used, vary_one):
-        sizes = np.diff(offsets)
-        present = np.flatnonzero(sizes)
-        out.append((present if distinct is None else distinct[present], sizes[present]))
+    for k in used:
+        if vary_one:
+            keys, total = enc._keys(np.flatnonzero(np.arange(enc.n_factors) != k))
+        else:
+            keys, total = idx[:, k], int(levels.n_levels[k])
+        if total <= max(_MAX_DIRECT_KEYS, 2 * len(keys)):
+            sizes = np.bincount(keys, minlength=total)
+            present = np.flatnonzero(sizes)
+            out.append((present, sizes[present].astype(np.int64)))
+        else:
+            distinct, sizes = np.unique(keys, return_counts=True)
+            out.append((distinct, sizes.astype(np.int64)))
     return out
 
 
