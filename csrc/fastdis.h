@@ -463,7 +463,7 @@ int fd_legacy_jobs(fd_legacy_job *a, fd_legacy_job *b, int64_t steps, int n_thre
 
 /* sampling_batches.c: fd_sample_batches_sets, and the range of the values it read: ranges[j]
  * and ranges[d + j] the smallest and largest value of column j in the rows of every batch
- * (NaN if one was). */
+ * (NaN where a batch's reduction of column j is NaN: a NaN, or infinities, read). */
 int fd_sample_batches_ranges(const fd_array *codes, const fd_groups *sets, int64_t n_sets,
                              const int64_t *set_of, int mode, int64_t batch_size,
                              uint64_t seed, const int64_t *batch_ids, int64_t n_batches,

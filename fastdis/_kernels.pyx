@@ -1799,9 +1799,9 @@ def _merge_ranges(total, part):
     return np.concatenate([lo, hi])
 
 
-cdef _sets_checked(object sets, int64_t n_rows, bint by_size, bint replace, object set_of,
-                   int64_t n_batches):
-    """(fd_groups block as bytes-owned memory, n_sets, set_of pointer owner) of sample_*."""
+cdef list _sets_checked(object sets, object set_of, int64_t n_batches):
+    """The group sets of sample_batches_ranges / sample_positions as a list, and set_of
+    checked against them (each set is checked by _groups_of)."""
     sets = list(sets)
     if len(sets) < 1:
         raise ValueError("sample_batches needs at least one set of groups")
@@ -1815,12 +1815,12 @@ cdef _sets_checked(object sets, int64_t n_rows, bint by_size, bint replace, obje
 def sample_batches_ranges(codes, sets, set_of, bint by_size, int mode, int64_t batch_size,
                           uint64_t seed, batch_ids, int n_threads, bint replace=False):
     """sample_batches_sets, and the (2, n_codes) range (min, max) of the values the batches
-    read (NaN in a column if a NaN or an infinity of opposite signs was read there)."""
+    read (NaN in a column where a batch's reduction is NaN: a NaN, or infinities, read)."""
     cdef fd_array ca = _describe(codes, "codes", _FLOATS)
     cdef int64_t draws = _batch_draws(mode, batch_size)
     cdef const int64_t *pid = <const int64_t *>_data(batch_ids, "batch_ids", np.int64, (-1,))
     cdef int64_t n_batches = batch_ids.shape[0], s, b0, nb
-    sets = _sets_checked(sets, ca.n_rows, by_size, replace, set_of, n_batches)
+    sets = _sets_checked(sets, set_of, n_batches)
     cdef int64_t n_sets = len(sets)
     cdef const int64_t *pset = NULL if set_of is None else \
         <const int64_t *>_data(set_of, "set_of", np.int64, (n_batches,))
@@ -1866,7 +1866,7 @@ def sample_positions(int64_t n_rows, sets, set_of, bint by_size, int mode, int64
     cdef int64_t n_batches = batch_ids.shape[0], s, b0, nb
     if n_rows < 0:
         raise ValueError(f"n_rows must be >= 0, got {n_rows}")
-    sets = _sets_checked(sets, n_rows, by_size, replace, set_of, n_batches)
+    sets = _sets_checked(sets, set_of, n_batches)
     cdef int64_t n_sets = len(sets)
     cdef const int64_t *pset = NULL if set_of is None else \
         <const int64_t *>_data(set_of, "set_of", np.int64, (n_batches,))
