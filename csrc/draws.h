@@ -1,5 +1,6 @@
 /* The draws of the batch sampler (sampling_batches.c): which group a batch or a pair takes,
- * and which positions within it, from the counter-based generator of common.h.  These
+ * and which positions within it, from the counter-based generator of common.h (perm, where
+ * given, only fetched ahead: NULL when only the positions are wanted).  These
  * draws define the rows every seed gives (tests/test_intervention_sampler.py replays them
  * in Python); pairs_avx512.c draws the same ones eight at a time.  Private to
  * sampling_batches.c. */
@@ -89,7 +90,7 @@ static void fd_distinct(fd_rng *rng, int64_t m, int64_t count, int64_t *out,
             int64_t j = i + fd_draw_below(rng, m - i), t = scratch[i];
             scratch[i] = scratch[j]; scratch[j] = t;
             out[i] = scratch[i];
-            FD_PREFETCH_AT(perm + out[i]);
+            if (perm) FD_PREFETCH_AT(perm + out[i]);
         }
         return;
     }
@@ -99,7 +100,7 @@ static void fd_distinct(fd_rng *rng, int64_t m, int64_t count, int64_t *out,
         if (bits[t >> 6] >> (t & 63) & 1) t = j;
         bits[t >> 6] |= (uint64_t)1 << (t & 63);
         out[i] = t;
-        FD_PREFETCH_AT(perm + t);
+        if (perm) FD_PREFETCH_AT(perm + t);
     }
     for (int64_t i = 0; i < count; i++) bits[out[i] >> 6] = 0;
 }
@@ -148,10 +149,10 @@ static int fd_pairs_positions(fd_rng *rng, const fd_groups *g, const fd_divisor 
         if (!g->replace && c >= a) c++;
         pos[i] = lo + a;
         pos[L + i] = lo + c;
-#if defined(__GNUC__) || defined(__clang__)
-        FD_PREFETCH_AT(g->perm + pos[i]);
-        FD_PREFETCH_AT(g->perm + pos[L + i]);
-#endif
+        if (g->perm) { /* NULL: positions only (fd_sample_positions) */
+            FD_PREFETCH_AT(g->perm + pos[i]);
+            FD_PREFETCH_AT(g->perm + pos[L + i]);
+        }
     }
     return 0;
 }

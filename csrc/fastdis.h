@@ -461,6 +461,28 @@ typedef struct {
  * when n_threads allows (the jobs must not share key or data). */
 int fd_legacy_jobs(fd_legacy_job *a, fd_legacy_job *b, int64_t steps, int n_threads);
 
+/* sampling_batches.c: fd_sample_batches_sets, and the range of the values it read: ranges[j]
+ * and ranges[d + j] the smallest and largest value of column j in the rows of every batch
+ * (NaN where a batch's reduction of column j is NaN: a NaN, or infinities, read). */
+int fd_sample_batches_ranges(const fd_array *codes, const fd_groups *sets, int64_t n_sets,
+                             const int64_t *set_of, int mode, int64_t batch_size,
+                             uint64_t seed, const int64_t *batch_ids, int64_t n_batches,
+                             double *out,           /* OUT [n_batches * n_codes] */
+                             double *ranges,        /* OUT [2 * n_codes] */
+                             int n_threads);
+/* The draws of fd_sample_batches_sets alone: each batch's positions in its set's perm
+ * (perm may be NULL), into pos[b * draws ..], draws = batch_size (FD_BATCH_VARIANCE) or
+ * 2 * batch_size (pairs: first rows, then second rows); positions below n_rows. */
+int fd_sample_positions(int64_t n_rows, const fd_groups *sets, int64_t n_sets,
+                        const int64_t *set_of, int mode, int64_t batch_size, uint64_t seed,
+                        const int64_t *batch_ids, int64_t n_batches,
+                        int64_t *pos,               /* OUT [n_batches * draws] */
+                        int n_threads);
+/* sampling_rows.c: batches of given rows (rows NULL: batch b's rows are b * draws ..)
+ * reduced as fd_sample_batches reduces them; ranges as fd_sample_batches_ranges, or NULL. */
+int fd_reduce_rows(const fd_array *codes, int mode, int64_t batch_size, const int64_t *rows,
+                   int64_t n_batches, double *out, double *ranges, int n_threads);
+
 #ifdef __cplusplus
 }
 #endif

@@ -9,6 +9,7 @@
 #include "common.h"
 #include "draws.h"
 #include "pairs_avx512.h"
+#include "batch_reduce.h"
 
 /* ---- batches ---------------------------------------------------------------------- */
 
@@ -33,81 +34,6 @@ static int fd_resolve_rows(const fd_array *codes, const int64_t *perm, int64_t d
 #endif
     }
     return bad;
-}
-
-/* Columns j0 .. j0 + W - 1 of the reductions of the fast path (float64, C-ordered),
- * W a constant where inlined: the W sums stay in registers across the batch's rows
- * instead of being stored and reloaded per row (a store-forwarding chain per column).
- * Each column is still summed row after row, in the order of every other layout. */
-static inline void fd_reduce_cols(const double *x, int64_t rs, int mode, const int64_t *rows,
-                                  int64_t L, int64_t j0, const int64_t W, double *o)
-{
-    double acc[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
-    if (mode != FD_BATCH_VARIANCE) {
-        for (int64_t i = 0; i < L; i++) {
-            const double *pa = x + rows[i] * rs + j0, *pb = x + rows[L + i] * rs + j0;
-            for (int64_t j = 0; j < W; j++) acc[j] += fabs(pa[j] - pb[j]);
-        }
-        for (int64_t j = 0; j < W; j++) o[j] = acc[j] / (double)L;
-        return;
-    }
-    {
-        double mean[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
-        for (int64_t i = 0; i < L; i++) {
-            const double *p = x + rows[i] * rs + j0;
-            for (int64_t j = 0; j < W; j++) mean[j] += p[j];
-        }
-        for (int64_t j = 0; j < W; j++) mean[j] /= (double)L;
-        for (int64_t i = 0; i < L; i++) {
-            const double *p = x + rows[i] * rs + j0;
-            for (int64_t j = 0; j < W; j++) { const double t = p[j] - mean[j]; acc[j] += t * t; }
-        }
-        for (int64_t j = 0; j < W; j++) o[j] = L > 1 ? acc[j] / (double)(L - 1) : 0.0;
-    }
-}
-
-/* The batch's reduction into o[d]: the mean over L pairs of |z_a - z_b| (rows[i] and
- * rows[L + i]), or the unbiased variance (ddof = 1, two passes) of L rows.  One summation
- * order for every layout, so float64 C-ordered codes (the fast path) give the same bits. */
-static void fd_reduce_batch(const fd_array *codes, int mode, const int64_t *rows, int64_t L,
-                            double *acc, double *o)
-{
-    const int64_t d = codes->n_cols, rs = codes->row_stride, cs = codes->col_stride;
-    if (codes->dtype == FD_FLOAT64 && cs == 1) {
-        const double *x = (const double *)codes->data;
-        int64_t j0 = 0;
-        for (; j0 + 8 <= d; j0 += 8) fd_reduce_cols(x, rs, mode, rows, L, j0, 8, o + j0);
-        if (j0 + 4 <= d) { fd_reduce_cols(x, rs, mode, rows, L, j0, 4, o + j0); j0 += 4; }
-        if (j0 + 2 <= d) { fd_reduce_cols(x, rs, mode, rows, L, j0, 2, o + j0); j0 += 2; }
-        if (j0 < d) fd_reduce_cols(x, rs, mode, rows, L, j0, 1, o + j0);
-        return;
-    }
-    for (int64_t j = 0; j < d; j++) acc[j] = 0.0;
-    if (mode != FD_BATCH_VARIANCE) {
-        for (int64_t i = 0; i < L; i++) {
-            const int64_t ra = rows[i] * rs, rb = rows[L + i] * rs;
-            for (int64_t j = 0; j < d; j++)
-                acc[j] += fabs(fd_load_float(codes->data, codes->dtype, ra + j * cs) -
-                               fd_load_float(codes->data, codes->dtype, rb + j * cs));
-        }
-        for (int64_t j = 0; j < d; j++) o[j] = acc[j] / (double)L;
-        return;
-    }
-    {
-        double *mean = acc + d;
-        for (int64_t j = 0; j < d; j++) mean[j] = 0.0;
-        for (int64_t i = 0; i < L; i++)
-            for (int64_t j = 0; j < d; j++)
-                mean[j] += fd_load_float(codes->data, codes->dtype, rows[i] * rs + j * cs);
-        for (int64_t j = 0; j < d; j++) mean[j] /= (double)L;
-        for (int64_t i = 0; i < L; i++)
-            for (int64_t j = 0; j < d; j++) {
-                const double t = fd_load_float(codes->data, codes->dtype,
-                                               rows[i] * rs + j * cs) - mean[j];
-                acc[j] += t * t;
-            }
-        for (int64_t j = 0; j < d; j++) o[j] = L > 1 ? acc[j] / (double)(L - 1) : 0.0;
-    }
 }
 
 int fd_sample_batches(const fd_array *codes, const fd_groups *g, int mode, int64_t batch_size,
@@ -208,12 +134,13 @@ static int fd_order_by_set(const int64_t *set_of, int64_t n_sets, int64_t n_batc
 }
 
 /* Batch b drawn: the positions in perm of the rows it reduces, into rows (their perm
- * entries fetched ahead).  Returns that perm, or NULL (and sets *bad) where its group lies
- * outside the rows: the batch is then not reduced. */
-static const int64_t *fd_draw_batch(const fd_array *codes, const fd_groups *sets, const fd_set_draws *sd,
-                         const int64_t *set_of, int mode, uint64_t seed,
-                         const int64_t *batch_ids, int64_t b, int64_t L, int64_t draws,
-                         int64_t *rows, int64_t *scratch, uint64_t *bits, int *bad)
+ * entries fetched ahead where perm is given).  Returns the batch's set, or NULL (and sets
+ * *bad) where its group lies outside the n_rows rows: the batch is then not reduced. */
+static const fd_groups *fd_draw_batch(int64_t n_rows, const fd_groups *sets,
+                                      const fd_set_draws *sd, const int64_t *set_of, int mode,
+                                      uint64_t seed, const int64_t *batch_ids, int64_t b,
+                                      int64_t L, int64_t draws, int64_t *rows, int64_t *scratch,
+                                      uint64_t *bits, int *bad)
 {
     fd_rng rng = fd_rng_for(seed, (uint64_t)batch_ids[b]);
     const int64_t s = set_of ? set_of[b] : 0;
@@ -222,8 +149,7 @@ static const int64_t *fd_draw_batch(const fd_array *codes, const fd_groups *sets
         int64_t i0 = sd[s].x8 ? fd_pairs_x8(rng.s, &sd[s].pg, L, rows, g->perm) : 0;
         if (i0 < 0) i0 = 0; /* a draw to reject among them: all drawn again, one by one */
         rng.s += 3 * (uint64_t)i0 * 0x9e3779b97f4a7c15ULL; /* the 3 i0 draws taken */
-        if (fd_pairs_positions(&rng, g, &sd[s].pick, sd[s].sizes, codes->n_rows, i0, L,
-                               rows)) {
+        if (fd_pairs_positions(&rng, g, &sd[s].pick, sd[s].sizes, n_rows, i0, L, rows)) {
             *bad = 1;
             return NULL;
         }
@@ -231,27 +157,31 @@ static const int64_t *fd_draw_batch(const fd_array *codes, const fd_groups *sets
         const int64_t grp = g->groups[fd_pick_group(&rng, g, &sd[s].pick)];
         const int64_t lo = g->offsets[grp], m = g->offsets[grp + 1] - lo;
         /* the groups come from fd_group_rows: a group outside the rows is a caller's bug */
-        if (lo < 0 || m < 2 || g->offsets[grp + 1] > codes->n_rows) { *bad = 1; return NULL; }
+        if (lo < 0 || m < 2 || g->offsets[grp + 1] > n_rows) { *bad = 1; return NULL; }
         fd_batch_positions(&rng, mode, g->replace, m, L, draws, rows, scratch, bits,
-                           g->perm + lo);
+                           g->perm ? g->perm + lo : NULL);
         for (int64_t i = 0; i < draws; i++) rows[i] += lo;
     }
-    return g->perm;
+    return g;
 }
 
-int fd_sample_batches_sets(const fd_array *codes, const fd_groups *sets, int64_t n_sets,
-                           const int64_t *set_of, int mode, int64_t batch_size, uint64_t seed,
-                           const int64_t *batch_ids, int64_t n_batches, double *out,
-                           int n_threads)
+/* The one driver of the draws: with codes, every batch reduced into out (and, with
+ * ranges, the range of the values read merged into it); without (codes NULL), each batch's
+ * positions in its set's perm written to pos[b * draws ..] instead (perm may then be NULL:
+ * the rows need not be in memory). */
+static int fd_run_batches(const fd_array *codes, int64_t n_rows, const fd_groups *sets,
+                          int64_t n_sets, const int64_t *set_of, int mode, int64_t batch_size,
+                          uint64_t seed, const int64_t *batch_ids, int64_t n_batches,
+                          double *out, double *ranges, int64_t *pos, int n_threads)
 {
-    const int64_t d = codes->n_cols, L = batch_size;
+    const int64_t d = codes ? codes->n_cols : 1, L = batch_size;
     const int64_t draws = mode == FD_BATCH_VARIANCE ? L : 2 * L;
     int nomem = 0, bad = 0, status = FD_OK, x8;
     int64_t *order, n_chunks;
     fd_set_draws *sd;
     int nt = fd_team(fd_resolve_threads(n_threads, n_batches * L), n_batches * draws * d);
     (void)nt; /* used by OpenMP only */
-    if (L < 1 || d < 1 || n_sets < 1) return FD_ERR_ARGUMENT;
+    if (L < 1 || d < 1 || n_sets < 1 || n_rows < 0) return FD_ERR_ARGUMENT;
     for (int64_t s = 0; s < n_sets; s++)
         if (sets[s].n_groups < 1 || (sets[s].by_size && sets[s].cum[sets[s].n_groups] < 1))
             return FD_ERR_ARGUMENT;
@@ -260,9 +190,10 @@ int fd_sample_batches_sets(const fd_array *codes, const fd_groups *sets, int64_t
             if (set_of[b] < 0 || set_of[b] >= n_sets) return FD_ERR_ARGUMENT;
     sd = (fd_set_draws *)calloc((size_t)n_sets, sizeof(fd_set_draws));
     if (!sd) return FD_ERR_NOMEM;
-    x8 = mode == FD_BATCH_PAIRS && fd_pairs_x8_available();
+    /* the vector draws prefetch perm: positions alone take the scalar ones (the same) */
+    x8 = mode == FD_BATCH_PAIRS && codes && fd_pairs_x8_available();
     for (int64_t s = 0; s < n_sets && status == FD_OK; s++)
-        status = fd_set_draws_of(sets + s, mode, codes->n_rows, x8, sd + s);
+        status = fd_set_draws_of(sets + s, mode, n_rows, x8, sd + s);
     if (status != FD_OK) {
         for (int64_t s = 0; s < n_sets; s++) fd_set_draws_free(sd + s);
         free(sd);
@@ -278,6 +209,8 @@ int fd_sample_batches_sets(const fd_array *codes, const fd_groups *sets, int64_t
         free(sd);
         return FD_ERR_NOMEM;
     }
+    if (ranges)
+        for (int64_t j = 0; j < d; j++) { ranges[j] = INFINITY; ranges[d + j] = -INFINITY; }
     n_chunks = (n_batches + FD_BATCH_CHUNK - 1) / FD_BATCH_CHUNK;
 #ifdef _OPENMP
 #pragma omp parallel num_threads(nt)
@@ -287,40 +220,50 @@ int fd_sample_batches_sets(const fd_array *codes, const fd_groups *sets, int64_t
            partial Fisher-Yates scratch */
         int64_t *buf = (int64_t *)malloc(sizeof(int64_t) * (size_t)(2 * draws + 4 * draws));
         int64_t *scratch = buf ? buf + 2 * draws : NULL;
-        double *acc = (double *)malloc(sizeof(double) * (size_t)(2 * d));
+        /* the generic reduction's sums and means, then this thread's range (lo, hi) */
+        double *acc = (double *)malloc(sizeof(double) * (size_t)(4 * d));
+        double *lo = ranges && acc ? acc + 2 * d : NULL, *hi = lo ? lo + d : NULL;
         /* Floyd's picks within a group (of at most n_rows rows: checked when drawn); n_rows / 8
            bytes, only the words picked ever touched */
         uint64_t *bits = mode == FD_BATCH_PAIRS ? NULL
-                         : (uint64_t *)calloc((size_t)(codes->n_rows / 64 + 1), sizeof(uint64_t));
+                         : (uint64_t *)calloc((size_t)(n_rows / 64 + 1), sizeof(uint64_t));
         const int ok = buf && acc && (bits || mode == FD_BATCH_PAIRS);
         int my_bad = 0;
+        if (lo)
+            for (int64_t j = 0; j < d; j++) { lo[j] = INFINITY; hi[j] = -INFINITY; }
 #ifdef _OPENMP
 #pragma omp for schedule(dynamic, 1)
 #endif
         for (int64_t c = 0; c < n_chunks; c++) {
             const int64_t t0 = c * FD_BATCH_CHUNK, t1 = fd_min64(t0 + FD_BATCH_CHUNK, n_batches);
             int64_t *cur = buf, *next = buf ? buf + draws : NULL;
-            const int64_t *perm;
+            const fd_groups *g;
             int cur_ok;
             if (!ok) continue;
+            if (!codes) { /* positions only: no rows to fetch, nothing to overlap */
+                for (int64_t t = t0; t < t1; t++)
+                    fd_draw_batch(n_rows, sets, sd, set_of, mode, seed, batch_ids, order[t], L,
+                                  draws, pos + order[t] * draws, scratch, bits, &my_bad);
+                continue;
+            }
             /* software pipeline: batch t + 1 is drawn (its perm entries fetched) while batch
                t's rows come from memory, then batch t is reduced, then batch t + 1's rows
                looked up in perm (their loads issued): the draws' arithmetic overlaps the
                memory latency instead of waiting for it */
-            perm = fd_draw_batch(codes, sets, sd, set_of, mode, seed, batch_ids, order[t0], L,
-                                 draws, cur, scratch, bits, &my_bad);
-            if (perm && fd_resolve_rows(codes, perm, draws, cur)) my_bad = 1;
-            cur_ok = perm != NULL;
+            g = fd_draw_batch(n_rows, sets, sd, set_of, mode, seed, batch_ids, order[t0], L,
+                              draws, cur, scratch, bits, &my_bad);
+            if (g && fd_resolve_rows(codes, g->perm, draws, cur)) my_bad = 1;
+            cur_ok = g != NULL;
             for (int64_t t = t0; t < t1; t++) {
                 int64_t *swap;
-                perm = t + 1 < t1 ? fd_draw_batch(codes, sets, sd, set_of, mode, seed, batch_ids,
-                                                  order[t + 1], L, draws, next, scratch, bits,
-                                                  &my_bad)
-                                  : NULL;
-                if (cur_ok) fd_reduce_batch(codes, mode, cur, L, acc, out + order[t] * d);
-                if (perm && fd_resolve_rows(codes, perm, draws, next)) my_bad = 1;
+                g = t + 1 < t1 ? fd_draw_batch(n_rows, sets, sd, set_of, mode, seed, batch_ids,
+                                               order[t + 1], L, draws, next, scratch, bits,
+                                               &my_bad)
+                               : NULL;
+                if (cur_ok) fd_reduce_batch(codes, mode, cur, L, acc, out + order[t] * d, lo, hi);
+                if (g && fd_resolve_rows(codes, g->perm, draws, next)) my_bad = 1;
                 swap = cur; cur = next; next = swap;
-                cur_ok = perm != NULL;
+                cur_ok = g != NULL;
             }
         }
 #ifdef _OPENMP
@@ -329,6 +272,7 @@ int fd_sample_batches_sets(const fd_array *codes, const fd_groups *sets, int64_t
         {
             if (!ok) nomem = 1;
             if (my_bad) bad = 1;
+            if (lo) fd_merge_range(ranges, lo, hi, d);
         }
         free(buf); free(acc); free(bits);
     }
@@ -338,3 +282,29 @@ int fd_sample_batches_sets(const fd_array *codes, const fd_groups *sets, int64_t
     return nomem ? FD_ERR_NOMEM : bad ? FD_ERR_ARGUMENT : FD_OK;
 }
 
+int fd_sample_batches_sets(const fd_array *codes, const fd_groups *sets, int64_t n_sets,
+                           const int64_t *set_of, int mode, int64_t batch_size, uint64_t seed,
+                           const int64_t *batch_ids, int64_t n_batches, double *out,
+                           int n_threads)
+{
+    return fd_run_batches(codes, codes->n_rows, sets, n_sets, set_of, mode, batch_size, seed,
+                          batch_ids, n_batches, out, NULL, NULL, n_threads);
+}
+
+int fd_sample_batches_ranges(const fd_array *codes, const fd_groups *sets, int64_t n_sets,
+                             const int64_t *set_of, int mode, int64_t batch_size,
+                             uint64_t seed, const int64_t *batch_ids, int64_t n_batches,
+                             double *out, double *ranges, int n_threads)
+{
+    return fd_run_batches(codes, codes->n_rows, sets, n_sets, set_of, mode, batch_size, seed,
+                          batch_ids, n_batches, out, ranges, NULL, n_threads);
+}
+
+int fd_sample_positions(int64_t n_rows, const fd_groups *sets, int64_t n_sets,
+                        const int64_t *set_of, int mode, int64_t batch_size, uint64_t seed,
+                        const int64_t *batch_ids, int64_t n_batches, int64_t *pos,
+                        int n_threads)
+{
+    return fd_run_batches(NULL, n_rows, sets, n_sets, set_of, mode, batch_size, seed,
+                          batch_ids, n_batches, NULL, NULL, pos, n_threads);
+}

@@ -21,8 +21,9 @@ row order is raised, so the message is the one the in-memory call gives.
 
 IRS, SAP's regression and the posterior quantised estimator merge per-chunk sums in the same
 way (equal to the in-memory values to rounding); DCI, explicitness and SAP's classification
-gather only the rows they fit on (:func:`gather`); the other metrics read the arrays into
-memory (:func:`in_memory`).
+gather only the rows they fit on (:func:`gather`); Z-diff, Z-min and Z-max variance only the
+rows their batches draw (:mod:`fastdis._dask_intervention`, bit for bit); the other metrics
+read the arrays into memory (:func:`in_memory`).
 
 ``dask`` is imported only by code that has been given a dask array (:func:`is_dask` looks
 in ``sys.modules``: a dask array cannot exist without it).

@@ -54,7 +54,7 @@ _REGISTRY = {
 }
 _FAMILIES = ("information", "intervention", "predictor", "posterior")
 # Metrics that compute dask arrays chunk by chunk (the others read them into memory first)
-_CHUNKED = {"irs", "dci", "sap", "explicitness"}
+_CHUNKED = {"irs", "dci", "sap", "explicitness", "z_diff", "z_min_var", "z_max_var"}
 
 
 def _reads_chunks(name):

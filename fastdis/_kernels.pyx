@@ -1410,7 +1410,8 @@ cdef int _groups_of(fd_groups *g, object groups_set, int64_t n_rows, bint by_siz
     (both are short)."""
     offsets, perm, groups, cum = groups_set
     g.offsets = <const int64_t *>_data(offsets, "offsets", np.int64, (-1,))
-    g.perm = <const int64_t *>_data(perm, "perm", np.int64, (n_rows,))
+    # no perm: positions only (sample_positions)
+    g.perm = NULL if perm is None else <const int64_t *>_data(perm, "perm", np.int64, (n_rows,))
     g.groups = <const int64_t *>_data(groups, "groups", np.int64, (-1,))
     g.n_groups = groups.shape[0]
     g.cum = <const int64_t *>_data(cum, "cum", np.int64, (g.n_groups + 1,))
@@ -1764,3 +1765,162 @@ def legacy_heads(streams, int n_threads):
         states[s][2] = jobs[s].pos
         streams[s][0].set_state(tuple(states[s]))
     return outs
+
+
+# ---- batches: their ranges, positions alone, given rows (csrc/sampling_batches.c, sampling_rows.c)
+
+cdef extern from "fastdis.h" nogil:
+    int fd_sample_batches_ranges(const fd_array *codes, const fd_groups *sets, int64_t n_sets,
+                                 const int64_t *set_of, int mode, int64_t batch_size,
+                                 uint64_t seed, const int64_t *batch_ids, int64_t n_batches,
+                                 double *out, double *ranges, int n_threads)
+    int fd_sample_positions(int64_t n_rows, const fd_groups *sets, int64_t n_sets,
+                            const int64_t *set_of, int mode, int64_t batch_size, uint64_t seed,
+                            const int64_t *batch_ids, int64_t n_batches, int64_t *pos,
+                            int n_threads)
+    int fd_reduce_rows(const fd_array *codes, int mode, int64_t batch_size, const int64_t *rows,
+                       int64_t n_batches, double *out, double *ranges, int n_threads)
+
+
+def _batch_draws(int mode, int64_t batch_size):
+    """Rows per batch: batch_size for BATCH_VARIANCE, 2 * batch_size for the pairs."""
+    if mode not in (BATCH_PAIR_DIFF, BATCH_VARIANCE, BATCH_PAIRS):
+        raise ValueError(f"mode must be BATCH_PAIR_DIFF, BATCH_VARIANCE or BATCH_PAIRS, got {mode}")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    return batch_size if mode == BATCH_VARIANCE else 2 * batch_size
+
+
+def _merge_ranges(total, part):
+    """Column (min, max) of two ranges, NaN kept (the kernels' rule)."""
+    d = total.shape[0] // 2
+    lo = np.where(np.isnan(part[:d]) | (part[:d] < total[:d]), part[:d], total[:d])
+    hi = np.where(np.isnan(part[d:]) | (part[d:] > total[d:]), part[d:], total[d:])
+    return np.concatenate([lo, hi])
+
+
+cdef list _sets_checked(object sets, object set_of, int64_t n_batches):
+    """The group sets of sample_batches_ranges / sample_positions as a list, and set_of
+    checked against them (each set is checked by _groups_of)."""
+    sets = list(sets)
+    if len(sets) < 1:
+        raise ValueError("sample_batches needs at least one set of groups")
+    if set_of is not None:
+        _data(set_of, "set_of", np.int64, (n_batches,))
+        if n_batches and (set_of.min() < 0 or set_of.max() >= len(sets)):
+            raise ValueError(f"set_of must lie in [0, {len(sets)})")
+    return sets
+
+
+def sample_batches_ranges(codes, sets, set_of, bint by_size, int mode, int64_t batch_size,
+                          uint64_t seed, batch_ids, int n_threads, bint replace=False):
+    """sample_batches_sets, and the (2, n_codes) range (min, max) of the values the batches
+    read (NaN in a column where a batch's reduction is NaN: a NaN, or infinities, read)."""
+    cdef fd_array ca = _describe(codes, "codes", _FLOATS)
+    cdef int64_t draws = _batch_draws(mode, batch_size)
+    cdef const int64_t *pid = <const int64_t *>_data(batch_ids, "batch_ids", np.int64, (-1,))
+    cdef int64_t n_batches = batch_ids.shape[0], s, b0, nb
+    sets = _sets_checked(sets, set_of, n_batches)
+    cdef int64_t n_sets = len(sets)
+    cdef const int64_t *pset = NULL if set_of is None else \
+        <const int64_t *>_data(set_of, "set_of", np.int64, (n_batches,))
+    cdef int64_t step = max(16, _chunk_cells // max(1, draws * ca.n_cols))
+    cdef int status
+    out = np.empty((n_batches, ca.n_cols), dtype=np.float64)
+    total = np.concatenate([np.full(ca.n_cols, np.inf), np.full(ca.n_cols, -np.inf)])
+    part = np.empty(2 * ca.n_cols, dtype=np.float64)
+    cdef double *po = <double *>cnp.PyArray_DATA(out)
+    cdef double *pr = <double *>cnp.PyArray_DATA(part)
+    cdef fd_groups *gs = <fd_groups *>malloc(sizeof(fd_groups) * n_sets)
+    if gs == NULL:
+        raise MemoryError("fastdis: out of memory while sampling batches")
+    try:
+        for s in range(n_sets):
+            _groups_of(&gs[s], sets[s], ca.n_rows, by_size, replace)
+        for b0 in range(0, n_batches, step):
+            nb = min(step, n_batches - b0)
+            with nogil:
+                status = fd_sample_batches_ranges(&ca, gs, n_sets,
+                                                  pset + b0 if pset != NULL else NULL, mode,
+                                                  batch_size, seed, pid + b0, nb,
+                                                  po + b0 * ca.n_cols, pr, n_threads)
+            if status == ERR_NOMEM:
+                raise MemoryError("fastdis: out of memory while sampling batches")
+            if status != OK:
+                raise ValueError("sample_batches: a group lies outside perm or has fewer than "
+                                 "2 rows, or perm holds a row outside codes")
+            total = _merge_ranges(total, part)
+            PyErr_CheckSignals()
+    finally:
+        free(gs)
+    return out, total.reshape(2, ca.n_cols)
+
+
+def sample_positions(int64_t n_rows, sets, set_of, bint by_size, int mode, int64_t batch_size,
+                     uint64_t seed, batch_ids, int n_threads, bint replace=False):
+    """The draws of sample_batches_sets without the rows: (n_batches, draws) positions of
+    each batch's rows in its set's perm (sets: (offsets, perm or None, groups, cum)), the
+    pairs' first rows then their second rows."""
+    cdef int64_t draws = _batch_draws(mode, batch_size)
+    cdef const int64_t *pid = <const int64_t *>_data(batch_ids, "batch_ids", np.int64, (-1,))
+    cdef int64_t n_batches = batch_ids.shape[0], s, b0, nb
+    if n_rows < 0:
+        raise ValueError(f"n_rows must be >= 0, got {n_rows}")
+    sets = _sets_checked(sets, set_of, n_batches)
+    cdef int64_t n_sets = len(sets)
+    cdef const int64_t *pset = NULL if set_of is None else \
+        <const int64_t *>_data(set_of, "set_of", np.int64, (n_batches,))
+    cdef int64_t step = max(16, _chunk_cells // max(1, draws))
+    cdef int status
+    pos = np.empty((n_batches, draws), dtype=np.int64)
+    cdef int64_t *pp = <int64_t *>cnp.PyArray_DATA(pos)
+    cdef fd_groups *gs = <fd_groups *>malloc(sizeof(fd_groups) * n_sets)
+    if gs == NULL:
+        raise MemoryError("fastdis: out of memory while sampling batches")
+    try:
+        for s in range(n_sets):
+            _groups_of(&gs[s], sets[s], n_rows, by_size, replace)
+        for b0 in range(0, n_batches, step):
+            nb = min(step, n_batches - b0)
+            with nogil:
+                status = fd_sample_positions(n_rows, gs, n_sets,
+                                             pset + b0 if pset != NULL else NULL, mode,
+                                             batch_size, seed, pid + b0, nb, pp + b0 * draws,
+                                             n_threads)
+            if status == ERR_NOMEM:
+                raise MemoryError("fastdis: out of memory while sampling batches")
+            if status != OK:
+                raise ValueError("sample_positions: a group lies outside the rows or has "
+                                 "fewer than 2 rows")
+            PyErr_CheckSignals()
+    finally:
+        free(gs)
+    return pos
+
+
+def reduce_rows(codes, int mode, int64_t batch_size, rows, int64_t n_batches, int n_threads):
+    """Batches of given rows reduced as sample_batches reduces the rows it draws: rows
+    (n_batches, draws) row numbers, or None for codes' rows in order (batch b: rows
+    b * draws ..). Returns ((n_batches, n_codes) reductions, (2, n_codes) range read)."""
+    cdef fd_array ca = _describe(codes, "codes", _FLOATS)
+    cdef int64_t draws = _batch_draws(mode, batch_size)
+    cdef const int64_t *prow = NULL
+    if n_batches < 0:
+        raise ValueError(f"n_batches must be >= 0, got {n_batches}")
+    if rows is not None:
+        prow = <const int64_t *>_data(rows, "rows", np.int64, (n_batches, draws))
+    elif ca.n_rows < n_batches * draws:
+        raise ValueError(f"codes has {ca.n_rows} rows, fewer than the {n_batches * draws} "
+                         f"the batches read")
+    out = np.empty((n_batches, ca.n_cols), dtype=np.float64)
+    ranges = np.empty(2 * ca.n_cols, dtype=np.float64)
+    cdef double *po = <double *>cnp.PyArray_DATA(out)
+    cdef double *pr = <double *>cnp.PyArray_DATA(ranges)
+    cdef int status
+    with nogil:
+        status = fd_reduce_rows(&ca, mode, batch_size, prow, n_batches, po, pr, n_threads)
+    if status == ERR_NOMEM:
+        raise MemoryError("fastdis: out of memory while reducing batches")
+    if status != OK:
+        raise ValueError("reduce_rows: a row lies outside codes")
+    return out, ranges.reshape(2, ca.n_cols)

@@ -127,6 +127,27 @@ def nonfinite_label_message(name, col, row, value):
             "must all be present and finite: drop those rows or give them a label of their own")
 
 
+def check_finite_rows(values, rows, name="codes"):
+    """Raise the ValueError of a NaN or infinity among ``values``, the rows numbered ``rows``
+    of ``name`` (in any order, repeats allowed): the first column holding one, its first
+    row. Metrics that read a subset of the rows check only those (in memory and chunked,
+    the same rows: the same message)."""
+    bad = ~np.isfinite(values)
+    if not bad.any():
+        return
+    col = int(np.flatnonzero(bad.any(axis=0))[0])
+    at = np.flatnonzero(bad[:, col])
+    first = at[np.argmin(np.asarray(rows)[at])]
+    raise ValueError(nonfinite_row_message(name, col, int(np.asarray(rows)[first]),
+                                           values[first, col]))
+
+
+def nonfinite_row_message(name, col, row, value):
+    """The error of :func:`check_finite_rows`."""
+    return (f"{name} contains NaN or infinity in column {col} (row {row}, {value}, a row the "
+            f"metric reads)")
+
+
 def label_array(x):
     """np.asarray(x) for labels: masked arrays stay masked (check_factors refuses masked
     values) and Python ints stay exact (see _exact_ints)."""

@@ -325,9 +325,35 @@ def test_nan_codes_are_refused():
     for metric in STOCHASTIC + ["irs"]:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", fastdis.DegenerateWarning)
-            with pytest.raises(ValueError, match="NaN or infinity in column 1"):
+            # (IRS reads every row; the batch metrics name the row they read)
+            row = "" if metric == "irs" else r" \(row 5, nan"
+            with pytest.raises(ValueError, match=r"NaN or infinity in column 1" + row):
                 kwargs = {} if metric == "irs" else dict(batch_size=8)
                 getattr(fastdis, metric)(grid((3, 4), repeat=8), codes, **kwargs)
+
+
+def test_only_the_rows_read_are_checked():
+    """The batches (and Z-min / Z-max's variance rows) read a subset of the rows, and only
+    those are checked (as both references read only those): NaN in a row whose factor values
+    are unique (never drawn by a batch) and outside the variance rows changes nothing; in a
+    row read, the error names its column and row."""
+    factors = np.vstack([grid((3, 4), repeat=8), [[7, 9]]])  # row 96: values seen once
+    codes = np.random.default_rng(0).normal(size=(97, 2))
+    kw = dict(batch_size=8, random_state=5)
+    # the variance-estimate rows, drawn first from the metric's seed (without replacement)
+    var_rows = np.random.default_rng(5).choice(97, size=40, replace=False)
+    assert 96 not in var_rows
+    bad = codes.copy()
+    bad[96, 1] = np.nan
+    for metric in STOCHASTIC:
+        extra = {} if metric == "z_diff" else dict(n_variance_estimate=40)
+        f = getattr(fastdis, metric)
+        assert f(factors, bad, **kw, **extra) == f(factors, codes, **kw, **extra)
+    read = codes.copy()
+    read[var_rows[3], 0] = np.inf
+    with pytest.raises(ValueError, match=rf"column 0 \(row {var_rows[3]}, inf, a row the metric "
+                                         r"reads\)"):
+        fastdis.z_min_var(factors, read, **kw, n_variance_estimate=40)
 
 
 # --- one factor and other degenerate input ----------------------------------------------

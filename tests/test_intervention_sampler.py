@@ -96,21 +96,40 @@ def replay(codes, mode, offsets, perm, groups, cum, by_size, replace, L, seed, i
     for b, bid in enumerate(ids):
         first, second = batch_rows(Stream(seed, int(bid)), mode, offsets, perm, groups, cum,
                                    by_size, replace, L)
-        for j in range(codes.shape[1]):
-            if second is not None:
-                acc = 0.0
-                for ra, rc in zip(first, second):
-                    acc += abs(codes[ra, j] - codes[rc, j])
-                out[b, j] = acc / L
-            else:
-                mean = 0.0
-                for r in first:
-                    mean += codes[r, j]
-                mean /= L
-                acc = 0.0
-                for r in first:
-                    acc += (codes[r, j] - mean) * (codes[r, j] - mean)
-                out[b, j] = acc / (L - 1)
+        out[b] = reduce_one(codes, first, second, L)
+    return out
+
+
+def reduce_one(codes, first, second, L):
+    """One batch's reduction: mean |difference| over the pairs (first[i], second[i]), or the
+    variance (ddof 1, two passes) of the rows first (second None)."""
+    out = np.empty(codes.shape[1])
+    for j in range(codes.shape[1]):
+        if second is not None:
+            acc = 0.0
+            for ra, rc in zip(first, second):
+                acc += abs(codes[ra, j] - codes[rc, j])
+            out[j] = acc / L
+        else:
+            mean = 0.0
+            for r in first:
+                mean += codes[r, j]
+            mean /= L
+            acc = 0.0
+            for r in first:
+                acc += (codes[r, j] - mean) * (codes[r, j] - mean)
+            out[j] = acc / (L - 1)
+    return out
+
+
+def in_order(x, mode, L):
+    """The reductions of batches of consecutive rows of x (the rows gathered in draw order)."""
+    draws = L if mode == _kernels.BATCH_VARIANCE else 2 * L
+    out = np.empty((len(x) // draws, x.shape[1]))
+    for b in range(len(out)):
+        rows = list(range(b * draws, (b + 1) * draws))
+        out[b] = reduce_one(x, rows, None, L) if mode == _kernels.BATCH_VARIANCE \
+            else reduce_one(x, rows[:L], rows[L:], L)
     return out
 
 
@@ -229,3 +248,63 @@ def test_vector_pair_draws_are_the_documented_draws(replace):
                 np.testing.assert_array_equal(got, expected)
     finally:
         _kernels.set_simd(True)
+
+
+@pytest.mark.parametrize("mode", [_kernels.BATCH_PAIRS, _kernels.BATCH_VARIANCE,
+                                  _kernels.BATCH_PAIR_DIFF])
+@pytest.mark.parametrize("by_size,replace", [(False, False), (True, True)])
+def test_positions_ranges_and_given_rows_are_the_documented_draws(mode, by_size, replace):
+    """The Dask path's pieces: sample_positions gives the replayed draws' positions (no perm
+    needed), reduce_rows reduces given rows (or rows gathered in draw order, any layout,
+    float32) to the replay's bits, and sample_batches_ranges's range is numpy's min / max of
+    the rows read -- NaN where one of them holds a NaN."""
+    rng = np.random.default_rng(21)
+    factors = np.column_stack([np.repeat(np.arange(5), [1, 2, 9, 60, 700]),
+                               rng.integers(0, 3, size=772)])
+    factors = factors[rng.permutation(len(factors))]
+    codes = rng.normal(size=(len(factors), 5)) * np.logspace(-3, 3, 5)
+    enc = EncodedFactors(factors)
+    sets = []
+    for k in range(2):
+        grouping = enc.group_by(np.arange(2) == k, share=False)
+        sets.append((grouping.offsets, grouping.perm, *grouping.eligible()))
+    seed, L = 4242, 17
+    ids = np.array([9, 0, 2**35, 3, 4, 11, 2], dtype=np.int64)
+    set_of = np.array([0, 1, 0, 1, 1, 0, 0], dtype=np.int64)
+    expected = np.empty((len(ids), codes.shape[1]))
+    rows = []
+    for b, (bid, s) in enumerate(zip(ids, set_of)):
+        first, second = batch_rows(Stream(seed, int(bid)), mode, *sets[s], by_size, replace, L)
+        rows.append(first + (second or []))
+        expected[b] = replay(codes, mode, *sets[s], by_size, replace, L, seed, ids[b:b + 1])[0]
+    rows = np.array(rows, dtype=np.int64)
+    no_perm = [(o, None, g, c) for o, _, g, c in sets]
+    for nt in (1, 2):
+        pos = _kernels.sample_positions(len(codes), no_perm, set_of, by_size, mode, L, seed, ids,
+                                        nt, replace)
+        got_rows = np.stack([sets[s][1][p] for s, p in zip(set_of, pos)])
+        np.testing.assert_array_equal(got_rows, rows)
+        out, ranges = _kernels.reduce_rows(codes, mode, L, rows, len(ids), nt)
+        np.testing.assert_array_equal(out, expected)
+        read = codes[np.unique(rows)]
+        np.testing.assert_array_equal(ranges, [read.min(axis=0), read.max(axis=0)])
+        gathered = codes[rows.ravel()]
+        for layout in (gathered, np.asfortranarray(gathered)):
+            np.testing.assert_array_equal(_kernels.reduce_rows(layout, mode, L, None, len(ids),
+                                                               nt)[0], expected)
+        small = gathered.astype(np.float32)  # read as float64, summed in the replay's order
+        np.testing.assert_array_equal(_kernels.reduce_rows(small, mode, L, None, len(ids), nt)[0],
+                                      in_order(small.astype(np.float64), mode, L))
+        out, ranges = _kernels.sample_batches_ranges(codes, sets, set_of, by_size, mode, L, seed,
+                                                     ids, nt, replace)
+        np.testing.assert_array_equal(out, expected)
+        np.testing.assert_array_equal(ranges, [read.min(axis=0), read.max(axis=0)])
+    bad = codes.copy()
+    bad[rows[3, 1], 2] = np.nan
+    _, ranges = _kernels.sample_batches_ranges(bad, sets, set_of, by_size, mode, L, seed, ids, 2,
+                                               replace)
+    assert np.isnan(ranges[:, 2]).all() and np.isfinite(np.delete(ranges, 2, axis=1)).all()
+    with pytest.raises(ValueError, match="a row lies outside codes"):
+        _kernels.reduce_rows(codes, mode, L, rows + len(codes), len(ids), 1)
+    with pytest.raises(ValueError, match="fewer than"):
+        _kernels.reduce_rows(codes[:3], mode, L, None, len(ids), 1)

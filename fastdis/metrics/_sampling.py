@@ -15,7 +15,8 @@ from .._grouping import EncodedFactors
 from .._information import grouping_labels
 from .._random import check_random_state
 from .._shared import shared
-from .._validation import BIN_HINT, check_int, check_n_threads, check_pair, continuous_looking
+from .._validation import (BIN_HINT, check_finite_rows, check_int, check_n_threads, check_pair,
+                           continuous_looking)
 from ._conventions import resolve_metric
 from ._scale import column_exponents
 
@@ -74,6 +75,21 @@ def prepare(metric, factors, codes, convention, n_threads, settings_given, check
     return (s, enc, codes, nt, ranges) if return_ranges else (s, enc, codes, nt)
 
 
+def batch_source(metric, factors, codes, convention, n_threads, settings_given):
+    """(validated settings, the batches' source) of a batch metric: a :class:`MemoryBatches`,
+    or for Dask arrays a :class:`fastdis._dask_intervention.ChunkedBatches` (the rows the
+    batches read gathered from the chunks, never the whole codes)."""
+    from .. import _dask
+
+    if _dask.any_dask(factors, codes):
+        from .._dask_intervention import chunked_batches
+        return chunked_batches(metric, factors, codes, convention, n_threads, settings_given)
+    # the codes' values are checked on the rows the batches read only (see MemoryBatches)
+    s, enc, codes, nt = prepare(metric, factors, codes, convention, n_threads, settings_given,
+                                check_finite=False)
+    return s, MemoryBatches(codes, enc, nt, metric)
+
+
 def check_levels(n_levels, n_rows, metric):
     """Every factor has repeated values and two of them at least."""
     looks = continuous_looking(n_levels, n_rows)
@@ -104,12 +120,9 @@ def rescale_extreme(codes, mins, maxs):
     copy; other columns unchanged, their e 0), so that no sum of squares or of differences
     over or underflows. Ratios of variances or deviations of one column do not change."""
     e = extreme_exponents(mins, maxs)
-    extreme = e != 0
-    if not extreme.any():
+    if not e.any():
         return codes, e
-    out = np.array(codes, dtype=np.float64, order="C")
-    out[:, extreme] = np.ldexp(out[:, extreme], -e[extreme])
-    return out, e
+    return scale_columns(codes, e), e
 
 
 def check_real(value, name, low, high=np.inf, low_open=False):
@@ -159,8 +172,12 @@ def _groups_or_raise(grouping, what, k, metric):
 _TOGETHER_BYTES = 1 << 28
 
 
-def draw(codes, enc, targets, seed, mode, batch_size, settings, nt, metric, vary_one):
-    """Reductions of every batch: (n_batches, n_codes), batch b intervening on targets[b]."""
+def draw(codes, enc, targets, seed, mode, batch_size, settings, nt, metric, vary_one,
+         ranges=False):
+    """Reductions of every batch: (n_batches, n_codes), batch b intervening on targets[b];
+    with ``ranges``, also the (2, n_codes) range (min, max) of the values the batches read
+    (NaN or infinite in a column where a non-finite value was read)."""
+    sample = _kernels.sample_batches_ranges if ranges else _kernels.sample_batches_sets
     used = np.flatnonzero(np.bincount(targets, minlength=enc.n_factors))
     what = "combination of the other factors" if vary_one else "value"
     args = (settings["by_size"], mode, batch_size, seed)
@@ -173,12 +190,25 @@ def draw(codes, enc, targets, seed, mode, batch_size, settings, nt, metric, vary
             groups, cum = _groups_or_raise(grouping, what, k, metric)
             sets.append((grouping.offsets, grouping.perm, groups, cum))
         set_of = np.searchsorted(used, targets).astype(np.int64)
-        return _kernels.sample_batches_sets(codes, sets, set_of, *args,
-                                            np.arange(len(targets), dtype=np.int64), nt,
-                                            settings["replace"])
+        return sample(codes, sets, set_of, *args, np.arange(len(targets), dtype=np.int64), nt,
+                      settings["replace"])
     # one factor at a time: by one factor where the rows of all of them would take more
     # than _TOGETHER_BYTES, or by all factors but one (Z-max only), not kept
     out = np.empty((len(targets), codes.shape[1]))
+    span = np.stack([np.full(codes.shape[1], np.inf), np.full(codes.shape[1], -np.inf)])
+    for k, ids, grouping in _one_at_a_time(enc, targets, used, vary_one):
+        groups, cum = _groups_or_raise(grouping, what, k, metric)
+        got = sample(codes, [(grouping.offsets, grouping.perm, groups, cum)], None, *args, ids,
+                     nt, settings["replace"])
+        out[ids] = got[0] if ranges else got
+        if ranges:
+            span = np.stack([np.minimum(span[0], got[1][0]), np.maximum(span[1], got[1][1])])
+    return (out, span) if ranges else out
+
+
+def _one_at_a_time(enc, targets, used, vary_one):
+    """(factor k, the ids of the batches intervening on it, the grouping they draw from) for
+    each factor used, grouped one at a time."""
     order = np.argsort(targets, kind="stable")
     bounds = np.searchsorted(targets[order], np.arange(enc.n_factors + 1))
     for k in used:
@@ -186,9 +216,101 @@ def draw(codes, enc, targets, seed, mode, batch_size, settings, nt, metric, vary
         grouping = enc.group_by(
             np.arange(enc.n_factors) != k if vary_one else np.arange(enc.n_factors) == k,
             share=not vary_one)
+        yield k, ids, grouping
+
+
+def rows_read(enc, targets, seed, mode, batch_size, settings, nt, metric, vary_one):
+    """The rows each batch of :func:`draw` reads: (n_batches, draws) row numbers (the draws
+    alone, replayed: only wanted where :func:`draw` read a NaN or infinity)."""
+    used = np.flatnonzero(np.bincount(targets, minlength=enc.n_factors))
+    what = "combination of the other factors" if vary_one else "value"
+    draws = batch_size if mode == _kernels.BATCH_VARIANCE else 2 * batch_size
+    rows = np.empty((len(targets), draws), dtype=np.int64)
+    for k, ids, grouping in _one_at_a_time(enc, targets, used, vary_one):
         groups, cum = _groups_or_raise(grouping, what, k, metric)
-        out[ids] = _kernels.sample_batches(codes, grouping.offsets, grouping.perm, groups, cum,
-                                           *args, ids, nt, settings["replace"])
+        pos = _kernels.sample_positions(len(grouping.perm),
+                                        [(grouping.offsets, None, groups, cum)], None,
+                                        settings["by_size"], mode, batch_size, seed, ids, nt,
+                                        settings["replace"])
+        rows[ids] = grouping.perm[pos]
+    return rows
+
+
+class MemoryBatches:
+    """The batches of an intervention metric drawn from codes in memory, checked on the rows
+    they read: NaN or infinity there is an error naming its row; rows never read are not
+    checked (see :class:`fastdis._dask_intervention.ChunkedBatches` for the Dask arrays)."""
+
+    def __init__(self, codes, enc, nt, metric):
+        self.codes, self.enc, self.nt, self.metric = codes, enc, nt, metric
+        self.n_rows, self.n_factors = codes.shape[0], enc.n_factors
+
+    def plan(self, *batches):
+        """The batches to come (the chunked source gathers their rows in one pass)."""
+
+    def take(self, rows):
+        """Codes of these (sorted) rows, checked."""
+        values = self.codes[rows]
+        check_finite_rows(values, rows)
+        return values
+
+    def reduce(self, targets, seed, mode, batch_size, settings, vary_one):
+        """The reductions of every batch on the codes as given; a NaN or infinity read (which
+        makes a reduction non-finite) is an error naming its column and row."""
+        self._draw = (targets, seed, mode, batch_size, settings, vary_one)
+        out = draw(self.codes, self.enc, *self._draw[:5], self.nt, self.metric, vary_one)
+        if not np.isfinite(out).all():
+            self.read_ranges()
+        return out
+
+    def read_ranges(self):
+        """(mins, maxs) of the rows the batches read (drawn again), checked."""
+        targets, seed, mode, batch_size, settings, vary_one = self._draw
+        ranges = draw(self.codes, self.enc, targets, seed, mode, batch_size, settings, self.nt,
+                      self.metric, vary_one, ranges=True)[1]
+        if not np.isfinite(ranges).all():
+            rows = np.unique(rows_read(self.enc, targets, seed, mode, batch_size, settings,
+                                       self.nt, self.metric, vary_one))
+            check_finite_rows(self.codes[rows], rows)
+        return ranges
+
+    def rescaled(self, e):
+        """The reductions of the same batches on the codes rescaled by 2**-e (exactly)."""
+        targets, seed, mode, batch_size, settings, vary_one = self._draw
+        return draw(scale_columns(self.codes, e), self.enc, targets, seed, mode, batch_size,
+                    settings, self.nt, self.metric, vary_one)
+
+
+# Reductions below this (or infinite) may have lost bits to subnormal (or overflowing)
+# intermediate values: the rows read are then ranged, and rescaled where extreme.
+_TINY = 2.0 ** (-2 * EXTREME)
+
+
+def exact_reductions(source, targets, seed, mode, batch_size, settings, vary_one, sample=None):
+    """(reductions of every batch, e): computed on the codes as given where that is exact,
+    else on the codes rescaled by 2**-e (exact powers of two, e from the range of the rows
+    read and of ``sample``, the variance-estimate rows: see :func:`extreme_exponents`).
+
+    The common case costs no pass over the codes: the batches' reductions are finite and
+    none is tiny, and ``sample`` is not extreme (squares and differences of values within
+    2**+-256 neither overflow nor leave the normal range)."""
+    out = source.reduce(targets, seed, mode, batch_size, settings, vary_one)
+    d = out.shape[1]
+    lo, hi = (sample.min(axis=0), sample.max(axis=0)) if sample is not None and len(sample) \
+        else (np.zeros(d), np.zeros(d))
+    e = extreme_exponents(lo, hi)
+    if np.isfinite(out).all() and not ((out > 0) & (out < _TINY)).any() and not e.any():
+        return out, e
+    mins, maxs = source.read_ranges()
+    e = extreme_exponents(np.minimum(mins, lo), np.maximum(maxs, hi))
+    return (source.rescaled(e) if e.any() else out), e
+
+
+def scale_columns(x, e):
+    """float64 copy of x with the columns where e != 0 multiplied by 2**-e exactly."""
+    extreme = e != 0
+    out = np.array(x, dtype=np.float64, order="C")
+    out[:, extreme] = np.ldexp(out[:, extreme], -e[extreme])
     return out
 
 

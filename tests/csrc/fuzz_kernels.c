@@ -1161,6 +1161,78 @@ int main(int argc, char **argv)
         checked++;
         free(pv); free(nv);
     }
+    /* fd_sample_batches_ranges / fd_sample_positions / fd_reduce_rows (the Dask path's draws):
+     * the reductions of fd_sample_batches_sets, the positions (no perm) resolving to the rows
+     * it read, the naive range of those rows (NaN kept), given and gathered rows reduced to the
+     * same bits; a row outside the codes refused */
+    for (int it = 0; it < iters / 10 + 1; it++) {
+        const int64_t n = rint_(2, 400), d = rint_(1, 11), L = rint_(1, 40);
+        const int64_t nbatch = rint_(0, 30), n_keys = rint_(1, 9);
+        const int mode = (int)rint_(0, 2), nt = (int)rint_(0, 3), by_size = (int)rint_(0, 1);
+        const int replace = (int)rint_(0, 1);
+        const int64_t draws = mode == FD_BATCH_VARIANCE ? L : 2 * L;
+        double *x = malloc(sizeof(double) * (size_t)(n * d)), *o1 = malloc(sizeof(double) * (size_t)(nbatch * d + 1)),
+               *o2 = malloc(sizeof(double) * (size_t)(nbatch * d + 1)), *o3 = malloc(sizeof(double) * (size_t)(nbatch * d + 1)),
+               *gx = malloc(sizeof(double) * (size_t)(nbatch * draws * d + 1)), r1[22], r2[22], r3[22], naive[22];
+        int64_t *keys = malloc(sizeof(int64_t) * (size_t)n), *perm = malloc(sizeof(int64_t) * (size_t)n),
+                *offsets = malloc(sizeof(int64_t) * (size_t)(n_keys + 1)), *groups = malloc(sizeof(int64_t) * (size_t)n_keys),
+                *cum = malloc(sizeof(int64_t) * (size_t)(n_keys + 1)), *ids = malloc(sizeof(int64_t) * (size_t)(nbatch + 1)),
+                *pos = malloc(sizeof(int64_t) * (size_t)(nbatch * draws + 1)), ng = 0;
+        fd_array xa = {x, n, d, d, 1, FD_FLOAT64};
+        for (int64_t i = 0; i < n * d; i++) x[i] = rint_(0, 200) == 0 ? NAN : runif() * 4.0 - 2.0;
+        for (int64_t i = 0; i < n; i++) keys[i] = rint_(0, n_keys - 1);
+        if (fd_group_rows(keys, n, n_keys, offsets, perm) != FD_OK) { fprintf(stderr, "rows: group_rows\n"); return 1; }
+        cum[0] = 0;
+        for (int64_t gk = 0; gk < n_keys; gk++)
+            if (offsets[gk + 1] - offsets[gk] >= 2) { groups[ng] = gk; cum[ng + 1] = cum[ng] + offsets[gk + 1] - offsets[gk]; ng++; }
+        for (int64_t b = 0; b < nbatch; b++) ids[b] = rint_(0, 1000000);
+        if (ng > 0) {
+            fd_groups gs = {offsets, perm, groups, cum, ng, by_size, replace}, np_gs = gs;
+            const uint64_t seed = rnd();
+            int same = 1;
+            np_gs.perm = NULL;
+            if (fd_sample_batches_sets(&xa, &gs, 1, NULL, mode, L, seed, ids, nbatch, o1, nt) != FD_OK ||
+                fd_sample_batches_ranges(&xa, &gs, 1, NULL, mode, L, seed, ids, nbatch, o2, r1, nt) != FD_OK ||
+                fd_sample_positions(n, &np_gs, 1, NULL, mode, L, seed, ids, nbatch, pos, nt) != FD_OK) {
+                fprintf(stderr, "iter %d: ranges / positions\n", it); return 1;
+            }
+            for (int64_t j = 0; j < d; j++) { naive[j] = INFINITY; naive[d + j] = -INFINITY; }
+            for (int64_t i = 0; i < nbatch * draws; i++) {
+                pos[i] = perm[pos[i]];
+                for (int64_t j = 0; j < d; j++) {
+                    const double v = x[pos[i] * d + j];
+                    gx[i * d + j] = v;
+                    if (v != v || v < naive[j]) naive[j] = (naive[j] != naive[j]) ? naive[j] : v;
+                    if (v != v || v > naive[d + j]) naive[d + j] = (naive[d + j] != naive[d + j]) ? naive[d + j] : v;
+                }
+            }
+            {
+                fd_array ga = {gx, nbatch * draws, d, d, 1, FD_FLOAT64};
+                if (fd_reduce_rows(&xa, mode, L, pos, nbatch, o3, r2, nt) != FD_OK ||
+                    fd_reduce_rows(&ga, mode, L, NULL, nbatch, o1 + 0 * d, r3, nt) != FD_OK) {
+                    fprintf(stderr, "iter %d: reduce_rows\n", it); return 1;
+                }
+            }
+            /* o1 now holds the gathered rows' reductions: all three must be o2's bits */
+            if (memcmp(o1, o2, sizeof(double) * (size_t)(nbatch * d)) != 0 ||
+                memcmp(o3, o2, sizeof(double) * (size_t)(nbatch * d)) != 0) same = 0;
+            for (int64_t j = 0; j < 2 * d && nbatch > 0; j++) {
+                const int nan = naive[j] != naive[j];
+                if (nan != (r1[j] != r1[j]) || nan != (r2[j] != r2[j]) || nan != (r3[j] != r3[j]) ||
+                    (!nan && (r1[j] != naive[j] || r2[j] != naive[j] || r3[j] != naive[j]))) same = 0;
+            }
+            if (!same) { fprintf(stderr, "iter %d: given rows / ranges differ from the draws\n", it); return 1; }
+            if (nbatch > 0) {
+                pos[nbatch * draws - 1] = n;
+                if (fd_reduce_rows(&xa, mode, L, pos, nbatch, o3, NULL, nt) != FD_ERR_ARGUMENT) {
+                    fprintf(stderr, "iter %d: reduce_rows accepted a row outside the codes\n", it); return 1;
+                }
+            }
+            checked++;
+        }
+        free(x); free(o1); free(o2); free(o3); free(gx); free(keys); free(perm); free(offsets);
+        free(groups); free(cum); free(ids); free(pos);
+    }
     printf("fuzz_kernels: %d iterations, %d successful calls checked against the naive reference\n", iters, checked);
     return 0;
 }
