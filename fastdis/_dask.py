@@ -22,8 +22,9 @@ row order is raised, so the message is the one the in-memory call gives.
 IRS, SAP's regression and the posterior quantised estimator merge per-chunk sums in the same
 way (equal to the in-memory values to rounding); DCI, explicitness and SAP's classification
 gather only the rows they fit on (:func:`gather`); Z-diff, Z-min and Z-max variance only the
-rows their batches draw (:mod:`fastdis._dask_intervention`, bit for bit); the other metrics
-read the arrays into memory (:func:`in_memory`).
+rows their batches draw (:mod:`fastdis._dask_intervention`, bit for bit). IRS with a
+quantile and the posterior sampling estimator read the arrays into memory
+(:func:`in_memory`).
 
 ``dask`` is imported only by code that has been given a dask array (:func:`is_dask` looks
 in ``sys.modules``: a dask array cannot exist without it).
@@ -420,18 +421,6 @@ def shared_statistics(factors, codes, sample_size=None):
         store[key] = (stats, (factors, codes))
     return stats
 
-
-def shared_in_memory(factors, codes):
-    """Validated in-memory (factors, codes) of dask arrays, once per sharing scope: what
-    the metrics without a chunked path read (see the module docstring)."""
-    from ._shared import shared
-    from ._validation import check_pair as check_in_memory
-
-    return shared("dask in memory", (factors, codes), (),
-                  lambda: check_in_memory(*in_memory(factors, codes)))
-
-
-# ---------------------------------------------------------------- IRS: per-level moments
 
 def _block_levels(f, c, levels, fbinning, e):
     """One chunk's per-level (sums, minima, maxima, counts) of the codes rescaled by 2**-e."""

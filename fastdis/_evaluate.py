@@ -53,12 +53,6 @@ _REGISTRY = {
     "separability": ("posterior", _DO_TRAN),
 }
 _FAMILIES = ("information", "intervention", "predictor", "posterior")
-# Metrics that compute dask arrays chunk by chunk (the others read them into memory first)
-_CHUNKED = {"irs", "dci", "sap", "explicitness", "z_diff", "z_min_var", "z_max_var"}
-
-
-def _reads_chunks(name):
-    return name in _CHUNKED or _REGISTRY[name][0] in ("information", "posterior")
 
 
 def available_metrics(family=None):
@@ -391,9 +385,7 @@ def evaluate(factors, codes, metrics="all", *, var=None, std=None, logvar=None, 
             bar.set_postfix_str(name)
             t0 = time.perf_counter()
             try:
-                args = (factors, codes)
-                if chunked and not _reads_chunks(name):
-                    args = _dask.shared_in_memory(factors, codes)
+                args = (factors, codes)  # dask arrays: every metric reads them by chunks
                 result = _call(name, func, *args, post, kwargs)
             except Exception as exc:  # noqa: BLE001 - the inputs passed check_pair above: this
                 if on_error == "raise":  # metric cannot use these data; the others still can
