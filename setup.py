@@ -19,7 +19,8 @@ SOURCES = ["fastdis/_kernels.pyx", "csrc/threads.c", "csrc/discretize.c",
            "csrc/sampling.c", "csrc/moments.c", "csrc/boosting.c", "csrc/forest.c",
            "csrc/logistic.c", "csrc/lasso.c", "csrc/svm.c", "csrc/correlation.c",
            "csrc/posterior_sampling.c", "csrc/posterior_quantized.c",
-           "csrc/legacy_random.c", "csrc/sampling_batches.c", "csrc/pairs_avx512.c"]
+           "csrc/legacy_random.c", "csrc/sampling_batches.c", "csrc/pairs_avx512.c",
+           "csrc/logistic_pass.c"]
 
 PROBE = r"""
 #include <omp.h>
