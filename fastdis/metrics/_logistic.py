@@ -162,8 +162,8 @@ def _newton(levels, labels, weights, n_classes, multinomial, C, tol, max_iter, c
     borrow = len(levels) > 1
     if hessian is None:
         hessian = np.empty((coef.size, coef.size))
-    if not borrow and not coef.any():
-        discriminant_start(levels[0], labels, weights, n_classes, multinomial, C, coef)
+    if multinomial and not borrow and not coef.any():
+        discriminant_start(levels[0], labels, weights, n_classes, C, coef)
     if borrow:
         sub = np.ascontiguousarray(labels[::_STRIDE])
         ratio = weights[labels].sum() / weights[sub].sum()
@@ -173,46 +173,35 @@ def _newton(levels, labels, weights, n_classes, multinomial, C, tol, max_iter, c
                                  max_iter, coef, n_threads, hessian, borrow)
 
 
-def objective(x, labels, weights, multinomial, C, coef):
-    """The kernel's objective at coef (C sum(s) times smaller than scikit-learn's), in
-    numpy: x (d, n) column by column, labels int 0 .. classes - 1, weights per class."""
-    s = weights[labels]
-    z = np.einsum("ka,ai->ki", coef[:, :-1], x) + coef[:, -1:]  # (no BLAS: see below)
-    if multinomial:
-        top = z.max(axis=0)
-        loss = top + np.log(np.exp(z - top).sum(axis=0)) - z[labels, np.arange(x.shape[1])]
-        gauge = 0.5 * coef[:, -1].sum() ** 2  # the kernel's choice of intercepts
-    else:
-        loss = np.logaddexp(0.0, z[0]) - (labels == 1) * z[0]
-        gauge = 0.0
-    total = s.sum()
-    return (s * loss).sum() / total + 0.5 / (C * total) * np.sum(coef[:, :-1] ** 2) + gauge
+def discriminant_start(x, labels, weights, n_classes, C, coef):
+    """Set coef (zeros) to linear discriminant analysis's classifier when its objective is
+    lower than at zero: from the weighted class means m_k (centred on all rows' mean c)
+    and the pooled within-class covariance S of x (d, n), w_k = S^-1 m_k and
+    b_k = log(prior_k) - m_k.w_k / 2 - c.w_k, shifted to sum to 0 over the classes.
 
-
-def discriminant_start(x, labels, weights, n_classes, multinomial, C, coef):
-    """Set coef (zeros) to linear discriminant analysis's classifier when that has the
-    lower objective: the weighted class means and pooled covariance of x (d, n), and
-    w_k = S^-1 m_k, b_k = log(prior_k) - m_k w_k / 2 (m_k centred on the mean of all
-    rows). Where the classes are Gaussian with a shared covariance (codes = factor +
-    noise) this is close to the logistic optimum, and Newton's method from it takes
-    half the iterations it takes from zero, each a pass over the rows with the Hessian.
-    The fit's optimum does not depend on where it starts."""
+    Where the classes are Gaussian with a shared covariance (codes = factor + noise) this
+    is close to the multinomial optimum, and Newton's method from it takes half the
+    iterations it takes from zero (each a pass over the rows with a Hessian of
+    K (K - 1) / 2 blocks). The optimum does not depend on where the fit starts. Not for
+    the binary fits: their Hessian passes cost less than this."""
     d, n = x.shape
     s = weights[labels]
     mass = np.bincount(labels, weights=s, minlength=n_classes)
     present = mass > 0
-    if d == 0 or present.sum() < 2:
+    if d == 0 or np.count_nonzero(present) < 2:
         return
     with np.errstate(all="ignore"):  # non-finite x: the kernel reports it
         total = mass.sum()
-        centre = np.einsum("ai,i->a", x, s) / total
-        sums = np.stack([np.bincount(labels, weights=s * (x[a] - centre[a]),
-                                     minlength=n_classes) for a in range(d)], axis=1)
+        centre = (x * s).sum(axis=1) / total
+        xc = x - centre[:, None]
+        xs = xc * s
+        # each column's sums per class at once: one count over (column, class) cells
+        cells = (np.arange(d)[:, None] * n_classes + labels).ravel()
+        sums = np.bincount(cells, weights=xs.ravel(), minlength=d * n_classes)
         means = np.zeros((n_classes, d))
-        means[present] = sums[present] / mass[present, None]
-        within = x - centre[:, None] - means[labels].T
+        means[present] = sums.reshape(d, n_classes).T[present] / mass[present, None]
         # (einsum: no BLAS, whose threads would escape the caller's budget)
-        cov = np.einsum("ai,bi->ab", within * s, within) / total
+        cov = (np.einsum("ai,bi->ab", xs, xc) - np.einsum("k,ka,kb->ab", mass, means, means)) / total
         cov[np.diag_indices(d)] += 1e-9 * max(np.trace(cov) / d, np.finfo(float).tiny)
         try:
             w = np.linalg.solve(cov, means.T).T
@@ -221,14 +210,15 @@ def discriminant_start(x, labels, weights, n_classes, multinomial, C, coef):
         prior = np.where(present, mass, 0.5 * mass[present].min()) / total
         b = np.log(prior) - 0.5 * np.einsum("ka,ka->k", means, w) - np.einsum("ka,a->k", w, centre)
         w[~present] = 0.0
-        if multinomial:  # the penalised optimum's representative: sums over classes 0
-            start = np.column_stack([w - w.mean(axis=0), b - b.mean()])
-        else:
-            start = np.append(w[1] - w[0], b[1] - b[0])[None]
+        start = np.column_stack([w - w.mean(axis=0), b - b.mean()])
         if not np.isfinite(start).all():
             return
-        better = (objective(x, labels, weights, multinomial, C, start)
-                  < objective(x, labels, weights, multinomial, C, coef))
+        # the kernel's objective (divided by C sum(s)); at zero every row's loss is log K
+        z = np.einsum("ka,ai->ki", start[:, :-1], x) + start[:, -1:]
+        top = z.max(axis=0)
+        loss = top + np.log(np.exp(z - top).sum(axis=0)) - z[labels, np.arange(n)]
+        value = (s * loss).sum() / total + 0.5 / (C * total) * np.sum(start[:, :-1] ** 2)
+        better = value < np.log(n_classes)
     if better:
         coef[:] = start
 
