@@ -25,12 +25,13 @@ EXPLICITNESS = {
 
 
 def _macro_auc(y_true, proba, classes):
-    """Mean one-vs-rest ROC-AUC over the classes that have positives and negatives in y_true."""
+    """Mean one-vs-rest ROC-AUC over the classes that have positives and negatives in
+    y_true; proba (n_classes, n_rows), a class per row (contiguous: sorted faster)."""
     aucs = []
     for i, c in enumerate(classes):
         positive = y_true == c
         if 0 < np.count_nonzero(positive) < len(y_true):
-            aucs.append(roc_auc(positive, proba[:, i]))
+            aucs.append(roc_auc(positive, proba[i]))
     return float(np.mean(aucs)) if aucs else float("nan")
 
 
@@ -43,7 +44,9 @@ def _ovr_tasks(y_fits):
 
 
 def _ovr_proba(models, x_eval, n_classes):
-    """LogisticRegression(class_weight="balanced", multi_class="ovr").predict_proba from
+    """LogisticRegression(class_weight="balanced", multi_class="ovr").predict_proba,
+    transposed (n_classes, n_rows), from the features column by column (n_features,
+    n_rows) and
     its binary fits (scikit-learn >= 1.8 has no multi_class=): each class fitted against
     the rest with 'balanced' weights of the binary labels, the sigmoids normalised to sum
     to 1 (for two classes: [1 - p, p]).
@@ -54,11 +57,13 @@ def _ovr_proba(models, x_eval, n_classes):
     """
     coef = np.concatenate([c for c, _ in models])
     intercept = np.concatenate([b for _, b in models])
-    # every class's scores in one product: one pass over the rows
-    prob = sigmoid(x_eval @ coef.T + intercept)
+    # every class's scores in one product, a class per row: the sums over classes and
+    # the AUCs' sorts then run along contiguous rows
+    prob = sigmoid(coef @ x_eval + intercept[:, None])
     if n_classes == 2:
-        return np.column_stack([1.0 - prob[:, 0], prob[:, 0]])
-    return prob / prob.sum(axis=1, keepdims=True)
+        return np.stack([1.0 - prob[0], prob[0]])
+    prob /= prob.sum(axis=0)
+    return prob
 
 
 def _used_ranges(codes, fit_rows, eval_rows, nt):
@@ -219,13 +224,15 @@ def explicitness(factors, codes, *, convention=None, random_state=None, n_thread
     if s["procedure"] == "multinomial":
         def factor_auc(k, inner):
             model = Logistic(n_threads=inner).fit(x_fit, y_fits[k])
-            return _macro_auc(factors[eval_rows, k], model.predict_proba(x_eval), model.classes_)
+            proba = np.ascontiguousarray(model.predict_proba(x_eval).T)
+            return _macro_auc(factors[eval_rows, k], proba, model.classes_)
     else:
         # the binary fits of all factors (each on every fitting row: the same cost) are
         # shared out in equal runs, a few per thread (so threads stay balanced, and the
         # per-task set-up is paid a few times, not per fit), on the features in the
         # kernel's layout, prepared once for all
         columns = pyramid(np.ascontiguousarray(x_fit.T))
+        eval_columns = columns[0] if same_rows else np.ascontiguousarray(x_eval.T)
         classes, tasks = _ovr_tasks(y_fits)
 
         def fit(run, inner):
@@ -243,7 +250,7 @@ def explicitness(factors, codes, *, convention=None, random_state=None, n_thread
 
         def factor_auc(k, inner):
             mine = [m for (j, _), m in zip(tasks, models) if j == k]
-            proba = _ovr_proba(mine, x_eval, len(classes[k]))
+            proba = _ovr_proba(mine, eval_columns, len(classes[k]))
             return _macro_auc(factors[eval_rows, k], proba, classes[k])
 
     per_factor = np.array(parallel_map(factor_auc, range(n_factors), budget))
