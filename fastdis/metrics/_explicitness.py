@@ -67,13 +67,15 @@ def _ovr_proba(models, x_eval, n_classes):
 
 
 def _used_ranges(codes, fit_rows, eval_rows, nt):
-    """Column (min, max) of the rows fitted and scored on (NaN / inf there raise, naming
-    the column)."""
-    lo, hi = _kernels.code_minmax(np.ascontiguousarray(codes[fit_rows]), nt)
-    if eval_rows is not fit_rows:
-        lo2, hi2 = _kernels.code_minmax(np.ascontiguousarray(codes[eval_rows]), nt)
+    """The rows fitted and scored on (x_fit, x_eval: None for the same rows) and their
+    column (min, max) (NaN / inf there raise, naming the column)."""
+    x_fit = codes[fit_rows]
+    x_eval = None if eval_rows is fit_rows else codes[eval_rows]
+    lo, hi = _kernels.code_minmax(x_fit, nt)
+    if x_eval is not None:
+        lo2, hi2 = _kernels.code_minmax(x_eval, nt)
         lo, hi = np.minimum(lo, lo2), np.maximum(hi, hi2)
-    return lo, hi
+    return x_fit, x_eval, lo, hi
 
 
 def _dask_rows(factors, codes, fit_rows, eval_rows, factor_bins, multinomial):
@@ -90,7 +92,7 @@ def _dask_rows(factors, codes, fit_rows, eval_rows, factor_bins, multinomial):
         binning, _ = _dask.factor_binning(stats["levels"], stats["factor_ranges"], factor_bins,
                                           "minmax")
         factors = apply_binning(np.asarray(factors, dtype=np.float64), binning)
-    mins, maxs = (_used_ranges(codes, fit_rows, eval_rows, 0) if multinomial
+    mins, maxs = (_used_ranges(codes, fit_rows, eval_rows, 0)[2:] if multinomial
                   else stats["code_ranges"])
     return factors, codes, (fit_rows, eval_rows), mins, maxs
 
@@ -198,21 +200,24 @@ def explicitness(factors, codes, *, convention=None, random_state=None, n_thread
     multinomial = s["procedure"] == "multinomial"
     fit_rows, eval_rows = split_rows(codes.shape[0], s["train_fraction"], s["max_train"],
                                      s["max_test"], seed, "explicitness", convention, nt)
+    gathered = None
     if chunked:  # ranges from the chunks, only the selected rows in memory
         factors, codes, (fit_rows, eval_rows), mins, maxs = _dask_rows(
             factors, codes, fit_rows, eval_rows, s["factor_bins"], multinomial)
     else:
         # standardising does not depend on the power of two each column is first divided
         # by (see _fitting): the ranges of the rows it reads do, without a pass over all
-        mins, maxs = (_used_ranges(codes, fit_rows, eval_rows, nt) if multinomial
-                      else column_ranges(codes, nt))
+        if multinomial:
+            *gathered, mins, maxs = _used_ranges(codes, fit_rows, eval_rows, nt)
+        else:
+            mins, maxs = column_ranges(codes, nt)
         factors = factor_labels(factors, s["factor_bins"], "minmax", nt)
     counts = check_factors_vary(factors, fit_rows, "explicitness")
     check_classes(counts, len(fit_rows), "explicitness",
                   "bin it first (factor_bins=..., or fastdis.discretize)")
     # only the selected rows are copied and scaled: no N x d temporary
     same_rows = eval_rows is fit_rows
-    x_fit, x_eval = codes[fit_rows], None if same_rows else codes[eval_rows]
+    x_fit, x_eval = gathered or (codes[fit_rows], None if same_rows else codes[eval_rows])
     if multinomial:  # standardised with the training rows' statistics
         x_fit, x_eval = standardised(x_fit, x_eval, mins, maxs)
     else:
