@@ -59,7 +59,9 @@ def _ovr_proba(models, x_eval, n_classes):
     intercept = np.concatenate([b for _, b in models])
     # every class's scores in one product, a class per row: the sums over classes and
     # the AUCs' sorts then run along contiguous rows
-    prob = sigmoid(coef @ x_eval + intercept[:, None])
+    prob = coef @ x_eval
+    prob += intercept[:, None]
+    sigmoid(prob, out=prob)  # in place: no more arrays of every row and class
     if n_classes == 2:
         return np.stack([1.0 - prob[0], prob[0]])
     prob /= prob.sum(axis=0)

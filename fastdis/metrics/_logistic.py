@@ -167,7 +167,7 @@ def _newton(levels, labels, weights, n_classes, multinomial, C, tol, max_iter, c
     if borrow:
         sub = np.ascontiguousarray(labels[::_STRIDE])
         ratio = weights[labels].sum() / weights[sub].sum()
-        _newton(levels[1:], sub, weights, n_classes, multinomial, C * ratio, 1e-4, max_iter,
+        _newton(levels[1:], sub, weights, n_classes, multinomial, C * ratio, 1e-2, max_iter,
                 coef, n_threads, hessian)
     return _kernels.logistic_fit(levels[0], labels, weights, n_classes, multinomial, C, tol,
                                  max_iter, coef, n_threads, hessian, borrow)
@@ -223,14 +223,20 @@ def discriminant_start(x, labels, weights, n_classes, C, coef):
         coef[:] = start
 
 
-def sigmoid(t):
+def sigmoid(t, out=None):
     """1 / (1 + exp(-t)), in numpy (scipy's expit would load scipy's own BLAS in the middle
     of a call, outside its thread limit): exp(-t) overflows to infinity for t < -709, where
-    the result, 0, is the sigmoid to within 1e-308; one exponential per value."""
+    the result, 0, is the sigmoid to within 1e-308; one exponential per value. ``out``: a
+    float64 array of t's shape to write into (t itself: in place, no temporaries)."""
+    t = np.asarray(t, dtype=np.float64)
+    if out is None and t.ndim == 0:
+        with np.errstate(over="ignore"):
+            return 1.0 / (1.0 + np.exp(-float(t)))
+    e = np.negative(t, out=out)
     with np.errstate(over="ignore"):
-        e = np.exp(-np.asarray(t, dtype=np.float64))
+        np.exp(e, out=e)
     e += 1.0
-    return np.reciprocal(e, out=e) if isinstance(e, np.ndarray) else 1.0 / e
+    return np.reciprocal(e, out=e)
 
 
 def roc_auc(positive, score):
