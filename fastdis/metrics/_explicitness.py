@@ -68,6 +68,20 @@ def _ovr_proba(models, x_eval, n_classes):
     return prob
 
 
+def _proba_rows(model, x_eval):
+    """``model.predict_proba`` transposed, (n_classes, n_rows), from the features column
+    by column (n_features, n_rows): a class per row, as :func:`_macro_auc` reads them."""
+    scores = model.coef_ @ x_eval
+    scores += model.intercept_[:, None]
+    if len(scores) == 1:  # two classes: [1 - p, p]
+        p = sigmoid(scores[0], out=scores[0])
+        return np.stack([1.0 - p, p])
+    scores -= scores.max(axis=0)
+    np.exp(scores, out=scores)
+    scores /= scores.sum(axis=0)
+    return scores
+
+
 def _used_ranges(codes, fit_rows, eval_rows, nt):
     """The rows fitted and scored on (x_fit, x_eval: None for the same rows) and their
     column (min, max) (NaN / inf there raise, naming the column)."""
@@ -228,18 +242,18 @@ def explicitness(factors, codes, *, convention=None, random_state=None, n_thread
 
     budget, n_factors = total_threads(nt), factors.shape[1]
     y_fits = [factors[fit_rows, k] for k in range(n_factors)]
+    # the features in the kernel's layout, prepared once for all fits
+    columns = pyramid(np.ascontiguousarray(x_fit.T))
+    eval_columns = columns[0] if same_rows else np.ascontiguousarray(x_eval.T)
     if s["procedure"] == "multinomial":
         def factor_auc(k, inner):
-            model = Logistic(n_threads=inner).fit(x_fit, y_fits[k])
-            proba = np.ascontiguousarray(model.predict_proba(x_eval).T)
+            model = Logistic(n_threads=inner).fit_columns(columns, y_fits[k])
+            proba = _proba_rows(model, eval_columns)
             return _macro_auc(factors[eval_rows, k], proba, model.classes_)
     else:
         # the binary fits of all factors (each on every fitting row: the same cost) are
         # shared out in equal runs, a few per thread (so threads stay balanced, and the
-        # per-task set-up is paid a few times, not per fit), on the features in the
-        # kernel's layout, prepared once for all
-        columns = pyramid(np.ascontiguousarray(x_fit.T))
-        eval_columns = columns[0] if same_rows else np.ascontiguousarray(x_eval.T)
+        # per-task set-up is paid a few times, not per fit)
         classes, tasks = _ovr_tasks(y_fits)
 
         def fit(run, inner):
