@@ -52,7 +52,8 @@ def value_counts(factors, rows):
         col = sub[:, k]
         if col.dtype.kind in "iu" and len(col):
             lo, hi = int(col.min()), int(col.max())
-            if hi - lo <= 4 * len(col) + 1024:  # within the span: col - lo cannot overflow
+            # a table of at most 4 per row (and 32 MiB); col - lo then cannot overflow
+            if hi - lo <= min(4 * len(col), 1 << 22) + 1024:
                 counts.append(int(np.count_nonzero(np.bincount((col - lo).astype(np.intp)))))
                 continue
         counts.append(len(np.unique(col)))
