@@ -20,7 +20,7 @@ SOURCES = ["fastdis/_kernels.pyx", "csrc/threads.c", "csrc/discretize.c",
            "csrc/logistic.c", "csrc/lasso.c", "csrc/svm.c", "csrc/correlation.c",
            "csrc/posterior_sampling.c", "csrc/posterior_quantized.c",
            "csrc/legacy_random.c", "csrc/sampling_batches.c", "csrc/pairs_avx512.c",
-           "csrc/sampling_rows.c"]
+           "csrc/sampling_rows.c", "csrc/logistic_pass.c"]
 
 PROBE = r"""
 #include <omp.h>

@@ -284,3 +284,62 @@ def test_sigmoid_is_accurate_at_every_scale_without_warnings():
     assert np.allclose(got, expected, rtol=4e-16, atol=1e-307)
     assert sigmoid(-800.0) == 0.0 and sigmoid(0.0) == 0.5 and sigmoid(40.0) == 1.0
     assert sigmoid(t.reshape(2, -1)).shape == (2, len(t) // 2)
+
+
+def naive_lda(x, y, weights, k):
+    """Linear discriminant analysis written out (x: rows): weighted class means, pooled
+    within-class covariance, w_k = S^-1 mu_k, b_k = log(prior_k) - mu_k.w_k / 2, both
+    shifted to sum to 0 over the classes (the multinomial's representative)."""
+    s = weights[y]
+    total = s.sum()
+    mu = np.array([np.average(x[y == c], axis=0, weights=s[y == c]) for c in range(k)])
+    dev = x - mu[y]
+    cov = (dev * s[:, None]).T @ dev / total
+    w = np.linalg.solve(cov, mu.T).T
+    prior = np.array([s[y == c].sum() for c in range(k)]) / total
+    b = np.log(prior) - 0.5 * np.einsum("ka,ka->k", mu, w)
+    return np.column_stack([w - w.mean(axis=0), b - b.mean()])
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_discriminant_start_is_linear_discriminant_analysis(weighted):
+    from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
+    from fastdis.metrics._logistic import discriminant_start
+    x, y = problem(1500, 4, 5, seed=3, shift=1.5)
+    x += 100.0  # an offset: the means are centred first
+    weights = np.array([1.0, 2.0, 0.5, 1.0, 3.0]) if weighted else np.ones(5)
+    coef = np.zeros((5, 5))
+    discriminant_start(np.ascontiguousarray(x.T), y.astype(np.int32), weights, 5, 1.0, coef)
+    np.testing.assert_allclose(coef, naive_lda(x, y, weights, 5), rtol=1e-6, atol=1e-6)
+    if not weighted:  # and scikit-learn's, whose priors are the class frequencies
+        lda = LinearDiscriminantAnalysis(solver="lsqr").fit(x, y)
+        ref = np.column_stack([lda.coef_, lda.intercept_])
+        ref -= ref.mean(axis=0)
+        np.testing.assert_allclose(coef, ref, rtol=1e-6, atol=1e-6)
+
+
+def test_discriminant_start_is_kept_only_when_better_and_the_optimum_does_not_move():
+    from fastdis.metrics._logistic import discriminant_start
+    x, y = problem(1200, 3, 4, seed=5, shift=2.0)
+    cols, labels = np.ascontiguousarray(x.T), y.astype(np.int32)
+    # a penalty so strong that the optimum is near zero: the start is refused
+    coef = np.zeros((4, 4))
+    discriminant_start(cols, labels, np.ones(4), 4, 1e-6, coef)
+    assert not coef.any()
+    # a class absent from the rows it is computed on (as in a subsample): a finite start,
+    # from which the fit on all rows reaches the optimum it reaches from zero
+    sub = np.where(labels == 2, 3, labels).astype(np.int32)
+    coef = np.zeros((4, 4))
+    discriminant_start(cols, sub, np.ones(4), 4, 1.0, coef)
+    assert coef.any() and np.isfinite(coef).all()
+    zero = np.zeros((4, 4))
+    for start in (coef, zero):
+        n_iter, status = _kernels.logistic_fit(cols, labels, np.ones(4), 4, True, 1.0, 1e-10,
+                                               100, start, 1)
+        assert status == 1
+    np.testing.assert_allclose(coef, zero, rtol=1e-7, atol=1e-8)
+    # non-finite codes: no start, no warning (the kernel reports them)
+    cols[1, 5] = np.nan
+    coef = np.zeros((4, 4))
+    discriminant_start(cols, labels, np.ones(4), 4, 1.0, coef)
+    assert not coef.any()

@@ -25,12 +25,13 @@ EXPLICITNESS = {
 
 
 def _macro_auc(y_true, proba, classes):
-    """Mean one-vs-rest ROC-AUC over the classes that have positives and negatives in y_true."""
+    """Mean one-vs-rest ROC-AUC over the classes that have positives and negatives in
+    y_true; proba (n_classes, n_rows), a class per row (contiguous: sorted faster)."""
     aucs = []
     for i, c in enumerate(classes):
         positive = y_true == c
         if 0 < np.count_nonzero(positive) < len(y_true):
-            aucs.append(roc_auc(positive, proba[:, i]))
+            aucs.append(roc_auc(positive, proba[i]))
     return float(np.mean(aucs)) if aucs else float("nan")
 
 
@@ -43,7 +44,9 @@ def _ovr_tasks(y_fits):
 
 
 def _ovr_proba(models, x_eval, n_classes):
-    """LogisticRegression(class_weight="balanced", multi_class="ovr").predict_proba from
+    """LogisticRegression(class_weight="balanced", multi_class="ovr").predict_proba,
+    transposed (n_classes, n_rows), from the features column by column (n_features,
+    n_rows) and
     its binary fits (scikit-learn >= 1.8 has no multi_class=): each class fitted against
     the rest with 'balanced' weights of the binary labels, the sigmoids normalised to sum
     to 1 (for two classes: [1 - p, p]).
@@ -54,21 +57,41 @@ def _ovr_proba(models, x_eval, n_classes):
     """
     coef = np.concatenate([c for c, _ in models])
     intercept = np.concatenate([b for _, b in models])
-    # every class's scores in one product: one pass over the rows
-    prob = sigmoid(x_eval @ coef.T + intercept)
+    # every class's scores in one product, a class per row: the sums over classes and
+    # the AUCs' sorts then run along contiguous rows
+    prob = coef @ x_eval
+    prob += intercept[:, None]
+    sigmoid(prob, out=prob)  # in place: no more arrays of every row and class
     if n_classes == 2:
-        return np.column_stack([1.0 - prob[:, 0], prob[:, 0]])
-    return prob / prob.sum(axis=1, keepdims=True)
+        return np.stack([1.0 - prob[0], prob[0]])
+    prob /= prob.sum(axis=0)
+    return prob
+
+
+def _proba_rows(model, x_eval):
+    """``model.predict_proba`` transposed, (n_classes, n_rows), from the features column
+    by column (n_features, n_rows): a class per row, as :func:`_macro_auc` reads them."""
+    scores = model.coef_ @ x_eval
+    scores += model.intercept_[:, None]
+    if len(scores) == 1:  # two classes: [1 - p, p]
+        p = sigmoid(scores[0], out=scores[0])
+        return np.stack([1.0 - p, p])
+    scores -= scores.max(axis=0)
+    np.exp(scores, out=scores)
+    scores /= scores.sum(axis=0)
+    return scores
 
 
 def _used_ranges(codes, fit_rows, eval_rows, nt):
-    """Column (min, max) of the rows fitted and scored on (NaN / inf there raise, naming
-    the column)."""
-    lo, hi = _kernels.code_minmax(np.ascontiguousarray(codes[fit_rows]), nt)
-    if eval_rows is not fit_rows:
-        lo2, hi2 = _kernels.code_minmax(np.ascontiguousarray(codes[eval_rows]), nt)
+    """The rows fitted and scored on (x_fit, x_eval: None for the same rows) and their
+    column (min, max) (NaN / inf there raise, naming the column)."""
+    x_fit = codes[fit_rows]
+    x_eval = None if eval_rows is fit_rows else codes[eval_rows]
+    lo, hi = _kernels.code_minmax(x_fit, nt)
+    if x_eval is not None:
+        lo2, hi2 = _kernels.code_minmax(x_eval, nt)
         lo, hi = np.minimum(lo, lo2), np.maximum(hi, hi2)
-    return lo, hi
+    return x_fit, x_eval, lo, hi
 
 
 def _dask_rows(factors, codes, fit_rows, eval_rows, factor_bins, multinomial):
@@ -85,7 +108,7 @@ def _dask_rows(factors, codes, fit_rows, eval_rows, factor_bins, multinomial):
         binning, _ = _dask.factor_binning(stats["levels"], stats["factor_ranges"], factor_bins,
                                           "minmax")
         factors = apply_binning(np.asarray(factors, dtype=np.float64), binning)
-    mins, maxs = (_used_ranges(codes, fit_rows, eval_rows, 0) if multinomial
+    mins, maxs = (_used_ranges(codes, fit_rows, eval_rows, 0)[2:] if multinomial
                   else stats["code_ranges"])
     return factors, codes, (fit_rows, eval_rows), mins, maxs
 
@@ -193,21 +216,24 @@ def explicitness(factors, codes, *, convention=None, random_state=None, n_thread
     multinomial = s["procedure"] == "multinomial"
     fit_rows, eval_rows = split_rows(codes.shape[0], s["train_fraction"], s["max_train"],
                                      s["max_test"], seed, "explicitness", convention, nt)
+    gathered = None
     if chunked:  # ranges from the chunks, only the selected rows in memory
         factors, codes, (fit_rows, eval_rows), mins, maxs = _dask_rows(
             factors, codes, fit_rows, eval_rows, s["factor_bins"], multinomial)
     else:
         # standardising does not depend on the power of two each column is first divided
         # by (see _fitting): the ranges of the rows it reads do, without a pass over all
-        mins, maxs = (_used_ranges(codes, fit_rows, eval_rows, nt) if multinomial
-                      else column_ranges(codes, nt))
+        if multinomial:
+            *gathered, mins, maxs = _used_ranges(codes, fit_rows, eval_rows, nt)
+        else:
+            mins, maxs = column_ranges(codes, nt)
         factors = factor_labels(factors, s["factor_bins"], "minmax", nt)
     counts = check_factors_vary(factors, fit_rows, "explicitness")
     check_classes(counts, len(fit_rows), "explicitness",
                   "bin it first (factor_bins=..., or fastdis.discretize)")
     # only the selected rows are copied and scaled: no N x d temporary
     same_rows = eval_rows is fit_rows
-    x_fit, x_eval = codes[fit_rows], None if same_rows else codes[eval_rows]
+    x_fit, x_eval = gathered or (codes[fit_rows], None if same_rows else codes[eval_rows])
     if multinomial:  # standardised with the training rows' statistics
         x_fit, x_eval = standardised(x_fit, x_eval, mins, maxs)
     else:
@@ -216,16 +242,18 @@ def explicitness(factors, codes, *, convention=None, random_state=None, n_thread
 
     budget, n_factors = total_threads(nt), factors.shape[1]
     y_fits = [factors[fit_rows, k] for k in range(n_factors)]
+    # the features in the kernel's layout, prepared once for all fits
+    columns = pyramid(np.ascontiguousarray(x_fit.T))
+    eval_columns = columns[0] if same_rows else np.ascontiguousarray(x_eval.T)
     if s["procedure"] == "multinomial":
         def factor_auc(k, inner):
-            model = Logistic(n_threads=inner).fit(x_fit, y_fits[k])
-            return _macro_auc(factors[eval_rows, k], model.predict_proba(x_eval), model.classes_)
+            model = Logistic(n_threads=inner).fit_columns(columns, y_fits[k])
+            proba = _proba_rows(model, eval_columns)
+            return _macro_auc(factors[eval_rows, k], proba, model.classes_)
     else:
         # the binary fits of all factors (each on every fitting row: the same cost) are
         # shared out in equal runs, a few per thread (so threads stay balanced, and the
-        # per-task set-up is paid a few times, not per fit), on the features in the
-        # kernel's layout, prepared once for all
-        columns = pyramid(np.ascontiguousarray(x_fit.T))
+        # per-task set-up is paid a few times, not per fit)
         classes, tasks = _ovr_tasks(y_fits)
 
         def fit(run, inner):
@@ -243,7 +271,7 @@ def explicitness(factors, codes, *, convention=None, random_state=None, n_thread
 
         def factor_auc(k, inner):
             mine = [m for (j, _), m in zip(tasks, models) if j == k]
-            proba = _ovr_proba(mine, x_eval, len(classes[k]))
+            proba = _ovr_proba(mine, eval_columns, len(classes[k]))
             return _macro_auc(factors[eval_rows, k], proba, classes[k])
 
     per_factor = np.array(parallel_map(factor_auc, range(n_factors), budget))
