@@ -274,7 +274,12 @@ def explicitness(factors, codes, *, convention=None, random_state=None, n_thread
             proba = _ovr_proba(mine, eval_columns, len(classes[k]))
             return _macro_auc(factors[eval_rows, k], proba, classes[k])
 
-    per_factor = np.array(parallel_map(factor_auc, range(n_factors), budget))
+    # whole rounds of one fit per thread, then the few fits left with the threads the others
+    # leave (5 fits on 2 threads: 2 + 2, then 1 on both, not 2 + 2 + 1 with one idle);
+    # a fit's value does not depend on its threads (fixed-order merges)
+    whole = n_factors - n_factors % budget if n_factors > budget else n_factors
+    per_factor = np.array(parallel_map(factor_auc, range(whole), budget)
+                          + parallel_map(factor_auc, range(whole, n_factors), budget))
     auc = float(np.nanmean(per_factor))
     value = (auc - 0.5) * 2 if s["scale"] else auc
     details = dict(per_factor=per_factor, n_train=len(fit_rows), n_test=len(eval_rows))
