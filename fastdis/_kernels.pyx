@@ -1374,33 +1374,37 @@ def sample_batches_sets(codes, sets, set_of, bint by_size, int mode, int64_t bat
     an (offsets, perm, groups, cum) tuple; set_of None: every batch from sets[0]); returns the
     (n_batches, n_codes) reductions, those of sample_batches on each batch's set."""
     cdef fd_array ca = _describe(codes, "codes", _FLOATS)
-    if mode not in (BATCH_PAIR_DIFF, BATCH_VARIANCE, BATCH_PAIRS):
-        raise ValueError(f"mode must be BATCH_PAIR_DIFF, BATCH_VARIANCE or BATCH_PAIRS, got {mode}")
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    sets = list(sets)
-    cdef int64_t n_sets = len(sets), s
-    if n_sets < 1:
-        raise ValueError("sample_batches needs at least one set of groups")
+    _batch_draws(mode, batch_size)
     cdef const int64_t *pid = <const int64_t *>_data(batch_ids, "batch_ids", np.int64, (-1,))
     cdef int64_t n_batches = batch_ids.shape[0]
-    cdef const int64_t *pset = NULL
-    if set_of is not None:
-        pset = <const int64_t *>_data(set_of, "set_of", np.int64, (n_batches,))
-        if n_batches and (set_of.min() < 0 or set_of.max() >= n_sets):
-            raise ValueError(f"set_of must lie in [0, {n_sets})")
-    cdef fd_groups *gs = <fd_groups *>malloc(sizeof(fd_groups) * n_sets)
-    if gs == NULL:
-        raise MemoryError("fastdis: out of memory while sampling batches")
+    sets = _sets_checked(sets, set_of, n_batches)
+    cdef int64_t n_sets = len(sets)
+    cdef const int64_t *pset = NULL if set_of is None else \
+        <const int64_t *>_data(set_of, "set_of", np.int64, (n_batches,))
+    cdef fd_groups *gs = _groups_array(sets, ca.n_rows, by_size, replace)
     try:
-        for s in range(n_sets):
-            _groups_of(&gs[s], sets[s], ca.n_rows, by_size, replace)
         out = np.empty((n_batches, ca.n_cols), dtype=np.float64)
         _sample_into(&ca, gs, n_sets, pset, mode, batch_size, seed, pid, n_batches, out,
                      n_threads)
     finally:
         free(gs)
     return out
+
+
+cdef fd_groups *_groups_array(list sets, int64_t n_rows, bint by_size,
+                               bint replace) except NULL:
+    """The sets checked into a malloc'ed array (free it), one fd_groups per set."""
+    cdef fd_groups *gs = <fd_groups *>malloc(sizeof(fd_groups) * max(1, len(sets)))
+    cdef Py_ssize_t s
+    if gs == NULL:
+        raise MemoryError("fastdis: out of memory while sampling batches")
+    try:
+        for s in range(len(sets)):
+            _groups_of(&gs[s], sets[s], n_rows, by_size, replace)
+    except BaseException:
+        free(gs)
+        raise
+    return gs
 
 
 cdef int _groups_of(fd_groups *g, object groups_set, int64_t n_rows, bint by_size,
@@ -1819,7 +1823,7 @@ def sample_batches_ranges(codes, sets, set_of, bint by_size, int mode, int64_t b
     cdef fd_array ca = _describe(codes, "codes", _FLOATS)
     cdef int64_t draws = _batch_draws(mode, batch_size)
     cdef const int64_t *pid = <const int64_t *>_data(batch_ids, "batch_ids", np.int64, (-1,))
-    cdef int64_t n_batches = batch_ids.shape[0], s, b0, nb
+    cdef int64_t n_batches = batch_ids.shape[0], b0, nb
     sets = _sets_checked(sets, set_of, n_batches)
     cdef int64_t n_sets = len(sets)
     cdef const int64_t *pset = NULL if set_of is None else \
@@ -1831,12 +1835,8 @@ def sample_batches_ranges(codes, sets, set_of, bint by_size, int mode, int64_t b
     part = np.empty(2 * ca.n_cols, dtype=np.float64)
     cdef double *po = <double *>cnp.PyArray_DATA(out)
     cdef double *pr = <double *>cnp.PyArray_DATA(part)
-    cdef fd_groups *gs = <fd_groups *>malloc(sizeof(fd_groups) * n_sets)
-    if gs == NULL:
-        raise MemoryError("fastdis: out of memory while sampling batches")
+    cdef fd_groups *gs = _groups_array(sets, ca.n_rows, by_size, replace)
     try:
-        for s in range(n_sets):
-            _groups_of(&gs[s], sets[s], ca.n_rows, by_size, replace)
         for b0 in range(0, n_batches, step):
             nb = min(step, n_batches - b0)
             with nogil:
@@ -1863,7 +1863,7 @@ def sample_positions(int64_t n_rows, sets, set_of, bint by_size, int mode, int64
     pairs' first rows then their second rows."""
     cdef int64_t draws = _batch_draws(mode, batch_size)
     cdef const int64_t *pid = <const int64_t *>_data(batch_ids, "batch_ids", np.int64, (-1,))
-    cdef int64_t n_batches = batch_ids.shape[0], s, b0, nb
+    cdef int64_t n_batches = batch_ids.shape[0], b0, nb
     if n_rows < 0:
         raise ValueError(f"n_rows must be >= 0, got {n_rows}")
     sets = _sets_checked(sets, set_of, n_batches)
@@ -1874,12 +1874,8 @@ def sample_positions(int64_t n_rows, sets, set_of, bint by_size, int mode, int64
     cdef int status
     pos = np.empty((n_batches, draws), dtype=np.int64)
     cdef int64_t *pp = <int64_t *>cnp.PyArray_DATA(pos)
-    cdef fd_groups *gs = <fd_groups *>malloc(sizeof(fd_groups) * n_sets)
-    if gs == NULL:
-        raise MemoryError("fastdis: out of memory while sampling batches")
+    cdef fd_groups *gs = _groups_array(sets, n_rows, by_size, replace)
     try:
-        for s in range(n_sets):
-            _groups_of(&gs[s], sets[s], n_rows, by_size, replace)
         for b0 in range(0, n_batches, step):
             nb = min(step, n_batches - b0)
             with nogil:
