@@ -4,6 +4,7 @@ import pathlib
 import signal
 import subprocess
 import time
+import warnings
 
 import numpy as np
 import pytest
@@ -60,3 +61,26 @@ def interrupt_when_ready(argv, delay, timeout, **popen):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+@pytest.fixture(scope="session")
+def cluster_client():
+    """A LocalCluster of 2 worker processes, started once for every test that needs one."""
+    distributed = pytest.importorskip("distributed")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a cluster's start-up notes (ports, ...)
+        cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                           dashboard_address=None)
+        c = distributed.Client(cluster, set_as_default=False)
+    yield c
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        c.close()
+        cluster.close()
+
+
+@pytest.fixture
+def client(cluster_client):
+    """The 2-process cluster, the default scheduler inside the test only."""
+    with cluster_client.as_current():
+        yield cluster_client

@@ -2,7 +2,6 @@
 values bit for bit, whatever the chunking; every other metric gives its in-memory value;
 errors name what the in-memory call names; a distributed cluster gives the same."""
 import os
-import warnings
 
 import numpy as np
 import pytest
@@ -199,28 +198,6 @@ def test_other_metrics_give_their_in_memory_values(metric):
     if metric == "dci":
         a, b = a.disentanglement, b.disentanglement
     assert _same(a, b)
-
-
-@pytest.fixture(scope="module")
-def cluster_client():
-    distributed = pytest.importorskip("distributed")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # a cluster's start-up notes (ports, ...)
-        cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                           dashboard_address=None)
-        c = distributed.Client(cluster, set_as_default=False)
-    yield c
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        c.close()
-        cluster.close()
-
-
-@pytest.fixture
-def client(cluster_client):
-    """The 2-process cluster, the default scheduler inside the test only."""
-    with cluster_client.as_current():
-        yield cluster_client
 
 
 def test_distributed_cluster_gives_the_in_memory_values(client):

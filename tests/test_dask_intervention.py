@@ -176,22 +176,6 @@ def test_errors_name_the_argument_as_in_memory():
         fastdis.z_diff(da.from_array(f, chunks=70), da.from_array(z, chunks=70), batch_size=400)
 
 
-@pytest.fixture(scope="module")
-def client():
-    distributed = pytest.importorskip("distributed")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # a cluster's start-up notes (ports, ...)
-        cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                           dashboard_address=None)
-        c = distributed.Client(cluster, set_as_default=False)
-    with c.as_current():
-        yield c
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        c.close()
-        cluster.close()
-
-
 def test_distributed_cluster_gives_the_in_memory_values(client):
     f, z = _data(n=3000, seed=9)
     F, Z = da.from_array(f, chunks=400), da.from_array(z, chunks=(700, 6))
