@@ -164,6 +164,13 @@ def test_batches_are_the_documented_draws(mode, by_size, replace):
             np.testing.assert_array_equal(fortran, expected)
 
 
+def _sets_by_each_factor(factors):
+    """The (offsets, perm, groups, cum) set of each of two factors, as the metrics pass them."""
+    enc = EncodedFactors(factors)
+    return [(g.offsets, g.perm, *g.eligible())
+            for g in (enc.group_by(np.arange(2) == k, share=False) for k in range(2))]
+
+
 @pytest.mark.parametrize("mode", [_kernels.BATCH_PAIRS, _kernels.BATCH_VARIANCE,
                                   _kernels.BATCH_PAIR_DIFF])
 def test_batches_from_several_group_sets_are_each_sets_draws(mode):
@@ -176,11 +183,7 @@ def test_batches_from_several_group_sets_are_each_sets_draws(mode):
                                rng.integers(0, 3, size=644)])
     factors = factors[rng.permutation(len(factors))]
     codes = rng.normal(size=(len(factors), 4)) * [1.0, 1e-3, 1e6, 3.0]
-    enc = EncodedFactors(factors)
-    sets = []
-    for k in range(2):
-        grouping = enc.group_by(np.arange(2) == k, share=False)
-        sets.append((grouping.offsets, grouping.perm, *grouping.eligible()))
+    sets = _sets_by_each_factor(factors)
     seed, L = 987654321, 25
     ids = np.array([3, 0, 2**40, 17, 5, 8, 1, 99], dtype=np.int64)
     set_of = np.array([0, 1, 1, 0, 0, 1, 0, 1], dtype=np.int64)
@@ -225,11 +228,7 @@ def test_vector_pair_draws_are_the_documented_draws(replace):
                                rng.integers(0, 4, size=sum(sizes))])
     factors = factors[rng.permutation(len(factors))]
     codes = rng.normal(size=(len(factors), 10)) * np.logspace(-3, 3, 10)
-    enc = EncodedFactors(factors)
-    sets = []
-    for k in range(2):
-        grouping = enc.group_by(np.arange(2) == k, share=False)
-        sets.append((grouping.offsets, grouping.perm, *grouping.eligible()))
+    sets = _sets_by_each_factor(factors)
     seed, L = 2**63 + 977, 203
     ids = np.array([5, 0, 2**33, 71, 6, 12], dtype=np.int64)
     set_of = np.array([0, 1, 0, 0, 1, 0], dtype=np.int64)
@@ -263,11 +262,7 @@ def test_positions_ranges_and_given_rows_are_the_documented_draws(mode, by_size,
                                rng.integers(0, 3, size=772)])
     factors = factors[rng.permutation(len(factors))]
     codes = rng.normal(size=(len(factors), 5)) * np.logspace(-3, 3, 5)
-    enc = EncodedFactors(factors)
-    sets = []
-    for k in range(2):
-        grouping = enc.group_by(np.arange(2) == k, share=False)
-        sets.append((grouping.offsets, grouping.perm, *grouping.eligible()))
+    sets = _sets_by_each_factor(factors)
     seed, L = 4242, 17
     ids = np.array([9, 0, 2**35, 3, 4, 11, 2], dtype=np.int64)
     set_of = np.array([0, 1, 0, 1, 1, 0, 0], dtype=np.int64)
